@@ -1,0 +1,358 @@
+#include "core/decide.hpp"
+
+#include <algorithm>
+#include <array>
+#include <fmt/format.h>
+
+#include "core/gates.hpp"
+
+namespace promoter::core {
+
+namespace {
+
+// What each release state does with each kind of event. Read across a row to see what a state accepts.
+//   apply  - the event changes the release and may move it to another state
+//   record - the fact is kept (staging keeps running a promoted release) but the state does not move
+//   refuse - an error naming the state
+enum class Accept { apply, record, refuse };
+enum EventKind { staging = 0, smoke = 1, approval = 2, rejection = 3, soak_deadline = 4, finished = 5 };
+
+constexpr std::size_t state_count = 9;
+// clang-format off
+constexpr std::array<std::array<Accept, 6>, state_count> acceptance{{
+    //                 staging         smoke           approval        rejection       soak_deadline   finished
+    /* deploying */   {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::record, Accept::refuse},
+    /* soaking */     {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::refuse},
+    /* ready */       {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::refuse},
+    /* promoting */   {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::apply},
+    /* promoted */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse},
+    /* prom_failed */ {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse},
+    /* rejected */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse},
+    /* superseded */  {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse},
+    /* stg_failed */  {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::record, Accept::refuse},
+}};
+// clang-format on
+
+Accept accepts(ReleaseState s, EventKind k) { return acceptance[static_cast<std::size_t>(s)][k]; }
+
+// States whose gates are still being gathered: the ones refresh() derives from the facts.
+bool is_gathering(ReleaseState s) {
+  return s == ReleaseState::deploying || s == ReleaseState::soaking || s == ReleaseState::ready ||
+         s == ReleaseState::staging_failed;
+}
+
+class Decider {
+ public:
+  Decider(const World& world, Timestamp now) : world_(world), now_(now) {
+    out_.production = world.production;
+    out_.promoting = world.promoting;
+    out_.next_seq = world.next_seq;
+  }
+
+  Result<Decision> run(const Event& event) {
+    Result<void> r = std::visit([this](const auto& e) { return on(e); }, event);
+    if (!r) return std::unexpected(r.error());
+    try_start_promotion();
+    for (auto& [sha, release] : touched_) out_.changed.push_back(std::move(release));
+    return std::move(out_);
+  }
+
+  Decision resume() {
+    for (const auto& sha : world_.active) {
+      const Release& r = world_.releases.at(sha);
+      if (r.soak_started_at && is_gathering(r.state) && now_ < *r.soak_started_at + world_.policy.soak)
+        out_.effects.push_back(ArmSoakTimer{r.sha, *r.soak_started_at + world_.policy.soak});
+    }
+    for (const auto& sha : world_.active) {
+      const Release& r = world_.releases.at(sha);
+      if (is_gathering(r.state)) refresh(mut(r.sha));
+    }
+    try_start_promotion();
+    for (auto& [sha, release] : touched_) out_.changed.push_back(std::move(release));
+    return std::move(out_);
+  }
+
+ private:
+  const Policy& policy() const { return world_.policy; }
+
+  const Release* find(const Sha& sha) const {
+    if (auto it = touched_.find(sha.str()); it != touched_.end()) return &it->second;
+    return world_.find(sha);
+  }
+
+  Release& mut(const Sha& sha) {
+    auto it = touched_.find(sha.str());
+    if (it != touched_.end()) return it->second;
+    return touched_.emplace(sha.str(), world_.releases.at(sha.str())).first->second;
+  }
+
+  void audit(std::string actor, std::string action, const Sha& sha, std::string detail) {
+    out_.audit.push_back(AuditNote{std::move(actor), std::move(action), sha, std::move(detail)});
+  }
+
+  Result<const Release*> existing(const Sha& sha, EventKind kind, std::string_view what) {
+    const Release* r = find(sha);
+    if (!r)
+      return fail(ErrorCode::not_found,
+                  fmt::format("no release {} is known; it appears once a staging deployment of it is reported",
+                              sha.str()));
+    if (accepts(r->state, kind) == Accept::refuse)
+      return fail(ErrorCode::failed_precondition,
+                  fmt::format("release {} is {}; it accepts no {}", sha.abbrev(), to_string(r->state), what));
+    return r;
+  }
+
+  Result<void> on(const StagingDeploymentObserved& e) {
+    if (e.service.empty() || std::find(policy().services.begin(), policy().services.end(), e.service) ==
+                                 policy().services.end())
+      return fail(ErrorCode::invalid_argument,
+                  fmt::format("service '{}' is not configured (configured: {})", e.service,
+                              fmt::join(policy().services, ", ")));
+    if (e.deployment_id.empty()) return fail(ErrorCode::invalid_argument, "deployment_id must not be empty");
+    if (!find(e.sha)) {
+      Release fresh(e.sha);
+      fresh.seq = out_.next_seq++;
+      fresh.author = e.author;
+      fresh.first_seen_at = now_;
+      fresh.state_reason = "waiting for every service to go live on staging";
+      touched_.emplace(e.sha.str(), std::move(fresh));
+      audit(e.actor, "release.discovered", e.sha, fmt::format("first seen through {} ({})", e.service, e.deployment_id));
+    }
+    const Release& current = *find(e.sha);
+    if (auto it = current.deployments.find(e.service); it != current.deployments.end()) {
+      const StagingDeployment& old = it->second;
+      if (old.deployment_id == e.deployment_id && old.status == e.status) return {};  // duplicate: nothing new
+      if (old.deployment_id == e.deployment_id && is_regression(old.status, e.status)) {
+        audit(e.actor, "staging.stale_status_ignored", e.sha,
+              fmt::format("{} {}: {} after {}", e.service, e.deployment_id, to_string(e.status),
+                          to_string(old.status)));
+        return {};
+      }
+      if (old.deployment_id != e.deployment_id && e.created_at && old.created_at && *old.created_at > *e.created_at) {
+        audit(e.actor, "staging.stale_deployment_ignored", e.sha,
+              fmt::format("{} {} is older than {}", e.service, e.deployment_id, old.deployment_id));
+        return {};
+      }
+    }
+    Release& r = mut(e.sha);
+    if (r.author.empty()) r.author = e.author;
+    r.deployments[e.service] = StagingDeployment{e.service, e.deployment_id, e.status, now_, e.created_at};
+    audit(e.actor, "staging.deployment", e.sha,
+          fmt::format("{} {} {}", e.service, e.deployment_id, to_string(e.status)));
+    if (accepts(r.state, staging) == Accept::apply) refresh(r);
+    if (health_of(e.status) == Health::healthy) supersede_older(r, e.service);
+    return {};
+  }
+
+  // A newer release live on a service replaces every older release still gathering gates there.
+  void supersede_older(const Release& newer_release, const std::string& service) {
+    std::vector<Sha> older;
+    for (const auto& sha : world_.active) {
+      const Release* other = find(world_.releases.at(sha).sha);
+      if (other->sha == newer_release.sha || !is_gathering(other->state)) continue;
+      if (other->seq < newer_release.seq && other->deployments.contains(service)) older.push_back(other->sha);
+    }
+    for (const auto& [sha, other] : touched_)
+      if (!world_.active.contains(sha) && other.seq < newer_release.seq && is_gathering(other.state) &&
+          other.deployments.contains(service) && other.sha != newer_release.sha)
+        older.push_back(other.sha);
+    for (const auto& sha : older) {
+      Release& o = mut(sha);
+      o.state = ReleaseState::superseded;
+      o.state_reason = fmt::format("superseded on staging by {} ({} went live)", newer_release.sha.abbrev(), service);
+      o.soak_started_at.reset();
+      audit("promoterd", "release.superseded", o.sha, o.state_reason);
+    }
+  }
+
+  Result<void> on(const SmokeResultReported& e) {
+    auto r = existing(e.sha, smoke, "smoke results");
+    if (!r) return std::unexpected(r.error());
+    if (e.suite.empty()) return fail(ErrorCode::invalid_argument, "suite must not be empty");
+    Release& rel = mut(e.sha);
+    rel.smoke[e.suite] = SmokeResult{e.suite, e.passed, e.reported_by, now_, e.details};
+    audit(e.reported_by, e.passed ? "smoke.passed" : "smoke.failed", e.sha,
+          e.details.empty() ? e.suite : fmt::format("{}: {}", e.suite, e.details));
+    if (accepts(rel.state, smoke) == Accept::apply) refresh(rel);
+    return {};
+  }
+
+  Result<void> on(const ApprovalGiven& e) {
+    auto r = existing(e.sha, approval, "approvals");
+    if (!r) return std::unexpected(r.error());
+    const Release& rel = **r;
+    const bool is_author =
+        !rel.author.empty() && (rel.author == e.by || std::find(e.by_git_authors.begin(), e.by_git_authors.end(),
+                                                                rel.author) != e.by_git_authors.end());
+    if (is_author)
+      return fail(ErrorCode::forbidden,
+                  fmt::format("{} is the author of {} ({}) and may not approve it: separation of duties needs "
+                              "another operator",
+                              e.by, rel.sha.abbrev(), rel.author));
+    if (rel.rejection)
+      return fail(ErrorCode::failed_precondition,
+                  fmt::format("release {} was rejected by {}; it cannot be approved", rel.sha.abbrev(),
+                              rel.rejection->by));
+    for (const auto& a : rel.approvals)
+      if (a.by == e.by) return {};  // approving twice is a no-op, not a second approval
+    Release& m = mut(e.sha);
+    m.approvals.push_back(Verdict{e.by, now_, e.reason});
+    const GateReport gates = evaluate_gates(m, policy(), now_);
+    audit(e.by, "release.approved", e.sha,
+          fmt::format("{}; at that moment: {}; {}", e.reason.empty() ? "no reason given" : e.reason,
+                      gates.soak.reason, gates.smoke.reason));
+    refresh(m);
+    return {};
+  }
+
+  Result<void> on(const RejectionGiven& e) {
+    auto r = existing(e.sha, rejection, "rejections");
+    if (!r) return std::unexpected(r.error());
+    if (e.reason.empty()) return fail(ErrorCode::invalid_argument, "a rejection needs a reason");
+    Release& m = mut(e.sha);
+    m.rejection = Verdict{e.by, now_, e.reason};
+    m.state = ReleaseState::rejected;
+    m.state_reason = fmt::format("rejected by {}: {}", e.by, e.reason);
+    audit(e.by, "release.rejected", e.sha, e.reason);
+    return {};
+  }
+
+  Result<void> on(const SoakDeadlineReached& e) {
+    const Release* r = find(e.sha);
+    if (!r || accepts(r->state, soak_deadline) != Accept::apply) return {};  // timers may outlive the state
+    Release& m = mut(e.sha);
+    refresh(m);
+    if (m.soak_started_at && now_ >= *m.soak_started_at + policy().soak)
+      audit("promoterd", "release.soak_completed", e.sha, format_duration(policy().soak));
+    return {};
+  }
+
+  Result<void> on(const PromotionFinished& e) {
+    auto r = existing(e.sha, finished, "promotion results");
+    if (!r) return std::unexpected(r.error());
+    if ((*r)->promotion_id != e.promotion_id)
+      return fail(ErrorCode::conflict, fmt::format("promotion {} is not the running promotion of {}",
+                                                   e.promotion_id, e.sha.abbrev()));
+    Release& m = mut(e.sha);
+    if (e.succeeded) {
+      m.state = ReleaseState::promoted;
+      m.state_reason = fmt::format("promoted to production by promotion {}", e.promotion_id);
+      out_.production = e.sha;
+      out_.effects.push_back(Notify{"promotion.succeeded", e.sha, m.state_reason});
+    } else {
+      m.state = ReleaseState::promotion_failed;
+      m.state_reason = fmt::format("promotion {} failed: {}", e.promotion_id, e.detail);
+      out_.effects.push_back(Notify{"promotion.failed", e.sha, m.state_reason});
+    }
+    audit("promoterd", e.succeeded ? "promotion.succeeded" : "promotion.failed", e.sha,
+          fmt::format("promotion {}{}", e.promotion_id, e.detail.empty() ? "" : ": " + e.detail));
+    out_.promoting.reset();
+    return {};
+  }
+
+  // Derives a gathering release's state from its facts; starts or resets the soak.
+  void refresh(Release& r) {
+    if (!is_gathering(r.state)) return;
+    bool all_healthy = true, any_broken = false, any_failed = false;
+    std::string broken_service;
+    for (const auto& service : policy().services) {
+      auto it = r.deployments.find(service);
+      const Health h = it == r.deployments.end() ? Health::pending : health_of(it->second.status);
+      all_healthy = all_healthy && h == Health::healthy;
+      if (h == Health::broken) {
+        any_broken = true;
+        if (broken_service.empty()) broken_service = fmt::format("{} {}", service, to_string(it->second.status));
+        if (it->second.status == DeployStatus::failed) any_failed = true;
+      }
+    }
+    if (!all_healthy) {
+      if (r.soak_started_at) {
+        r.soak_started_at.reset();
+        ++r.soak_resets;
+        audit("promoterd", "release.soak_reset", r.sha, fmt::format("soak reset: {}", broken_service));
+      }
+      if (any_failed) {
+        r.state = ReleaseState::staging_failed;
+        r.state_reason = fmt::format("staging deployment failed ({}); a new deployment of this commit can recover it",
+                                     broken_service);
+      } else {
+        r.state = ReleaseState::deploying;
+        r.state_reason = any_broken ? fmt::format("soak interrupted: {}", broken_service)
+                                    : "waiting for every service to go live on staging";
+      }
+      return;
+    }
+    if (!r.live_at) r.live_at = now_;
+    if (!r.soak_started_at) {
+      r.soak_started_at = now_;
+      audit("promoterd", "release.soak_started", r.sha,
+            fmt::format("every service is live; soak ends at {}", format_timestamp(now_ + policy().soak)));
+      if (policy().soak > Duration::zero()) out_.effects.push_back(ArmSoakTimer{r.sha, now_ + policy().soak});
+    }
+    const GateReport gates = evaluate_gates(r, policy(), now_);
+    if (gates.all_ok()) {
+      r.state = ReleaseState::ready;
+      r.state_reason = "every gate holds";
+    } else {
+      r.state = ReleaseState::soaking;
+      std::vector<std::string> pending;
+      for (const GateStatus* g : {&gates.soak, &gates.smoke, &gates.approval})
+        if (!g->ok) pending.push_back(g->reason);
+      r.state_reason = fmt::format("waiting for {}", fmt::join(pending, "; "));
+    }
+  }
+
+  // The newest ready release starts promoting when no other promotion runs.
+  void try_start_promotion() {
+    const Release* best = nullptr;
+    auto consider = [&](const Release* r) {
+      if (r->state != ReleaseState::ready) return;
+      if (!evaluate_gates(*r, policy(), now_).all_ok()) return;  // belt and braces: never start on stale state
+      if (!best || r->seq > best->seq) best = r;
+    };
+    for (const auto& sha : world_.active) consider(find(world_.releases.at(sha).sha));
+    for (const auto& [sha, r] : touched_)
+      if (!world_.active.contains(sha)) consider(&r);
+    if (!best) return;
+    if (out_.promoting) {
+      if (*out_.promoting != best->sha) {
+        std::string reason = fmt::format("every gate holds; waiting for the promotion of {} to finish",
+                                         out_.promoting->abbrev());
+        if (best->state_reason != reason) mut(best->sha).state_reason = std::move(reason);
+      }
+      return;
+    }
+    Release& r = mut(best->sha);
+    const GateReport gates = evaluate_gates(r, policy(), now_);
+    r.state = ReleaseState::promoting;
+    r.state_reason = "promotion to production running";
+    out_.promoting = r.sha;
+    out_.effects.push_back(StartPromotion{r.sha});
+    out_.effects.push_back(Notify{"promotion.started", r.sha,
+                                  fmt::format("promoting {} to production", r.sha.abbrev())});
+    audit("promoterd", "promotion.requested", r.sha,
+          fmt::format("every gate holds: {}; {}; {}", gates.soak.reason, gates.smoke.reason, gates.approval.reason));
+  }
+
+  const World& world_;
+  Timestamp now_;
+  Decision out_;
+  std::map<std::string, Release> touched_;
+};
+
+}  // namespace
+
+Result<Decision> decide(const World& world, const Event& event, Timestamp now) {
+  return Decider(world, now).run(event);
+}
+
+Decision resume(const World& world, Timestamp now) { return Decider(world, now).resume(); }
+
+void apply(World& world, const Decision& d) {
+  for (const auto& r : d.changed) world.put(r);
+  world.production = d.production;
+  world.promoting = d.promoting;
+  world.next_seq = d.next_seq;
+}
+
+}  // namespace promoter::core

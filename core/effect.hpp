@@ -1,0 +1,40 @@
+#pragma once
+// What core asks the daemon to do. Core never performs an effect itself.
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "core/sha.hpp"
+#include "core/time.hpp"
+
+namespace promoter::core {
+
+// Wake core at exactly this moment (the soak deadline) with SoakDeadlineReached.
+struct ArmSoakTimer {
+  Sha sha;
+  Timestamp deadline;
+};
+
+// Create a promotion of this release and run its plan.
+struct StartPromotion {
+  Sha sha;
+};
+
+// Tell people (log, chat) something they may act on.
+struct Notify {
+  std::string kind;  // "release.ready_for_approval", "promotion.started", ...
+  Sha sha;
+  std::string text;
+};
+
+using Effect = std::variant<ArmSoakTimer, StartPromotion, Notify>;
+
+// One line of the audit trail, recorded in the same transaction as the event that caused it.
+struct AuditNote {
+  std::string actor;
+  std::string action;  // "release.approved", "release.soak_reset", ...
+  std::optional<Sha> sha;
+  std::string detail;
+};
+
+}  // namespace promoter::core

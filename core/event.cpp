@@ -1,0 +1,21 @@
+#include "core/event.hpp"
+
+namespace promoter::core {
+
+std::string_view event_name(const Event& e) {
+  struct Name {
+    std::string_view operator()(const StagingDeploymentObserved&) const { return "staging_deployment_observed"; }
+    std::string_view operator()(const SmokeResultReported&) const { return "smoke_result_reported"; }
+    std::string_view operator()(const ApprovalGiven&) const { return "approval_given"; }
+    std::string_view operator()(const RejectionGiven&) const { return "rejection_given"; }
+    std::string_view operator()(const SoakDeadlineReached&) const { return "soak_deadline_reached"; }
+    std::string_view operator()(const PromotionFinished&) const { return "promotion_finished"; }
+  };
+  return std::visit(Name{}, e);
+}
+
+const Sha& event_sha(const Event& e) {
+  return std::visit([](const auto& ev) -> const Sha& { return ev.sha; }, e);
+}
+
+}  // namespace promoter::core

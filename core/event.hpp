@@ -1,0 +1,63 @@
+#pragma once
+// Everything that can change a release, as plain values. The daemon records each before it acts on it.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/deploy_status.hpp"
+#include "core/sha.hpp"
+#include "core/time.hpp"
+
+namespace promoter::core {
+
+struct StagingDeploymentObserved {
+  Sha sha;
+  std::string service;
+  std::string deployment_id;
+  DeployStatus status = DeployStatus::unknown;
+  std::string author;                   // commit author from the deployment's metadata
+  std::optional<Timestamp> created_at;  // when the deployment was created, if the source says
+  std::string actor;                    // who told us: "railway", or the identity that posted it
+};
+
+struct SmokeResultReported {
+  Sha sha;
+  std::string suite;
+  bool passed = false;
+  std::string reported_by;
+  std::string details;
+};
+
+struct ApprovalGiven {
+  Sha sha;
+  std::string by;                        // operator identity
+  std::vector<std::string> by_git_authors;  // the git logins that identity commits as
+  std::string reason;
+};
+
+struct RejectionGiven {
+  Sha sha;
+  std::string by;
+  std::string reason;
+};
+
+struct SoakDeadlineReached {
+  Sha sha;
+};
+
+struct PromotionFinished {
+  Sha sha;
+  std::int64_t promotion_id = 0;
+  bool succeeded = false;
+  std::string detail;
+};
+
+using Event = std::variant<StagingDeploymentObserved, SmokeResultReported, ApprovalGiven, RejectionGiven,
+                           SoakDeadlineReached, PromotionFinished>;
+
+std::string_view event_name(const Event&);
+const Sha& event_sha(const Event&);
+
+}  // namespace promoter::core

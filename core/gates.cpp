@@ -1,0 +1,68 @@
+#include "core/gates.hpp"
+
+#include <fmt/format.h>
+
+namespace promoter::core {
+
+GateStatus soak_gate(const Release& r, const Policy& p, Timestamp now) {
+  if (!r.soak_started_at) {
+    std::string waiting;
+    for (const auto& service : p.services) {
+      auto it = r.deployments.find(service);
+      if (it == r.deployments.end()) {
+        waiting += fmt::format("{}{} not deployed", waiting.empty() ? "" : ", ", service);
+      } else if (health_of(it->second.status) != Health::healthy) {
+        waiting += fmt::format("{}{} is {}", waiting.empty() ? "" : ", ", service, to_string(it->second.status));
+      }
+    }
+    return {false, fmt::format("soak: not started ({})", waiting.empty() ? "waiting for staging" : waiting)};
+  }
+  const Duration elapsed = now - *r.soak_started_at;
+  if (elapsed >= p.soak)
+    return {true, fmt::format("soak: {} of {} complete", format_duration(p.soak), format_duration(p.soak))};
+  const auto shown = std::chrono::duration_cast<std::chrono::seconds>(std::max(elapsed, Duration::zero()));
+  return {false, fmt::format("soak: {} of {}{}", format_duration(shown), format_duration(p.soak),
+                             r.soak_resets ? fmt::format(" (reset {} time{} by a crash)", r.soak_resets,
+                                                         r.soak_resets == 1 ? "" : "s")
+                                           : "")};
+}
+
+GateStatus smoke_gate(const Release& r, const Policy& p) {
+  if (!p.require_smoke) return {true, "smoke: not required by policy"};
+  std::string missing;
+  for (const auto& suite : p.required_smoke_suites) {
+    auto it = r.smoke.find(suite);
+    std::string why;
+    if (it == r.smoke.end()) {
+      why = fmt::format("suite {} has not reported", suite);
+    } else if (!r.live_at || it->second.at < *r.live_at) {
+      why = fmt::format("suite {} reported before the release went live on staging", suite);
+    } else if (!it->second.passed) {
+      why = fmt::format("suite {} failed", suite);
+    }
+    if (!why.empty()) missing += (missing.empty() ? "" : "; ") + why;
+  }
+  if (!missing.empty()) return {false, "smoke: " + missing};
+  return {true, fmt::format("smoke: {} passed", fmt::join(p.required_smoke_suites, ", "))};
+}
+
+GateStatus approval_gate(const Release& r, const Policy& p) {
+  if (r.rejection)
+    return {false, fmt::format("approval: rejected by {}: {}", r.rejection->by, r.rejection->reason)};
+  const int have = static_cast<int>(r.approvals.size());
+  std::vector<std::string> who;
+  for (const auto& a : r.approvals) who.push_back(a.by);
+  if (have >= p.approvals_required) return {true, fmt::format("approval: approved by {}", fmt::join(who, ", "))};
+  if (have == 0)
+    return {false, fmt::format("approval: waiting for {} approval{} by an operator other than the author",
+                               p.approvals_required, p.approvals_required == 1 ? "" : "s")};
+  return {false, fmt::format("approval: {} of {} approvals (by {})", have, p.approvals_required, fmt::join(who, ", "))};
+}
+
+GateReport evaluate_gates(const Release& r, const Policy& p, Timestamp now) {
+  GateReport report{soak_gate(r, p, now), smoke_gate(r, p), approval_gate(r, p), std::nullopt};
+  if (r.soak_started_at) report.soak_deadline = *r.soak_started_at + p.soak;
+  return report;
+}
+
+}  // namespace promoter::core

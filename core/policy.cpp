@@ -1,0 +1,28 @@
+#include "core/policy.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace promoter::core {
+
+Result<void> check_policy(const Policy& p) {
+  if (p.soak < Duration::zero()) return fail(ErrorCode::invalid_argument, "policy.soak must not be negative");
+  if (p.short_soak() && !p.allow_short_soak)
+    return fail(ErrorCode::failed_precondition,
+                fmt::format("policy.soak = \"{}\" is below the policy floor of {}; set allow_short_soak = true only "
+                            "for demos and tests",
+                            format_duration(p.soak), format_duration(soak_floor)));
+  if (p.approvals_required < 1)
+    return fail(ErrorCode::invalid_argument, "policy.approvals_required must be at least 1");
+  if (p.services.empty()) return fail(ErrorCode::invalid_argument, "at least one [[services]] entry is needed");
+  auto sorted = p.services;
+  std::sort(sorted.begin(), sorted.end());
+  if (auto dup = std::adjacent_find(sorted.begin(), sorted.end()); dup != sorted.end())
+    return fail(ErrorCode::invalid_argument, fmt::format("service '{}' is configured twice", *dup));
+  if (p.require_smoke && p.required_smoke_suites.empty())
+    return fail(ErrorCode::invalid_argument,
+                "policy.require_smoke = true needs at least one name in policy.required_smoke_suites");
+  return {};
+}
+
+}  // namespace promoter::core

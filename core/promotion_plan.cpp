@@ -1,0 +1,91 @@
+#include "core/promotion_plan.hpp"
+
+#include <array>
+#include <fmt/format.h>
+
+namespace promoter::core {
+
+namespace {
+constexpr std::array<std::pair<StepKind, std::string_view>, 5> kind_names{{
+    {StepKind::preflight, "preflight"},
+    {StepKind::migrate, "migrate"},
+    {StepKind::deploy, "deploy"},
+    {StepKind::verify, "verify"},
+    {StepKind::record, "record"},
+}};
+constexpr std::array<std::pair<StepState, std::string_view>, 4> state_names{{
+    {StepState::planned, "planned"},
+    {StepState::started, "started"},
+    {StepState::succeeded, "succeeded"},
+    {StepState::failed, "failed"},
+}};
+}  // namespace
+
+std::string_view to_string(StepKind k) {
+  for (auto [kind, name] : kind_names)
+    if (kind == k) return name;
+  return "preflight";
+}
+
+std::optional<StepKind> parse_step_kind(std::string_view text) {
+  for (auto [kind, name] : kind_names)
+    if (name == text) return kind;
+  return std::nullopt;
+}
+
+std::string_view to_string(StepState s) {
+  for (auto [state, name] : state_names)
+    if (state == s) return name;
+  return "planned";
+}
+
+std::optional<StepState> parse_step_state(std::string_view text) {
+  for (auto [state, name] : state_names)
+    if (name == text) return state;
+  return std::nullopt;
+}
+
+std::string PlanStep::name() const {
+  return kind == StepKind::deploy ? fmt::format("deploy:{}", service) : std::string(to_string(kind));
+}
+
+PromotionPlan make_plan(const Policy& policy) {
+  PromotionPlan plan;
+  auto add = [&](StepKind kind, std::string service = {}) {
+    plan.steps.push_back(PlanStep{static_cast<int>(plan.steps.size()), kind, std::move(service)});
+  };
+  add(StepKind::preflight);
+  if (policy.run_migrations) add(StepKind::migrate);
+  for (const auto& service : policy.services) add(StepKind::deploy, service);
+  if (policy.verify_after_deploy) add(StepKind::verify);
+  add(StepKind::record);
+  return plan;
+}
+
+Result<void> check_step_transition(StepState from, StepState to) {
+  const bool ok = (from == StepState::planned && to == StepState::started) ||
+                  (from == StepState::started &&
+                   (to == StepState::started || to == StepState::succeeded || to == StepState::failed));
+  if (ok) return {};
+  return fail(ErrorCode::conflict,
+              fmt::format("a step cannot go from {} to {}", to_string(from), to_string(to)));
+}
+
+NextStep next_step(std::span<const StepState> journal) {
+  for (std::size_t i = 0; i < journal.size(); ++i) {
+    const int index = static_cast<int>(i);
+    switch (journal[i]) {
+      case StepState::succeeded: continue;
+      case StepState::planned: return {NextStep::Kind::run, index};
+      case StepState::started: return {NextStep::Kind::reconcile, index};
+      case StepState::failed: return {NextStep::Kind::stopped, index};
+    }
+  }
+  return {NextStep::Kind::done, -1};
+}
+
+std::string idempotency_key(std::int64_t promotion_id, const PlanStep& step) {
+  return fmt::format("promotion-{}-step-{}-{}", promotion_id, step.index, step.name());
+}
+
+}  // namespace promoter::core

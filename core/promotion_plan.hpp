@@ -1,0 +1,56 @@
+#pragma once
+// A promotion as an ordered plan of steps, and the pure rules for walking its journal.
+//
+// Order is the policy: preflight, then migrations, then each service in restart order, then verify,
+// then record. next_step() never offers step i before every step below i succeeded, so no service
+// is deployed before the migration step succeeded, and a failed step stops the plan.
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/policy.hpp"
+
+namespace promoter::core {
+
+enum class StepKind { preflight, migrate, deploy, verify, record };
+std::string_view to_string(StepKind);
+std::optional<StepKind> parse_step_kind(std::string_view);
+
+struct PlanStep {
+  int index = 0;
+  StepKind kind = StepKind::preflight;
+  std::string service;  // for deploy steps
+  std::string name() const;  // "preflight", "migrate", "deploy:worker", ...
+};
+
+struct PromotionPlan {
+  std::vector<PlanStep> steps;
+};
+
+PromotionPlan make_plan(const Policy&);
+
+enum class StepState { planned, started, succeeded, failed };
+std::string_view to_string(StepState);
+std::optional<StepState> parse_step_state(std::string_view);
+// planned -> started -> succeeded | failed; started -> started is a resume after a crash.
+Result<void> check_step_transition(StepState from, StepState to);
+
+struct NextStep {
+  enum class Kind {
+    run,        // step `index` has not started: perform its side effect
+    reconcile,  // step `index` started before a crash: ask the world whether its effect happened
+    done,       // every step succeeded
+    stopped,    // step `index` failed: the plan stops here
+  };
+  Kind kind = Kind::done;
+  int index = -1;
+};
+
+NextStep next_step(std::span<const StepState> journal);
+
+// The key a side effect carries so that the world (and a reconcile) can recognise it.
+std::string idempotency_key(std::int64_t promotion_id, const PlanStep&);
+
+}  // namespace promoter::core

@@ -1,0 +1,74 @@
+#pragma once
+// A release: one commit on staging, its per-service deployments and the gate facts recorded for it.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/deploy_status.hpp"
+#include "core/sha.hpp"
+#include "core/time.hpp"
+
+namespace promoter::core {
+
+enum class ReleaseState {
+  deploying,         // not every service is live on staging yet (or one crashed)
+  soaking,           // live everywhere; waiting for soak, smoke or approval
+  ready,             // every gate holds; waits only for another promotion to finish
+  promoting,         // a promotion of it is running
+  promoted,          // it is (or was) production
+  promotion_failed,  // its promotion failed; production was left as the journal says
+  rejected,          // an operator rejected it
+  superseded,        // a newer release replaced it on staging before it was promoted
+  staging_failed,    // a staging deployment of it failed to build or deploy
+};
+
+std::string_view to_string(ReleaseState);
+std::optional<ReleaseState> parse_release_state(std::string_view);
+// Terminal states accept no more gate facts.
+bool is_terminal(ReleaseState);
+
+struct StagingDeployment {
+  std::string service;
+  std::string deployment_id;
+  DeployStatus status = DeployStatus::unknown;
+  Timestamp updated_at{};                // when promoterd last saw it change
+  std::optional<Timestamp> created_at;  // the source's creation time, to order deployments of one service
+};
+
+struct SmokeResult {
+  std::string suite;
+  bool passed = false;
+  std::string reported_by;
+  Timestamp at{};
+  std::string details;
+};
+
+// An approval or a rejection: who, when, why.
+struct Verdict {
+  std::string by;
+  Timestamp at{};
+  std::string reason;
+};
+
+struct Release {
+  explicit Release(Sha s) : sha(std::move(s)) {}
+
+  Sha sha;
+  std::int64_t seq = 0;  // order of first sighting: higher is newer
+  std::string author;    // commit author as staging metadata names it (a git login)
+  Timestamp first_seen_at{};
+  std::map<std::string, StagingDeployment> deployments;  // by service name
+  std::optional<Timestamp> live_at;                      // first moment every service was healthy
+  std::optional<Timestamp> soak_started_at;              // start of the current continuous healthy run
+  int soak_resets = 0;
+  std::map<std::string, SmokeResult> smoke;  // latest result per suite
+  std::vector<Verdict> approvals;
+  std::optional<Verdict> rejection;
+  ReleaseState state = ReleaseState::deploying;
+  std::string state_reason;
+  std::optional<std::int64_t> promotion_id;
+};
+
+}  // namespace promoter::core

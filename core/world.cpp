@@ -1,0 +1,19 @@
+#include "core/world.hpp"
+
+namespace promoter::core {
+
+const Release* World::find(const Sha& sha) const {
+  auto it = releases.find(sha.str());
+  return it == releases.end() ? nullptr : &it->second;
+}
+
+void World::put(Release release) {
+  const std::string key = release.sha.str();
+  if (is_terminal(release.state))
+    active.erase(key);
+  else
+    active.insert(key);
+  releases.insert_or_assign(key, std::move(release));
+}
+
+}  // namespace promoter::core
