@@ -1,0 +1,461 @@
+#include "adapters/pg_store.hpp"
+
+#include <charconv>
+#include <fmt/format.h>
+#include <pqxx/pqxx>
+
+#include "adapters/schema_migrations.hpp"
+
+namespace promoter::adapters {
+
+using core::ErrorCode;
+using core::fail;
+using core::Timestamp;
+
+namespace {
+
+// Any session of any promoterd serialises schema changes on this advisory lock.
+constexpr long long migration_lock_key = 0x70726f6d6f7465LL;  // "promote"
+
+std::string first_line(std::string_view text) {
+  auto nl = text.find('\n');
+  return std::string(nl == std::string_view::npos ? text : text.substr(0, nl));
+}
+
+std::string ts(Timestamp t) { return core::format_timestamp(t); }
+
+const char* opt_ts(const std::optional<Timestamp>& t, std::string& storage) {
+  if (!t) return nullptr;
+  storage = ts(*t);
+  return storage.c_str();
+}
+
+Timestamp ms_to_ts(const pqxx::field& f) { return Timestamp{core::Duration{f.as<long long>()}}; }
+std::optional<Timestamp> opt_ms(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return ms_to_ts(f);
+}
+
+// SQL expression giving a timestamptz column as milliseconds since the epoch.
+std::string ms(std::string_view column) { return fmt::format("(extract(epoch from {}) * 1000)::bigint", column); }
+
+int version_of(std::string_view file) {
+  int v = 0;
+  std::from_chars(file.data(), file.data() + file.size(), v);
+  return v;
+}
+
+class PgEnvironmentLease final : public daemon::EnvironmentLease {
+ public:
+  explicit PgEnvironmentLease(std::unique_ptr<pqxx::connection> c) : conn_(std::move(c)) {}
+  // Closing the session releases its advisory lock, also when the process dies.
+  ~PgEnvironmentLease() override = default;
+
+ private:
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+void upsert_release(pqxx::work& w, const core::Release& r) {
+  std::string live, soak;
+  w.exec_params(
+      "INSERT INTO releases (sha, seq, author, first_seen_at, live_at, soak_started_at, soak_resets, state, "
+      "state_reason, promotion_id, updated_at) VALUES ($1, $2, $3, $4::timestamptz, $5::timestamptz, "
+      "$6::timestamptz, $7, $8, $9, $10, now()) "
+      "ON CONFLICT (sha) DO UPDATE SET author = EXCLUDED.author, live_at = EXCLUDED.live_at, "
+      "soak_started_at = EXCLUDED.soak_started_at, soak_resets = EXCLUDED.soak_resets, state = EXCLUDED.state, "
+      "state_reason = EXCLUDED.state_reason, promotion_id = COALESCE(EXCLUDED.promotion_id, releases.promotion_id), "
+      "updated_at = now()",
+      r.sha.str(), r.seq, r.author, ts(r.first_seen_at), opt_ts(r.live_at, live), opt_ts(r.soak_started_at, soak),
+      r.soak_resets, std::string(core::to_string(r.state)), r.state_reason,
+      r.promotion_id ? std::optional<std::string>(std::to_string(*r.promotion_id)) : std::optional<std::string>());
+}
+
+}  // namespace
+
+}  // namespace promoter::adapters
+
+// libpqxx 6.4 has no std::optional parameters: pass them as text or NULL.
+namespace pqxx {
+template <>
+struct string_traits<std::optional<std::string>> {
+  static constexpr const char* name() noexcept { return "std::optional<std::string>"; }
+  static constexpr bool has_null() noexcept { return true; }
+  static bool is_null(const std::optional<std::string>& v) { return !v.has_value(); }
+  static std::optional<std::string> null() { return std::nullopt; }
+  static void from_string(const char* str, std::optional<std::string>& obj) { obj = std::string(str); }
+  static std::string to_string(const std::optional<std::string>& obj) { return obj.value_or(""); }
+};
+}  // namespace pqxx
+
+namespace promoter::adapters {
+
+PgStore::PgStore(std::string database_url, std::size_t max_connections)
+    : pool_(std::move(database_url), max_connections) {}
+
+template <class F>
+auto PgStore::with_connection(std::string_view what, F&& f) -> decltype(f(std::declval<pqxx::connection&>())) {
+  try {
+    auto lease = pool_.acquire();
+    try {
+      return f(*lease);
+    } catch (const pqxx::broken_connection&) {
+      lease.discard();
+      throw;
+    }
+  } catch (const pqxx::broken_connection& e) {
+    return fail(ErrorCode::unavailable, fmt::format("database unreachable while {}: {}", what, first_line(e.what())));
+  } catch (const pqxx::unique_violation& e) {
+    return fail(ErrorCode::conflict, fmt::format("database refused {}: {}", what, first_line(e.what())));
+  } catch (const pqxx::sql_error& e) {
+    return fail(ErrorCode::internal, fmt::format("database error while {}: {}", what, first_line(e.what())));
+  } catch (const std::exception& e) {
+    return fail(ErrorCode::internal, fmt::format("error while {}: {}", what, first_line(e.what())));
+  }
+}
+
+core::Result<void> PgStore::migrate() {
+  return with_connection("applying schema migrations", [&](pqxx::connection& c) -> core::Result<void> {
+    for (const auto& m : schema_migrations()) {
+      const int version = version_of(m.file);
+      if (version <= 0)
+        return fail(ErrorCode::internal, fmt::format("sql/{}: file name must start with a version number", m.file));
+      pqxx::work w(c);
+      w.exec_params("SELECT pg_advisory_xact_lock($1)", migration_lock_key);
+      w.exec(
+          "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+          "applied_at timestamptz NOT NULL DEFAULT now())");
+      if (!w.exec_params("SELECT 1 FROM schema_migrations WHERE version = $1", version).empty()) continue;
+      w.exec(std::string(m.sql));
+      w.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, std::string(m.file));
+      w.commit();
+    }
+    return {};
+  });
+}
+
+core::Result<void> PgStore::ping() {
+  return with_connection("checking the database", [](pqxx::connection& c) -> core::Result<void> {
+    pqxx::nontransaction n(c);
+    n.exec("SELECT 1");
+    return {};
+  });
+}
+
+core::Result<core::World> PgStore::load(const core::Policy& policy, const std::string& environment) {
+  return with_connection("loading releases", [&](pqxx::connection& c) -> core::Result<core::World> {
+    pqxx::read_transaction t(c);
+    core::World world;
+    world.policy = policy;
+    std::map<std::string, core::Release> releases;
+    for (const auto& row : t.exec(fmt::format(
+             "SELECT sha, seq, author, {}, {}, {}, soak_resets, state, state_reason, promotion_id FROM releases",
+             ms("first_seen_at"), ms("live_at"), ms("soak_started_at")))) {
+      auto sha = core::Sha::parse(row[0].c_str());
+      auto state = core::parse_release_state(row[7].c_str());
+      if (!sha || !state)
+        return fail(ErrorCode::internal, fmt::format("releases row {} is not valid", row[0].c_str()));
+      core::Release r(*sha);
+      r.seq = row[1].as<long long>();
+      r.author = row[2].c_str();
+      r.first_seen_at = ms_to_ts(row[3]);
+      r.live_at = opt_ms(row[4]);
+      r.soak_started_at = opt_ms(row[5]);
+      r.soak_resets = row[6].as<int>();
+      r.state = *state;
+      r.state_reason = row[8].c_str();
+      if (!row[9].is_null()) r.promotion_id = row[9].as<long long>();
+      world.next_seq = std::max(world.next_seq, r.seq + 1);
+      if (r.state == core::ReleaseState::promoting) world.promoting = r.sha;
+      releases.emplace(sha->str(), std::move(r));
+    }
+    for (const auto& row : t.exec(fmt::format(
+             "SELECT sha, service, deployment_id, status, {}, {} FROM staging_deployments", ms("created_at"),
+             ms("updated_at")))) {
+      auto& r = releases.at(row[0].c_str());
+      r.deployments[row[1].c_str()] = core::StagingDeployment{row[1].c_str(), row[2].c_str(),
+                                                              core::parse_deploy_status(row[3].c_str()),
+                                                              ms_to_ts(row[5]), opt_ms(row[4])};
+    }
+    for (const auto& row : t.exec(fmt::format(
+             "SELECT sha, suite, passed, reported_by, {}, details FROM smoke_results", ms("reported_at")))) {
+      releases.at(row[0].c_str()).smoke[row[1].c_str()] =
+          core::SmokeResult{row[1].c_str(), row[2].as<bool>(), row[3].c_str(), ms_to_ts(row[4]), row[5].c_str()};
+    }
+    for (const auto& row : t.exec(fmt::format(
+             "SELECT sha, approved_by, {}, reason FROM approvals ORDER BY approved_at, approved_by",
+             ms("approved_at")))) {
+      releases.at(row[0].c_str()).approvals.push_back(
+          core::Verdict{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str()});
+    }
+    for (const auto& row : t.exec(fmt::format("SELECT sha, rejected_by, {}, reason FROM rejections",
+                                              ms("rejected_at")))) {
+      releases.at(row[0].c_str()).rejection = core::Verdict{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str()};
+    }
+    auto prod = t.exec_params("SELECT sha FROM production_releases WHERE environment = $1", environment);
+    if (!prod.empty()) world.production = *core::Sha::parse(prod[0][0].c_str());
+    for (auto& [sha, r] : releases) world.put(std::move(r));
+    return world;
+  });
+}
+
+core::Result<std::vector<daemon::PromotionId>> PgStore::commit(const core::World& before, const core::Decision& d,
+                                                               const core::PromotionPlan& plan,
+                                                               const std::string& environment, Timestamp now) {
+  return with_connection("recording a decision", [&](pqxx::connection& c)
+                                                     -> core::Result<std::vector<daemon::PromotionId>> {
+    pqxx::work w(c);
+    for (const auto& r : d.changed) {
+      const core::Release* old = before.find(r.sha);
+      upsert_release(w, r);
+      for (const auto& [service, dep] : r.deployments) {
+        if (old) {
+          auto it = old->deployments.find(service);
+          if (it != old->deployments.end() && it->second.deployment_id == dep.deployment_id &&
+              it->second.status == dep.status)
+            continue;
+        }
+        std::string created;
+        w.exec_params(
+            "INSERT INTO staging_deployments (sha, service, deployment_id, status, created_at, updated_at) "
+            "VALUES ($1, $2, $3, $4, $5::timestamptz, $6::timestamptz) ON CONFLICT (sha, service) DO UPDATE SET "
+            "deployment_id = EXCLUDED.deployment_id, status = EXCLUDED.status, created_at = EXCLUDED.created_at, "
+            "updated_at = EXCLUDED.updated_at",
+            r.sha.str(), service, dep.deployment_id, std::string(core::to_string(dep.status)),
+            opt_ts(dep.created_at, created), ts(dep.updated_at));
+      }
+      for (const auto& [suite, s] : r.smoke) {
+        if (old) {
+          auto it = old->smoke.find(suite);
+          if (it != old->smoke.end() && it->second.at == s.at) continue;
+        }
+        w.exec_params(
+            "INSERT INTO smoke_results (sha, suite, passed, reported_by, reported_at, details) VALUES ($1, $2, $3, "
+            "$4, $5::timestamptz, $6) ON CONFLICT (sha, suite) DO UPDATE SET passed = EXCLUDED.passed, "
+            "reported_by = EXCLUDED.reported_by, reported_at = EXCLUDED.reported_at, details = EXCLUDED.details",
+            r.sha.str(), suite, s.passed, s.reported_by, ts(s.at), s.details);
+      }
+      const std::size_t known_approvals = old ? old->approvals.size() : 0;
+      for (std::size_t i = known_approvals; i < r.approvals.size(); ++i)
+        w.exec_params(
+            "INSERT INTO approvals (sha, approved_by, approved_at, reason) VALUES ($1, $2, $3::timestamptz, $4)",
+            r.sha.str(), r.approvals[i].by, ts(r.approvals[i].at), r.approvals[i].reason);
+      if (r.rejection && !(old && old->rejection))
+        w.exec_params(
+            "INSERT INTO rejections (sha, rejected_by, rejected_at, reason) VALUES ($1, $2, $3::timestamptz, $4)",
+            r.sha.str(), r.rejection->by, ts(r.rejection->at), r.rejection->reason);
+      // The promotion row follows its release out of `promoting`.
+      if (old && old->state == core::ReleaseState::promoting && r.state != core::ReleaseState::promoting &&
+          r.promotion_id) {
+        const bool ok = r.state == core::ReleaseState::promoted;
+        w.exec_params(
+            "UPDATE promotions SET state = $2, finished_at = $3::timestamptz, error = $4 WHERE id = $1 AND state = "
+            "'running'",
+            *r.promotion_id, ok ? "succeeded" : "failed", ts(now),
+            ok ? std::optional<std::string>() : std::optional<std::string>(r.state_reason));
+      }
+    }
+    if (d.production && d.production != before.production) {
+      const core::Release* r = nullptr;
+      for (const auto& changed : d.changed)
+        if (changed.sha == *d.production) r = &changed;
+      if (!r) r = before.find(*d.production);
+      w.exec_params(
+          "INSERT INTO production_releases (environment, sha, promotion_id, promoted_at) VALUES ($1, $2, $3, "
+          "$4::timestamptz) ON CONFLICT (environment) DO UPDATE SET sha = EXCLUDED.sha, promotion_id = "
+          "EXCLUDED.promotion_id, promoted_at = EXCLUDED.promoted_at",
+          environment, d.production->str(),
+          r && r->promotion_id ? std::optional<std::string>(std::to_string(*r->promotion_id)) : std::nullopt, ts(now));
+    }
+    for (const auto& note : d.audit)
+      w.exec_params("INSERT INTO audit_log (at, actor, action, sha, detail) VALUES ($1::timestamptz, $2, $3, $4, $5)",
+                    ts(now), note.actor, note.action,
+                    note.sha ? std::optional<std::string>(note.sha->str()) : std::nullopt, note.detail);
+    std::vector<daemon::PromotionId> ids;
+    for (const auto& effect : d.effects) {
+      const auto* start = std::get_if<core::StartPromotion>(&effect);
+      if (!start) continue;
+      const auto id = w.exec_params1(
+                           "INSERT INTO promotions (sha, environment, state, created_at) VALUES ($1, $2, 'running', "
+                           "$3::timestamptz) RETURNING id",
+                           start->sha.str(), environment, ts(now))[0]
+                          .as<long long>();
+      for (const auto& step : plan.steps)
+        w.exec_params(
+            "INSERT INTO promotion_steps (promotion_id, idx, kind, service, name, state, idempotency_key) VALUES "
+            "($1, $2, $3, $4, $5, 'planned', $6)",
+            id, step.index, std::string(core::to_string(step.kind)),
+            step.service.empty() ? std::nullopt : std::optional<std::string>(step.service), step.name(),
+            core::idempotency_key(id, step));
+      w.exec_params("UPDATE releases SET promotion_id = $2 WHERE sha = $1", start->sha.str(), id);
+      ids.push_back(id);
+    }
+    w.commit();
+    return ids;
+  });
+}
+
+core::Result<void> PgStore::append_audit(const core::AuditNote& note, Timestamp now) {
+  return with_connection("writing the audit log", [&](pqxx::connection& c) -> core::Result<void> {
+    pqxx::work w(c);
+    w.exec_params("INSERT INTO audit_log (at, actor, action, sha, detail) VALUES ($1::timestamptz, $2, $3, $4, $5)",
+                  ts(now), note.actor, note.action,
+                  note.sha ? std::optional<std::string>(note.sha->str()) : std::nullopt, note.detail);
+    w.commit();
+    return {};
+  });
+}
+
+core::Result<std::vector<daemon::AuditEntry>> PgStore::audit(const std::optional<std::string>& sha, int limit) {
+  return with_connection("reading the audit log", [&](pqxx::connection& c)
+                                                      -> core::Result<std::vector<daemon::AuditEntry>> {
+    pqxx::read_transaction t(c);
+    const auto rows = t.exec_params(
+        fmt::format("SELECT id, {}, actor, action, sha, detail FROM audit_log WHERE ($1::text IS NULL OR sha = $1) "
+                    "ORDER BY id DESC LIMIT $2",
+                    ms("at")),
+        sha, limit);
+    std::vector<daemon::AuditEntry> out;
+    for (const auto& row : rows) {
+      daemon::AuditEntry e{row[0].as<long long>(), ms_to_ts(row[1]), row[2].c_str(), row[3].c_str(), std::nullopt,
+                           row[5].c_str()};
+      if (!row[4].is_null()) e.sha = row[4].c_str();
+      out.push_back(std::move(e));
+    }
+    return out;
+  });
+}
+
+namespace {
+
+daemon::PromotionRecord promotion_from_row(const pqxx::row& row) {
+  daemon::PromotionRecord p;
+  p.id = row[0].as<long long>();
+  p.sha = row[1].c_str();
+  p.environment = row[2].c_str();
+  const std::string state = row[3].c_str();
+  p.state = state == "succeeded" ? daemon::PromotionState::succeeded
+            : state == "failed"  ? daemon::PromotionState::failed
+                                 : daemon::PromotionState::running;
+  p.hotfix = row[4].as<bool>();
+  p.created_at = ms_to_ts(row[5]);
+  p.finished_at = opt_ms(row[6]);
+  if (!row[7].is_null()) p.error = row[7].c_str();
+  return p;
+}
+
+std::string promotion_columns() {
+  return fmt::format("id, sha, environment, state, hotfix, {}, {}, error", ms("created_at"), ms("finished_at"));
+}
+
+}  // namespace
+
+core::Result<std::optional<daemon::PromotionRecord>> PgStore::promotion(daemon::PromotionId id) {
+  return with_connection("reading a promotion", [&](pqxx::connection& c)
+                                                    -> core::Result<std::optional<daemon::PromotionRecord>> {
+    pqxx::read_transaction t(c);
+    const auto rows = t.exec_params(fmt::format("SELECT {} FROM promotions WHERE id = $1", promotion_columns()), id);
+    if (rows.empty()) return std::nullopt;
+    daemon::PromotionRecord p = promotion_from_row(rows[0]);
+    for (const auto& row : t.exec_params(
+             fmt::format("SELECT idx, kind, service, state, idempotency_key, attempts, {}, {}, detail FROM "
+                         "promotion_steps WHERE promotion_id = $1 ORDER BY idx",
+                         ms("started_at"), ms("finished_at")),
+             id)) {
+      daemon::StepRecord s;
+      s.step.index = row[0].as<int>();
+      s.step.kind = core::parse_step_kind(row[1].c_str()).value_or(core::StepKind::preflight);
+      if (!row[2].is_null()) s.step.service = row[2].c_str();
+      s.state = core::parse_step_state(row[3].c_str()).value_or(core::StepState::planned);
+      s.idempotency_key = row[4].c_str();
+      s.attempts = row[5].as<int>();
+      s.started_at = opt_ms(row[6]);
+      s.finished_at = opt_ms(row[7]);
+      s.detail = row[8].c_str();
+      p.steps.push_back(std::move(s));
+    }
+    return p;
+  });
+}
+
+core::Result<std::vector<daemon::PromotionRecord>> PgStore::promotions(int limit) {
+  return with_connection("listing promotions", [&](pqxx::connection& c)
+                                                   -> core::Result<std::vector<daemon::PromotionRecord>> {
+    pqxx::read_transaction t(c);
+    std::vector<daemon::PromotionRecord> out;
+    for (const auto& row :
+         t.exec_params(fmt::format("SELECT {} FROM promotions ORDER BY id DESC LIMIT $1", promotion_columns()), limit))
+      out.push_back(promotion_from_row(row));
+    return out;
+  });
+}
+
+core::Result<std::vector<daemon::PromotionId>> PgStore::running_promotions(const std::string& environment) {
+  return with_connection("listing running promotions", [&](pqxx::connection& c)
+                                                           -> core::Result<std::vector<daemon::PromotionId>> {
+    pqxx::read_transaction t(c);
+    std::vector<daemon::PromotionId> out;
+    for (const auto& row : t.exec_params(
+             "SELECT id FROM promotions WHERE environment = $1 AND state = 'running' ORDER BY id", environment))
+      out.push_back(row[0].as<long long>());
+    return out;
+  });
+}
+
+core::Result<std::optional<daemon::ProductionRecord>> PgStore::production(const std::string& environment) {
+  return with_connection("reading the production release", [&](pqxx::connection& c)
+                                                               -> core::Result<std::optional<daemon::ProductionRecord>> {
+    pqxx::read_transaction t(c);
+    const auto rows = t.exec_params(
+        fmt::format("SELECT sha, promotion_id, {} FROM production_releases WHERE environment = $1", ms("promoted_at")),
+        environment);
+    if (rows.empty()) return std::nullopt;
+    daemon::ProductionRecord p{rows[0][0].c_str(), std::nullopt, ms_to_ts(rows[0][2])};
+    if (!rows[0][1].is_null()) p.promotion_id = rows[0][1].as<long long>();
+    return p;
+  });
+}
+
+core::Result<void> PgStore::journal_step(daemon::PromotionId id, int index, core::StepState to,
+                                         const std::string& detail, Timestamp at) {
+  return with_connection("writing the promotion journal", [&](pqxx::connection& c) -> core::Result<void> {
+    pqxx::work w(c);
+    const auto rows =
+        w.exec_params("SELECT state FROM promotion_steps WHERE promotion_id = $1 AND idx = $2 FOR UPDATE", id, index);
+    if (rows.empty()) return fail(ErrorCode::not_found, fmt::format("promotion {} has no step {}", id, index));
+    const auto from = core::parse_step_state(rows[0][0].c_str()).value_or(core::StepState::planned);
+    if (auto ok = core::check_step_transition(from, to); !ok)
+      return fail(ErrorCode::conflict, fmt::format("promotion {} step {}: {}", id, index, ok.error().message));
+    const bool starting = to == core::StepState::started;
+    w.exec_params(
+        "UPDATE promotion_steps SET state = $3, detail = $4, "
+        "attempts = attempts + CASE WHEN $5 THEN 1 ELSE 0 END, "
+        "started_at = CASE WHEN $5 THEN $6::timestamptz ELSE started_at END, "
+        "finished_at = CASE WHEN $5 THEN NULL ELSE $6::timestamptz END "
+        "WHERE promotion_id = $1 AND idx = $2",
+        id, index, std::string(core::to_string(to)), detail, starting, ts(at));
+    w.commit();
+    return {};
+  });
+}
+
+core::Result<std::unique_ptr<daemon::EnvironmentLease>> PgStore::lease_environment(const std::string& environment) {
+  try {
+    auto c = pool_.connect_dedicated();
+    pqxx::nontransaction n(*c);
+    const bool got =
+        n.exec_params1("SELECT pg_try_advisory_lock(hashtext('promoter-environment:' || $1))", environment)[0]
+            .as<bool>();
+    if (!got)
+      return fail(ErrorCode::conflict,
+                  fmt::format("another executor holds the {} promotion lock; it will finish the running promotion",
+                              environment));
+    return std::make_unique<PgEnvironmentLease>(std::move(c));
+  } catch (const pqxx::broken_connection& e) {
+    return fail(ErrorCode::unavailable, fmt::format("database unreachable while taking the {} promotion lock: {}",
+                                                    environment, first_line(e.what())));
+  } catch (const std::exception& e) {
+    return fail(ErrorCode::internal, fmt::format("taking the {} promotion lock: {}", environment, first_line(e.what())));
+  }
+}
+
+}  // namespace promoter::adapters

@@ -1,0 +1,14 @@
+#include "daemon/store.hpp"
+
+namespace promoter::daemon {
+
+std::string_view to_string(PromotionState s) {
+  switch (s) {
+    case PromotionState::running: return "running";
+    case PromotionState::succeeded: return "succeeded";
+    case PromotionState::failed: return "failed";
+  }
+  return "running";
+}
+
+}  // namespace promoter::daemon

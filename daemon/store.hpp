@@ -1,0 +1,99 @@
+#pragma once
+// What the daemon needs from durable storage. PgStore (adapters/) is the implementation; tests wrap it
+// to inject crashes. Calls block: the daemon makes them from its blocking pool, never the I/O thread.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/decide.hpp"
+#include "core/promotion_plan.hpp"
+
+namespace promoter::daemon {
+
+using core::Result;
+using PromotionId = std::int64_t;
+
+struct StepRecord {
+  core::PlanStep step;
+  core::StepState state = core::StepState::planned;
+  std::string idempotency_key;
+  int attempts = 0;
+  std::optional<core::Timestamp> started_at;
+  std::optional<core::Timestamp> finished_at;
+  std::string detail;
+};
+
+enum class PromotionState { running, succeeded, failed };
+std::string_view to_string(PromotionState);
+
+struct PromotionRecord {
+  PromotionId id = 0;
+  std::string sha;
+  std::string environment;
+  PromotionState state = PromotionState::running;
+  bool hotfix = false;
+  core::Timestamp created_at{};
+  std::optional<core::Timestamp> finished_at;
+  std::optional<std::string> error;
+  std::vector<StepRecord> steps;  // empty in listings
+};
+
+struct AuditEntry {
+  std::int64_t id = 0;
+  core::Timestamp at{};
+  std::string actor;
+  std::string action;
+  std::optional<std::string> sha;
+  std::string detail;
+};
+
+struct ProductionRecord {
+  std::string sha;
+  std::optional<PromotionId> promotion_id;
+  core::Timestamp promoted_at{};
+};
+
+// Held while one executor runs the promotions of an environment; released on destruction.
+class EnvironmentLease {
+ public:
+  virtual ~EnvironmentLease() = default;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Applies sql/ migrations not yet applied; safe to run from several processes at once.
+  virtual Result<void> migrate() = 0;
+  virtual Result<void> ping() = 0;
+
+  // Every release with its facts, for a World with this policy.
+  virtual Result<core::World> load(const core::Policy&, const std::string& environment) = 0;
+
+  // One transaction: changed releases and their facts, audit notes, production changes, promotion rows
+  // finished by the decision, and a new promotion (planned steps) for each StartPromotion effect.
+  // Returns the new promotion ids in the order of the StartPromotion effects.
+  // `before` is the World the decision was made on: only what differs from it is written.
+  virtual Result<std::vector<PromotionId>> commit(const core::World& before, const core::Decision&,
+                                                  const core::PromotionPlan&, const std::string& environment,
+                                                  core::Timestamp now) = 0;
+
+  virtual Result<void> append_audit(const core::AuditNote&, core::Timestamp now) = 0;
+  virtual Result<std::vector<AuditEntry>> audit(const std::optional<std::string>& sha, int limit) = 0;
+
+  virtual Result<std::optional<PromotionRecord>> promotion(PromotionId) = 0;
+  virtual Result<std::vector<PromotionRecord>> promotions(int limit) = 0;
+  virtual Result<std::vector<PromotionId>> running_promotions(const std::string& environment) = 0;
+  virtual Result<std::optional<ProductionRecord>> production(const std::string& environment) = 0;
+
+  // Journal: moves one step to `to` (checked against its recorded state), stamping the time.
+  virtual Result<void> journal_step(PromotionId, int index, core::StepState to, const std::string& detail,
+                                    core::Timestamp at) = 0;
+
+  // Fails with ErrorCode::conflict when another holder (any process) has the environment.
+  virtual Result<std::unique_ptr<EnvironmentLease>> lease_environment(const std::string& environment) = 0;
+};
+
+}  // namespace promoter::daemon
