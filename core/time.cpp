@@ -7,8 +7,11 @@ namespace promoter::core {
 
 namespace {
 
+// Exactly `digits` decimal digits: no sign (from_chars would take a '-').
 bool read_int(std::string_view& s, std::size_t digits, int& out) {
   if (s.size() < digits) return false;
+  for (std::size_t i = 0; i < digits; ++i)
+    if (s[i] < '0' || s[i] > '9') return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + digits, out);
   if (ec != std::errc{} || p != s.data() + digits) return false;
   s.remove_prefix(digits);
@@ -61,7 +64,7 @@ Result<Timestamp> parse_timestamp(std::string_view text) {
     const int sign = s.front() == '-' ? -1 : 1;
     s.remove_prefix(1);
     int oh, om;
-    if (!read_int(s, 2, oh) || !expect(s, ':') || !read_int(s, 2, om)) return bad();
+    if (!read_int(s, 2, oh) || !expect(s, ':') || !read_int(s, 2, om) || oh > 23 || om > 59) return bad();
     offset = minutes(sign * (oh * 60 + om));
   } else {
     return bad();
@@ -114,6 +117,7 @@ Result<Duration> parse_duration(std::string_view text) {
     } else {
       return bad();
     }
+    if (total > std::chrono::hours{1'000'000'000}) return bad();  // keeps the sum far from overflow
   }
   return total;
 }
