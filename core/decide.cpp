@@ -181,6 +181,12 @@ class Decider {
     auto r = existing(e.sha, approval, "approvals");
     if (!r) return std::unexpected(r.error());
     const Release& rel = **r;
+    // Fail closed: an approval taken before the author is known could later turn out to be the author's own.
+    if (rel.author.empty())
+      return fail(ErrorCode::failed_precondition,
+                  fmt::format("the commit author of {} is not known yet, so separation of duties cannot be "
+                              "checked; approve once staging reports the commit author",
+                              rel.sha.abbrev()));
     const bool is_author =
         !rel.author.empty() && (rel.author == e.by || std::find(e.by_git_authors.begin(), e.by_git_authors.end(),
                                                                 rel.author) != e.by_git_authors.end());
@@ -224,6 +230,8 @@ class Decider {
     refresh(m);
     if (m.soak_started_at && now_ >= *m.soak_started_at + policy().soak)
       audit("promoterd", "release.soak_completed", e.sha, format_duration(policy().soak));
+    else if (m.soak_started_at)  // the timer fired early (clocks differ): wait again for the same deadline
+      out_.effects.push_back(ArmSoakTimer{m.sha, *m.soak_started_at + policy().soak});
     return {};
   }
 

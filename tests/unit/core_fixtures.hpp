@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -73,6 +74,21 @@ inline bool has_audit(const Decision& d, std::string_view action) {
   return false;
 }
 
+// World::active must hold exactly the non-terminal releases.
+inline void check_active_in_step(const World& w) {
+  std::set<std::string> expected;
+  for (const auto& [sha, r] : w.releases)
+    if (!is_terminal(r.state)) expected.insert(sha);
+  CHECK(w.active == expected);
+}
+
+// What the daemon does after committing a StartPromotion: the release learns its promotion id.
+inline void record_promotion_id(World& w, const Sha& sha, std::int64_t id) {
+  Release r = *w.find(sha);
+  r.promotion_id = id;
+  w.put(std::move(r));
+}
+
 // Drives decide/apply against one World with a fake clock, failing the test on an unexpected refusal.
 struct Driver {
   World world;
@@ -87,6 +103,7 @@ struct Driver {
     INFO("event ", event_name(e), " refused: ", d ? std::string{} : d.error().message);
     REQUIRE(d.has_value());
     apply(world, *d);
+    check_active_in_step(world);
     last = std::move(*d);
     return last;
   }
