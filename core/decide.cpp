@@ -136,7 +136,13 @@ class Decider {
     }
     Release& r = mut(e.sha);
     if (r.author.empty()) r.author = e.author;
-    r.deployments[e.service] = StagingDeployment{e.service, e.deployment_id, e.status, now_, e.created_at};
+    // A report that omits created_at does not forget the one known for the same deployment: it is what
+    // recognises a late report of an older deployment.
+    std::optional<Timestamp> created_at = e.created_at;
+    if (auto it = r.deployments.find(e.service);
+        !created_at && it != r.deployments.end() && it->second.deployment_id == e.deployment_id)
+      created_at = it->second.created_at;
+    r.deployments[e.service] = StagingDeployment{e.service, e.deployment_id, e.status, now_, created_at};
     audit(e.actor, "staging.deployment", e.sha,
           fmt::format("{} {} {}", e.service, e.deployment_id, to_string(e.status)));
     if (accepts(r.state, staging) == Accept::apply) refresh(r);

@@ -252,6 +252,33 @@ TEST_CASE("an older deployment of a service reported after a newer one is ignore
   CHECK(d.release(A).deployments.at("api").status == DeployStatus::success);
 }
 
+TEST_CASE("a report without created_at keeps the known creation time, so an older deployment stays stale") {
+  Driver d(Policy{[] {
+    Policy p = standard_policy();
+    p.services = {"api"};
+    return p;
+  }()});
+  auto older = deployment(A, "api", DeployStatus::success, "dep-old");
+  older.created_at = t0();
+  auto newer = deployment(A, "api", DeployStatus::success, "dep-new");
+  newer.created_at = t0() + 5min;
+  d.ok(older);
+  d.clock.advance(5min);
+  d.ok(newer);
+  d.clock.advance(5min);
+  auto removed = deployment(A, "api", DeployStatus::removed, "dep-new");  // this webhook omits created_at
+  d.ok(removed);
+  REQUIRE(d.release(A).deployments.at("api").created_at == t0() + 5min);
+  CHECK_FALSE(d.release(A).soak_started_at.has_value());
+
+  d.clock.advance(1min);
+  const Decision& late = d.ok(older);  // a retry of the old deployment's SUCCESS
+  CHECK(has_audit(late, "staging.stale_deployment_ignored"));
+  CHECK(d.release(A).deployments.at("api").deployment_id == "dep-new");
+  CHECK_FALSE(d.release(A).soak_started_at.has_value());
+  CHECK(effects_of<ArmSoakTimer>(late).empty());
+}
+
 TEST_CASE("a newer release going live on a service supersedes older releases still gathering there") {
   Driver d;
   d.ok(deployment(A, "api", DeployStatus::success));            // A: seq 1, live on api
