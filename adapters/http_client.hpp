@@ -1,0 +1,97 @@
+#pragma once
+
+// Async HTTP(S)/1.1 client on Beast + OpenSSL, one new connection per request,
+// retrying transient failures with capped exponential backoff and jitter.
+
+#include <utility>  // before asio: Boost 1.74's awaitable.hpp needs it
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adapters/adapter_error.hpp"
+
+namespace promoter::adapters {
+
+enum class HttpMethod { get, head, post, put, patch, delete_ };
+
+struct RetryPolicy {
+    int max_attempts = 3;  // total attempts, 1 = never retry
+    std::chrono::milliseconds base_backoff{200};
+    std::chrono::milliseconds max_backoff{5'000};
+    // A server's Retry-After is honoured (even above max_backoff) up to this cap; longer
+    // asks wait the cap.
+    std::chrono::milliseconds retry_after_cap{30'000};
+};
+
+// Sleeps for a backoff; the default arms a steady_timer. Tests may inject one that records.
+using HttpSleeper = std::function<boost::asio::awaitable<void>(std::chrono::milliseconds)>;
+
+struct HttpClientOptions {
+    std::string ca_file;  // PEM bundle to trust; empty = the system's default trust store
+    std::chrono::milliseconds connect_timeout{5'000};   // resolve + TCP connect + TLS handshake
+    std::chrono::milliseconds request_timeout{30'000};  // write request + read whole response
+    std::size_t max_response_bytes = 4 * 1024 * 1024;   // body larger than this: protocol error
+    RetryPolicy retry;
+    // Jitter source in [0, 1]; default: a std::mt19937_64 seeded from std::random_device.
+    std::function<double()> jitter;
+    HttpSleeper sleeper;  // default: steady_timer on the client's executor
+    std::string user_agent = "promoter/0.1";
+};
+
+struct HttpRequestSpec {
+    HttpMethod method = HttpMethod::get;
+    std::string url;  // absolute: http://host[:port]/path?query or https://...
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    std::optional<std::chrono::milliseconds> timeout;  // overrides request_timeout
+    // POST and PATCH are retried after the request may have reached the server (5xx, 429,
+    // timeouts, dropped connections) only when the caller marks them safe to repeat (e.g. a
+    // GraphQL query). Failures to connect are retried for every method: nothing was sent.
+    bool idempotent = false;
+};
+
+struct HttpResult {
+    int status = 0;
+    std::map<std::string, std::string> headers;  // names lower-cased; repeats joined with ", "
+    std::string body;
+    int attempts = 1;  // requests made, including the final one (retries = attempts - 1)
+};
+
+// Any complete HTTP answer is a value (the caller judges its status, also a 5xx left after the
+// last retry); errors are connect/TLS/timeout/protocol failures. Never logs headers or bodies.
+class HttpClient {
+public:
+    HttpClient(boost::asio::any_io_executor executor, HttpClientOptions options);
+    ~HttpClient();
+    HttpClient(const HttpClient&) = delete;
+    HttpClient& operator=(const HttpClient&) = delete;
+
+    boost::asio::awaitable<std::expected<HttpResult, AdapterError>> request(HttpRequestSpec spec);
+
+    const HttpClientOptions& options() const { return options_; }
+
+    struct Impl;
+
+private:
+    boost::asio::any_io_executor executor_;
+    HttpClientOptions options_;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Delay before retry number `retry` (1 = first retry) without Retry-After:
+// d = min(max_backoff, base_backoff * 2^(retry-1)), waited as d/2 + jitter*d/2.
+std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int retry, double jitter);
+
+// Retry-After as delay-seconds ("120"); HTTP-dates and junk give nullopt.
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value);
+
+}  // namespace promoter::adapters
