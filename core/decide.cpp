@@ -121,11 +121,19 @@ class Decider {
     const Release& current = *find(e.sha);
     if (auto it = current.deployments.find(e.service); it != current.deployments.end()) {
       const StagingDeployment& old = it->second;
-      if (old.deployment_id == e.deployment_id && old.status == e.status) return {};  // duplicate: nothing new
-      if (old.deployment_id == e.deployment_id && is_regression(old.status, e.status)) {
-        audit(e.actor, "staging.stale_status_ignored", e.sha,
-              fmt::format("{} {}: {} after {}", e.service, e.deployment_id, to_string(e.status),
-                          to_string(old.status)));
+      if (old.deployment_id == e.deployment_id && (old.status == e.status || is_regression(old.status, e.status))) {
+        // A duplicate or late status is not news, but it may still be the first report that says when the
+        // deployment was created: keep that, it is what recognises a late report of an older deployment.
+        const DeployStatus old_status = old.status;
+        if (!old.created_at && e.created_at) {
+          mut(e.sha).deployments[e.service].created_at = e.created_at;
+          audit(e.actor, "staging.deployment_created_at", e.sha,
+                fmt::format("{} {} was created at {}", e.service, e.deployment_id, format_timestamp(*e.created_at)));
+        }
+        if (old_status != e.status)
+          audit(e.actor, "staging.stale_status_ignored", e.sha,
+                fmt::format("{} {}: {} after {}", e.service, e.deployment_id, to_string(e.status),
+                            to_string(old_status)));
         return {};
       }
       if (old.deployment_id != e.deployment_id && e.created_at && old.created_at && *old.created_at > *e.created_at) {

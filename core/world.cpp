@@ -13,6 +13,7 @@ void World::put(Release release) {
     active.erase(key);
   else
     active.insert(key);
+  by_seq[release.seq] = key;
   releases.insert_or_assign(key, std::move(release));
 }
 

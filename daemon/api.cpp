@@ -1,0 +1,346 @@
+#include "daemon/api.hpp"
+
+#include <charconv>
+#include <fmt/format.h>
+
+#include "daemon/blocking.hpp"
+#include "daemon/json_views.hpp"
+#include "daemon/log.hpp"
+
+namespace promoter::daemon {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using nlohmann::json;
+
+HttpResponse error_response(const core::Error& e) {
+  unsigned status = 500;
+  switch (e.code) {
+    case core::ErrorCode::invalid_argument: status = 400; break;
+    case core::ErrorCode::not_found: status = 404; break;
+    case core::ErrorCode::conflict:
+    case core::ErrorCode::failed_precondition: status = 409; break;
+    case core::ErrorCode::forbidden: status = 403; break;
+    case core::ErrorCode::unavailable: status = 503; break;
+    case core::ErrorCode::internal: status = 500; break;
+  }
+  return HttpResponse::error(status, core::to_string(e.code), e.message);
+}
+
+namespace {
+
+core::Error bad(std::string message) { return core::Error{core::ErrorCode::invalid_argument, std::move(message)}; }
+
+// A request body: a JSON object with only the named fields. An empty body is an empty object.
+core::Result<json> parse_object(const std::string& body, std::initializer_list<std::string_view> allowed) {
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) return std::unexpected(bad("request body is not valid JSON"));
+  if (!j.is_object()) return std::unexpected(bad("request body must be a JSON object"));
+  for (const auto& [key, value] : j.items())
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+      return std::unexpected(bad(fmt::format("unknown field '{}' (allowed: {})", key, fmt::join(allowed, ", "))));
+  return j;
+}
+
+core::Result<std::string> text_field(const json& j, std::string_view name, bool required, std::size_t max = 2000) {
+  auto it = j.find(name);
+  if (it == j.end() || it->is_null()) {
+    if (required) return std::unexpected(bad(fmt::format("field '{}' is required", name)));
+    return std::string();
+  }
+  if (!it->is_string()) return std::unexpected(bad(fmt::format("field '{}' must be a string", name)));
+  std::string v = it->get<std::string>();
+  if (required && v.find_first_not_of(" \t\r\n") == std::string::npos)
+    return std::unexpected(bad(fmt::format("field '{}' must not be empty", name)));
+  if (v.size() > max) return std::unexpected(bad(fmt::format("field '{}' is longer than {} characters", name, max)));
+  return v;
+}
+
+core::Result<int> limit_param(const HttpRequest& req, int fallback, int max) {
+  auto it = req.query.find("limit");
+  if (it == req.query.end()) return fallback;
+  int v = 0;
+  auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  if (ec != std::errc{} || p != it->second.data() + it->second.size() || v < 1 || v > max)
+    return std::unexpected(bad(fmt::format("query parameter 'limit' must be a whole number from 1 to {}", max)));
+  return v;
+}
+
+core::Result<core::Sha> sha_param(const HttpRequest& req) {
+  auto sha = core::Sha::parse(req.params.at("sha"));
+  if (!sha) return std::unexpected(bad(fmt::format("path parameter 'sha': {}", sha.error().message)));
+  return sha;
+}
+
+const std::vector<Role> readers{Role::viewer, Role::ci, Role::operator_};
+const std::vector<Role> reporters{Role::ci, Role::operator_};
+const std::vector<Role> operators{Role::operator_};
+
+class Api {
+ public:
+  explicit Api(ApiContext ctx) : ctx_(std::move(ctx)) {}
+
+  void add(Router& router) {
+    auto self = std::make_shared<Api>(ctx_);
+    auto bind = [self](asio::awaitable<HttpResponse> (Api::*fn)(HttpRequest&)) -> Handler {
+      return [self, fn](HttpRequest& req) { return ((*self).*fn)(req); };
+    };
+    router.add(http::verb::get, "/healthz", {false, {}}, bind(&Api::healthz));
+    router.add(http::verb::get, "/readyz", {false, {}}, bind(&Api::readyz));
+    router.add(http::verb::get, "/metrics", {false, {}}, bind(&Api::metrics));
+    router.add(http::verb::get, "/v1/status", {true, readers}, bind(&Api::status));
+    router.add(http::verb::get, "/v1/releases", {true, readers}, bind(&Api::releases));
+    router.add(http::verb::get, "/v1/releases/{sha}", {true, readers}, bind(&Api::release));
+    router.add(http::verb::post, "/v1/releases/{sha}/approve", {true, operators}, bind(&Api::approve));
+    router.add(http::verb::post, "/v1/releases/{sha}/reject", {true, operators}, bind(&Api::reject));
+    router.add(http::verb::post, "/v1/releases/{sha}/smoke-results", {true, reporters}, bind(&Api::smoke));
+    router.add(http::verb::post, "/v1/staging-deployments", {true, reporters}, bind(&Api::staging_deployment));
+    router.add(http::verb::get, "/v1/promotions", {true, readers}, bind(&Api::promotions));
+    router.add(http::verb::get, "/v1/promotions/{id}", {true, readers}, bind(&Api::promotion));
+    router.add(http::verb::get, "/v1/audit", {true, readers}, bind(&Api::audit));
+  }
+
+ private:
+  template <class F>
+  asio::awaitable<std::invoke_result_t<F&>> blocking(F f) {
+    co_return co_await run_blocking(ctx_.blocking, std::move(f));
+  }
+
+  // A release answer, or the error.
+  HttpResponse answer(const core::Result<std::optional<core::Release>>& r) {
+    if (!r) return error_response(r.error());
+    if (!*r) return HttpResponse::error(500, "internal", "the release vanished after the event");
+    return HttpResponse::json(200, release_json(**r, ctx_.config.policy, ctx_.releases.clock().now()));
+  }
+
+  asio::awaitable<HttpResponse> healthz(HttpRequest&) { co_return HttpResponse::json(200, {{"status", "ok"}}); }
+
+  asio::awaitable<HttpResponse> readyz(HttpRequest&) {
+    auto r = co_await blocking([this] { return ctx_.store.ping(); });
+    ctx_.metrics.set_database_up(r.has_value());
+    if (!r) co_return HttpResponse::error(503, "unavailable", "database unreachable");
+    co_return HttpResponse::json(200, {{"status", "ready"}});
+  }
+
+  asio::awaitable<HttpResponse> metrics(HttpRequest&) {
+    co_return HttpResponse::text(200, ctx_.metrics.serialize(), "text/plain; version=0.0.4; charset=utf-8");
+  }
+
+  asio::awaitable<HttpResponse> status(HttpRequest&) {
+    const auto& policy = ctx_.config.policy;
+    json body = co_await ctx_.releases.read([&](const core::World& w) {
+      std::map<std::string, int> counts;
+      for (const auto& [sha, r] : w.releases) ++counts[std::string(core::to_string(r.state))];
+      json active = nullptr;
+      if (w.promoting)
+        if (const auto* r = w.find(*w.promoting))
+          active = {{"id", r->promotion_id ? json(std::to_string(*r->promotion_id)) : json(nullptr)},
+                    {"sha", r->sha.str()},
+                    {"state", "running"}};
+      return json{{"release_counts", counts}, {"active_promotion", active}};
+    });
+    auto production = co_await blocking([this] { return ctx_.store.production(ctx_.config.environment); });
+    if (!production) co_return error_response(production.error());
+    json warnings = json::array();
+    if (policy.short_soak())
+      warnings.push_back(fmt::format("SHORT SOAK MODE: policy.soak = {} is below the policy floor of {} "
+                                     "(allow_short_soak = true); for demos and tests only",
+                                     core::format_duration(policy.soak), core::format_duration(core::soak_floor)));
+    body["version"] = ctx_.version;
+    body["environment"] = ctx_.config.environment;
+    body["short_soak"] = policy.short_soak();
+    body["warnings"] = warnings;
+    body["policy"] = {{"soak_seconds", std::chrono::duration<double>(policy.soak).count()},
+                      {"require_smoke", policy.require_smoke},
+                      {"required_smoke_suites", policy.required_smoke_suites},
+                      {"approvals_required", policy.approvals_required},
+                      {"services", policy.services}};
+    body["production"] = *production ? json{{"sha", (*production)->sha},
+                                            {"promoted_at", core::format_timestamp((*production)->promoted_at)},
+                                            {"promotion_id", (*production)->promotion_id
+                                                                 ? json(std::to_string(*(*production)->promotion_id))
+                                                                 : json(nullptr)}}
+                                     : json(nullptr);
+    co_return HttpResponse::json(200, body);
+  }
+
+  asio::awaitable<HttpResponse> releases(HttpRequest& req) {
+    auto limit = limit_param(req, 50, 1000);
+    if (!limit) co_return error_response(limit.error());
+    std::optional<core::ReleaseState> state;
+    if (auto it = req.query.find("state"); it != req.query.end()) {
+      state = core::parse_release_state(it->second);
+      if (!state)
+        co_return HttpResponse::error(400, "invalid_argument",
+                                      fmt::format("query parameter 'state': unknown state '{}'", it->second));
+    }
+    const int n = *limit;
+    const auto now = ctx_.releases.clock().now();
+    json list = co_await ctx_.releases.read([&, n, state, now](const core::World& w) {
+      json out = json::array();
+      for (auto it = w.by_seq.rbegin(); it != w.by_seq.rend() && static_cast<int>(out.size()) < n; ++it) {
+        const core::Release& r = w.releases.at(it->second);
+        if (state && r.state != *state) continue;
+        out.push_back(release_json(r, w.policy, now));
+      }
+      return out;
+    });
+    co_return HttpResponse::json(200, {{"releases", list}});
+  }
+
+  asio::awaitable<HttpResponse> release(HttpRequest& req) {
+    auto sha = sha_param(req);
+    if (!sha) co_return error_response(sha.error());
+    const auto now = ctx_.releases.clock().now();
+    json body = co_await ctx_.releases.read([&, now](const core::World& w) -> json {
+      const core::Release* r = w.find(*sha);
+      return r ? release_json(*r, w.policy, now) : json(nullptr);
+    });
+    if (body.is_null())
+      co_return HttpResponse::error(404, "not_found", fmt::format("no release {} is known", sha->str()));
+    co_return HttpResponse::json(200, body);
+  }
+
+  // Refusals of operator decisions are audited too: who tried what, and why it was refused.
+  asio::awaitable<void> audit_refusal(const HttpRequest& req, std::string action, const core::Sha& sha,
+                                      const core::Error& e) {
+    if (e.code != core::ErrorCode::forbidden && e.code != core::ErrorCode::failed_precondition) co_return;
+    core::AuditNote note{req.principal->identity, std::move(action), sha, e.message};
+    const auto now = ctx_.releases.clock().now();
+    auto write = [this, note, now] { return ctx_.store.append_audit(note, now); };
+    auto r = co_await blocking(std::move(write));
+    if (!r) log(LogLevel::error, "could not audit a refused request", {{"error", r.error().message}});
+  }
+
+  asio::awaitable<HttpResponse> approve(HttpRequest& req) {
+    auto sha = sha_param(req);
+    if (!sha) co_return error_response(sha.error());
+    auto body = parse_object(req.body, {"reason"});
+    if (!body) co_return error_response(body.error());
+    auto reason = text_field(*body, "reason", false);
+    if (!reason) co_return error_response(reason.error());
+    core::Event event = core::ApprovalGiven{*sha, req.principal->identity, req.principal->git_authors, *reason};
+    auto r = co_await ctx_.releases.submit(std::move(event));
+    if (!r) co_await audit_refusal(req, "release.approval_refused", *sha, r.error());
+    co_return answer(r);
+  }
+
+  asio::awaitable<HttpResponse> reject(HttpRequest& req) {
+    auto sha = sha_param(req);
+    if (!sha) co_return error_response(sha.error());
+    auto body = parse_object(req.body, {"reason"});
+    if (!body) co_return error_response(body.error());
+    auto reason = text_field(*body, "reason", true);
+    if (!reason) co_return error_response(reason.error());
+    core::Event event = core::RejectionGiven{*sha, req.principal->identity, *reason};
+    auto r = co_await ctx_.releases.submit(std::move(event));
+    if (!r) co_await audit_refusal(req, "release.rejection_refused", *sha, r.error());
+    co_return answer(r);
+  }
+
+  asio::awaitable<HttpResponse> smoke(HttpRequest& req) {
+    auto sha = sha_param(req);
+    if (!sha) co_return error_response(sha.error());
+    auto body = parse_object(req.body, {"suite", "passed", "details"});
+    if (!body) co_return error_response(body.error());
+    auto suite = text_field(*body, "suite", true, 200);
+    if (!suite) co_return error_response(suite.error());
+    auto details = text_field(*body, "details", false, 4000);
+    if (!details) co_return error_response(details.error());
+    auto passed = body->find("passed");
+    if (passed == body->end() || !passed->is_boolean())
+      co_return HttpResponse::error(400, "invalid_argument", "field 'passed' is required and must be true or false");
+    core::Event event = core::SmokeResultReported{*sha, *suite, passed->get<bool>(), req.principal->identity, *details};
+    auto r = co_await ctx_.releases.submit(std::move(event));
+    co_return answer(r);
+  }
+
+  asio::awaitable<HttpResponse> staging_deployment(HttpRequest& req) {
+    auto body = parse_object(req.body, {"service", "sha", "deployment_id", "status", "author", "created_at"});
+    if (!body) co_return error_response(body.error());
+    auto service = text_field(*body, "service", true, 200);
+    if (!service) co_return error_response(service.error());
+    auto sha_text = text_field(*body, "sha", true, 100);
+    if (!sha_text) co_return error_response(sha_text.error());
+    auto sha = core::Sha::parse(*sha_text);
+    if (!sha) co_return HttpResponse::error(400, "invalid_argument", fmt::format("field 'sha': {}", sha.error().message));
+    auto deployment = text_field(*body, "deployment_id", true, 200);
+    if (!deployment) co_return error_response(deployment.error());
+    auto status = text_field(*body, "status", true, 50);
+    if (!status) co_return error_response(status.error());
+    auto author = text_field(*body, "author", false, 200);
+    if (!author) co_return error_response(author.error());
+    auto created_text = text_field(*body, "created_at", false, 64);
+    if (!created_text) co_return error_response(created_text.error());
+    std::optional<core::Timestamp> created;
+    if (!created_text->empty()) {
+      auto t = core::parse_timestamp(*created_text);
+      if (!t) co_return HttpResponse::error(400, "invalid_argument", fmt::format("field 'created_at': {}", t.error().message));
+      created = *t;
+    }
+    const auto parsed = core::parse_deploy_status(*status);
+    if (parsed == core::DeployStatus::unknown)
+      log(LogLevel::warn, "unknown staging deployment status; treated as not live",
+          {{"status", *status}, {"service", *service}, {"sha", sha->str()}});
+    core::Event event =
+        core::StagingDeploymentObserved{*sha, *service, *deployment, parsed, *author, created, req.principal->identity};
+    auto r = co_await ctx_.releases.submit(std::move(event));
+    co_return answer(r);
+  }
+
+  asio::awaitable<HttpResponse> promotions(HttpRequest& req) {
+    auto limit = limit_param(req, 20, 500);
+    if (!limit) co_return error_response(limit.error());
+    const int n = *limit;
+    auto r = co_await blocking([this, n] { return ctx_.store.promotions(n); });
+    if (!r) co_return error_response(r.error());
+    json list = json::array();
+    for (const auto& p : *r) {
+      json j = promotion_json(p);
+      j.erase("steps");
+      list.push_back(std::move(j));
+    }
+    co_return HttpResponse::json(200, {{"promotions", list}});
+  }
+
+  asio::awaitable<HttpResponse> promotion(HttpRequest& req) {
+    const std::string& text = req.params.at("id");
+    PromotionId id = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (ec != std::errc{} || p != text.data() + text.size() || id <= 0)
+      co_return HttpResponse::error(400, "invalid_argument", "path parameter 'id' must be a positive whole number");
+    auto r = co_await blocking([this, id] { return ctx_.store.promotion(id); });
+    if (!r) co_return error_response(r.error());
+    if (!*r) co_return HttpResponse::error(404, "not_found", fmt::format("no promotion {}", id));
+    co_return HttpResponse::json(200, promotion_json(**r));
+  }
+
+  asio::awaitable<HttpResponse> audit(HttpRequest& req) {
+    auto limit = limit_param(req, 100, 1000);
+    if (!limit) co_return error_response(limit.error());
+    std::optional<std::string> sha;
+    if (auto it = req.query.find("sha"); it != req.query.end()) {
+      auto parsed = core::Sha::parse(it->second);
+      if (!parsed)
+        co_return HttpResponse::error(400, "invalid_argument",
+                                      fmt::format("query parameter 'sha': {}", parsed.error().message));
+      sha = parsed->str();
+    }
+    const int n = *limit;
+    auto read = [this, sha, n] { return ctx_.store.audit(sha, n); };
+    auto r = co_await blocking(std::move(read));
+    if (!r) co_return error_response(r.error());
+    json list = json::array();
+    for (const auto& e : *r) list.push_back(audit_json(e));
+    co_return HttpResponse::json(200, {{"entries", list}});
+  }
+
+  ApiContext ctx_;
+};
+
+}  // namespace
+
+void add_api_routes(Router& router, ApiContext ctx) { Api(std::move(ctx)).add(router); }
+
+}  // namespace promoter::daemon

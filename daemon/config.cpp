@@ -1,0 +1,308 @@
+#include "daemon/config.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace promoter::daemon {
+
+namespace {
+
+// Thrown inside the loader only; load_config turns it into its error value.
+struct ConfigError {
+  std::string message;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string path) : path_(std::move(path)) {}
+
+  [[noreturn]] void error(const toml::node* node, std::string_view message) const {
+    if (node && node->source().begin.line)
+      throw ConfigError{fmt::format("{}:{}:{}: {}", path_, node->source().begin.line, node->source().begin.column,
+                                    message)};
+    throw ConfigError{fmt::format("{}: {}", path_, message)};
+  }
+
+  // Unknown keys are mistakes (a typo silently ignored is a policy silently not applied).
+  void only(const toml::table& table, std::string_view where, std::initializer_list<std::string_view> allowed) const {
+    for (const auto& [key, value] : table) {
+      if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end())
+        error(&value, fmt::format("unknown key '{}{}' (allowed here: {})", where.empty() ? "" : std::string(where) + ".",
+                                  key.str(), fmt::join(allowed, ", ")));
+    }
+  }
+
+  const toml::table* table(const toml::table& parent, std::string_view key, std::string_view where) const {
+    const toml::node* node = parent.get(key);
+    if (!node) return nullptr;
+    if (!node->is_table()) error(node, fmt::format("{} must be a table", where));
+    return node->as_table();
+  }
+
+  std::optional<std::string> string(const toml::table& t, std::string_view key, std::string_view where) const {
+    const toml::node* node = t.get(key);
+    if (!node) return std::nullopt;
+    if (!node->is_string()) error(node, fmt::format("{} must be a string", where));
+    return node->value<std::string>();
+  }
+
+  std::string required_string(const toml::table& t, const toml::node* owner, std::string_view key,
+                              std::string_view where) const {
+    auto v = string(t, key, where);
+    if (!v || v->empty()) error(owner, fmt::format("{} is required", where));
+    return *v;
+  }
+
+  std::optional<bool> boolean(const toml::table& t, std::string_view key, std::string_view where) const {
+    const toml::node* node = t.get(key);
+    if (!node) return std::nullopt;
+    if (!node->is_boolean()) error(node, fmt::format("{} must be true or false", where));
+    return node->value<bool>();
+  }
+
+  std::optional<std::int64_t> integer(const toml::table& t, std::string_view key, std::string_view where,
+                                      std::int64_t min, std::int64_t max) const {
+    const toml::node* node = t.get(key);
+    if (!node) return std::nullopt;
+    if (!node->is_integer()) error(node, fmt::format("{} must be an integer", where));
+    const auto v = *node->value<std::int64_t>();
+    if (v < min || v > max) error(node, fmt::format("{} = {} is out of range ({}..{})", where, v, min, max));
+    return v;
+  }
+
+  std::optional<core::Duration> duration(const toml::table& t, std::string_view key, std::string_view where) const {
+    auto text = string(t, key, where);
+    if (!text) return std::nullopt;
+    auto d = core::parse_duration(*text);
+    if (!d) error(t.get(key), fmt::format("{}: {}", where, d.error().message));
+    return *d;
+  }
+
+  std::optional<std::vector<std::string>> strings(const toml::table& t, std::string_view key,
+                                                  std::string_view where) const {
+    const toml::node* node = t.get(key);
+    if (!node) return std::nullopt;
+    const toml::array* arr = node->as_array();
+    if (!arr) error(node, fmt::format("{} must be an array of strings", where));
+    std::vector<std::string> out;
+    for (const auto& item : *arr) {
+      if (!item.is_string()) error(&item, fmt::format("{} must contain only strings", where));
+      out.push_back(*item.value<std::string>());
+    }
+    return out;
+  }
+
+  Config read(const toml::table& root) const {
+    Config c;
+    c.path = path_;
+    only(root, "", {"environment", "server", "database", "policy", "services", "migrations", "simulation", "auth"});
+    if (auto v = string(root, "environment", "environment")) c.environment = *v;
+
+    if (const auto* server = table(root, "server", "[server]")) {
+      only(*server, "server", {"listen"});
+      if (auto listen = string(*server, "listen", "server.listen")) {
+        const auto colon = listen->rfind(':');
+        int port = -1;
+        if (colon != std::string::npos) {
+          try {
+            port = std::stoi(listen->substr(colon + 1));
+          } catch (...) {
+          }
+        }
+        if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535)
+          error(server->get("listen"), fmt::format("server.listen = \"{}\" must be HOST:PORT, e.g. \"127.0.0.1:8080\"",
+                                                   *listen));
+        c.listen_host = listen->substr(0, colon);
+        if (c.listen_host.size() > 2 && c.listen_host.front() == '[') c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
+        c.listen_port = static_cast<std::uint16_t>(port);
+      }
+    }
+
+    if (const auto* db = table(root, "database", "[database]")) {
+      only(*db, "database", {"url_env", "max_connections"});
+      if (db->get("url")) error(db->get("url"), "database.url is not accepted: name an environment variable in url_env");
+      if (auto v = string(*db, "url_env", "database.url_env")) c.database_url_env = *v;
+      if (auto v = integer(*db, "max_connections", "database.max_connections", 1, 64)) c.database_max_connections = *v;
+    }
+
+    const auto* policy = table(root, "policy", "[policy]");
+    if (policy) {
+      only(*policy, "policy",
+           {"soak", "allow_short_soak", "require_smoke", "required_smoke_suites", "approvals_required"});
+      if (auto v = duration(*policy, "soak", "policy.soak")) c.policy.soak = *v;
+      if (auto v = boolean(*policy, "allow_short_soak", "policy.allow_short_soak")) c.policy.allow_short_soak = *v;
+      if (auto v = boolean(*policy, "require_smoke", "policy.require_smoke")) c.policy.require_smoke = *v;
+      if (auto v = strings(*policy, "required_smoke_suites", "policy.required_smoke_suites"))
+        c.policy.required_smoke_suites = *v;
+      if (auto v = integer(*policy, "approvals_required", "policy.approvals_required", 1, 10))
+        c.policy.approvals_required = static_cast<int>(*v);
+      if (c.policy.short_soak() && !c.policy.allow_short_soak)
+        error(policy->get("soak"), fmt::format("policy.soak = \"{}\" is below the policy floor of {}; set "
+                                               "policy.allow_short_soak = true only for demos and tests",
+                                               core::format_duration(c.policy.soak),
+                                               core::format_duration(core::soak_floor)));
+      if (c.policy.require_smoke && c.policy.required_smoke_suites.empty())
+        error(policy->get("require_smoke") ? policy->get("require_smoke") : policy,
+              "policy.require_smoke = true needs at least one suite in policy.required_smoke_suites");
+    } else {
+      error(nullptr, "[policy] is required (soak, require_smoke, required_smoke_suites)");
+    }
+
+    const toml::node* services_node = root.get("services");
+    if (!services_node) error(nullptr, "at least one [[services]] entry is required");
+    const toml::array* services = services_node->as_array();
+    if (!services || services->empty()) error(services_node, "services must be an array of tables ([[services]])");
+    std::set<std::string> names;
+    std::set<std::int64_t> orders;
+    for (const auto& node : *services) {
+      const toml::table* s = node.as_table();
+      if (!s) error(&node, "each [[services]] entry must be a table");
+      only(*s, "services", {"name", "restart_order", "staging", "production"});
+      ServiceConfig svc;
+      svc.name = required_string(*s, &node, "name", "services.name");
+      if (!names.insert(svc.name).second) error(s->get("name"), fmt::format("service '{}' is configured twice", svc.name));
+      auto order = integer(*s, "restart_order", "services.restart_order", 1, 1000);
+      if (!order) error(&node, fmt::format("service '{}' needs restart_order (1 restarts first)", svc.name));
+      if (!orders.insert(*order).second)
+        error(s->get("restart_order"), fmt::format("restart_order {} is used by two services", *order));
+      svc.restart_order = static_cast<int>(*order);
+      if (const auto* st = table(*s, "staging", "services.staging")) {
+        only(*st, "services.staging", {"provider", "project_id", "environment_id", "service_id"});
+        if (auto v = string(*st, "provider", "services.staging.provider")) svc.staging.provider = *v;
+        if (svc.staging.provider != "generic" && svc.staging.provider != "railway")
+          error(st->get("provider"), fmt::format("services.staging.provider = \"{}\": use \"railway\" or \"generic\"",
+                                                 svc.staging.provider));
+        if (svc.staging.provider == "railway") {
+          svc.staging.project_id = required_string(*st, st, "project_id", "services.staging.project_id");
+          svc.staging.environment_id = required_string(*st, st, "environment_id", "services.staging.environment_id");
+          svc.staging.service_id = required_string(*st, st, "service_id", "services.staging.service_id");
+        }
+      }
+      if (const auto* pr = table(*s, "production", "services.production")) {
+        only(*pr, "services.production", {"provider"});
+        if (auto v = string(*pr, "provider", "services.production.provider")) svc.production.provider = *v;
+        if (svc.production.provider != "simulated")
+          error(pr->get("provider"),
+                fmt::format("services.production.provider = \"{}\" is not available in this build; use \"simulated\"",
+                            svc.production.provider));
+      }
+      c.services.push_back(std::move(svc));
+    }
+    std::sort(c.services.begin(), c.services.end(),
+              [](const auto& a, const auto& b) { return a.restart_order < b.restart_order; });
+    for (const auto& s : c.services) c.policy.services.push_back(s.name);
+
+    if (const auto* m = table(root, "migrations", "[migrations]")) {
+      only(*m, "migrations", {"enabled", "provider", "command", "workdir", "timeout", "pass_env", "database_url_env"});
+      if (auto v = boolean(*m, "enabled", "migrations.enabled")) c.migrations.enabled = *v;
+      if (auto v = string(*m, "provider", "migrations.provider")) c.migrations.provider = *v;
+      if (c.migrations.provider != "simulated")
+        error(m->get("provider"),
+              fmt::format("migrations.provider = \"{}\" is not available in this build; use \"simulated\"",
+                          c.migrations.provider));
+      if (auto v = strings(*m, "command", "migrations.command")) {
+        if (v->empty()) error(m->get("command"), "migrations.command must name a program");
+        c.migrations.command = *v;
+      }
+      if (auto v = string(*m, "workdir", "migrations.workdir")) c.migrations.workdir = *v;
+      if (auto v = duration(*m, "timeout", "migrations.timeout")) c.migrations.timeout = *v;
+      if (auto v = strings(*m, "pass_env", "migrations.pass_env")) c.migrations.pass_env = *v;
+      if (auto v = string(*m, "database_url_env", "migrations.database_url_env")) c.migrations.database_url_env = *v;
+    }
+    c.policy.run_migrations = c.migrations.enabled;
+
+    if (const auto* sim = table(root, "simulation", "[simulation]")) {
+      only(*sim, "simulation", {"record_file", "step_delay", "fail_steps"});
+      if (auto v = string(*sim, "record_file", "simulation.record_file")) c.simulation.record_file = *v;
+      if (auto v = duration(*sim, "step_delay", "simulation.step_delay")) c.simulation.step_delay = *v;
+      if (auto v = strings(*sim, "fail_steps", "simulation.fail_steps")) c.simulation.fail_steps = *v;
+    }
+
+    if (const auto* auth = table(root, "auth", "[auth]")) {
+      only(*auth, "auth", {"tokens"});
+      if (const toml::node* tokens = auth->get("tokens")) {
+        const toml::array* arr = tokens->as_array();
+        if (!arr) error(tokens, "auth.tokens must be an array of tables ([[auth.tokens]])");
+        std::set<std::string> identities;
+        for (const auto& node : *arr) {
+          const toml::table* t = node.as_table();
+          if (!t) error(&node, "each [[auth.tokens]] entry must be a table");
+          only(*t, "auth.tokens", {"identity", "role", "token_env", "token_file", "git_authors"});
+          if (t->get("token"))
+            error(t->get("token"), "auth.tokens.token is not accepted: secrets never live in the config file; use "
+                                   "token_env or token_file");
+          TokenConfig tc;
+          tc.identity = required_string(*t, &node, "identity", "auth.tokens.identity");
+          if (!identities.insert(tc.identity).second)
+            error(t->get("identity"), fmt::format("identity '{}' has two tokens", tc.identity));
+          const auto role = required_string(*t, &node, "role", "auth.tokens.role");
+          auto parsed = parse_role(role);
+          if (!parsed)
+            error(t->get("role"), fmt::format("auth.tokens.role = \"{}\": use viewer, ci or operator", role));
+          tc.role = *parsed;
+          tc.token_env = string(*t, "token_env", "auth.tokens.token_env").value_or("");
+          tc.token_file = string(*t, "token_file", "auth.tokens.token_file").value_or("");
+          if (tc.token_env.empty() == tc.token_file.empty())
+            error(&node, fmt::format("token of '{}' needs exactly one of token_env or token_file", tc.identity));
+          tc.git_authors = strings(*t, "git_authors", "auth.tokens.git_authors").value_or(std::vector<std::string>{});
+          c.tokens.push_back(std::move(tc));
+        }
+      }
+    }
+    return c;
+  }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+std::expected<Config, std::string> load_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::unexpected(fmt::format("{}: cannot read the file", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    toml::table root = toml::parse(text.str(), path);
+    return Reader(path).read(root);
+  } catch (const toml::parse_error& e) {
+    return std::unexpected(fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column,
+                                       e.description()));
+  } catch (const ConfigError& e) {
+    return std::unexpected(e.message);
+  }
+}
+
+std::expected<std::vector<TokenEntry>, std::string> resolve_tokens(const Config& c, const EnvLookup& env) {
+  std::vector<TokenEntry> out;
+  for (const auto& t : c.tokens) {
+    std::string token;
+    if (!t.token_env.empty()) {
+      auto v = env(t.token_env);
+      if (!v || v->empty())
+        return std::unexpected(fmt::format("{}: token of '{}': environment variable {} is not set", c.path, t.identity,
+                                           t.token_env));
+      token = *v;
+    } else {
+      std::ifstream f(t.token_file);
+      if (!f)
+        return std::unexpected(fmt::format("{}: token of '{}': cannot read {}", c.path, t.identity, t.token_file));
+      std::getline(f, token);
+      while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+      if (token.empty())
+        return std::unexpected(fmt::format("{}: token of '{}': {} is empty", c.path, t.identity, t.token_file));
+    }
+    if (token.size() < 16)
+      return std::unexpected(fmt::format("{}: token of '{}' is shorter than 16 characters; use a long random token",
+                                         c.path, t.identity));
+    out.push_back(TokenEntry{t.identity, t.role, std::move(token), t.git_authors});
+  }
+  return out;
+}
+
+}  // namespace promoter::daemon

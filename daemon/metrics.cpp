@@ -1,0 +1,131 @@
+#include "daemon/metrics.hpp"
+
+#include <prometheus/text_serializer.h>
+#include <sstream>
+
+#include "core/release.hpp"
+
+namespace promoter::daemon {
+
+namespace {
+std::string status_class(unsigned status) { return std::to_string(status / 100) + "xx"; }
+
+const prometheus::Histogram::BucketBoundaries request_buckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                              0.1,   0.25,   0.5,   1,    2.5,   10};
+const prometheus::Histogram::BucketBoundaries step_buckets{0.01, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800};
+}  // namespace
+
+Metrics::Metrics(std::string_view version, bool short_soak)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      http_requests_(prometheus::BuildCounter()
+                         .Name("promoter_http_requests_total")
+                         .Help("HTTP requests served, by method, route pattern and status class")
+                         .Register(*registry_)),
+      http_duration_(prometheus::BuildHistogram()
+                         .Name("promoter_http_request_duration_seconds")
+                         .Help("Time to answer an HTTP request, by route pattern")
+                         .Register(*registry_)),
+      events_(prometheus::BuildCounter()
+                  .Name("promoter_events_total")
+                  .Help("Release events handled, by event and result (accepted, refused, error)")
+                  .Register(*registry_)),
+      promotions_(prometheus::BuildCounter()
+                      .Name("promoter_promotions_total")
+                      .Help("Promotions by result (started, succeeded, failed)")
+                      .Register(*registry_)),
+      promotion_duration_(prometheus::BuildHistogram()
+                              .Name("promoter_promotion_duration_seconds")
+                              .Help("Time from a promotion's creation to its end, by result")
+                              .Register(*registry_)),
+      step_duration_(prometheus::BuildHistogram()
+                         .Name("promoter_promotion_step_duration_seconds")
+                         .Help("Time a promotion step took, by step kind and result")
+                         .Register(*registry_)),
+      releases_(prometheus::BuildGauge()
+                    .Name("promoter_releases")
+                    .Help("Releases known to promoterd, by state")
+                    .Register(*registry_)),
+      soak_remaining_(prometheus::BuildGauge()
+                          .Name("promoter_soak_remaining_seconds")
+                          .Help("Seconds of soak left for the newest soaking release (0 when none)")
+                          .Register(*registry_)
+                          .Add({})),
+      promotion_running_(prometheus::BuildGauge()
+                             .Name("promoter_promotion_running")
+                             .Help("1 while a promotion to production runs")
+                             .Register(*registry_)
+                             .Add({})),
+      last_success_(prometheus::BuildGauge()
+                        .Name("promoter_last_successful_promotion_timestamp_seconds")
+                        .Help("Unix time of the last successful promotion (0 if none since start)")
+                        .Register(*registry_)
+                        .Add({})),
+      database_up_(prometheus::BuildGauge()
+                       .Name("promoter_database_up")
+                       .Help("1 when the last database call succeeded")
+                       .Register(*registry_)
+                       .Add({})) {
+  prometheus::BuildGauge()
+      .Name("promoter_build_info")
+      .Help("promoterd build; the value is always 1")
+      .Register(*registry_)
+      .Add({{"version", std::string(version)}})
+      .Set(1);
+  prometheus::BuildGauge()
+      .Name("promoter_short_soak_enabled")
+      .Help("1 when the policy's soak is below the 30m floor (allow_short_soak: demos and tests only)")
+      .Register(*registry_)
+      .Add({})
+      .Set(short_soak ? 1 : 0);
+  for (auto state : {core::ReleaseState::deploying, core::ReleaseState::soaking, core::ReleaseState::ready,
+                     core::ReleaseState::promoting, core::ReleaseState::promoted, core::ReleaseState::promotion_failed,
+                     core::ReleaseState::rejected, core::ReleaseState::superseded, core::ReleaseState::staging_failed})
+    releases_.Add({{"state", std::string(core::to_string(state))}}).Set(0);
+  for (auto result : {"started", "succeeded", "failed"}) promotions_.Add({{"result", result}});
+}
+
+std::string Metrics::serialize() const {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  return out.str();
+}
+
+void Metrics::http_request(std::string_view method, std::string_view route, unsigned status, double seconds) {
+  const std::string r = route.empty() ? "unmatched" : std::string(route);
+  http_requests_.Add({{"method", std::string(method)}, {"route", r}, {"code", status_class(status)}}).Increment();
+  http_duration_.Add({{"route", r}}, request_buckets).Observe(seconds);
+}
+
+void Metrics::event(std::string_view event, std::string_view result) {
+  events_.Add({{"event", std::string(event)}, {"result", std::string(result)}}).Increment();
+}
+
+void Metrics::promotion_started() {
+  promotions_.Add({{"result", "started"}}).Increment();
+  promotion_running_.Set(1);
+}
+
+void Metrics::promotion_finished(bool succeeded, std::optional<double> seconds, core::Timestamp now) {
+  const std::string result = succeeded ? "succeeded" : "failed";
+  promotions_.Add({{"result", result}}).Increment();
+  if (seconds) promotion_duration_.Add({{"result", result}}, step_buckets).Observe(*seconds);
+  if (succeeded)
+    last_success_.Set(std::chrono::duration<double>(now.time_since_epoch()).count());
+  promotion_running_.Set(0);
+}
+
+void Metrics::step_finished(std::string_view kind, std::string_view result, double seconds) {
+  step_duration_.Add({{"kind", std::string(kind)}, {"result", std::string(result)}}, step_buckets).Observe(seconds);
+}
+
+void Metrics::set_release_states(const std::map<std::string, int>& counts) {
+  for (const auto& [state, n] : counts) releases_.Add({{"state", state}}).Set(n);
+}
+
+void Metrics::set_soak_remaining(std::optional<double> seconds) { soak_remaining_.Set(seconds.value_or(0)); }
+
+void Metrics::set_promotion_running(bool running) { promotion_running_.Set(running ? 1 : 0); }
+
+void Metrics::set_database_up(bool up) { database_up_.Set(up ? 1 : 0); }
+
+}  // namespace promoter::daemon

@@ -1,0 +1,99 @@
+// promoterd: tracks staging releases, enforces the change-management gates, runs production promotions.
+#include <utility>  // before asio: Boost 1.74's awaitable.hpp needs std::exchange
+
+#include <boost/asio/signal_set.hpp>
+#include <cstdlib>
+#include <fmt/format.h>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "daemon/app.hpp"
+#include "daemon/config.hpp"
+#include "daemon/log.hpp"
+
+namespace {
+
+constexpr std::string_view usage =
+    "usage: promoterd --config FILE [--check]\n"
+    "  --config FILE  the TOML configuration (see conf/promoter.toml)\n"
+    "  --check        validate the configuration and exit: 0 valid, 2 invalid\n";
+
+std::optional<std::string> env(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  if (!v) return std::nullopt;
+  return std::string(v);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace promoter;
+  std::string config_path;
+  bool check = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (arg == "--check") {
+      check = true;
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << usage;
+      return 0;
+    } else if (arg == "--version") {
+      std::cout << "promoterd " << PROMOTER_VERSION << "\n";
+      return 0;
+    } else {
+      std::cerr << "promoterd: unknown argument '" << arg << "'\n" << usage;
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::cerr << "promoterd: --config FILE is required\n" << usage;
+    return 2;
+  }
+  auto config = daemon::load_config(config_path);
+  if (!config) {
+    std::cerr << config.error() << "\n";
+    return 2;
+  }
+  if (check) {
+    std::cout << fmt::format("{}: ok ({} services, soak {}{})\n", config_path, config->services.size(),
+                             core::format_duration(config->policy.soak),
+                             config->policy.short_soak() ? ", SHORT SOAK MODE: demos and tests only" : "");
+    return 0;
+  }
+  auto tokens = daemon::resolve_tokens(*config, env);
+  if (!tokens) {
+    std::cerr << tokens.error() << "\n";
+    return 2;
+  }
+  auto database_url = env(config->database_url_env);
+  // An empty value is allowed: libpq then takes PGHOST, PGPORT, PGUSER, ... from the environment.
+  if (!database_url) {
+    std::cerr << fmt::format("{}: database.url_env names {}, which is not set (an empty value uses libpq's PG* "
+                             "variables)\n",
+                             config_path, config->database_url_env);
+    return 2;
+  }
+
+  daemon::SystemClock clock;
+  daemon::App app(*config, *database_url, std::move(*tokens), clock);
+  if (auto ready = app.prepare(std::chrono::seconds(30)); !ready) {
+    daemon::log(daemon::LogLevel::error, "cannot start", {{"error", ready.error().message}});
+    return 1;
+  }
+  // Signals are waited for on a thread of their own so that stop() runs whatever the io thread is doing.
+  boost::asio::io_context signals_io;
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec) app.stop();
+  });
+  std::thread signal_thread([&] { signals_io.run(); });
+  app.run();
+  signals.cancel();
+  signals_io.stop();
+  signal_thread.join();
+  daemon::log(daemon::LogLevel::info, "promoterd stopped");
+  return 0;
+}

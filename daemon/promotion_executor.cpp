@@ -1,0 +1,145 @@
+#include "daemon/promotion_executor.hpp"
+
+#include <fmt/format.h>
+
+#include "daemon/blocking.hpp"
+#include "daemon/log.hpp"
+
+namespace promoter::daemon {
+
+using core::ErrorCode;
+using core::fail;
+using core::StepKind;
+using core::StepState;
+
+PromotionExecutor::PromotionExecutor(boost::asio::any_io_executor blocking, Store& store, const Clock& clock,
+                                     StepPerformers performers, ExecutorHooks hooks, std::string environment,
+                                     Metrics* metrics)
+    : blocking_(std::move(blocking)),
+      store_(store),
+      clock_(clock),
+      performers_(std::move(performers)),
+      hooks_(std::move(hooks)),
+      environment_(std::move(environment)),
+      metrics_(metrics) {}
+
+StepPerformer* PromotionExecutor::performer_for(const core::PlanStep& step) const {
+  switch (step.kind) {
+    case StepKind::migrate: return performers_.migrate;
+    case StepKind::verify: return performers_.verify;
+    case StepKind::deploy: {
+      auto it = performers_.deploy.find(step.service);
+      return it == performers_.deploy.end() ? nullptr : it->second;
+    }
+    default: return nullptr;
+  }
+}
+
+boost::asio::awaitable<core::Result<void>> PromotionExecutor::journal(PromotionId id, int index, StepState state,
+                                                                      std::string detail) {
+  const auto at = clock_.now();
+  auto write = [this, id, index, state, detail = std::move(detail), at] {
+    return store_.journal_step(id, index, state, detail, at);
+  };
+  co_return co_await run_blocking(blocking_, std::move(write));
+}
+
+boost::asio::awaitable<core::Result<std::string>> PromotionExecutor::perform(const StepContext& ctx) {
+  switch (ctx.step.kind) {
+    case StepKind::preflight: co_return co_await hooks_.preflight(ctx.sha, ctx.promotion_id);
+    case StepKind::record: {
+      // Ends the promotion; the store marks this step succeeded in the same transaction.
+      auto r = co_await hooks_.finish(ctx.sha, ctx.promotion_id, true, "");
+      if (!r) co_return std::unexpected(r.error());
+      co_return std::string("production release recorded");
+    }
+    default: break;
+  }
+  StepPerformer* p = performer_for(ctx.step);
+  if (!p) co_return fail(ErrorCode::internal, fmt::format("no performer is configured for step {}", ctx.step.name()));
+  co_return co_await p->perform(ctx);
+}
+
+boost::asio::awaitable<core::Result<std::optional<std::string>>> PromotionExecutor::find_done(const StepContext& ctx) {
+  // Preflight has no side effect: it is simply checked again. Record is atomic with the promotion's end.
+  if (ctx.step.kind == StepKind::preflight || ctx.step.kind == StepKind::record)
+    co_return std::optional<std::string>();
+  StepPerformer* p = performer_for(ctx.step);
+  if (!p) co_return fail(ErrorCode::internal, fmt::format("no performer is configured for step {}", ctx.step.name()));
+  co_return co_await p->find_done(ctx);
+}
+
+boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(PromotionId id) {
+  auto lease = co_await run_blocking(blocking_, [this] { return store_.lease_environment(environment_); });
+  if (!lease) co_return std::unexpected(lease.error());
+
+  for (;;) {
+    auto loaded = co_await run_blocking(blocking_, [this, id] { return store_.promotion(id); });
+    if (!loaded) co_return std::unexpected(loaded.error());
+    if (!*loaded) co_return fail(ErrorCode::not_found, fmt::format("promotion {} does not exist", id));
+    const PromotionRecord& promotion = **loaded;
+    if (promotion.state != PromotionState::running) co_return promotion.state;
+    auto sha = core::Sha::parse(promotion.sha);
+    if (!sha) co_return std::unexpected(sha.error());
+
+    std::vector<StepState> states;
+    for (const auto& s : promotion.steps) states.push_back(s.state);
+    const core::NextStep next = core::next_step(states);
+
+    if (next.kind == core::NextStep::Kind::done || next.kind == core::NextStep::Kind::stopped) {
+      // Only reached after a crash between a step's last journal write and the promotion's end.
+      const bool ok = next.kind == core::NextStep::Kind::done;
+      const std::string detail =
+          ok ? std::string() : fmt::format("step {} failed: {}", promotion.steps[next.index].step.name(),
+                                           promotion.steps[next.index].detail);
+      auto r = co_await hooks_.finish(*sha, id, ok, detail);
+      if (!r) co_return std::unexpected(r.error());
+      continue;
+    }
+
+    const StepRecord& record = promotion.steps[next.index];
+    StepContext ctx{id, *sha, record.step, record.idempotency_key};
+    const nlohmann::json fields = {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}};
+
+    if (next.kind == core::NextStep::Kind::reconcile) {
+      auto done = co_await find_done(ctx);
+      if (!done) {
+        log(LogLevel::error, "cannot tell whether an interrupted step took effect; will retry",
+            {{"promotion_id", id}, {"step", record.step.name()}, {"error", done.error().message}});
+        co_return std::unexpected(done.error());
+      }
+      if (*done) {
+        log(LogLevel::info, "interrupted step had taken effect; not repeating it", fields);
+        auto j = co_await journal(id, next.index, StepState::succeeded, **done);
+        if (!j) co_return std::unexpected(j.error());
+        continue;
+      }
+      log(LogLevel::info, "interrupted step had not taken effect; running it", fields);
+    }
+
+    auto started = co_await journal(id, next.index, StepState::started, "");
+    if (!started) co_return std::unexpected(started.error());
+    log(LogLevel::info, "step started", fields);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto outcome = co_await perform(ctx);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (metrics_) metrics_->step_finished(core::to_string(record.step.kind), outcome ? "succeeded" : "failed", seconds);
+
+    if (record.step.kind == StepKind::record) {
+      if (!outcome) co_return std::unexpected(outcome.error());  // the end was not recorded: resume retries it
+      continue;
+    }
+    if (outcome) {
+      auto j = co_await journal(id, next.index, StepState::succeeded, *outcome);
+      if (!j) co_return std::unexpected(j.error());
+      log(LogLevel::info, "step succeeded", fields);
+    } else {
+      log(LogLevel::error, "step failed; the promotion stops here",
+          {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}, {"error", outcome.error().message}});
+      auto j = co_await journal(id, next.index, StepState::failed, outcome.error().message);
+      if (!j) co_return std::unexpected(j.error());
+    }
+  }
+}
+
+}  // namespace promoter::daemon

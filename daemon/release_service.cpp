@@ -1,0 +1,158 @@
+#include "daemon/release_service.hpp"
+
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <fmt/format.h>
+
+#include "core/gates.hpp"
+#include "daemon/log.hpp"
+
+namespace promoter::daemon {
+
+namespace asio = boost::asio;
+
+ReleaseService::ReleaseService(asio::io_context& io, asio::thread_pool& pool, Store& store, const Clock& clock,
+                               Metrics& metrics, std::string environment)
+    : io_(io),
+      strand_(asio::make_strand(pool.get_executor())),
+      store_(store),
+      clock_(clock),
+      metrics_(metrics),
+      environment_(std::move(environment)) {}
+
+asio::awaitable<core::Result<void>> ReleaseService::start(const core::Policy& policy) {
+  auto work = call_on<core::Result<Applied>>([this, policy] { return load_on_strand(policy); });
+  auto applied = co_await asio::co_spawn(strand_, std::move(work), asio::use_awaitable);
+  if (!applied) co_return std::unexpected(applied.error());
+  perform(*applied);
+  co_return core::Result<void>{};
+}
+
+asio::awaitable<core::Result<std::optional<core::Release>>> ReleaseService::submit(core::Event event) {
+  const std::string name(core::event_name(event));
+  auto work = call_on<core::Result<Applied>>([this, event = std::move(event)] { return decide_on_strand(event); });
+  auto applied = co_await asio::co_spawn(strand_, std::move(work), asio::use_awaitable);
+  if (!applied) {
+    metrics_.event(name, applied.error().code == core::ErrorCode::unavailable ||
+                                 applied.error().code == core::ErrorCode::internal
+                             ? "error"
+                             : "refused");
+    co_return std::unexpected(applied.error());
+  }
+  metrics_.event(name, "accepted");
+  perform(*applied);
+  co_return std::move(applied->release);
+}
+
+core::Result<ReleaseService::Applied> ReleaseService::load_on_strand(const core::Policy& policy) {
+  auto world = store_.load(policy, environment_);
+  if (!world) return std::unexpected(world.error());
+  world_ = std::move(*world);
+  plan_ = core::make_plan(world_.policy);
+  for (const auto& [sha, r] : world_.releases) ++state_counts_[std::string(core::to_string(r.state))];
+  const auto now = clock_.now();
+  return commit_on_strand(core::resume(world_, now), now, std::nullopt);
+}
+
+core::Result<ReleaseService::Applied> ReleaseService::decide_on_strand(const core::Event& event) {
+  const auto now = clock_.now();
+  auto d = core::decide(world_, event, now);
+  if (!d) return std::unexpected(d.error());
+  return commit_on_strand(*d, now, core::event_sha(event));
+}
+
+core::Result<ReleaseService::Applied> ReleaseService::commit_on_strand(const core::Decision& decision,
+                                                                       core::Timestamp now,
+                                                                       const std::optional<core::Sha>& sha) {
+  Applied out{decision, {}, std::nullopt};
+  if (!decision.empty()) {
+    auto ids = store_.commit(world_, decision, plan_, environment_, now);
+    metrics_.set_database_up(ids.has_value() || ids.error().code != core::ErrorCode::unavailable);
+    if (!ids) return std::unexpected(ids.error());
+    out.promotion_ids = *ids;
+    // The store numbered the new promotions; the World learns the numbers before it applies.
+    std::size_t next = 0;
+    for (const auto& effect : out.decision.effects)
+      if (const auto* start = std::get_if<core::StartPromotion>(&effect))
+        for (auto& r : out.decision.changed)
+          if (r.sha == start->sha && next < out.promotion_ids.size()) r.promotion_id = out.promotion_ids[next++];
+    for (const auto& r : out.decision.changed) {
+      if (const auto* old = world_.find(r.sha)) --state_counts_[std::string(core::to_string(old->state))];
+      ++state_counts_[std::string(core::to_string(r.state))];
+    }
+    core::apply(world_, out.decision);
+    update_gauges();
+  }
+  if (sha)
+    if (const auto* r = world_.find(*sha)) out.release = *r;
+  return out;
+}
+
+void ReleaseService::update_gauges() {
+  metrics_.set_release_states(state_counts_);
+  // Soak left for the newest release still soaking: what an operator waits on.
+  const core::Release* newest = nullptr;
+  for (const auto& sha : world_.active) {
+    const auto& r = world_.releases.at(sha);
+    if (r.soak_started_at && (!newest || r.seq > newest->seq)) newest = &r;
+  }
+  std::optional<double> remaining;
+  if (newest) {
+    const auto left = *newest->soak_started_at + world_.policy.soak - clock_.now();
+    remaining = std::max(0.0, std::chrono::duration<double>(left).count());
+  }
+  metrics_.set_soak_remaining(remaining);
+}
+
+void ReleaseService::perform(const Applied& applied) {
+  std::size_t next = 0;
+  for (const auto& effect : applied.decision.effects) {
+    if (const auto* timer = std::get_if<core::ArmSoakTimer>(&effect)) {
+      arm(timer->sha, timer->deadline);
+    } else if (const auto* start = std::get_if<core::StartPromotion>(&effect)) {
+      const PromotionId id = next < applied.promotion_ids.size() ? applied.promotion_ids[next++] : 0;
+      log(LogLevel::info, "promotion created", {{"sha", start->sha.str()}, {"promotion_id", id}});
+      metrics_.promotion_started();
+      if (starter_ && id) starter_(id, start->sha);
+    } else if (const auto* note = std::get_if<core::Notify>(&effect)) {
+      log(LogLevel::info, note->text, {{"event", note->kind}, {"sha", note->sha.str()}});
+    }
+  }
+  for (const auto& note : applied.decision.audit)
+    log(LogLevel::info, note.action,
+        {{"actor", note.actor}, {"sha", note.sha ? note.sha->str() : ""}, {"detail", note.detail}});
+}
+
+void ReleaseService::arm(const core::Sha& sha, core::Timestamp deadline) {
+  if (stopped_) return;
+  auto& slot = timers_[sha.str()];
+  if (slot) slot->cancel();
+  slot = std::make_unique<asio::steady_timer>(io_);
+  // A millisecond past the deadline, so the clock core reads is past it too.
+  const auto wait = std::max(core::Duration::zero(), deadline - clock_.now()) + std::chrono::milliseconds(1);
+  slot->expires_after(wait);
+  asio::steady_timer* timer = slot.get();
+  asio::co_spawn(
+      io_,
+      [this, sha, timer]() -> asio::awaitable<void> {
+        boost::system::error_code ec;
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;  // cancelled: re-armed or stopping
+        if (auto it = timers_.find(sha.str()); it != timers_.end() && it->second.get() == timer) timers_.erase(it);
+        core::Event deadline = core::SoakDeadlineReached{sha};
+        auto r = co_await submit(std::move(deadline));
+        if (!r) {
+          log(LogLevel::error, "soak deadline could not be recorded; retrying in 5s",
+              {{"sha", sha.str()}, {"error", r.error().message}});
+          arm(sha, clock_.now() + std::chrono::seconds(5));
+        }
+      },
+      asio::detached);
+}
+
+void ReleaseService::stop() {
+  stopped_ = true;
+  for (auto& [sha, timer] : timers_) timer->cancel();
+}
+
+}  // namespace promoter::daemon

@@ -1,0 +1,84 @@
+#pragma once
+// Owns the World. Every event goes through one strand: decide (core) -> commit (store) -> apply -> effects,
+// so an event is durable before anyone is told it happened, and events never interleave.
+#include <utility>  // before asio: Boost 1.74's awaitable.hpp needs std::exchange
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "core/decide.hpp"
+#include "core/promotion_plan.hpp"
+#include "daemon/blocking.hpp"
+#include "daemon/clock.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/store.hpp"
+
+namespace promoter::daemon {
+
+class ReleaseService {
+ public:
+  using PromotionStarter = std::function<void(PromotionId, const core::Sha&)>;
+
+  ReleaseService(boost::asio::io_context& io, boost::asio::thread_pool& pool, Store& store, const Clock& clock,
+                 Metrics& metrics, std::string environment);
+
+  // Called for every promotion a decision creates (on the io thread).
+  void on_promotion_start(PromotionStarter starter) { starter_ = std::move(starter); }
+
+  // Loads the World, re-arms soak timers and starts whatever became due while the daemon was down.
+  boost::asio::awaitable<core::Result<void>> start(const core::Policy&);
+
+  // Decides, commits, applies and performs the effects of one event. Returns the release afterwards.
+  boost::asio::awaitable<core::Result<std::optional<core::Release>>> submit(core::Event);
+
+  // Runs `f(world)` on the state strand, so it sees a World no event is halfway through changing.
+  template <class F>
+  boost::asio::awaitable<std::invoke_result_t<F&, const core::World&>> read(F f) {
+    using R = std::invoke_result_t<F&, const core::World&>;
+    const core::World* world = &world_;
+    auto work = call_on<R>([world, f = std::move(f)]() mutable { return f(*world); });
+    co_return co_await boost::asio::co_spawn(strand_, std::move(work), boost::asio::use_awaitable);
+  }
+
+  const core::PromotionPlan& plan() const { return plan_; }
+  const Clock& clock() const { return clock_; }
+
+  // Cancels soak timers so the io_context can stop.
+  void stop();
+
+ private:
+  struct Applied {
+    core::Decision decision;
+    std::vector<PromotionId> promotion_ids;
+    std::optional<core::Release> release;
+  };
+
+  core::Result<Applied> load_on_strand(const core::Policy&);
+  core::Result<Applied> decide_on_strand(const core::Event&);
+  core::Result<Applied> commit_on_strand(const core::Decision&, core::Timestamp now, const std::optional<core::Sha>&);
+  void perform(const Applied&);
+  void arm(const core::Sha&, core::Timestamp deadline);
+  void update_gauges();
+
+  boost::asio::io_context& io_;
+  boost::asio::strand<boost::asio::thread_pool::executor_type> strand_;
+  Store& store_;
+  const Clock& clock_;
+  Metrics& metrics_;
+  std::string environment_;
+  core::World world_;
+  core::PromotionPlan plan_;
+  std::map<std::string, int> state_counts_;  // strand only
+  PromotionStarter starter_;
+  std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> timers_;  // io thread only
+  bool stopped_ = false;
+};
+
+}  // namespace promoter::daemon

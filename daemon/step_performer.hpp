@@ -1,0 +1,32 @@
+#pragma once
+// The side effect of one promotion step (migrate, deploy a service, verify), as the executor sees it.
+// Adapters implement it: simulated now; Railway, Fly and the migration runner later.
+#include <utility>  // before asio: Boost 1.74's awaitable.hpp needs std::exchange
+
+#include <boost/asio/awaitable.hpp>
+#include <optional>
+#include <string>
+
+#include "core/promotion_plan.hpp"
+#include "core/sha.hpp"
+
+namespace promoter::daemon {
+
+struct StepContext {
+  std::int64_t promotion_id = 0;
+  core::Sha sha;
+  core::PlanStep step;
+  std::string idempotency_key;  // carried into the world so find_done can recognise the effect
+};
+
+class StepPerformer {
+ public:
+  virtual ~StepPerformer() = default;
+  // Does the step's side effect and waits for it to take; the result is a detail line for the journal.
+  virtual boost::asio::awaitable<core::Result<std::string>> perform(const StepContext&) = 0;
+  // After a crash left the step `started`: asks the world whether the effect already happened.
+  // A value means it did (with a detail line); nullopt means it did not and perform() may run.
+  virtual boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const StepContext&) = 0;
+};
+
+}  // namespace promoter::daemon
