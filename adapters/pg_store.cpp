@@ -252,6 +252,12 @@ core::Result<std::vector<daemon::PromotionId>> PgStore::commit(const core::World
             "'running'",
             *r.promotion_id, ok ? "succeeded" : "failed", ts(now),
             ok ? std::optional<std::string>() : std::optional<std::string>(r.state_reason));
+        // The record step's side effect is this very transaction: it succeeds with it, atomically.
+        if (ok)
+          w.exec_params(
+              "UPDATE promotion_steps SET state = 'succeeded', finished_at = $2::timestamptz, "
+              "detail = 'production release recorded' WHERE promotion_id = $1 AND kind = 'record' AND state = 'started'",
+              *r.promotion_id, ts(now));
       }
     }
     if (d.production && d.production != before.production) {
