@@ -279,6 +279,41 @@ TEST_CASE("a report without created_at keeps the known creation time, so an olde
   CHECK(effects_of<ArmSoakTimer>(late).empty());
 }
 
+TEST_CASE("a repeated report that first tells when a deployment was created is kept, so older ones stay stale") {
+  Driver d(Policy{[] {
+    Policy p = standard_policy();
+    p.services = {"api"};
+    return p;
+  }()});
+  auto older = deployment(A, "api", DeployStatus::success, "dep-old");
+  older.created_at = t0();
+  d.ok(older);
+  d.clock.advance(5min);
+  d.ok(deployment(A, "api", DeployStatus::crashed, "dep-new"));  // no created_at in this webhook
+  const Decision& retry = [&]() -> const Decision& {
+    auto again = deployment(A, "api", DeployStatus::crashed, "dep-new");
+    again.created_at = t0() + 5min;  // the retry of the same webhook carries it
+    return d.ok(again);
+  }();
+  CHECK(has_audit(retry, "staging.deployment_created_at"));
+  CHECK(d.release(A).deployments.at("api").created_at == t0() + 5min);
+  CHECK(d.release(A).deployments.at("api").status == DeployStatus::crashed);
+
+  d.clock.advance(1min);
+  d.ok(older);  // the old deployment's SUCCESS, retried late
+  CHECK(d.release(A).deployments.at("api").deployment_id == "dep-new");
+  CHECK_FALSE(d.release(A).soak_started_at.has_value());
+
+  // A late, stale status carrying created_at is still ignored as a status but its creation time is kept.
+  d.ok(deployment(B, "api", DeployStatus::success, "dep-b"));
+  auto late = deployment(B, "api", DeployStatus::building, "dep-b");
+  late.created_at = t0() + 7min;
+  const Decision& stale = d.ok(late);
+  CHECK(has_audit(stale, "staging.stale_status_ignored"));
+  CHECK(d.release(B).deployments.at("api").status == DeployStatus::success);
+  CHECK(d.release(B).deployments.at("api").created_at == t0() + 7min);
+}
+
 TEST_CASE("a newer release going live on a service supersedes older releases still gathering there") {
   Driver d;
   d.ok(deployment(A, "api", DeployStatus::success));            // A: seq 1, live on api
