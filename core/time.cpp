@@ -78,7 +78,7 @@ Result<Timestamp> parse_timestamp(std::string_view text) {
 std::string format_duration(Duration d) {
   using namespace std::chrono;
   if (d < Duration::zero()) return "-" + format_duration(-d);
-  if (d < seconds{1}) return fmt::format("{}ms", d.count());
+  if (d > Duration::zero() && d < seconds{1}) return fmt::format("{}ms", d.count());
   auto h = duration_cast<hours>(d);
   auto m = duration_cast<minutes>(d - h);
   auto s = duration_cast<seconds>(d - h - m);

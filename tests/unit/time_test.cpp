@@ -91,7 +91,7 @@ TEST_CASE("format_duration writes the short form an operator reads in gate reaso
     const char* text;
   };
   const Case cases[] = {
-      {30min, "30m"},     {12min + 40s, "12m40s"}, {1h + 5min, "1h5m"}, {450ms, "450ms"}, {0ms, "0ms"},
+      {30min, "30m"},     {12min + 40s, "12m40s"}, {1h + 5min, "1h5m"}, {450ms, "450ms"}, {0ms, "0s"},
       {1s, "1s"},         {2h, "2h"},              {1h + 1s, "1h1s"},   {90s, "1m30s"},  {-5min, "-5m"},
       {59s + 999ms, "59s"},  // sub-second remainder is not shown above one second
   };

@@ -1,0 +1,286 @@
+// End to end: the real promoterd binary on a real PostgreSQL, driven over HTTP only, as an operator and
+// CI would drive it.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include "tests/support/test_support.hpp"
+
+using namespace promoter::testing;
+using nlohmann::json;
+
+namespace {
+
+const std::string alice = "alice-operator-token-0001";  // operator, commits as alice-gh
+const std::string bob = "bob-operator-token-00000002";   // operator
+const std::string ci = "ci-bot-token-000000000000003";   // ci
+const std::string viewer = "viewer-token-0000000000004";  // viewer
+
+std::string config(const std::string& soak, const std::filesystem::path& dir, const std::string& step_delay = "0ms") {
+  return fmt::format(R"(
+environment = "production"
+[server]
+listen = "127.0.0.1:0"
+[database]
+url_env = "PROMOTER_DATABASE_URL"
+[policy]
+soak = "{}"
+allow_short_soak = true
+require_smoke = true
+required_smoke_suites = ["e2e"]
+approvals_required = 1
+[[services]]
+name = "worker"
+restart_order = 1
+[[services]]
+name = "api"
+restart_order = 2
+[[services]]
+name = "www"
+restart_order = 3
+[migrations]
+provider = "simulated"
+[simulation]
+record_file = "{}"
+step_delay = "{}"
+[[auth.tokens]]
+identity = "alice"
+role = "operator"
+token_env = "T_ALICE"
+git_authors = ["alice-gh"]
+[[auth.tokens]]
+identity = "bob"
+role = "operator"
+token_env = "T_BOB"
+[[auth.tokens]]
+identity = "ci-bot"
+role = "ci"
+token_env = "T_CI"
+[[auth.tokens]]
+identity = "dashboard"
+role = "viewer"
+token_env = "T_VIEWER"
+)",
+                     soak, (dir / "effects.jsonl").string(), step_delay);
+}
+
+struct Env {
+  Env(const std::string& name, const std::string& soak, const std::string& step_delay = "0ms")
+      : dir(temp_dir(name)),
+        daemon(dir, config(soak, dir, step_delay),
+               {{"PROMOTER_DATABASE_URL", fresh_database("promoter_e2e_" + name)},
+                {"T_ALICE", alice},
+                {"T_BOB", bob},
+                {"T_CI", ci},
+                {"T_VIEWER", viewer}}) {
+    daemon.start();
+  }
+  std::filesystem::path dir;
+  Daemon daemon;
+
+  json release(const std::string& sha) const {
+    auto r = daemon.get("/v1/releases/" + sha, viewer);
+    REQUIRE(r.status == 200);
+    return r.json();
+  }
+  void deploy(const std::string& sha, const std::string& service, const std::string& status,
+              const std::string& author = "alice-gh") const {
+    auto r = daemon.post("/v1/staging-deployments",
+                         {{"service", service}, {"sha", sha}, {"deployment_id", "dep-" + service + "-" + sha.substr(0, 6)},
+                          {"status", status}, {"author", author}},
+                         ci);
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+  }
+  void deploy_all(const std::string& sha) const {
+    for (const char* s : {"worker", "api", "www"}) deploy(sha, s, "BUILDING");
+    for (const char* s : {"worker", "api", "www"}) deploy(sha, s, "SUCCESS");
+  }
+  void smoke(const std::string& sha, bool passed) const {
+    auto r = daemon.post("/v1/releases/" + sha + "/smoke-results", {{"suite", "e2e"}, {"passed", passed}}, ci);
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+  }
+  std::vector<json> effects() const {
+    std::vector<json> out;
+    std::ifstream in(dir / "effects.jsonl");
+    std::string line;
+    while (std::getline(in, line)) out.push_back(json::parse(line));
+    return out;
+  }
+  bool promoted(const std::string& sha) const { return release(sha)["state"] == "promoted"; }
+};
+
+const std::string sha1 = "1111111111111111111111111111111111111111";
+
+}  // namespace
+
+TEST_CASE("a release walks from staging deploy through soak, smoke and approval to production") {
+  Env env("happy", "2s");
+  env.deploy_all(sha1);
+  json r = env.release(sha1);
+  CHECK(r["state"] == "soaking");
+  CHECK(r["author"] == "alice-gh");
+  CHECK(r["gates"]["soak"]["ok"] == false);
+  CHECK(std::regex_match(r["gates"]["soak"]["reason"].get<std::string>(), std::regex("soak: [0-2]s of 2s")));
+  CHECK(r["gates"]["smoke"]["reason"] == "smoke: suite e2e has not reported");
+  CHECK(r["gates"]["approval"]["ok"] == false);
+
+  // The author may not approve their own release, and the refusal says why.
+  auto self = env.daemon.post("/v1/releases/" + sha1 + "/approve", {{"reason", "mine"}}, alice);
+  CHECK(self.status == 403);
+  CHECK(self.json()["error"]["message"].get<std::string>().find("author") != std::string::npos);
+
+  // Approval before soak and smoke complete is kept.
+  auto approved = env.daemon.post("/v1/releases/" + sha1 + "/approve", {{"reason", "looks good"}}, bob);
+  REQUIRE(approved.status == 200);
+  CHECK(approved.json()["gates"]["approval"]["ok"] == true);
+  CHECK(approved.json()["state"] == "soaking");
+  env.smoke(sha1, true);
+
+  // The soak deadline timer completes the gates and the promotion starts by itself.
+  REQUIRE(eventually([&] { return env.promoted(sha1); }));
+  r = env.release(sha1);
+  REQUIRE(r["promotion_id"].is_string());
+  auto p = env.daemon.get("/v1/promotions/" + r["promotion_id"].get<std::string>(), viewer).json();
+  CHECK(p["state"] == "succeeded");
+  std::vector<std::string> names;
+  for (const auto& s : p["steps"]) {
+    names.push_back(s["name"]);
+    CHECK(s["state"] == "succeeded");
+  }
+  CHECK(names == std::vector<std::string>{"preflight", "migrate", "deploy:worker", "deploy:api", "deploy:www",
+                                          "verify", "record"});
+  std::vector<std::string> effect_steps;
+  for (const auto& e : env.effects()) effect_steps.push_back(e["step"]);
+  CHECK(effect_steps == std::vector<std::string>{"migrate", "deploy:worker", "deploy:api", "deploy:www", "verify"});
+
+  auto status = env.daemon.get("/v1/status", viewer).json();
+  CHECK(status["production"]["sha"] == sha1);
+  CHECK(status["short_soak"] == true);
+  CHECK(status["warnings"][0].get<std::string>().find("SHORT SOAK MODE") != std::string::npos);
+
+  auto audit = env.daemon.get("/v1/audit?sha=" + sha1, viewer).json();
+  std::set<std::string> actions;
+  for (const auto& e : audit["entries"]) actions.insert(e["actor"].get<std::string>() + " " + e["action"].get<std::string>());
+  CHECK(actions.count("bob release.approved") == 1);
+  CHECK(actions.count("alice release.approval_refused") == 1);
+  CHECK(actions.count("promoterd promotion.succeeded") == 1);
+
+  const std::string metrics = env.daemon.get("/metrics", "").body;
+  CHECK(metrics.find("promoter_promotions_total{result=\"succeeded\"} 1") != std::string::npos);
+  CHECK(metrics.find("promoter_short_soak_enabled 1") != std::string::npos);
+}
+
+TEST_CASE("an unexpired soak blocks promotion with a clear reason") {
+  Env env("soak_blocks", "1h");
+  env.deploy_all(sha1);
+  env.smoke(sha1, true);
+  auto approved = env.daemon.post("/v1/releases/" + sha1 + "/approve", json::object(), bob);
+  REQUIRE(approved.status == 200);
+  json r = approved.json();
+  CHECK(r["state"] == "soaking");
+  CHECK(r["ready"] == false);
+  CHECK(r["promotion_id"].is_null());
+  CHECK(r["gates"]["smoke"]["ok"] == true);
+  CHECK(r["gates"]["approval"]["ok"] == true);
+  CHECK(std::regex_match(r["gates"]["soak"]["reason"].get<std::string>(), std::regex("soak: [0-9]+s of 1h")));
+  CHECK(env.daemon.get("/v1/promotions", viewer).json()["promotions"].empty());
+}
+
+TEST_CASE("a missing smoke suite blocks promotion after the soak completed") {
+  Env env("smoke_blocks", "1s");
+  env.deploy_all(sha1);
+  REQUIRE(env.daemon.post("/v1/releases/" + sha1 + "/approve", json::object(), bob).status == 200);
+  REQUIRE(eventually([&] { return env.release(sha1)["gates"]["soak"]["ok"] == true; }));
+  json r = env.release(sha1);
+  CHECK(r["state"] == "soaking");
+  CHECK(r["gates"]["smoke"]["ok"] == false);
+  CHECK(r["gates"]["smoke"]["reason"] == "smoke: suite e2e has not reported");
+  CHECK(r["promotion_id"].is_null());
+  env.smoke(sha1, false);
+  r = env.release(sha1);
+  CHECK(r["gates"]["smoke"]["reason"] == "smoke: suite e2e failed");
+  CHECK(r["promotion_id"].is_null());
+  // Once the suite passes, the release goes at once: every other gate already held.
+  env.smoke(sha1, true);
+  CHECK(eventually([&] { return env.promoted(sha1); }));
+}
+
+TEST_CASE("a crash during soak resets it and blocks promotion until a full soak passes again") {
+  Env env("crash_blocks", "2s");
+  env.deploy_all(sha1);
+  env.smoke(sha1, true);
+  REQUIRE(env.daemon.post("/v1/releases/" + sha1 + "/approve", json::object(), bob).status == 200);
+  env.deploy(sha1, "api", "CRASHED");
+  json r = env.release(sha1);
+  CHECK(r["state"] == "deploying");
+  CHECK(r["soak"]["resets"] == 1);
+  CHECK(r["soak"]["started_at"].is_null());
+  CHECK(r["gates"]["soak"]["reason"] == "soak: not started (api is CRASHED)");
+  CHECK(r["promotion_id"].is_null());
+  // The old deadline passes without a promotion: the crash reset the soak.
+  const auto crash_seen = std::chrono::steady_clock::now();
+  CHECK_FALSE(eventually([&] { return env.release(sha1)["promotion_id"].is_string(); }, std::chrono::seconds(3)));
+  CHECK(std::chrono::steady_clock::now() - crash_seen >= std::chrono::seconds(3));
+  env.deploy(sha1, "api", "SUCCESS");
+  CHECK(env.release(sha1)["state"] == "soaking");
+  CHECK(eventually([&] { return env.promoted(sha1); }));
+}
+
+TEST_CASE("a promotion interrupted by killing promoterd finishes after restart, each step once") {
+  Env env("restart", "1s", "300ms");
+  env.deploy_all(sha1);
+  env.smoke(sha1, true);
+  REQUIRE(env.daemon.post("/v1/releases/" + sha1 + "/approve", json::object(), bob).status == 200);
+  // Kill it once the promotion is part-way: some deploys recorded, not all.
+  REQUIRE(eventually([&] { return env.effects().size() >= 2; }));
+  env.daemon.kill_hard();
+  const auto before = env.effects().size();
+  CHECK(before < 5);
+  env.daemon.start();
+  REQUIRE(eventually([&] { return env.promoted(sha1); }));
+  std::map<std::string, int> counts;
+  for (const auto& e : env.effects()) ++counts[e["key"].get<std::string>()];
+  CHECK(counts.size() == 5);
+  for (const auto& [key, n] : counts) CHECK_MESSAGE(n == 1, key);
+  CHECK(env.daemon.log().find("resuming promotion interrupted by a restart") != std::string::npos);
+}
+
+TEST_CASE("bad requests get a clear error and change nothing") {
+  Env env("bad_input", "1h");
+  CHECK(env.daemon.get("/v1/releases", "").status == 401);
+  CHECK(env.daemon.get("/v1/releases", "not-a-token").status == 401);
+  auto wrong_role = env.daemon.post("/v1/releases/" + sha1 + "/approve", json::object(), ci);
+  CHECK(wrong_role.status == 403);
+  auto bad_sha = env.daemon.get("/v1/releases/xyz", viewer);
+  CHECK(bad_sha.status == 400);
+  CHECK(bad_sha.json()["error"]["code"] == "invalid_argument");
+  auto unknown = env.daemon.post("/v1/releases/" + sha1 + "/approve", json::object(), bob);
+  CHECK(unknown.status == 404);
+  auto bad_json = http(env.daemon.port(), "POST", "/v1/staging-deployments", "{not json", ci);
+  CHECK(bad_json.status == 400);
+  CHECK(bad_json.json()["error"]["message"] == "request body is not valid JSON");
+  auto missing = env.daemon.post("/v1/staging-deployments", {{"sha", sha1}, {"status", "SUCCESS"}}, ci);
+  CHECK(missing.status == 400);
+  CHECK(missing.json()["error"]["message"] == "field 'service' is required");
+  auto unknown_service = env.daemon.post(
+      "/v1/staging-deployments", {{"service", "db"}, {"sha", sha1}, {"deployment_id", "x"}, {"status", "SUCCESS"}}, ci);
+  CHECK(unknown_service.status == 400);
+  CHECK(env.daemon.get("/v1/releases", viewer).json()["releases"].empty());
+  auto no_reason = env.daemon.post("/v1/releases/" + sha1 + "/reject", json::object(), bob);
+  CHECK(no_reason.status == 400);
+  CHECK(no_reason.json()["error"]["message"] == "field 'reason' is required");
+}
+
+TEST_CASE("promoterd --check validates a config: exit 0, or file:line:col and exit 2") {
+  auto dir = temp_dir("check");
+  std::ofstream(dir / "good.toml") << config("30m", dir);
+  std::string out;
+  CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "good.toml").string(), "--check"}, {}, out) == 0);
+  std::string bad = config("10m", dir);
+  bad.replace(bad.find("allow_short_soak = true"), 23, "allow_short_soak = false");
+  std::ofstream(dir / "bad.toml") << bad;
+  CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "bad.toml").string(), "--check"}, {}, out) == 2);
+  CHECK(out.find("bad.toml:8:8: policy.soak = \"10m\" is below the policy floor of 30m") != std::string::npos);
+}

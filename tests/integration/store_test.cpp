@@ -1,0 +1,197 @@
+// PgStore against a real PostgreSQL (pg_virtualenv): schema migrations, decisions, journal, locks.
+#include <utility>
+
+#include <doctest/doctest.h>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "adapters/pg_store.hpp"
+#include "adapters/schema_migrations.hpp"
+#include "core/decide.hpp"
+#include "tests/support/test_support.hpp"
+
+using namespace promoter;
+using namespace std::chrono_literals;
+
+namespace {
+
+const core::Sha sha_a = *core::Sha::parse("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+
+core::Policy policy() {
+  core::Policy p;
+  p.soak = 10min;
+  p.allow_short_soak = true;
+  p.required_smoke_suites = {"e2e"};
+  p.services = {"worker", "api", "www"};
+  return p;
+}
+
+// Decides one event on `world`, commits it, applies it: what the release service does.
+std::vector<daemon::PromotionId> step(adapters::PgStore& store, core::World& world, const core::Event& e,
+                                      core::Timestamp now) {
+  auto d = core::decide(world, e, now);
+  REQUIRE_MESSAGE(d.has_value(), (d ? "" : d.error().message));
+  auto ids = store.commit(world, *d, core::make_plan(world.policy), "production", now);
+  REQUIRE_MESSAGE(ids.has_value(), (ids ? "" : ids.error().message));
+  for (const auto& effect : d->effects)
+    if (std::holds_alternative<core::StartPromotion>(effect))
+      for (auto& r : d->changed)
+        if (r.sha == std::get<core::StartPromotion>(effect).sha) r.promotion_id = ids->front();
+  core::apply(world, *d);
+  return *ids;
+}
+
+int count(const std::string& conninfo, const std::string& sql) {
+  pqxx::connection c(conninfo);
+  pqxx::nontransaction n(c);
+  return n.exec1(sql)[0].as<int>();
+}
+
+}  // namespace
+
+TEST_CASE("schema migrations apply once and are recorded, however often they run") {
+  const auto url = testing::fresh_database("promoter_store_idempotent");
+  adapters::PgStore store(url);
+  REQUIRE(store.migrate().has_value());
+  REQUIRE(store.migrate().has_value());
+  CHECK(count(url, "SELECT count(*) FROM schema_migrations") == static_cast<int>(adapters::schema_migrations().size()));
+  CHECK(count(url, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'releases'") == 1);
+}
+
+TEST_CASE("schema migrations are safe from several processes at once") {
+  const auto url = testing::fresh_database("promoter_store_concurrent");
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 6; ++i)
+    threads.emplace_back([&] {
+      adapters::PgStore store(url);
+      if (!store.migrate()) ++failures;
+    });
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+  CHECK(count(url, "SELECT count(*) FROM schema_migrations") == static_cast<int>(adapters::schema_migrations().size()));
+}
+
+TEST_CASE("a committed release with its gate facts loads back the same") {
+  const auto url = testing::fresh_database("promoter_store_roundtrip");
+  adapters::PgStore store(url);
+  REQUIRE(store.migrate());
+  core::World world;
+  world.policy = policy();
+  const core::Timestamp t0{std::chrono::sys_days{std::chrono::year{2026} / 11 / 25}};
+  for (const char* service : {"worker", "api", "www"})
+    step(store, world,
+         core::StagingDeploymentObserved{sha_a, service, std::string("d-") + service, core::DeployStatus::success,
+                                         "alice", t0, "ci"},
+         t0);
+  step(store, world, core::SmokeResultReported{sha_a, "e2e", true, "ci", "green"}, t0 + 1min);
+  step(store, world, core::ApprovalGiven{sha_a, "bob", {"bob-gh"}, "lgtm"}, t0 + 2min);
+
+  auto loaded = store.load(policy(), "production");
+  REQUIRE(loaded.has_value());
+  const core::Release* r = loaded->find(sha_a);
+  REQUIRE(r != nullptr);
+  const core::Release& want = *world.find(sha_a);
+  CHECK(r->state == want.state);
+  CHECK(r->state == core::ReleaseState::soaking);
+  CHECK(r->author == "alice");
+  CHECK(r->soak_started_at == want.soak_started_at);
+  CHECK(r->live_at == t0);
+  REQUIRE(r->deployments.size() == 3);
+  CHECK(r->deployments.at("api").deployment_id == "d-api");
+  CHECK(r->deployments.at("api").status == core::DeployStatus::success);
+  CHECK(r->deployments.at("api").created_at == t0);
+  REQUIRE(r->smoke.count("e2e") == 1);
+  CHECK(r->smoke.at("e2e").passed);
+  CHECK(r->smoke.at("e2e").details == "green");
+  REQUIRE(r->approvals.size() == 1);
+  CHECK(r->approvals[0].by == "bob");
+  CHECK(r->approvals[0].reason == "lgtm");
+  CHECK(loaded->next_seq == world.next_seq);
+  CHECK(loaded->active.count(sha_a.str()) == 1);
+
+  auto audit = store.audit(sha_a.str(), 100);
+  REQUIRE(audit.has_value());
+  bool approved = false;
+  for (const auto& e : *audit) approved = approved || (e.action == "release.approved" && e.actor == "bob");
+  CHECK(approved);
+}
+
+TEST_CASE("the audit log cannot be edited or deleted through SQL") {
+  const auto url = testing::fresh_database("promoter_store_audit");
+  adapters::PgStore store(url);
+  REQUIRE(store.migrate());
+  REQUIRE(store.append_audit(core::AuditNote{"alice", "test.note", std::nullopt, "kept"}, core::Timestamp{}));
+  pqxx::connection c(url);
+  {
+    pqxx::work w(c);
+    CHECK_THROWS_AS(w.exec("UPDATE audit_log SET detail = 'changed'"), pqxx::sql_error);
+  }
+  {
+    pqxx::work w(c);
+    CHECK_THROWS_AS(w.exec("DELETE FROM audit_log"), pqxx::sql_error);
+  }
+  CHECK(count(url, "SELECT count(*) FROM audit_log WHERE detail = 'kept'") == 1);
+}
+
+TEST_CASE("the database refuses a second running promotion in one environment") {
+  const auto url = testing::fresh_database("promoter_store_one_running");
+  adapters::PgStore store(url);
+  REQUIRE(store.migrate());
+  pqxx::connection c(url);
+  pqxx::work w(c);
+  w.exec("INSERT INTO releases (sha, seq, first_seen_at, state) VALUES (repeat('a', 40), 1, now(), 'promoting'), "
+         "(repeat('b', 40), 2, now(), 'promoting')");
+  w.exec("INSERT INTO promotions (sha, environment, state, created_at) VALUES (repeat('a', 40), 'production', "
+         "'running', now())");
+  CHECK_THROWS_AS(w.exec("INSERT INTO promotions (sha, environment, state, created_at) VALUES (repeat('b', 40), "
+                         "'production', 'running', now())"),
+                  pqxx::unique_violation);
+}
+
+TEST_CASE("an environment lease excludes every other holder until it is released") {
+  const auto url = testing::fresh_database("promoter_store_lease");
+  adapters::PgStore one(url), two(url);
+  REQUIRE(one.migrate());
+  auto first = one.lease_environment("production");
+  REQUIRE(first.has_value());
+  auto second = two.lease_environment("production");
+  REQUIRE_FALSE(second.has_value());
+  CHECK(second.error().code == core::ErrorCode::conflict);
+  CHECK(two.lease_environment("staging-2").has_value());  // other environments are independent
+  first->reset();
+  CHECK(two.lease_environment("production").has_value());
+}
+
+TEST_CASE("the journal refuses a step transition that skips or repeats a state") {
+  const auto url = testing::fresh_database("promoter_store_journal");
+  adapters::PgStore store(url);
+  REQUIRE(store.migrate());
+  core::World world;
+  world.policy = policy();
+  world.policy.soak = 0ms;
+  world.policy.require_smoke = false;
+  const core::Timestamp t0{};
+  for (const char* service : {"worker", "api", "www"})
+    step(store, world,
+         core::StagingDeploymentObserved{sha_a, service, std::string("d-") + service, core::DeployStatus::success,
+                                         "alice", std::nullopt, "ci"},
+         t0);
+  auto ids = step(store, world, core::ApprovalGiven{sha_a, "bob", {}, ""}, t0);
+  REQUIRE(ids.size() == 1);
+  const auto id = ids[0];
+  auto bad = store.journal_step(id, 0, core::StepState::succeeded, "", t0);
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().code == core::ErrorCode::conflict);
+  REQUIRE(store.journal_step(id, 0, core::StepState::started, "", t0));
+  REQUIRE(store.journal_step(id, 0, core::StepState::succeeded, "ok", t0 + 5ms));
+  CHECK_FALSE(store.journal_step(id, 0, core::StepState::started, "", t0).has_value());
+  auto p = store.promotion(id);
+  REQUIRE(p.has_value());
+  REQUIRE(p->has_value());
+  CHECK((*p)->steps[0].state == core::StepState::succeeded);
+  CHECK((*p)->steps[0].attempts == 1);
+  CHECK((*p)->steps[0].detail == "ok");
+  CHECK((*p)->steps[1].step.kind == core::StepKind::migrate);
+  CHECK((*p)->steps[2].step.name() == "deploy:worker");
+}

@@ -1,0 +1,207 @@
+#include "tests/support/test_support.hpp"
+
+#include <utility>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <fstream>
+#include <pqxx/pqxx>
+#include <sstream>
+#include <stdexcept>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace promoter::testing {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http_ns = boost::beast::http;
+
+std::string fresh_database(const std::string& name) {
+  pqxx::connection admin("dbname=postgres");
+  pqxx::nontransaction n(admin);
+  n.exec("DROP DATABASE IF EXISTS " + n.quote_name(name) + " WITH (FORCE)");
+  n.exec("CREATE DATABASE " + n.quote_name(name));
+  return "dbname=" + name;
+}
+
+std::filesystem::path temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / "promoter-tests" / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+nlohmann::json HttpReply::json() const {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded()) throw std::runtime_error(fmt::format("response is not JSON (status {}): {}", status, body));
+  return j;
+}
+
+HttpReply http(unsigned short port, const std::string& method, const std::string& target, const std::string& body,
+               const std::string& token) {
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::chrono::seconds(30));
+  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  http_ns::request<http_ns::string_body> req{http_ns::string_to_verb(method), target, 11};
+  req.set(http_ns::field::host, "127.0.0.1");
+  if (!token.empty()) req.set(http_ns::field::authorization, "Bearer " + token);
+  if (!body.empty()) req.set(http_ns::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  http_ns::write(stream, req);
+  beast::flat_buffer buffer;
+  http_ns::response<http_ns::string_body> res;
+  http_ns::read(stream, buffer, res);
+  HttpReply reply{res.result_int(), res.body(), {}};
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    reply.headers[name] = std::string(f.value());
+  }
+  beast::error_code ec;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  return reply;
+}
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+namespace {
+
+std::vector<std::string> merged_env(const std::map<std::string, std::string>& extra) {
+  std::map<std::string, std::string> all;
+  for (char** e = environ; *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) all[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& [k, v] : extra) all[k] = v;
+  std::vector<std::string> out;
+  for (const auto& [k, v] : all) out.push_back(k + "=" + v);
+  return out;
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, int out_fd) {
+  auto env_strings = merged_env(env);
+  std::vector<char*> envp, args;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_copy = argv;
+  for (auto& s : argv_copy) args.push_back(s.data());
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    dup2(out_fd, 1);
+    dup2(out_fd, 2);
+    execve(args[0], args.data(), envp.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+int run_program(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                std::string& output) {
+  char path[] = "/tmp/promoter-run-XXXXXX";
+  const int fd = mkstemp(path);
+  const pid_t pid = spawn(argv, env, fd);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  close(fd);
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  output = s.str();
+  unlink(path);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+Daemon::Daemon(std::filesystem::path dir, std::string config_toml, std::map<std::string, std::string> env)
+    : dir_(std::move(dir)), config_path_(dir_ / "promoter.toml"), log_path_(dir_ / "promoterd.log"), env_(std::move(env)) {
+  std::ofstream(config_path_) << config_toml;
+}
+
+Daemon::~Daemon() {
+  if (pid_ > 0) kill_hard();
+}
+
+std::string Daemon::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void Daemon::start() {
+  log_offset_ = std::filesystem::exists(log_path_) ? std::filesystem::file_size(log_path_) : 0;
+  const int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  pid_ = spawn({PROMOTERD_BIN, "--config", config_path_.string()}, env_, fd);
+  close(fd);
+  // The daemon logs its bound address once listening; the port is whatever the OS gave it.
+  const bool listening = eventually([&] {
+    const std::string text = log().substr(log_offset_);
+    auto at = text.find("\"msg\":\"promoterd listening\"");
+    if (at == std::string::npos) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error("promoterd exited during start:\n" + text);
+      }
+      return false;
+    }
+    const auto line_start = text.rfind('\n', at);
+    const auto line = nlohmann::json::parse(text.substr(line_start == std::string::npos ? 0 : line_start + 1,
+                                                        text.find('\n', at) - (line_start == std::string::npos ? 0 : line_start + 1)));
+    const std::string address = line.at("address");
+    port_ = static_cast<unsigned short>(std::stoi(address.substr(address.rfind(':') + 1)));
+    return true;
+  });
+  if (!listening) throw std::runtime_error("promoterd did not start listening:\n" + log().substr(log_offset_));
+  if (!eventually([&] {
+        try {
+          return http(port_, "GET", "/readyz").status == 200;
+        } catch (...) {
+          return false;
+        }
+      }))
+    throw std::runtime_error("promoterd never became ready:\n" + log().substr(log_offset_));
+}
+
+void Daemon::kill_hard() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+int Daemon::terminate() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace promoter::testing

@@ -1,0 +1,72 @@
+#pragma once
+// Shared by the integration and end-to-end tests: throwaway databases on the pg_virtualenv cluster,
+// a synchronous HTTP client, and a real promoterd process to start, kill and restart.
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace promoter::testing {
+
+// Creates (or re-creates) database `name` on the cluster the PG* variables point at; returns its conninfo.
+std::string fresh_database(const std::string& name);
+
+// A directory of its own under the build's temp area, emptied first.
+std::filesystem::path temp_dir(const std::string& name);
+
+struct HttpReply {
+  unsigned status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  nlohmann::json json() const;
+};
+
+// One request over a fresh connection to 127.0.0.1:port. Throws on connection failure.
+HttpReply http(unsigned short port, const std::string& method, const std::string& target, const std::string& body = "",
+               const std::string& token = "");
+
+// Polls `done` until it holds or `timeout` passes: waits on an observable condition, not a guessed delay.
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// A promoterd process on a config written by the test; it listens on a port the OS picks.
+class Daemon {
+ public:
+  Daemon(std::filesystem::path dir, std::string config_toml, std::map<std::string, std::string> env);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  void start();                 // waits until /readyz answers 200
+  void kill_hard();             // SIGKILL, as a crash
+  int terminate();              // SIGTERM; returns the exit code
+  void restart() { kill_hard(); start(); }
+  bool running() const { return pid_ > 0; }
+
+  unsigned short port() const { return port_; }
+  std::string log() const;      // everything the daemon printed so far (all runs)
+  HttpReply get(const std::string& target, const std::string& token) const { return http(port_, "GET", target, "", token); }
+  HttpReply post(const std::string& target, const nlohmann::json& body, const std::string& token) const {
+    return http(port_, "POST", target, body.dump(), token);
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::filesystem::path config_path_;
+  std::filesystem::path log_path_;
+  std::map<std::string, std::string> env_;
+  pid_t pid_ = -1;
+  unsigned short port_ = 0;
+  std::size_t log_offset_ = 0;  // where the current run's output starts
+};
+
+// Runs a program to completion, capturing stdout+stderr; returns the exit code.
+int run_program(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                std::string& output);
+
+}  // namespace promoter::testing
