@@ -1,0 +1,33 @@
+# Shared by scripts/test, scripts/demo and scripts/bench: Debian 12 packages and the CMake build.
+# Sourced, not run.
+
+# Every Debian package the build, the tests and the demo use. Installed only when missing.
+PROMOTER_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git curl ca-certificates
+  libboost-dev libboost-system-dev libssl-dev libpqxx-dev libfmt-dev libtomlplusplus-dev
+  prometheus-cpp-dev doctest-dev nlohmann-json3-dev libsystemd-dev
+  postgresql-15 postgresql-common postgresql-client-15
+  nodejs npm openssl
+)
+
+install_packages() {
+  local missing=()
+  for p in "${PROMOTER_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "==> installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# build DIR [cmake options...]: configure once, then build everything.
+build() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  cmake --build "$dir" -j "$(nproc)"
+}
