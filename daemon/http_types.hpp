@@ -1,0 +1,90 @@
+#pragma once
+// The values the HTTP server hands to route handlers and gets back from them.
+// Handlers see a parsed, authenticated request and never touch sockets or headers directly.
+#include <utility>  // Boost 1.74's asio/awaitable.hpp uses std::exchange without including it.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace promoter::daemon {
+
+// `operator` is a keyword, hence the trailing underscore; its text form is "operator".
+enum class Role { viewer, ci, operator_ };
+
+constexpr std::string_view to_string(Role role) {
+  switch (role) {
+    case Role::viewer: return "viewer";
+    case Role::ci: return "ci";
+    case Role::operator_: return "operator";
+  }
+  return "unknown";
+}
+
+constexpr std::optional<Role> parse_role(std::string_view text) {
+  if (text == "viewer") return Role::viewer;
+  if (text == "ci") return Role::ci;
+  if (text == "operator") return Role::operator_;
+  return std::nullopt;
+}
+
+// Who made a request, as established by their bearer token.
+struct Principal {
+  std::string identity;                  // e.g. "alice", "ci-bot"; what approvals and the audit trail name
+  Role role = Role::viewer;
+  std::vector<std::string> git_authors;  // commit authors this identity is, for the no-self-approval rule
+};
+
+struct HttpRequest {
+  boost::beast::http::verb method = boost::beast::http::verb::unknown;
+  std::string target;                          // raw target, as sent
+  std::string path;                            // percent-decoded path, without the query
+  std::map<std::string, std::string> query;    // decoded query parameters ('+' is a space)
+  std::map<std::string, std::string> params;   // route parameters, e.g. {"sha": "..."}
+  std::string body;
+  std::string route;                           // the matched pattern, e.g. "/v1/releases/{sha}" (a bounded metrics label)
+  std::optional<Principal> principal;          // set when the route needs auth and the token was valid
+  std::string remote;                          // peer IP address
+};
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  // Extra headers. Content-Type, Content-Length, Cache-Control and Connection are set by the server.
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static HttpResponse json(unsigned status, const nlohmann::json& value) {
+    HttpResponse response;
+    response.status = status;
+    // Replace invalid UTF-8 rather than throw: a response must always be producible.
+    response.body = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return response;
+  }
+
+  // {"error": {"code": "...", "message": "..."}}, the one error shape of the API (see daemon/API.md).
+  static HttpResponse error(unsigned status, std::string_view code, std::string_view message) {
+    return json(status, nlohmann::json{{"error", {{"code", code}, {"message", message}}}});
+  }
+
+  static HttpResponse text(unsigned status, std::string body, std::string content_type) {
+    HttpResponse response;
+    response.status = status;
+    response.content_type = std::move(content_type);
+    response.body = std::move(body);
+    return response;
+  }
+};
+
+// Runs on the io_context thread: blocking work must be handed to a pool and awaited.
+// An exception escaping a handler becomes a 500 with a generic message.
+using Handler = std::function<boost::asio::awaitable<HttpResponse>(HttpRequest&)>;
+
+}  // namespace promoter::daemon
