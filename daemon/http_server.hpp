@@ -1,0 +1,75 @@
+#pragma once
+// The daemon's HTTP/1.1 server: keep-alive connections, size and time limits, bearer-token auth in
+// front of the router's handlers. One coroutine per connection on the caller's io_context.
+#include <utility>  // before any asio include: Boost 1.74's awaitable.hpp needs std::exchange
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "daemon/auth.hpp"
+#include "daemon/http_types.hpp"
+#include "daemon/router.hpp"
+
+namespace promoter::daemon {
+
+struct ServerLimits {
+  std::size_t max_body_bytes = 1 << 20;      // larger → 413 payload_too_large
+  std::size_t max_header_bytes = 8 * 1024;   // request line + headers; larger → 431 headers_too_large
+  std::size_t max_target_bytes = 2048;       // larger → 414 uri_too_long
+  // From a request's first byte until its whole body has arrived; also how long a new connection
+  // may stay silent, how long a response write may take, and how long we drain a client's unread
+  // input before closing (so it sees our error response instead of a reset).
+  std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds idle_timeout{30000};  // between requests on a keep-alive connection
+  std::size_t max_connections = 256;              // beyond this a connection gets 503 unavailable and is closed
+};
+
+// Optional callbacks for metrics and audit, called on the io thread. An exception from a hook is
+// logged and otherwise ignored.
+struct ServerHooks {
+  // When a response is ready, just before it is written (so `seconds` is the time to answer).
+  // `route` is the matched pattern, or "unmatched" for requests that matched no route or failed
+  // before routing (bounded, usable as a metrics label). Not called for connections refused at
+  // max_connections.
+  std::function<void(std::string_view method, std::string_view route, unsigned status, double seconds)> on_request;
+  // On 401/403. Never given the token. For a 403, request.principal names who was refused.
+  std::function<void(const HttpRequest& request, unsigned status, std::string_view reason)> on_auth_failure;
+};
+
+// Runs on one io_context thread (the ARCHITECTURE's I/O thread). The io_context must outlive this
+// object, and the Router and TokenRegistry must outlive the io_context's run.
+// Responses always carry Content-Type, Content-Length (except 204) and Cache-Control: no-store.
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& ioc, const Router& router, const TokenRegistry& tokens, ServerLimits limits,
+             ServerHooks hooks = {});
+  ~HttpServer();  // stop()s
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Port 0 picks a free port (see port()). The error names the address and the reason, e.g.
+  // "cannot listen on 127.0.0.1:8080: Address already in use".
+  std::expected<void, std::string> listen(const std::string& host, unsigned short port);
+  unsigned short port() const;  // the bound port, once listen() succeeded
+
+  void start();  // co_spawns the accept loop; call after listen()
+
+  // Stops accepting and closes connections that are not in the middle of a request's handler or
+  // response; those finish, are answered with "Connection: close", then closed. Afterwards the
+  // io_context runs out of work once in-flight handlers return. Safe to call from any thread and
+  // more than once.
+  void stop();
+
+ private:
+  struct Impl;  // shared with the connection coroutines, which may outlive this object briefly
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace promoter::daemon
