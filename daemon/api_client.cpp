@@ -35,7 +35,10 @@ core::Result<std::string> normalize_base_url(std::string_view url) {
   if (rest.empty() || rest.starts_with('/') || rest.starts_with(':')) return bad("the host is missing");
   if (rest.find_first_of("?#") != std::string_view::npos) return bad("a query or fragment has no meaning here");
   if (rest.substr(0, rest.find('/')).find('@') != std::string_view::npos)
-    return bad("credentials do not belong in the URL (use PROMOTER_TOKEN or --token-file)");
+    // Not echoed: the URL holds a password.
+    return core::fail(core::ErrorCode::invalid_argument,
+                      "the promoterd URL holds credentials (user@ or user:password@); they do not belong there: "
+                      "use PROMOTER_TOKEN or --token-file");
   if (std::ranges::any_of(rest, [](unsigned char c) { return c <= 0x20 || c == 0x7f; }))
     return bad("it holds spaces or control characters");
   while (url.ends_with('/')) url.remove_suffix(1);

@@ -332,7 +332,7 @@ class Invocation {
     return std::unexpected(cli_exit_failure);
   }
 
-  void report_error_answer(unsigned status, const json& answer, std::string_view raw) {
+  void report_error_answer(int status, const json& answer, std::string_view raw) {
     const json& error = member(answer, "error");
     if (error.is_object())
       err_ << fmt::format("error: {}: {} (HTTP {})\n", printable(text(error, "code")), printable(text(error, "message")),
