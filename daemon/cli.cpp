@@ -379,6 +379,7 @@ int run_status(Invocation& inv) {
 
   std::vector<Field> fields{
       {"version", text(*status, "version")},
+      {"environment", text(*status, "environment")},
       {"soak", seconds_text(member(policy, "soak_seconds"))},
       {"smoke", smoke},
       {"approvals required", text(policy, "approvals_required")},
@@ -596,7 +597,7 @@ int run_cli(std::span<const std::string> args, const CliEnv& env, std::ostream& 
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (only_positionals || !arg.starts_with('-') || arg == "-") {
-      if (command == nullptr && !only_positionals) {
+      if (command == nullptr) {
         auto it = std::ranges::find(commands, arg, &Command::name);
         if (it == commands.end()) return general_usage_error(err, fmt::format("unknown command '{}'", printable(arg)));
         command = &*it;

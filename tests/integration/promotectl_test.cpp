@@ -349,6 +349,7 @@ TEST_CASE("status sends GET /v1/status with the token and shows policy, producti
   FakePromoterd server;
   server.answer("GET", "/v1/status", 200,
                 {{"version", "0.1.0"},
+                 {"environment", "production"},
                  {"short_soak", true},
                  {"warnings", {"policy.soak is 60s, below the 30m floor"}},
                  {"policy",
@@ -375,6 +376,7 @@ TEST_CASE("status sends GET /v1/status with the token and shows policy, producti
   CHECK(out[0].starts_with("WARNING: short soak mode is ON"));
   CHECK(contains(out[0], "1m"));
   CHECK(contains(result.out, "WARNING: policy.soak is 60s, below the 30m floor"));
+  CHECK(contains(field_line(out, "environment"), "production"));
   CHECK(contains(field_line(out, "soak"), "1m"));
   CHECK(contains(field_line(out, "smoke"), "required (e2e)"));
   CHECK(contains(field_line(out, "approvals required"), "1"));
@@ -780,6 +782,23 @@ TEST_CASE("--help prints the usage and exits 0, also after a command") {
                         "promotion ID", "promotions [--limit N]", "audit [--limit N] [--sha SHA]"})
     CHECK(contains(top.out, synopsis));
   CHECK(run({"reject", "-h"}, CliEnv{}).code == 0);
+}
+
+TEST_CASE("an option value is taken as given, dashes and all; after -- nothing is an option") {
+  FakePromoterd server;
+  server.answer("GET", "/v1/status", 200, {{"version", "0.1.0"}});
+  server.answer("POST", "/v1/releases/" + sha_a + "/reject", 200, release_json(sha_a, "rejected"));
+
+  CHECK(run({"--", "status"}, env_for(server)).code == 0);
+  CHECK(run({"reject", "--reason", "--force was used", sha_a}, env_for(server)).code == 0);
+  auto dashed = run({"reject", sha_a, "--", "--reason"}, env_for(server));
+  CHECK(dashed.code == 2);
+  CHECK(contains(dashed.err, "reject takes 1 argument, got 2"));
+
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].target == "/v1/status");
+  CHECK(json::parse(requests[1].body) == json{{"reason", "--force was used"}});
 }
 
 TEST_CASE("text from the server cannot smuggle terminal escapes or line breaks into the output") {
