@@ -642,7 +642,7 @@ struct FakeRailway::State : std::enable_shared_from_this<FakeRailway::State> {
                                        (op.type == "mutation" ? "Mutation" : "Query") + "\" (not faked).");
                 }
                 data[field.alias] = project(full, field.selections, type);
-            } catch (const GraphqlError& e) {
+            } catch (const std::exception& e) {  // GraphqlError, or json type errors on odd input
                 errors.push_back(json{{"message", e.what()}, {"path", json::array({field.alias})}});
                 data[field.alias] = nullptr;
             }
@@ -670,7 +670,7 @@ Response json_response(const Request& request, http::status status, const json& 
     response.set(http::field::content_type, "application/json");
     response.set("X-RateLimit-Limit", "1000");
     response.set("X-RateLimit-Remaining", "999");
-    response.body() = body.dump();
+    response.body() = body.dump(-1, ' ', false, json::error_handler_t::replace);
     response.keep_alive(request.keep_alive());
     response.prepare_payload();
     return response;
@@ -768,8 +768,17 @@ asio::awaitable<void> serve_connection(std::shared_ptr<FakeRailway::State> state
         co_await http::async_read(*stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;
         Request request = parser.release();
-        auto response = co_await handle(state, request);
-        if (!response) break;
+        std::optional<Response> response;
+        std::string failure;
+        try {
+            response = co_await handle(state, request);
+            if (!response) break;
+        } catch (const std::exception& e) {  // a bug in the fake must not take the test's io_context down
+            failure = e.what();
+        }
+        if (!failure.empty()) {
+            response = json_response(request, http::status::internal_server_error, error_body("fake: " + failure));
+        }
         co_await http::async_write(*stream, *response, asio::redirect_error(asio::use_awaitable, ec));
         if (ec || !response->keep_alive()) break;
     }

@@ -478,3 +478,35 @@ TEST_CASE("the fake's webhooks, both shapes, duplicated and reordered, parse int
     }
     CHECK(legacy == 2);
 }
+
+TEST_CASE("the fake answers malformed requests with errors and keeps serving") {
+    Fixture f;
+    f.add("svc-api", kStaging, "SUCCESS", kShaA);
+    f.fake.set_variables(kStaging, {{"A", std::nullopt}});
+    const std::vector<std::string> bodies = {
+        "not json",
+        R"({"query": 5})",
+        R"({"query": "query {"})",
+        R"({"query": "query { nope }"})",
+        R"({"query": "query { environment(id: \"env-staging\") { variables(after: \"zz\") { edges { node { name } } } } }"})",
+        R"({"query": "query { deployments(input: {status: {in: [1, 2]}}) { edges { node { id } } } }"})",
+        R"({"query": "query { deployment(id: 7) { id } }"})",
+        R"({"query": "mutation { serviceInstanceDeployV2(serviceId: \"s\", environmentId: \"e\") { id } }"})",
+        R"({"query": "query A { deployment(id: \"x\") { id } } query B { deployment(id: \"y\") { id } }"})",
+    };
+    for (const auto& body : bodies) {
+        CAPTURE(body);
+        promoter::adapters::HttpRequestSpec spec;
+        spec.method = promoter::adapters::HttpMethod::post;
+        spec.url = f.fake.url();
+        spec.body = body;
+        spec.headers = {{"Authorization", "Bearer fake-railway-token"}, {"Content-Type", "application/json"}};
+        auto answer = run(f.ioc, f.http->request(spec));
+        REQUIRE_MESSAGE(answer.has_value(), answer.error().message);
+        CHECK(answer->status < 500);
+        CHECK(answer->body.find("\"errors\"") != std::string::npos);
+    }
+    auto still = run(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
+    REQUIRE(still.has_value());
+    CHECK(still->size() == 1);
+}
