@@ -363,7 +363,7 @@ core::Result<std::optional<daemon::PromotionRecord>> PgStore::promotion(daemon::
     if (rows.empty()) return std::nullopt;
     daemon::PromotionRecord p = promotion_from_row(rows[0]);
     for (const auto& row : t.exec_params(
-             fmt::format("SELECT idx, kind, service, state, idempotency_key, attempts, {}, {}, detail FROM "
+             fmt::format("SELECT idx, kind, service, state, idempotency_key, attempts, {}, {}, detail, progress FROM "
                          "promotion_steps WHERE promotion_id = $1 ORDER BY idx",
                          ms("started_at"), ms("finished_at")),
              id)) {
@@ -377,6 +377,7 @@ core::Result<std::optional<daemon::PromotionRecord>> PgStore::promotion(daemon::
       s.started_at = opt_ms(row[6]);
       s.finished_at = opt_ms(row[7]);
       s.detail = row[8].c_str();
+      s.progress = row[9].c_str();
       p.steps.push_back(std::move(s));
     }
     return p;
@@ -439,6 +440,19 @@ core::Result<void> PgStore::journal_step(daemon::PromotionId id, int index, core
         "finished_at = CASE WHEN $5 THEN NULL ELSE $6::timestamptz END "
         "WHERE promotion_id = $1 AND idx = $2",
         id, index, std::string(core::to_string(to)), detail, starting, ts(at));
+    w.commit();
+    return {};
+  });
+}
+
+core::Result<void> PgStore::journal_progress(daemon::PromotionId id, int index, const std::string& progress) {
+  return with_connection("noting a step's progress", [&](pqxx::connection& c) -> core::Result<void> {
+    pqxx::work w(c);
+    const auto r = w.exec_params(
+        "UPDATE promotion_steps SET progress = $3 WHERE promotion_id = $1 AND idx = $2 AND state = 'started'", id,
+        index, progress);
+    if (r.affected_rows() != 1)
+      return fail(ErrorCode::conflict, fmt::format("promotion {} step {} is not started", id, index));
     w.commit();
     return {};
   });

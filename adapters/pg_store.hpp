@@ -26,6 +26,7 @@ class PgStore final : public daemon::Store {
   core::Result<std::optional<daemon::ProductionRecord>> production(const std::string& environment) override;
   core::Result<void> journal_step(daemon::PromotionId, int index, core::StepState to, const std::string& detail,
                                   core::Timestamp at) override;
+  core::Result<void> journal_progress(daemon::PromotionId, int index, const std::string& progress) override;
   core::Result<std::unique_ptr<daemon::EnvironmentLease>> lease_environment(const std::string& environment) override;
 
  private:

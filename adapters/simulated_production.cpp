@@ -69,7 +69,7 @@ boost::asio::awaitable<core::Result<std::string>> SimulatedStep::perform(const d
     co_await timer.async_wait(boost::asio::use_awaitable);
   }
   if (world_.fails(ctx.step.name()))
-    co_return fail(ErrorCode::unavailable,
+    co_return fail(ErrorCode::failed_precondition,
                    fmt::format("simulated failure of {} (listed in simulation.fail_steps)", ctx.step.name()));
   if (auto r = world_.record(ctx); !r) co_return std::unexpected(r.error());
   co_return fmt::format("simulated {} of {}", ctx.step.name(), ctx.sha.abbrev());

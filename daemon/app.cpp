@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/gates.hpp"
+#include "adapters/railway_deploy_step.hpp"
 #include "daemon/blocking.hpp"
 #include "daemon/log.hpp"
 
@@ -15,12 +16,40 @@ namespace promoter::daemon {
 
 namespace asio = boost::asio;
 
-App::App(Config config, std::string database_url, std::vector<TokenEntry> tokens, const Clock& clock)
+std::expected<Secrets, std::string> read_secrets(const Config& config, const EnvLookup& env) {
+  Secrets s;
+  auto url = env(config.database_url_env);
+  // An empty value is allowed: libpq then takes PGHOST, PGPORT, PGUSER, ... from the environment.
+  if (!url)
+    return std::unexpected(fmt::format("{}: database.url_env names {}, which is not set (an empty value uses "
+                                       "libpq's PG* variables)",
+                                       config.path, config.database_url_env));
+  s.database_url = *url;
+  auto tokens = resolve_tokens(config, env);
+  if (!tokens) return std::unexpected(tokens.error());
+  s.tokens = std::move(*tokens);
+  if (config.railway) {
+    s.railway_token = env(config.railway->token_env);
+    if (!s.railway_token || s.railway_token->empty())
+      return std::unexpected(fmt::format("{}: railway.token_env names {}, which is not set", config.path,
+                                         config.railway->token_env));
+    if (!config.railway->webhook_secret_env.empty()) {
+      s.railway_webhook_secret = env(config.railway->webhook_secret_env);
+      if (!s.railway_webhook_secret || s.railway_webhook_secret->size() < 24)
+        return std::unexpected(fmt::format("{}: railway.webhook_secret_env names {}, which must hold a random "
+                                           "secret of at least 24 characters",
+                                           config.path, config.railway->webhook_secret_env));
+    }
+  }
+  return s;
+}
+
+App::App(Config config, Secrets secrets, const Clock& clock)
     : config_(std::move(config)),
       clock_(clock),
-      store_(std::move(database_url), config_.database_max_connections),
+      store_(std::move(secrets.database_url), config_.database_max_connections),
       metrics_(PROMOTER_VERSION, config_.policy.short_soak()),
-      tokens_(std::move(tokens)),
+      tokens_(std::move(secrets.tokens)),
       releases_(io_, pool_, store_, clock_, metrics_, config_.environment),
       simulated_({config_.simulation.record_file, config_.simulation.step_delay, config_.simulation.fail_steps},
                  [&clock] { return clock.now(); }) {
@@ -29,9 +58,32 @@ App::App(Config config, std::string database_url, std::vector<TokenEntry> tokens
     performers_.push_back(std::make_unique<adapters::SimulatedStep>(simulated_, io_.get_executor()));
     return performers_.back().get();
   };
+  if (config_.railway) {
+    adapters::HttpClientOptions options;
+    options.ca_file = config_.railway->ca_file;
+    http_client_ = std::make_unique<adapters::HttpClient>(io_.get_executor(), options);
+    railway_ = std::make_unique<adapters::RailwayClient>(
+        *http_client_, adapters::RailwayClientOptions{config_.railway->endpoint, secrets.railway_token.value_or(""),
+                                                      config_.railway->token_kind == "project"
+                                                          ? adapters::RailwayTokenKind::project
+                                                          : adapters::RailwayTokenKind::account});
+    railway_staging_ = std::make_unique<RailwayStaging>(io_, *railway_, releases_, config_,
+                                                        secrets.railway_webhook_secret);
+  }
   performers.migrate = simulated();
   performers.verify = simulated();
-  for (const auto& service : config_.services) performers.deploy[service.name] = simulated();
+  for (const auto& service : config_.services) {
+    if (service.production.provider == "railway") {
+      performers_.push_back(std::make_unique<adapters::RailwayDeployStep>(
+          io_.get_executor(), *railway_,
+          adapters::RailwayTarget{service.production.project_id, service.production.environment_id,
+                                  service.production.service_id},
+          config_.railway->poll_interval, config_.railway->deploy_timeout));
+      performers.deploy[service.name] = performers_.back().get();
+    } else {
+      performers.deploy[service.name] = simulated();
+    }
+  }
 
   ExecutorHooks hooks;
   hooks.preflight = [this](const core::Sha& sha, PromotionId id) -> asio::awaitable<core::Result<std::string>> {
@@ -63,6 +115,7 @@ App::App(Config config, std::string database_url, std::vector<TokenEntry> tokens
   releases_.on_promotion_start([this](PromotionId id, const core::Sha&) { start_promotion(id); });
 
   add_api_routes(router_, ApiContext{releases_, store_, pool_.get_executor(), metrics_, config_, PROMOTER_VERSION});
+  if (railway_staging_) railway_staging_->add_routes(router_);
   ServerHooks server_hooks;
   server_hooks.on_request = [this](std::string_view method, std::string_view route, unsigned status, double s) {
     metrics_.http_request(method, route, status, s);
@@ -131,6 +184,7 @@ asio::awaitable<void> App::startup() {
     log(LogLevel::info, "resuming promotion interrupted by a restart", {{"promotion_id", id}});
     start_promotion(id);
   }
+  if (railway_staging_) railway_staging_->start();
 }
 
 void App::start_promotion(PromotionId id) {
@@ -165,6 +219,7 @@ void App::stop() {
     log(LogLevel::info, "promoterd stopping: no new requests; running steps resume on restart");
     server_->stop();
     releases_.stop();
+    if (railway_staging_) railway_staging_->stop();
     io_.stop();
   });
 }

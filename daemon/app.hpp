@@ -8,7 +8,9 @@
 #include <memory>
 #include <set>
 
+#include "adapters/http_client.hpp"
 #include "adapters/pg_store.hpp"
+#include "adapters/railway_client.hpp"
 #include "adapters/simulated_production.hpp"
 #include "daemon/api.hpp"
 #include "daemon/auth.hpp"
@@ -17,13 +19,25 @@
 #include "daemon/http_server.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/promotion_executor.hpp"
+#include "daemon/railway_staging.hpp"
 #include "daemon/release_service.hpp"
 
 namespace promoter::daemon {
 
+// What main() read from the environment and files named in the config. Never logged.
+struct Secrets {
+  std::string database_url;
+  std::vector<TokenEntry> tokens;
+  std::optional<std::string> railway_token;
+  std::optional<std::string> railway_webhook_secret;
+};
+
+// Reads every secret the config names; errors name the variable or file, never a value.
+std::expected<Secrets, std::string> read_secrets(const Config&, const EnvLookup&);
+
 class App {
  public:
-  App(Config config, std::string database_url, std::vector<TokenEntry> tokens, const Clock& clock);
+  App(Config config, Secrets secrets, const Clock& clock);
   ~App();
 
   // Applies schema migrations (waiting up to `db_wait` for the database), binds the listen address.
@@ -50,6 +64,9 @@ class App {
   TokenRegistry tokens_;
   ReleaseService releases_;
   adapters::SimulatedProduction simulated_;
+  std::unique_ptr<adapters::HttpClient> http_client_;
+  std::unique_ptr<adapters::RailwayClient> railway_;
+  std::unique_ptr<RailwayStaging> railway_staging_;
   std::vector<std::unique_ptr<StepPerformer>> performers_;
   std::unique_ptr<PromotionExecutor> executor_;
   Router router_;

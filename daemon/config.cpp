@@ -99,7 +99,8 @@ class Reader {
   Config read(const toml::table& root) const {
     Config c;
     c.path = path_;
-    only(root, "", {"environment", "server", "database", "policy", "services", "migrations", "simulation", "auth"});
+    only(root, "",
+         {"environment", "server", "database", "policy", "services", "migrations", "simulation", "auth", "railway"});
     if (auto v = string(root, "environment", "environment")) c.environment = *v;
 
     if (const auto* server = table(root, "server", "[server]")) {
@@ -183,18 +184,52 @@ class Reader {
         }
       }
       if (const auto* pr = table(*s, "production", "services.production")) {
-        only(*pr, "services.production", {"provider"});
+        only(*pr, "services.production", {"provider", "project_id", "environment_id", "service_id"});
         if (auto v = string(*pr, "provider", "services.production.provider")) svc.production.provider = *v;
-        if (svc.production.provider != "simulated")
+        if (svc.production.provider == "railway") {
+          svc.production.project_id = required_string(*pr, pr, "project_id", "services.production.project_id");
+          svc.production.environment_id =
+              required_string(*pr, pr, "environment_id", "services.production.environment_id");
+          svc.production.service_id = required_string(*pr, pr, "service_id", "services.production.service_id");
+        } else if (svc.production.provider != "simulated") {
           error(pr->get("provider"),
-                fmt::format("services.production.provider = \"{}\" is not available in this build; use \"simulated\"",
+                fmt::format("services.production.provider = \"{}\": use \"railway\" or \"simulated\" (Fly.io "
+                            "arrives with its adapter)",
                             svc.production.provider));
+        }
       }
       c.services.push_back(std::move(svc));
     }
     std::sort(c.services.begin(), c.services.end(),
               [](const auto& a, const auto& b) { return a.restart_order < b.restart_order; });
     for (const auto& s : c.services) c.policy.services.push_back(s.name);
+
+    if (const auto* rw = table(root, "railway", "[railway]")) {
+      only(*rw, "railway",
+           {"endpoint", "token_env", "token_kind", "ca_file", "webhook_secret_env", "reconcile_interval",
+            "poll_interval", "deploy_timeout"});
+      RailwayConfig r;
+      if (auto v = string(*rw, "endpoint", "railway.endpoint")) r.endpoint = *v;
+      if (!r.endpoint.starts_with("https://") && !r.endpoint.starts_with("http://"))
+        error(rw->get("endpoint"), "railway.endpoint must be an http:// or https:// URL");
+      if (auto v = string(*rw, "token_env", "railway.token_env")) r.token_env = *v;
+      if (auto v = string(*rw, "token_kind", "railway.token_kind")) r.token_kind = *v;
+      if (r.token_kind != "account" && r.token_kind != "project")
+        error(rw->get("token_kind"), "railway.token_kind must be \"account\" or \"project\"");
+      if (auto v = string(*rw, "ca_file", "railway.ca_file")) r.ca_file = *v;
+      if (auto v = string(*rw, "webhook_secret_env", "railway.webhook_secret_env")) r.webhook_secret_env = *v;
+      if (auto v = duration(*rw, "reconcile_interval", "railway.reconcile_interval")) r.reconcile_interval = *v;
+      if (auto v = duration(*rw, "poll_interval", "railway.poll_interval")) r.poll_interval = *v;
+      if (auto v = duration(*rw, "deploy_timeout", "railway.deploy_timeout")) r.deploy_timeout = *v;
+      if (r.reconcile_interval < std::chrono::seconds(1))
+        error(rw->get("reconcile_interval"), "railway.reconcile_interval must be at least 1s");
+      if (r.poll_interval < std::chrono::milliseconds(50))
+        error(rw->get("poll_interval"), "railway.poll_interval must be at least 50ms");
+      c.railway = r;
+    }
+    for (const auto& s : c.services)
+      if ((s.staging.provider == "railway" || s.production.provider == "railway") && !c.railway)
+        error(nullptr, fmt::format("service '{}' uses Railway: add a [railway] section (token_env, ...)", s.name));
 
     if (const auto* m = table(root, "migrations", "[migrations]")) {
       only(*m, "migrations", {"enabled", "provider", "command", "workdir", "timeout", "pass_env", "database_url_env"});

@@ -21,7 +21,22 @@ struct StagingTarget {
 };
 
 struct ProductionTarget {
-  std::string provider = "simulated";  // "simulated" records the deploy; "railway" and "fly" arrive with their adapters
+  std::string provider = "simulated";  // "simulated" records the deploy; "railway" deploys the exact commit
+  std::string project_id;              // railway
+  std::string environment_id;          // railway: the production environment
+  std::string service_id;              // railway
+};
+
+// Railway's API, for staging tracking and Railway production targets.
+struct RailwayConfig {
+  std::string endpoint = "https://backboard.railway.com/graphql/v2";
+  std::string token_env = "RAILWAY_TOKEN";
+  std::string token_kind = "account";  // "account": Authorization: Bearer; "project": Project-Access-Token
+  std::string ca_file;                 // extra CA bundle to trust (tests); empty: the system's
+  std::string webhook_secret_env;      // the secret in /webhooks/railway/{secret}; empty: no webhook route
+  core::Duration reconcile_interval = std::chrono::seconds{60};
+  core::Duration poll_interval = std::chrono::seconds{5};      // while a production deployment builds
+  core::Duration deploy_timeout = std::chrono::minutes{20};    // a production deployment must be live by then
 };
 
 struct ServiceConfig {
@@ -65,6 +80,7 @@ struct Config {
   core::Policy policy;
   std::vector<ServiceConfig> services;  // sorted by restart_order
   MigrationsConfig migrations;
+  std::optional<RailwayConfig> railway;
   SimulationConfig simulation;
   std::vector<TokenConfig> tokens;
 };

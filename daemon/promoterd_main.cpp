@@ -63,22 +63,14 @@ int main(int argc, char** argv) {
                              config->policy.short_soak() ? ", SHORT SOAK MODE: demos and tests only" : "");
     return 0;
   }
-  auto tokens = daemon::resolve_tokens(*config, env);
-  if (!tokens) {
-    std::cerr << tokens.error() << "\n";
-    return 2;
-  }
-  auto database_url = env(config->database_url_env);
-  // An empty value is allowed: libpq then takes PGHOST, PGPORT, PGUSER, ... from the environment.
-  if (!database_url) {
-    std::cerr << fmt::format("{}: database.url_env names {}, which is not set (an empty value uses libpq's PG* "
-                             "variables)\n",
-                             config_path, config->database_url_env);
+  auto secrets = daemon::read_secrets(*config, env);
+  if (!secrets) {
+    std::cerr << secrets.error() << "\n";
     return 2;
   }
 
   daemon::SystemClock clock;
-  daemon::App app(*config, *database_url, std::move(*tokens), clock);
+  daemon::App app(*config, std::move(*secrets), clock);
   if (auto ready = app.prepare(std::chrono::seconds(30)); !ready) {
     daemon::log(daemon::LogLevel::error, "cannot start", {{"error", ready.error().message}});
     return 1;

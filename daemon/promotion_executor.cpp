@@ -98,11 +98,25 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
     }
 
     const StepRecord& record = promotion.steps[next.index];
-    StepContext ctx{id, *sha, record.step, record.idempotency_key};
+    StepContext ctx{id, *sha, record.step, record.idempotency_key, record.started_at, record.progress, {}};
+    const int index = next.index;
+    ctx.note = [this, id, index](std::string progress) -> boost::asio::awaitable<core::Result<void>> {
+      auto write = [this, id, index, progress = std::move(progress)] {
+        return store_.journal_progress(id, index, progress);
+      };
+      co_return co_await run_blocking(blocking_, std::move(write));
+    };
     const nlohmann::json fields = {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}};
 
     if (next.kind == core::NextStep::Kind::reconcile) {
       auto done = co_await find_done(ctx);
+      if (!done && done.error().code == ErrorCode::failed_precondition) {
+        log(LogLevel::error, "interrupted step had taken effect and failed; the promotion stops here",
+            {{"promotion_id", id}, {"step", record.step.name()}, {"error", done.error().message}});
+        auto j = co_await journal(id, next.index, StepState::failed, done.error().message);
+        if (!j) co_return std::unexpected(j.error());
+        continue;
+      }
       if (!done) {
         log(LogLevel::error, "cannot tell whether an interrupted step took effect; will retry",
             {{"promotion_id", id}, {"step", record.step.name()}, {"error", done.error().message}});
@@ -119,6 +133,8 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
 
     auto started = co_await journal(id, next.index, StepState::started, "");
     if (!started) co_return std::unexpected(started.error());
+    ctx.started_at = clock_.now();
+    ctx.progress.clear();
     log(LogLevel::info, "step started", fields);
     const auto t0 = std::chrono::steady_clock::now();
     auto outcome = co_await perform(ctx);
@@ -128,6 +144,12 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
     if (record.step.kind == StepKind::record) {
       if (!outcome) co_return std::unexpected(outcome.error());  // the end was not recorded: resume retries it
       continue;
+    }
+    if (!outcome && outcome.error().code == ErrorCode::unavailable) {
+      // Cannot tell whether the effect took: leave the step started; the next run reconciles it.
+      log(LogLevel::warn, "step interrupted by an unavailable dependency; will reconcile",
+          {{"promotion_id", id}, {"step", record.step.name()}, {"error", outcome.error().message}});
+      co_return std::unexpected(outcome.error());
     }
     if (outcome) {
       auto j = co_await journal(id, next.index, StepState::succeeded, *outcome);

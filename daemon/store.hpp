@@ -23,6 +23,7 @@ struct StepRecord {
   std::optional<core::Timestamp> started_at;
   std::optional<core::Timestamp> finished_at;
   std::string detail;
+  std::string progress;  // noted by the side effect while it ran (see journal_progress)
 };
 
 enum class PromotionState { running, succeeded, failed };
@@ -91,6 +92,9 @@ class Store {
   // Journal: moves one step to `to` (checked against its recorded state), stamping the time.
   virtual Result<void> journal_step(PromotionId, int index, core::StepState to, const std::string& detail,
                                     core::Timestamp at) = 0;
+
+  // Notes what a started step's side effect has done so far (e.g. "railway-deployment:<id>"), before it waits.
+  virtual Result<void> journal_progress(PromotionId, int index, const std::string& progress) = 0;
 
   // Fails with ErrorCode::conflict when another holder (any process) has the environment.
   virtual Result<std::unique_ptr<EnvironmentLease>> lease_environment(const std::string& environment) = 0;

@@ -60,6 +60,9 @@ class CrashingStore final : public daemon::Store {
   core::Result<std::unique_ptr<daemon::EnvironmentLease>> lease_environment(const std::string& e) override {
     return inner_.lease_environment(e);
   }
+  core::Result<void> journal_progress(daemon::PromotionId id, int index, const std::string& p) override {
+    return inner_.journal_progress(id, index, p);
+  }
   core::Result<void> journal_step(daemon::PromotionId id, int index, core::StepState to, const std::string& detail,
                                   core::Timestamp at) override {
     ++writes;

@@ -1,0 +1,106 @@
+#include "adapters/railway_deploy_step.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+namespace promoter::adapters {
+
+using core::ErrorCode;
+using core::fail;
+
+namespace {
+
+constexpr std::string_view note_prefix = "railway-deployment:";
+
+// Transport failures, timeouts, 5xx and 429 may pass: unavailable (the executor resumes later and
+// reconciles). Railway refusing the request (other 4xx, GraphQL errors, answers we cannot read) will not:
+// the step fails with Railway's message.
+core::Error from_adapter(const AdapterError& e, std::string_view what) {
+  const bool transient = e.kind == AdapterError::Kind::transport || e.kind == AdapterError::Kind::timeout ||
+                         (e.kind == AdapterError::Kind::http_status && (e.http_status >= 500 || e.http_status == 429));
+  return core::Error{transient ? ErrorCode::unavailable : ErrorCode::failed_precondition,
+                     fmt::format("{}: {}", what, e.message)};
+}
+
+bool failed_status(std::string_view status) {
+  return status == "FAILED" || status == "CRASHED" || status == "REMOVED" || status == "SKIPPED";
+}
+
+}  // namespace
+
+RailwayDeployStep::RailwayDeployStep(boost::asio::any_io_executor executor, RailwayClient& client, RailwayTarget target,
+                                     std::chrono::milliseconds poll_interval, std::chrono::milliseconds timeout)
+    : executor_(std::move(executor)),
+      client_(client),
+      target_(std::move(target)),
+      poll_interval_(poll_interval),
+      timeout_(timeout) {}
+
+std::string RailwayDeployStep::note_for(const std::string& deployment_id) {
+  return std::string(note_prefix) + deployment_id;
+}
+
+std::optional<std::string> RailwayDeployStep::deployment_in(const std::string& progress) {
+  if (!progress.starts_with(note_prefix) || progress.size() == note_prefix.size()) return std::nullopt;
+  return progress.substr(note_prefix.size());
+}
+
+boost::asio::awaitable<core::Result<std::string>> RailwayDeployStep::perform(const daemon::StepContext& ctx) {
+  auto id = co_await client_.deploy_commit(target_.service_id, target_.environment_id, ctx.sha.str());
+  if (!id) co_return std::unexpected(from_adapter(id.error(), fmt::format("deploying {} to Railway", ctx.sha.abbrev())));
+  if (ctx.note) {
+    auto noted = co_await ctx.note(note_for(*id));
+    if (!noted) co_return std::unexpected(noted.error());
+  }
+  co_return co_await wait_live(*id, ctx);
+}
+
+boost::asio::awaitable<core::Result<std::optional<std::string>>> RailwayDeployStep::find_done(
+    const daemon::StepContext& ctx) {
+  std::optional<std::string> id = deployment_in(ctx.progress);
+  if (!id) {
+    // Crashed between asking Railway to deploy and noting the id: look for a deployment of this exact
+    // commit in the production environment, made since the step started (10 minutes of slack for clocks).
+    auto list = co_await client_.list_deployments(target_.project_id, target_.environment_id, target_.service_id, 20);
+    if (!list) co_return std::unexpected(from_adapter(list.error(), "listing Railway production deployments"));
+    for (const auto& d : *list) {  // newest first
+      if (d.commit_hash != ctx.sha.str()) continue;
+      auto created = core::parse_timestamp(d.created_at);
+      if (ctx.started_at && created && *created < *ctx.started_at - std::chrono::minutes(10)) continue;
+      id = d.id;
+      break;
+    }
+  }
+  if (!id) co_return std::optional<std::string>();
+  auto live = co_await wait_live(*id, ctx);
+  if (!live) co_return std::unexpected(live.error());
+  co_return std::optional<std::string>(*live + " (found after restart)");
+}
+
+boost::asio::awaitable<core::Result<std::string>> RailwayDeployStep::wait_live(std::string deployment_id,
+                                                                                const daemon::StepContext& ctx) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  for (;;) {
+    auto d = co_await client_.get_deployment(deployment_id);
+    if (!d) co_return std::unexpected(from_adapter(d.error(), fmt::format("reading Railway deployment {}", deployment_id)));
+    if (d->commit_hash && *d->commit_hash != ctx.sha.str())
+      co_return fail(ErrorCode::failed_precondition,
+                     fmt::format("Railway deployment {} is of commit {}, not {}", deployment_id, *d->commit_hash,
+                                 ctx.sha.str()));
+    if (d->status == "SUCCESS")
+      co_return fmt::format("railway deployment {} of {} is live", deployment_id, ctx.sha.abbrev());
+    if (failed_status(d->status))
+      co_return fail(ErrorCode::failed_precondition,
+                     fmt::format("railway deployment {} of {} is {}", deployment_id, ctx.sha.abbrev(), d->status));
+    if (std::chrono::steady_clock::now() >= deadline)
+      co_return fail(ErrorCode::failed_precondition,
+                     fmt::format("railway deployment {} of {} was not live within {} (last status {})", deployment_id,
+                                 ctx.sha.abbrev(), core::format_duration(std::chrono::duration_cast<core::Duration>(timeout_)),
+                                 d->status));
+    boost::asio::steady_timer timer(executor_, poll_interval_);
+    co_await timer.async_wait(boost::asio::use_awaitable);
+  }
+}
+
+}  // namespace promoter::adapters

@@ -1,0 +1,147 @@
+#include "daemon/railway_staging.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+
+#include "adapters/railway_webhook.hpp"
+#include "daemon/log.hpp"
+
+namespace promoter::daemon {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+
+RailwayStaging::RailwayStaging(asio::io_context& io, adapters::RailwayClient& client, ReleaseService& releases,
+                               const Config& config, std::optional<std::string> webhook_secret)
+    : io_(io),
+      client_(client),
+      releases_(releases),
+      interval_(config.railway ? config.railway->reconcile_interval : core::Duration(std::chrono::seconds(60))),
+      wake_(io) {
+  if (webhook_secret) webhook_secret_ = TokenRegistry::digest(*webhook_secret);
+  for (const auto& s : config.services) {
+    if (s.staging.provider != "railway") continue;
+    auto it = std::find_if(tracked_.begin(), tracked_.end(), [&](const Tracked& t) {
+      return t.project_id == s.staging.project_id && t.environment_id == s.staging.environment_id;
+    });
+    if (it == tracked_.end()) it = tracked_.insert(tracked_.end(), Tracked{s.staging.project_id, s.staging.environment_id, {}});
+    it->service_names[s.staging.service_id] = s.name;
+  }
+}
+
+void RailwayStaging::add_routes(Router& router) {
+  if (!webhook_secret_) return;
+  router.add(http::verb::post, "/webhooks/railway/{secret}", RouteAccess{false, {}},
+             [this](HttpRequest& req) { return on_webhook(req); });
+}
+
+void RailwayStaging::start() {
+  if (tracked_.empty()) return;
+  asio::co_spawn(io_, loop(), asio::detached);
+}
+
+void RailwayStaging::stop() {
+  stopped_ = true;
+  wake_.cancel();
+}
+
+void RailwayStaging::poke() {
+  pending_ = true;
+  wake_.cancel();
+}
+
+asio::awaitable<void> RailwayStaging::loop() {
+  while (!stopped_) {
+    pending_ = false;
+    auto r = co_await reconcile();
+    if (!r) log(LogLevel::warn, "staging reconciliation failed; will retry", {{"error", r.error().message}});
+    if (stopped_ || pending_) continue;
+    wake_.expires_after(interval_);
+    boost::system::error_code ec;
+    co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+asio::awaitable<core::Result<void>> RailwayStaging::observe(const adapters::RailwayDeployment& d,
+                                                            const std::string& service) {
+  if (!d.commit_hash) {
+    if (reported_without_commit_.insert(d.id).second)
+      log(LogLevel::warn, "staging deployment has no commit in its metadata; recorded, not guessed",
+          {{"deployment_id", d.id}, {"service", service}, {"status", d.status}});
+    co_return core::Result<void>{};
+  }
+  auto sha = core::Sha::parse(*d.commit_hash);
+  if (!sha) {
+    log(LogLevel::warn, "staging deployment has a malformed commit; ignored",
+        {{"deployment_id", d.id}, {"service", service}});
+    co_return core::Result<void>{};
+  }
+  if (auto it = seen_.find(d.id); it != seen_.end() && it->second == d.status) co_return core::Result<void>{};
+  std::optional<core::Timestamp> created;
+  if (auto t = core::parse_timestamp(d.created_at)) created = *t;
+  core::Event event = core::StagingDeploymentObserved{*sha,   service, d.id, core::parse_deploy_status(d.status),
+                                                      d.commit_author.value_or(""), created, "railway"};
+  auto r = co_await releases_.submit(std::move(event));
+  if (!r && r.error().code == core::ErrorCode::unavailable) co_return std::unexpected(r.error());
+  if (!r)
+    log(LogLevel::warn, "staging deployment not applied", {{"deployment_id", d.id}, {"error", r.error().message}});
+  seen_[d.id] = d.status;
+  co_return core::Result<void>{};
+}
+
+asio::awaitable<core::Result<void>> RailwayStaging::reconcile() {
+  for (const auto& t : tracked_) {
+    std::vector<std::string> ids;
+    for (const auto& [id, name] : t.service_names) ids.push_back(id);
+    auto batch = co_await client_.list_deployments_batch(t.environment_id, t.project_id, ids, 10);
+    if (!batch)
+      co_return core::fail(core::ErrorCode::unavailable,
+                           fmt::format("listing staging deployments of environment {}: {}", t.environment_id,
+                                       batch.error().message));
+    for (const auto& [service_id, deployments] : *batch) {
+      const std::string& name = t.service_names.at(service_id);
+      // Oldest first, so a newer release is seen after the one it replaces.
+      for (auto it = deployments.rbegin(); it != deployments.rend(); ++it) {
+        auto r = co_await observe(*it, name);
+        if (!r) co_return r;
+      }
+    }
+  }
+  co_return core::Result<void>{};
+}
+
+asio::awaitable<HttpResponse> RailwayStaging::on_webhook(HttpRequest& req) {
+  // Compare digests in constant time; a wrong secret looks like no route at all.
+  const TokenDigest given = TokenRegistry::digest(req.params.at("secret"));
+  if (CRYPTO_memcmp(given.data(), webhook_secret_->data(), given.size()) != 0)
+    co_return HttpResponse::error(404, "not_found", "no such route");
+  auto event = adapters::parse_railway_webhook(req.body);
+  if (!event) co_return HttpResponse::error(400, "invalid_argument", event.error());
+  if (event->kind != adapters::RailwayWebhookEvent::Kind::deployment)
+    co_return HttpResponse::json(200, {{"status", "ignored"}, {"reason", "not a deployment event"}});
+  const Tracked* tracked = nullptr;
+  for (const auto& t : tracked_)
+    if (t.environment_id == event->environment_id && t.service_names.contains(event->service_id)) tracked = &t;
+  if (!tracked)
+    co_return HttpResponse::json(200, {{"status", "ignored"}, {"reason", "not a tracked staging service"}});
+  const std::string service = tracked->service_names.at(event->service_id);
+  // A webhook is a hint: the deployment as the API reports it is what gets recorded.
+  auto confirmed = co_await client_.get_deployment(event->deployment_id);
+  if (!confirmed)
+    co_return HttpResponse::error(503, "unavailable",
+                                  fmt::format("cannot confirm deployment {} with Railway now; retry later",
+                                              event->deployment_id));
+  auto r = co_await observe(*confirmed, service);
+  if (!r) co_return HttpResponse::error(503, "unavailable", "cannot record the deployment now; retry later");
+  poke();
+  if (!confirmed->commit_hash)
+    co_return HttpResponse::json(202, {{"status", "recorded_without_commit"},
+                                       {"reason", "the deployment's metadata has no commit hash"}});
+  co_return HttpResponse::json(200, {{"status", "accepted"}});
+}
+
+}  // namespace promoter::daemon

@@ -1,0 +1,261 @@
+// promoterd against the fake Railway over real HTTP: staging tracked from webhooks and reconciliation
+// without manual calls, and Railway production deploys of the exact commit, once, across a crash.
+#include <utility>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_future.hpp>
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <future>
+#include <thread>
+
+#include "tests/fakes/fake_railway.hpp"
+#include "tests/support/test_support.hpp"
+
+using namespace promoter;
+using namespace promoter::testing;
+using nlohmann::json;
+namespace asio = boost::asio;
+
+namespace {
+
+const std::string bob = "bob-operator-token-00000002";
+const std::string ci = "ci-bot-token-000000000000003";
+const std::string viewer = "viewer-token-0000000000004";
+const std::string railway_token = "railway-fake-token-123456";
+const std::string secret = "webhook-secret-0123456789abcdef";
+const std::vector<std::string> services{"worker", "api", "www"};
+
+// The fake Railway on a thread of its own; every call to it runs on that thread.
+class RailwayFixture {
+ public:
+  explicit RailwayFixture(int deploy_reads_to_finish = 0)
+      : fake_(io_.get_executor(), options(deploy_reads_to_finish)), guard_(io_.get_executor()) {
+    fake_.start();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  template <class F>
+  auto call(F f) {
+    std::packaged_task<decltype(f())()> task(std::move(f));
+    auto future = task.get_future();
+    asio::post(io_, [&task] { task(); });
+    return future.get();
+  }
+
+  ~RailwayFixture() {
+    call([this] { fake_.stop(); });
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  template <class T>
+  T await(asio::awaitable<T> a) {
+    return asio::co_spawn(io_, std::move(a), asio::use_future).get();
+  }
+
+  fakes::FakeRailway& fake() { return fake_; }
+  std::string url() { return fake_.url(); }
+
+  // A merge to main: every staging service builds and deploys `sha`.
+  std::vector<std::string> merge(const std::string& sha, const std::string& final_status = "SUCCESS") {
+    std::vector<std::string> ids;
+    for (const auto& s : services)
+      ids.push_back(call([&] {
+        return fake_.add_deployment({"", "env-staging", "svc-" + s, "BUILDING", sha, "alice-gh", "merge", "main", {}});
+      }));
+    for (const auto& id : ids) call([&] { return fake_.set_status(id, "DEPLOYING"); });
+    for (const auto& id : ids) call([&] { return fake_.set_status(id, final_status); });
+    return ids;
+  }
+
+ private:
+  static fakes::FakeRailwayOptions options(int reads) {
+    fakes::FakeRailwayOptions o;
+    o.token = railway_token;
+    o.deploy_reads_to_finish = reads;
+    return o;
+  }
+  asio::io_context io_;
+  fakes::FakeRailway fake_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::thread thread_;
+};
+
+std::string config(const std::string& railway_url, const std::filesystem::path& dir, const std::string& soak) {
+  std::string toml = fmt::format(R"(
+[server]
+listen = "127.0.0.1:0"
+[database]
+url_env = "PROMOTER_DATABASE_URL"
+[policy]
+soak = "{}"
+allow_short_soak = true
+require_smoke = true
+required_smoke_suites = ["e2e"]
+[railway]
+endpoint = "{}"
+token_env = "RW_TOKEN"
+webhook_secret_env = "RW_SECRET"
+reconcile_interval = "1s"
+poll_interval = "50ms"
+deploy_timeout = "1m"
+[migrations]
+provider = "simulated"
+[simulation]
+record_file = "{}"
+[[auth.tokens]]
+identity = "bob"
+role = "operator"
+token_env = "T_BOB"
+[[auth.tokens]]
+identity = "ci-bot"
+role = "ci"
+token_env = "T_CI"
+[[auth.tokens]]
+identity = "dashboard"
+role = "viewer"
+token_env = "T_VIEWER"
+)",
+                                 soak, railway_url, (dir / "effects.jsonl").string());
+  int order = 1;
+  for (const auto& s : services)
+    toml += fmt::format(R"(
+[[services]]
+name = "{0}"
+restart_order = {1}
+staging = {{ provider = "railway", project_id = "proj-fake", environment_id = "env-staging", service_id = "svc-{0}" }}
+production = {{ provider = "railway", project_id = "proj-fake", environment_id = "env-prod", service_id = "svc-{0}-prod" }}
+)",
+                        s, order++);
+  return toml;
+}
+
+struct Env {
+  Env(const std::string& name, RailwayFixture& railway, const std::string& soak = "1h")
+      : dir(temp_dir(name)),
+        daemon(dir, config(railway.url(), dir, soak),
+               {{"PROMOTER_DATABASE_URL", fresh_database("promoter_railway_" + name)},
+                {"RW_TOKEN", railway_token},
+                {"RW_SECRET", secret},
+                {"T_BOB", bob},
+                {"T_CI", ci},
+                {"T_VIEWER", viewer}}) {
+    daemon.start();
+  }
+  std::string webhook_url() const { return fmt::format("http://127.0.0.1:{}/webhooks/railway/{}", daemon.port(), secret); }
+  std::optional<json> release(const std::string& sha) const {
+    auto r = daemon.get("/v1/releases/" + sha, viewer);
+    if (r.status == 404) return std::nullopt;
+    REQUIRE(r.status == 200);
+    return r.json();
+  }
+  std::string state(const std::string& sha) const {
+    auto r = release(sha);
+    return r ? (*r)["state"].get<std::string>() : "absent";
+  }
+  std::filesystem::path dir;
+  Daemon daemon;
+};
+
+const std::string sha1 = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
+const std::string sha2 = "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2";
+
+}  // namespace
+
+TEST_CASE("a merge to main deployed to Railway staging becomes a soaking release without any manual call") {
+  RailwayFixture railway;
+  Env env("tracking", railway);
+  railway.call([&] { railway.fake().set_webhook(env.webhook_url()); });
+  auto ids = railway.merge(sha1);
+  REQUIRE(eventually([&] { return env.state(sha1) == "soaking"; }));
+  json r = *env.release(sha1);
+  CHECK(r["author"] == "alice-gh");
+  CHECK(r["deployments"].size() == 3);
+  CHECK(r["soak"]["started_at"].is_string());
+
+  // A crash of one service resets the soak.
+  railway.call([&] { return railway.fake().set_status(ids[1], "CRASHED"); });
+  REQUIRE(eventually([&] { return (*env.release(sha1))["soak"]["resets"] == 1; }));
+  CHECK(env.state(sha1) == "deploying");
+  CHECK((*env.release(sha1))["gates"]["soak"]["reason"] == "soak: not started (api is CRASHED)");
+
+  // The webhook route itself: a wrong secret is no route, bad JSON is 400, alerts are accepted and ignored.
+  CHECK(http(env.daemon.port(), "POST", "/webhooks/railway/wrong-secret", "{}").status == 404);
+  CHECK(http(env.daemon.port(), "POST", "/webhooks/railway/" + secret, "{nope").status == 400);
+  auto alert = http(env.daemon.port(), "POST", "/webhooks/railway/" + secret,
+                    R"({"type":"VolumeAlert.triggered","details":{},"resource":{},"timestamp":"2026-11-25T00:00:00Z"})");
+  CHECK(alert.status == 200);
+  CHECK(alert.json()["status"] == "ignored");
+}
+
+TEST_CASE("missed webhooks are caught by the reconciler") {
+  RailwayFixture railway;
+  Env env("missed", railway);
+  // No webhook URL at all: only the reconciler can learn about the merge.
+  railway.merge(sha1);
+  REQUIRE(eventually([&] { return env.state(sha1) == "soaking"; }));
+  const int before = railway.call([&] { return railway.fake().request_count("ListDeploymentsBatch"); });
+  CHECK(before >= 1);
+}
+
+TEST_CASE("duplicated and reordered webhooks change nothing") {
+  RailwayFixture railway;
+  Env env("duplicates", railway);
+  railway.call([&] { railway.fake().set_webhook(env.webhook_url()); });
+  railway.merge(sha1);
+  REQUIRE(eventually([&] { return env.state(sha1) == "soaking"; }));
+  const json before = *env.release(sha1);
+  const auto audit_before = env.daemon.get("/v1/audit?limit=1000&sha=" + sha1, viewer).json()["entries"].size();
+
+  // Every webhook of the merge again, twice each, in a shuffled order, including stale BUILDING ones.
+  std::vector<std::string> bodies;
+  for (const auto& d : railway.call([&] { return railway.fake().deployments(); })) {
+    auto stale = d;
+    stale.status = "BUILDING";
+    bodies.push_back(railway.call([&] { return railway.fake().webhook_payload(stale, fakes::WebhookShape::current); }));
+    bodies.push_back(railway.call([&] { return railway.fake().webhook_payload(d, fakes::WebhookShape::legacy); }));
+  }
+  auto replay = fakes::FakeRailway::reordered(fakes::FakeRailway::duplicated(bodies), 42);
+  auto results = railway.await(railway.fake().send_webhooks(env.webhook_url(), replay));
+  for (const auto& r : results) {
+    REQUIRE(r.has_value());
+    CHECK(*r == 200);
+  }
+  const json after = *env.release(sha1);
+  CHECK(after["state"] == before["state"]);
+  CHECK(after["deployments"] == before["deployments"]);
+  CHECK(after["soak"] == before["soak"]);
+  CHECK(env.daemon.get("/v1/audit?limit=1000&sha=" + sha1, viewer).json()["entries"].size() == audit_before);
+}
+
+TEST_CASE("a Railway production promotion deploys the exact commit once per service, across a daemon crash") {
+  RailwayFixture railway(/*deploy_reads_to_finish=*/8);
+  Env env("production", railway, "1s");
+  railway.call([&] { railway.fake().set_webhook(env.webhook_url()); });
+  railway.merge(sha2);
+  REQUIRE(eventually([&] { return env.state(sha2) == "soaking"; }));
+  REQUIRE(env.daemon.post("/v1/releases/" + sha2 + "/smoke-results", {{"suite", "e2e"}, {"passed", true}}, ci).status ==
+          200);
+  REQUIRE(env.daemon.post("/v1/releases/" + sha2 + "/approve", json::object(), bob).status == 200);
+
+  // Crash promoterd as soon as it has asked Railway for the first production deploy.
+  REQUIRE(eventually([&] { return railway.call([&] { return railway.fake().request_count("DeployCommit"); }) >= 1; }));
+  env.daemon.kill_hard();
+  env.daemon.start();
+  REQUIRE(eventually([&] { return env.state(sha2) == "promoted"; }, std::chrono::seconds(60)));
+
+  CHECK(railway.call([&] { return railway.fake().request_count("DeployCommit"); }) == 3);
+  std::map<std::string, int> per_service;
+  for (const auto& d : railway.call([&] { return railway.fake().deployments(); })) {
+    if (d.environment_id != "env-prod") continue;
+    CHECK(d.commit_hash == sha2);
+    CHECK(d.status == "SUCCESS");
+    ++per_service[d.service_id];
+  }
+  CHECK(per_service == std::map<std::string, int>{{"svc-api-prod", 1}, {"svc-worker-prod", 1}, {"svc-www-prod", 1}});
+  auto p = env.daemon.get("/v1/promotions/" + (*env.release(sha2))["promotion_id"].get<std::string>(), viewer).json();
+  CHECK(p["state"] == "succeeded");
+  CHECK(p["steps"][2]["detail"].get<std::string>().find("is live") != std::string::npos);
+}
