@@ -175,7 +175,8 @@ asio::awaitable<void> simulate_merges(FakeRailway& fake, const Config& config) {
     const auto step = std::clamp<std::chrono::milliseconds>(period / 4, std::chrono::milliseconds(100),
                                                             std::chrono::milliseconds(2000));
     for (int merge = 1;; ++merge) {
-        co_await wait(period);
+        // The first merge comes soon, so a demo has something to show at once.
+        co_await wait(merge == 1 ? std::min<std::chrono::seconds>(period, std::chrono::seconds(3)) : period);
         const auto sha = random_sha(rng);
         const auto author = authors[rng() % authors.size()];
         std::vector<std::string> ids;
