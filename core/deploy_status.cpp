@@ -1,13 +1,12 @@
 #include "core/deploy_status.hpp"
 
-#include <array>
-#include <utility>
+#include "core/enum_names.hpp"
 
 namespace promoter::core {
 
 namespace {
 
-constexpr std::array<std::pair<DeployStatus, std::string_view>, 14> names{{
+constexpr EnumNames<DeployStatus, 14> names{{{
     {DeployStatus::queued, "QUEUED"},
     {DeployStatus::waiting, "WAITING"},
     {DeployStatus::initializing, "INITIALIZING"},
@@ -22,7 +21,7 @@ constexpr std::array<std::pair<DeployStatus, std::string_view>, 14> names{{
     {DeployStatus::removing, "REMOVING"},
     {DeployStatus::removed, "REMOVED"},
     {DeployStatus::unknown, "UNKNOWN"},
-}};
+}}};
 
 // Progress rank of a status for one deployment; equal ranks may alternate.
 int rank(DeployStatus s) {
@@ -48,16 +47,10 @@ int rank(DeployStatus s) {
 }  // namespace
 
 DeployStatus parse_deploy_status(std::string_view text) {
-  for (auto [status, name] : names)
-    if (name == text) return status;
-  return DeployStatus::unknown;
+  return names.parse(text).value_or(DeployStatus::unknown);
 }
 
-std::string_view to_string(DeployStatus s) {
-  for (auto [status, name] : names)
-    if (status == s) return name;
-  return "UNKNOWN";
-}
+std::string_view to_string(DeployStatus s) { return names.name(s, "UNKNOWN"); }
 
 Health health_of(DeployStatus s) {
   switch (s) {

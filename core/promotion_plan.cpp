@@ -1,49 +1,33 @@
 #include "core/promotion_plan.hpp"
 
-#include <array>
+#include "core/enum_names.hpp"
 #include <fmt/format.h>
 
 namespace promoter::core {
 
 namespace {
-constexpr std::array<std::pair<StepKind, std::string_view>, 5> kind_names{{
+constexpr EnumNames<StepKind, 5> kind_names{{{
     {StepKind::preflight, "preflight"},
     {StepKind::migrate, "migrate"},
     {StepKind::deploy, "deploy"},
     {StepKind::verify, "verify"},
     {StepKind::record, "record"},
-}};
-constexpr std::array<std::pair<StepState, std::string_view>, 4> state_names{{
+}}};
+constexpr EnumNames<StepState, 4> state_names{{{
     {StepState::planned, "planned"},
     {StepState::started, "started"},
     {StepState::succeeded, "succeeded"},
     {StepState::failed, "failed"},
-}};
+}}};
 }  // namespace
 
-std::string_view to_string(StepKind k) {
-  for (auto [kind, name] : kind_names)
-    if (kind == k) return name;
-  return "preflight";
-}
+std::string_view to_string(StepKind k) { return kind_names.name(k, "preflight"); }
 
-std::optional<StepKind> parse_step_kind(std::string_view text) {
-  for (auto [kind, name] : kind_names)
-    if (name == text) return kind;
-  return std::nullopt;
-}
+std::optional<StepKind> parse_step_kind(std::string_view text) { return kind_names.parse(text); }
 
-std::string_view to_string(StepState s) {
-  for (auto [state, name] : state_names)
-    if (state == s) return name;
-  return "planned";
-}
+std::string_view to_string(StepState s) { return state_names.name(s, "planned"); }
 
-std::optional<StepState> parse_step_state(std::string_view text) {
-  for (auto [state, name] : state_names)
-    if (name == text) return state;
-  return std::nullopt;
-}
+std::optional<StepState> parse_step_state(std::string_view text) { return state_names.parse(text); }
 
 std::string PlanStep::name() const {
   return kind == StepKind::deploy ? fmt::format("deploy:{}", service) : std::string(to_string(kind));

@@ -1,12 +1,11 @@
 #include "core/release.hpp"
 
-#include <array>
-#include <utility>
+#include "core/enum_names.hpp"
 
 namespace promoter::core {
 
 namespace {
-constexpr std::array<std::pair<ReleaseState, std::string_view>, 9> names{{
+constexpr EnumNames<ReleaseState, 9> names{{{
     {ReleaseState::deploying, "deploying"},
     {ReleaseState::soaking, "soaking"},
     {ReleaseState::ready, "ready"},
@@ -16,20 +15,12 @@ constexpr std::array<std::pair<ReleaseState, std::string_view>, 9> names{{
     {ReleaseState::rejected, "rejected"},
     {ReleaseState::superseded, "superseded"},
     {ReleaseState::staging_failed, "staging_failed"},
-}};
+}}};
 }  // namespace
 
-std::string_view to_string(ReleaseState s) {
-  for (auto [state, name] : names)
-    if (state == s) return name;
-  return "deploying";
-}
+std::string_view to_string(ReleaseState s) { return names.name(s, "deploying"); }
 
-std::optional<ReleaseState> parse_release_state(std::string_view text) {
-  for (auto [state, name] : names)
-    if (name == text) return state;
-  return std::nullopt;
-}
+std::optional<ReleaseState> parse_release_state(std::string_view text) { return names.parse(text); }
 
 bool is_terminal(ReleaseState s) {
   switch (s) {
