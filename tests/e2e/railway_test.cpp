@@ -188,6 +188,9 @@ TEST_CASE("a merge to main deployed to Railway staging becomes a soaking release
                     R"({"type":"VolumeAlert.triggered","details":{},"resource":{},"timestamp":"2026-11-25T00:00:00Z"})");
   CHECK(alert.status == 200);
   CHECK(alert.json()["status"] == "ignored");
+  auto huge = http(env.daemon.port(), "POST", "/webhooks/railway/" + secret, std::string(2 << 20, ' '));
+  CHECK(huge.status == 413);
+  CHECK((*env.release(sha1))["soak"]["resets"] == 1);  // nothing recorded was lost
 }
 
 TEST_CASE("missed webhooks are caught by the reconciler") {
