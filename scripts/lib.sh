@@ -7,7 +7,7 @@ PROMOTER_PACKAGES=(
   libboost-dev libboost-system-dev libssl-dev libpqxx-dev libfmt-dev libtomlplusplus-dev
   prometheus-cpp-dev doctest-dev nlohmann-json3-dev libsystemd-dev
   postgresql-15 postgresql-common postgresql-client-15
-  nodejs npm openssl
+  openssl
 )
 
 install_packages() {
@@ -15,6 +15,10 @@ install_packages() {
   for p in "${PROMOTER_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
+  # Node.js may come from elsewhere with its own npm (Debian's npm package would then conflict): ask
+  # for the commands, not the packages.
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
   if ((${#missing[@]})); then
     echo "==> installing Debian packages: ${missing[*]}"
     local sudo=""
