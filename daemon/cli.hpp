@@ -1,5 +1,5 @@
 #pragma once
-// promotectl: the operator's command line for promoterd's /v1 API (see daemon/API.md).
+// promotectl: the operator's command line for promoterd's /v1 API (see daemon/openapi.yaml).
 #include <optional>
 #include <ostream>
 #include <span>

@@ -69,7 +69,7 @@ struct HttpResponse {
     return response;
   }
 
-  // {"error": {"code": "...", "message": "..."}}, the one error shape of the API (see daemon/API.md).
+  // {"error": {"code": "...", "message": "..."}}, the one error shape of the API (see daemon/openapi.yaml).
   static HttpResponse error(unsigned status, std::string_view code, std::string_view message) {
     return json(status, nlohmann::json{{"error", {{"code", code}, {"message", message}}}});
   }

@@ -1,5 +1,5 @@
 #pragma once
-// The JSON shapes of the /v1 API (daemon/API.md, daemon/openapi.yaml).
+// The JSON shapes of the /v1 API (daemon/openapi.yaml).
 #include <nlohmann/json.hpp>
 
 #include "core/gates.hpp"

@@ -1,5 +1,5 @@
 // promotectl against a fake promoterd: a Beast server on 127.0.0.1 (port chosen at run time) that records
-// every request and answers with JSON shaped as in daemon/API.md.
+// every request and answers with JSON shaped as in daemon/openapi.yaml.
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
