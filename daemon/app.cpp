@@ -67,8 +67,14 @@ App::App(Config config, Secrets secrets, const Clock& clock)
                                                       config_.railway->token_kind == "project"
                                                           ? adapters::RailwayTokenKind::project
                                                           : adapters::RailwayTokenKind::account});
-    railway_staging_ = std::make_unique<RailwayStaging>(io_, *railway_, releases_, config_,
-                                                        secrets.railway_webhook_secret);
+    railway_staging_ = std::make_unique<RailwayStaging>(
+        io_, *railway_, releases_, config_, secrets.railway_webhook_secret, [this](core::AuditNote note) {
+          const auto now = clock_.now();
+          asio::post(pool_, [this, note = std::move(note), now] {
+            if (auto r = store_.append_audit(note, now); !r)
+              log(LogLevel::error, "could not write the audit log", {{"error", r.error().message}});
+          });
+        });
   }
   performers.migrate = simulated();
   performers.verify = simulated();

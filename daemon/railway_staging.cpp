@@ -16,10 +16,11 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
 RailwayStaging::RailwayStaging(asio::io_context& io, adapters::RailwayClient& client, ReleaseService& releases,
-                               const Config& config, std::optional<std::string> webhook_secret)
+                               const Config& config, std::optional<std::string> webhook_secret, Auditor audit)
     : io_(io),
       client_(client),
       releases_(releases),
+      audit_(std::move(audit)),
       interval_(config.railway ? config.railway->reconcile_interval : core::Duration(std::chrono::seconds(60))),
       wake_(io) {
   if (webhook_secret) webhook_secret_ = TokenRegistry::digest(*webhook_secret);
@@ -69,9 +70,15 @@ asio::awaitable<void> RailwayStaging::loop() {
 asio::awaitable<core::Result<void>> RailwayStaging::observe(const adapters::RailwayDeployment& d,
                                                             const std::string& service) {
   if (!d.commit_hash) {
-    if (reported_without_commit_.insert(d.id).second)
+    if (reported_without_commit_.insert(d.id).second) {
       log(LogLevel::warn, "staging deployment has no commit in its metadata; recorded, not guessed",
           {{"deployment_id", d.id}, {"service", service}, {"status", d.status}});
+      if (audit_)
+        audit_(core::AuditNote{"railway", "staging.deployment_without_commit", std::nullopt,
+                               fmt::format("{} deployment {} ({}) has no commitHash in its metadata; no release "
+                                           "can be tracked from it",
+                                           service, d.id, d.status)});
+    }
     co_return core::Result<void>{};
   }
   auto sha = core::Sha::parse(*d.commit_hash);

@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -20,8 +21,9 @@ namespace promoter::daemon {
 
 class RailwayStaging {
  public:
+  using Auditor = std::function<void(core::AuditNote)>;
   RailwayStaging(boost::asio::io_context& io, adapters::RailwayClient& client, ReleaseService& releases,
-                 const Config& config, std::optional<std::string> webhook_secret);
+                 const Config& config, std::optional<std::string> webhook_secret, Auditor audit);
 
   // POST /webhooks/railway/{secret}, when a webhook secret is configured.
   void add_routes(Router&);
@@ -48,6 +50,7 @@ class RailwayStaging {
   adapters::RailwayClient& client_;
   ReleaseService& releases_;
   std::optional<TokenDigest> webhook_secret_;
+  Auditor audit_;
   core::Duration interval_;
   std::vector<Tracked> tracked_;
   std::map<std::string, std::string> seen_;  // deployment id -> last status submitted (io thread)

@@ -188,6 +188,21 @@ TEST_CASE("a merge to main deployed to Railway staging becomes a soaking release
                     R"({"type":"VolumeAlert.triggered","details":{},"resource":{},"timestamp":"2026-11-25T00:00:00Z"})");
   CHECK(alert.status == 200);
   CHECK(alert.json()["status"] == "ignored");
+  // A deployment whose metadata has no commit is recorded and reported, never guessed into a release.
+  const auto no_commit = railway.call([&] {
+    return railway.fake().add_deployment({"", "env-staging", "svc-www", "SUCCESS", std::nullopt, std::nullopt,
+                                          std::nullopt, "main", {}});
+  });
+  const bool audited = eventually([&] {
+    const json audit = env.daemon.get("/v1/audit?limit=200", viewer).json();  // named: the loop must not dangle
+    for (const auto& e : audit["entries"])
+      if (e["action"] == "staging.deployment_without_commit" &&
+          e["detail"].get<std::string>().find(no_commit) != std::string::npos)
+        return true;
+    return false;
+  });
+  CHECK(audited);
+  CHECK(env.daemon.get("/v1/releases", viewer).json()["releases"].size() == 1);
   auto huge = http(env.daemon.port(), "POST", "/webhooks/railway/" + secret, std::string(2 << 20, ' '));
   CHECK(huge.status == 413);
   CHECK((*env.release(sha1))["soak"]["resets"] == 1);  // nothing recorded was lost
