@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <future>
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "tests/fakes/fake_railway.hpp"
@@ -276,4 +277,34 @@ TEST_CASE("a Railway production promotion deploys the exact commit once per serv
   auto p = env.daemon.get("/v1/promotions/" + (*env.release(sha2))["promotion_id"].get<std::string>(), viewer).json();
   CHECK(p["state"] == "succeeded");
   CHECK(p["steps"][2]["detail"].get<std::string>().find("is live") != std::string::npos);
+}
+
+TEST_CASE("a webhook that arrives while the database is down gets 503, and its retry is recorded") {
+  RailwayFixture railway;
+  Env env("db_down", railway);
+  const std::string db = "promoter_railway_db_down";
+  auto ids = railway.merge(sha1);  // no webhook URL: the webhooks are sent by hand below
+  const auto deployment = railway.call([&] { return *railway.fake().deployment(ids[0]); });
+  const std::string body =
+      railway.call([&] { return railway.fake().webhook_payload(deployment, fakes::WebhookShape::current); });
+
+  auto admin = [&](const std::string& sql) {
+    pqxx::connection c("dbname=postgres");
+    pqxx::nontransaction n(c);
+    n.exec(sql);
+  };
+  admin("ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
+  admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db + "'");
+  auto down = railway.await(railway.fake().send_webhook(env.webhook_url(), body));
+  REQUIRE(down.has_value());
+  CHECK(*down == 503);
+  CHECK(env.daemon.get("/readyz", "").status == 503);
+
+  admin("ALTER DATABASE " + db + " ALLOW_CONNECTIONS true");
+  auto retried = railway.await(railway.fake().send_webhook(env.webhook_url(), body));
+  REQUIRE(retried.has_value());
+  CHECK(*retried == 200);
+  auto r = env.release(sha1);
+  REQUIRE(r.has_value());
+  CHECK(eventually([&] { return env.state(sha1) == "soaking"; }));  // the reconciler fills in the rest
 }
