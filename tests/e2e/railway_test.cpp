@@ -22,9 +22,9 @@ namespace asio = boost::asio;
 
 namespace {
 
-const std::string bob = "bob-operator-token-00000002";
-const std::string ci = "ci-bot-token-000000000000003";
-const std::string viewer = "viewer-token-0000000000004";
+using tokens::bob;
+using tokens::ci;
+using tokens::viewer;
 const std::string railway_token = "railway-fake-token-123456";
 const std::string secret = "webhook-secret-0123456789abcdef";
 const std::vector<std::string> services{"worker", "api", "www"};
@@ -106,20 +106,9 @@ deploy_timeout = "1m"
 provider = "simulated"
 [simulation]
 record_file = "{}"
-[[auth.tokens]]
-identity = "bob"
-role = "operator"
-token_env = "T_BOB"
-[[auth.tokens]]
-identity = "ci-bot"
-role = "ci"
-token_env = "T_CI"
-[[auth.tokens]]
-identity = "dashboard"
-role = "viewer"
-token_env = "T_VIEWER"
 )",
-                                 soak, railway_url, (dir / "effects.jsonl").string());
+                                 soak, railway_url, (dir / "effects.jsonl").string()) +
+                     auth_tokens_toml();
   int order = 1;
   for (const auto& s : services)
     toml += fmt::format(R"(
@@ -133,16 +122,18 @@ production = {{ provider = "railway", project_id = "proj-fake", environment_id =
   return toml;
 }
 
+std::map<std::string, std::string> daemon_env(const std::string& name) {
+  auto env = auth_tokens_env();
+  env["PROMOTER_DATABASE_URL"] = fresh_database("promoter_railway_" + name);
+  env["RW_TOKEN"] = railway_token;
+  env["RW_SECRET"] = secret;
+  return env;
+}
+
 struct Env {
   Env(const std::string& name, RailwayFixture& railway, const std::string& soak = "1h")
       : dir(temp_dir(name)),
-        daemon(dir, config(railway.url(), dir, soak),
-               {{"PROMOTER_DATABASE_URL", fresh_database("promoter_railway_" + name)},
-                {"RW_TOKEN", railway_token},
-                {"RW_SECRET", secret},
-                {"T_BOB", bob},
-                {"T_CI", ci},
-                {"T_VIEWER", viewer}}) {
+        daemon(dir, config(railway.url(), dir, soak), daemon_env(name)) {
     daemon.start();
   }
   std::string webhook_url() const { return fmt::format("http://127.0.0.1:{}/webhooks/railway/{}", daemon.port(), secret); }

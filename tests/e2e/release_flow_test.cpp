@@ -13,10 +13,10 @@ using nlohmann::json;
 
 namespace {
 
-const std::string alice = "alice-operator-token-0001";  // operator, commits as alice-gh
-const std::string bob = "bob-operator-token-00000002";   // operator
-const std::string ci = "ci-bot-token-000000000000003";   // ci
-const std::string viewer = "viewer-token-0000000000004";  // viewer
+using tokens::alice;
+using tokens::bob;
+using tokens::ci;
+using tokens::viewer;
 
 std::string config(const std::string& soak, const std::filesystem::path& dir, const std::string& step_delay = "0ms") {
   return fmt::format(R"(
@@ -45,36 +45,21 @@ provider = "simulated"
 [simulation]
 record_file = "{}"
 step_delay = "{}"
-[[auth.tokens]]
-identity = "alice"
-role = "operator"
-token_env = "T_ALICE"
-git_authors = ["alice-gh"]
-[[auth.tokens]]
-identity = "bob"
-role = "operator"
-token_env = "T_BOB"
-[[auth.tokens]]
-identity = "ci-bot"
-role = "ci"
-token_env = "T_CI"
-[[auth.tokens]]
-identity = "dashboard"
-role = "viewer"
-token_env = "T_VIEWER"
 )",
-                     soak, (dir / "effects.jsonl").string(), step_delay);
+                     soak, (dir / "effects.jsonl").string(), step_delay) +
+         auth_tokens_toml();
+}
+
+std::map<std::string, std::string> daemon_env(const std::string& name) {
+  auto env = auth_tokens_env();
+  env["PROMOTER_DATABASE_URL"] = fresh_database("promoter_e2e_" + name);
+  return env;
 }
 
 struct Env {
   Env(const std::string& name, const std::string& soak, const std::string& step_delay = "0ms")
       : dir(temp_dir(name)),
-        daemon(dir, config(soak, dir, step_delay),
-               {{"PROMOTER_DATABASE_URL", fresh_database("promoter_e2e_" + name)},
-                {"T_ALICE", alice},
-                {"T_BOB", bob},
-                {"T_CI", ci},
-                {"T_VIEWER", viewer}}) {
+        daemon(dir, config(soak, dir, step_delay), daemon_env(name)) {
     daemon.start();
   }
   std::filesystem::path dir;

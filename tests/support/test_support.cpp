@@ -27,6 +27,32 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http_ns = boost::beast::http;
 
+std::string auth_tokens_toml() {
+  return R"(
+[[auth.tokens]]
+identity = "alice"
+role = "operator"
+token_env = "T_ALICE"
+git_authors = ["alice-gh"]
+[[auth.tokens]]
+identity = "bob"
+role = "operator"
+token_env = "T_BOB"
+[[auth.tokens]]
+identity = "ci-bot"
+role = "ci"
+token_env = "T_CI"
+[[auth.tokens]]
+identity = "dashboard"
+role = "viewer"
+token_env = "T_VIEWER"
+)";
+}
+
+std::map<std::string, std::string> auth_tokens_env() {
+  return {{"T_ALICE", tokens::alice}, {"T_BOB", tokens::bob}, {"T_CI", tokens::ci}, {"T_VIEWER", tokens::viewer}};
+}
+
 std::string fresh_database(const std::string& name) {
   pqxx::connection admin("dbname=postgres");
   pqxx::nontransaction n(admin);

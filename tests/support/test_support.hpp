@@ -14,6 +14,17 @@
 
 namespace promoter::testing {
 
+// The API identities the end-to-end configs share: their [[auth.tokens]] TOML, the tokens, and the
+// environment that hands the tokens to promoterd.
+namespace tokens {
+inline const std::string alice = "alice-operator-token-0001";  // operator, commits as alice-gh
+inline const std::string bob = "bob-operator-token-00000002";   // operator
+inline const std::string ci = "ci-bot-token-000000000000003";   // ci
+inline const std::string viewer = "viewer-token-0000000000004";  // viewer
+}  // namespace tokens
+std::string auth_tokens_toml();
+std::map<std::string, std::string> auth_tokens_env();
+
 // Creates (or re-creates) database `name` on the cluster the PG* variables point at; returns its conninfo.
 std::string fresh_database(const std::string& name);
 
