@@ -102,7 +102,6 @@ void Metrics::event(std::string_view event, std::string_view result) {
 
 void Metrics::promotion_started() {
   promotions_.Add({{"result", "started"}}).Increment();
-  promotion_running_.Set(1);
 }
 
 void Metrics::promotion_finished(bool succeeded, std::optional<double> seconds, core::Timestamp now) {
@@ -111,7 +110,6 @@ void Metrics::promotion_finished(bool succeeded, std::optional<double> seconds, 
   if (seconds) promotion_duration_.Add({{"result", result}}, step_buckets).Observe(*seconds);
   if (succeeded)
     last_success_.Set(std::chrono::duration<double>(now.time_since_epoch()).count());
-  promotion_running_.Set(0);
 }
 
 void Metrics::step_finished(std::string_view kind, std::string_view result, double seconds) {

@@ -31,6 +31,7 @@ class Metrics {
   void step_finished(std::string_view kind, std::string_view result, double seconds);
   void set_release_states(const std::map<std::string, int>& counts);
   void set_soak_remaining(std::optional<double> seconds);
+  // Owned by whoever runs executors (App): 1 while any promotion runs in this process.
   void set_promotion_running(bool running);
   void set_database_up(bool up);
 
