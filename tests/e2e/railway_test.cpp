@@ -85,16 +85,7 @@ class RailwayFixture {
 };
 
 std::string config(const std::string& railway_url, const std::filesystem::path& dir, const std::string& soak) {
-  std::string toml = fmt::format(R"(
-[server]
-listen = "127.0.0.1:0"
-[database]
-url_env = "PROMOTER_DATABASE_URL"
-[policy]
-soak = "{}"
-allow_short_soak = true
-require_smoke = true
-required_smoke_suites = ["e2e"]
+  std::string toml = base_config_toml(soak) + fmt::format(R"(
 [railway]
 endpoint = "{}"
 token_env = "RW_TOKEN"
@@ -107,7 +98,7 @@ provider = "simulated"
 [simulation]
 record_file = "{}"
 )",
-                                 soak, railway_url, (dir / "effects.jsonl").string()) +
+                                                         railway_url, (dir / "effects.jsonl").string()) +
                      auth_tokens_toml();
   int order = 1;
   for (const auto& s : services)

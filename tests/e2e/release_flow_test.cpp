@@ -19,18 +19,7 @@ using tokens::ci;
 using tokens::viewer;
 
 std::string config(const std::string& soak, const std::filesystem::path& dir, const std::string& step_delay = "0ms") {
-  return fmt::format(R"(
-environment = "production"
-[server]
-listen = "127.0.0.1:0"
-[database]
-url_env = "PROMOTER_DATABASE_URL"
-[policy]
-soak = "{}"
-allow_short_soak = true
-require_smoke = true
-required_smoke_suites = ["e2e"]
-approvals_required = 1
+  return base_config_toml(soak) + fmt::format(R"(
 [[services]]
 name = "worker"
 restart_order = 1
@@ -46,7 +35,7 @@ provider = "simulated"
 record_file = "{}"
 step_delay = "{}"
 )",
-                     soak, (dir / "effects.jsonl").string(), step_delay) +
+                                               (dir / "effects.jsonl").string(), step_delay) +
          auth_tokens_toml();
 }
 
@@ -267,5 +256,5 @@ TEST_CASE("promoterd --check validates a config: exit 0, or file:line:col and ex
   bad.replace(bad.find("allow_short_soak = true"), 23, "allow_short_soak = false");
   std::ofstream(dir / "bad.toml") << bad;
   CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "bad.toml").string(), "--check"}, {}, out) == 2);
-  CHECK(out.find("bad.toml:8:8: policy.soak = \"10m\" is below the policy floor of 30m") != std::string::npos);
+  CHECK(out.find("bad.toml:7:8: policy.soak = \"10m\" is below the policy floor of 30m") != std::string::npos);
 }

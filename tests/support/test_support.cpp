@@ -49,6 +49,21 @@ token_env = "T_VIEWER"
 )";
 }
 
+std::string base_config_toml(const std::string& soak) {
+  return fmt::format(R"(
+[server]
+listen = "127.0.0.1:0"
+[database]
+url_env = "PROMOTER_DATABASE_URL"
+[policy]
+soak = "{}"
+allow_short_soak = true
+require_smoke = true
+required_smoke_suites = ["e2e"]
+)",
+                     soak);
+}
+
 std::map<std::string, std::string> auth_tokens_env() {
   return {{"T_ALICE", tokens::alice}, {"T_BOB", tokens::bob}, {"T_CI", tokens::ci}, {"T_VIEWER", tokens::viewer}};
 }

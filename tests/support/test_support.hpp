@@ -23,6 +23,8 @@ inline const std::string ci = "ci-bot-token-000000000000003";   // ci
 inline const std::string viewer = "viewer-token-0000000000004";  // viewer
 }  // namespace tokens
 std::string auth_tokens_toml();
+// [server] on a free port, [database] from PROMOTER_DATABASE_URL, and a short-soak [policy] requiring the e2e suite.
+std::string base_config_toml(const std::string& soak);
 std::map<std::string, std::string> auth_tokens_env();
 
 // Creates (or re-creates) database `name` on the cluster the PG* variables point at; returns its conninfo.
