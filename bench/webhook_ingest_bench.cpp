@@ -219,7 +219,9 @@ asio::awaitable<void> rate_worker(unsigned short port, std::string target, std::
     asio::steady_timer timer(executor, due);
     co_await timer.async_wait(asio::use_awaitable);
     std::string body = body_template;
-    body.replace(body.find("@ID@"), 4, deployment_id(base + i));
+    // The id appears twice (details.id and resource.deployment.id): replace both.
+    for (auto at = body.find("@ID@"); at != std::string::npos; at = body.find("@ID@", at))
+      body.replace(at, 4, deployment_id(base + i));
     http::request<http::string_body> req{http::verb::post, target, 11};
     req.set(http::field::host, "127.0.0.1");
     req.set(http::field::content_type, "application/json");
