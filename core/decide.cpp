@@ -62,6 +62,8 @@ class Decider {
       const Release& r = world_.releases.at(sha);
       if (r.soak_started_at && is_gathering(r.state) && now_ < *r.soak_started_at + world_.policy.soak)
         out_.effects.push_back(ArmSoakTimer{r.sha, *r.soak_started_at + world_.policy.soak});
+      // Probes that were running when the daemon stopped are lost with it: run them again.
+      if (r.soak_started_at && is_gathering(r.state)) out_.effects.push_back(RunSmokeChecks{r.sha});
     }
     for (const auto& sha : world_.active) {
       const Release& r = world_.releases.at(sha);
@@ -310,6 +312,7 @@ class Decider {
       audit("promoterd", "release.soak_started", r.sha,
             fmt::format("every service is live; soak ends at {}", format_timestamp(now_ + policy().soak)));
       if (policy().soak > Duration::zero()) out_.effects.push_back(ArmSoakTimer{r.sha, now_ + policy().soak});
+      out_.effects.push_back(RunSmokeChecks{r.sha});
     }
     const GateReport gates = evaluate_gates(r, policy(), now_);
     if (gates.all_ok()) {

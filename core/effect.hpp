@@ -15,6 +15,12 @@ struct ArmSoakTimer {
   Timestamp deadline;
 };
 
+// Every service of the release went live on staging (again): the daemon's smoke probes may run now;
+// their results come back as SmokeResultReported.
+struct RunSmokeChecks {
+  Sha sha;
+};
+
 // Create a promotion of this release and run its plan.
 struct StartPromotion {
   Sha sha;
@@ -27,7 +33,7 @@ struct Notify {
   std::string text;
 };
 
-using Effect = std::variant<ArmSoakTimer, StartPromotion, Notify>;
+using Effect = std::variant<ArmSoakTimer, RunSmokeChecks, StartPromotion, Notify>;
 
 // One line of the audit trail, recorded in the same transaction as the event that caused it.
 struct AuditNote {

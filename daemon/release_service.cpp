@@ -114,6 +114,8 @@ void ReleaseService::perform(const Applied& applied) {
       log(LogLevel::info, "promotion created", {{"sha", start->sha.str()}, {"promotion_id", id}});
       metrics_.promotion_started();
       if (starter_ && id) starter_(id, start->sha);
+    } else if (const auto* smoke = std::get_if<core::RunSmokeChecks>(&effect)) {
+      if (smoke_checks_) smoke_checks_(smoke->sha);
     } else if (const auto* note = std::get_if<core::Notify>(&effect)) {
       log(LogLevel::info, note->text, {{"event", note->kind}, {"sha", note->sha.str()}});
     }

@@ -110,6 +110,24 @@ TEST_CASE("soak starts when every configured service is live and ArmSoakTimer ca
   CHECK(r.state_reason.find("soak: 0") != std::string::npos);
 }
 
+TEST_CASE("going live on staging asks for smoke checks once per soak start, and again after a reset") {
+  Driver d;
+  CHECK(effects_of<RunSmokeChecks>(d.ok(deployment(A, "worker", DeployStatus::success))).empty());
+  CHECK(effects_of<RunSmokeChecks>(d.ok(deployment(A, "api", DeployStatus::success))).empty());
+  auto first = effects_of<RunSmokeChecks>(d.ok(deployment(A, "www", DeployStatus::success)));
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].sha == A);
+  // Another report of a live service while soaking is not a new start.
+  CHECK(effects_of<RunSmokeChecks>(d.ok(deployment(A, "www", DeployStatus::sleeping))).empty());
+  d.clock.advance(1min);
+  auto crash = deployment(A, "api", DeployStatus::crashed);
+  CHECK(effects_of<RunSmokeChecks>(d.ok(crash)).empty());
+  d.clock.advance(1min);
+  auto recovered = deployment(A, "api", DeployStatus::success);
+  recovered.deployment_id = "dep-api-recovered";
+  CHECK(effects_of<RunSmokeChecks>(d.ok(recovered)).size() == 1);
+}
+
 TEST_CASE("a service not in the policy does not hold up the soak and cannot be reported") {
   Policy p = standard_policy();
   p.services = {"api"};
@@ -775,6 +793,18 @@ TEST_CASE("resume re-arms the soak timer of every release still soaking") {
   apply(w, dec);
   check_active_in_step(w);
   CHECK(w.find(B)->state == ReleaseState::soaking);
+}
+
+TEST_CASE("resume asks for smoke checks again for releases soaking, not for finished ones") {
+  Driver d;
+  d.all_live(A);
+  d.clock.advance(5min);
+  d.all_live(B);  // supersedes A
+  World w = reload(d.world);
+  const Decision dec = resume(w, d.clock.now + 1min);
+  auto smoke = effects_of<RunSmokeChecks>(dec);
+  REQUIRE(smoke.size() == 1);
+  CHECK(smoke[0].sha == B);
 }
 
 TEST_CASE("resume starts a promotion that became due while the daemon was down") {
