@@ -4,6 +4,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "adapters/step_error.hpp"
+
 namespace promoter::adapters {
 
 using core::ErrorCode;
@@ -12,16 +14,6 @@ using core::fail;
 namespace {
 
 constexpr std::string_view note_prefix = "railway-deployment:";
-
-// Transport failures, timeouts, 5xx and 429 may pass: unavailable (the executor resumes later and
-// reconciles). Railway refusing the request (other 4xx, GraphQL errors, answers we cannot read) will not:
-// the step fails with Railway's message.
-core::Error from_adapter(const AdapterError& e, std::string_view what) {
-  const bool transient = e.kind == AdapterError::Kind::transport || e.kind == AdapterError::Kind::timeout ||
-                         (e.kind == AdapterError::Kind::http_status && (e.http_status >= 500 || e.http_status == 429));
-  return core::Error{transient ? ErrorCode::unavailable : ErrorCode::failed_precondition,
-                     fmt::format("{}: {}", what, e.message)};
-}
 
 bool failed_status(std::string_view status) {
   return status == "FAILED" || status == "CRASHED" || status == "REMOVED" || status == "SKIPPED";
@@ -48,7 +40,7 @@ std::optional<std::string> RailwayDeployStep::deployment_in(const std::string& p
 
 boost::asio::awaitable<core::Result<std::string>> RailwayDeployStep::perform(const daemon::StepContext& ctx) {
   auto id = co_await client_.deploy_commit(target_.service_id, target_.environment_id, ctx.sha.str());
-  if (!id) co_return std::unexpected(from_adapter(id.error(), fmt::format("deploying {} to Railway", ctx.sha.abbrev())));
+  if (!id) co_return std::unexpected(step_error(id.error(), fmt::format("deploying {} to Railway", ctx.sha.abbrev())));
   if (ctx.note) {
     auto noted = co_await ctx.note(note_for(*id));
     if (!noted) co_return std::unexpected(noted.error());
@@ -63,7 +55,7 @@ boost::asio::awaitable<core::Result<std::optional<std::string>>> RailwayDeploySt
     // Crashed between asking Railway to deploy and noting the id: look for a deployment of this exact
     // commit in the production environment, made since the step started (10 minutes of slack for clocks).
     auto list = co_await client_.list_deployments(target_.project_id, target_.environment_id, target_.service_id, 20);
-    if (!list) co_return std::unexpected(from_adapter(list.error(), "listing Railway production deployments"));
+    if (!list) co_return std::unexpected(step_error(list.error(), "listing Railway production deployments"));
     for (const auto& d : *list) {  // newest first
       if (d.commit_hash != ctx.sha.str()) continue;
       auto created = core::parse_timestamp(d.created_at);
@@ -83,7 +75,7 @@ boost::asio::awaitable<core::Result<std::string>> RailwayDeployStep::wait_live(s
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   for (;;) {
     auto d = co_await client_.get_deployment(deployment_id);
-    if (!d) co_return std::unexpected(from_adapter(d.error(), fmt::format("reading Railway deployment {}", deployment_id)));
+    if (!d) co_return std::unexpected(step_error(d.error(), fmt::format("reading Railway deployment {}", deployment_id)));
     if (d->commit_hash && *d->commit_hash != ctx.sha.str())
       co_return fail(ErrorCode::failed_precondition,
                      fmt::format("Railway deployment {} is of commit {}, not {}", deployment_id, *d->commit_hash,
