@@ -28,6 +28,22 @@ install_packages() {
   fi
 }
 
+# pnpm runs the migration step (`pnpm db:migrate`) and tests/fixtures/migrate-app; Debian has no
+# package of it, so it comes from the npm registry. 9.x supports the Node.js 18+ the machine has.
+PROMOTER_PNPM_VERSION=9.15.9
+
+install_pnpm() {
+  command -v pnpm >/dev/null && return 0
+  echo "==> installing pnpm@$PROMOTER_PNPM_VERSION (npm install -g)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo npm install -g "pnpm@$PROMOTER_PNPM_VERSION" --no-audit --no-fund --loglevel=error
+  command -v pnpm >/dev/null || {
+    echo "pnpm was installed but is not on PATH ($(npm prefix -g)/bin): add that directory to PATH" >&2
+    return 1
+  }
+}
+
 # build DIR [cmake options...]: configure once, then build everything.
 build() {
   local dir=$1
