@@ -8,6 +8,10 @@
 #include <thread>
 
 #include "core/gates.hpp"
+#include "adapters/fly_deploy_step.hpp"
+#include "adapters/fly_migration_step.hpp"
+#include "adapters/local_migration_step.hpp"
+#include "adapters/probe_verify_step.hpp"
 #include "adapters/railway_deploy_step.hpp"
 #include "daemon/blocking.hpp"
 #include "daemon/log.hpp"
@@ -15,6 +19,18 @@
 namespace promoter::daemon {
 
 namespace asio = boost::asio;
+
+namespace {
+
+std::vector<adapters::Probe> to_probes(const std::vector<ProbeConfig>& configs) {
+  std::vector<adapters::Probe> out;
+  for (const auto& c : configs)
+    out.push_back(adapters::Probe{c.name, c.url, c.expect_status, c.expect_body,
+                                  std::chrono::duration_cast<std::chrono::milliseconds>(c.timeout)});
+  return out;
+}
+
+}  // namespace
 
 std::expected<Secrets, std::string> read_secrets(const Config& config, const EnvLookup& env) {
   Secrets s;
@@ -41,6 +57,22 @@ std::expected<Secrets, std::string> read_secrets(const Config& config, const Env
                                            config.path, config.railway->webhook_secret_env));
     }
   }
+  if (config.fly) {
+    s.fly_token = env(config.fly->token_env);
+    if (!s.fly_token || s.fly_token->empty())
+      return std::unexpected(
+          fmt::format("{}: fly.token_env names {}, which is not set", config.path, config.fly->token_env));
+  }
+  if (config.migrations.enabled && config.migrations.provider == "local") {
+    if (!config.migrations.database_url_env.empty()) {
+      s.migrations_database_url = env(config.migrations.database_url_env);
+      if (!s.migrations_database_url || s.migrations_database_url->empty())
+        return std::unexpected(fmt::format("{}: migrations.database_url_env names {}, which is not set", config.path,
+                                           config.migrations.database_url_env));
+    }
+    for (const auto& name : config.migrations.pass_env)
+      if (auto v = env(name)) s.migrations_env.emplace_back(name, *v);
+  }
   return s;
 }
 
@@ -53,11 +85,6 @@ App::App(Config config, Secrets secrets, const Clock& clock)
       releases_(io_, pool_, store_, clock_, metrics_, config_.environment),
       simulated_({config_.simulation.record_file, config_.simulation.step_delay, config_.simulation.fail_steps},
                  [&clock] { return clock.now(); }) {
-  StepPerformers performers;
-  auto simulated = [&] {
-    performers_.push_back(std::make_unique<adapters::SimulatedStep>(simulated_, io_.get_executor()));
-    return performers_.back().get();
-  };
   if (config_.railway) {
     adapters::HttpClientOptions options;
     options.ca_file = config_.railway->ca_file;
@@ -76,20 +103,24 @@ App::App(Config config, Secrets secrets, const Clock& clock)
           });
         });
   }
-  performers.migrate = simulated();
-  performers.verify = simulated();
-  for (const auto& service : config_.services) {
-    if (service.production.provider == "railway") {
-      performers_.push_back(std::make_unique<adapters::RailwayDeployStep>(
-          io_.get_executor(), *railway_,
-          adapters::RailwayTarget{service.production.project_id, service.production.environment_id,
-                                  service.production.service_id},
-          config_.railway->poll_interval, config_.railway->deploy_timeout));
-      performers.deploy[service.name] = performers_.back().get();
-    } else {
-      performers.deploy[service.name] = simulated();
-    }
+  if (config_.fly) {
+    adapters::HttpClientOptions options;
+    options.ca_file = config_.fly->ca_file;
+    fly_http_ = std::make_unique<adapters::HttpClient>(io_.get_executor(), options);
+    fly_ = std::make_unique<adapters::FlyClient>(
+        *fly_http_, adapters::FlyClientOptions{config_.fly->endpoint, secrets.fly_token.value_or("")});
   }
+  {
+    adapters::HttpClientOptions options;
+    options.ca_file = config_.smoke.ca_file;
+    probe_http_ = std::make_unique<adapters::HttpClient>(io_.get_executor(), options);
+  }
+  if (!config_.smoke.staging.empty()) {
+    staging_smoke_ = std::make_unique<StagingSmoke>(io_, *probe_http_, releases_, config_.smoke.suite,
+                                                    to_probes(config_.smoke.staging));
+    releases_.on_smoke_checks([this](const core::Sha& sha) { staging_smoke_->run(sha); });
+  }
+  StepPerformers performers = make_performers(secrets);
 
   ExecutorHooks hooks;
   hooks.preflight = [this](const core::Sha& sha, PromotionId id) -> asio::awaitable<core::Result<std::string>> {
@@ -138,6 +169,64 @@ App::App(Config config, Secrets secrets, const Clock& clock)
     asio::post(pool_, [this, note, now] { (void)store_.append_audit(note, now); });
   };
   server_ = std::make_unique<HttpServer>(io_, router_, tokens_, ServerLimits{}, std::move(server_hooks));
+}
+
+StepPerformers App::make_performers(const Secrets& secrets) {
+  StepPerformers performers;
+  auto keep = [this](std::unique_ptr<StepPerformer> p) {
+    performers_.push_back(std::move(p));
+    return performers_.back().get();
+  };
+  auto simulated = [&] { return keep(std::make_unique<adapters::SimulatedStep>(simulated_, io_.get_executor())); };
+  bool simulated_world = config_.migrations.provider == "simulated";
+
+  const auto& m = config_.migrations;
+  if (m.provider == "local") {
+    adapters::LocalMigrationOptions options;
+    options.command = m.command;
+    options.workdir = m.workdir;
+    options.env = secrets.migrations_env;
+    if (secrets.migrations_database_url) {
+      options.env.emplace_back("DATABASE_URL", *secrets.migrations_database_url);
+      options.secrets = adapters::database_url_secrets(*secrets.migrations_database_url);
+    }
+    options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(m.timeout);
+    performers.migrate = keep(
+        std::make_unique<adapters::LocalMigrationStep>(pool_.get_executor(), io_.get_executor(), std::move(options)));
+  } else if (m.provider == "fly") {
+    performers.migrate = keep(std::make_unique<adapters::FlyMigrationStep>(
+        io_.get_executor(), *fly_, adapters::FlyMigrationTarget{m.app, m.image, m.region, m.command},
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_.fly->poll_interval),
+        std::chrono::duration_cast<std::chrono::milliseconds>(m.timeout)));
+  } else {
+    performers.migrate = simulated();
+  }
+
+  for (const auto& service : config_.services) {
+    const auto& target = service.production;
+    if (target.provider == "railway") {
+      performers.deploy[service.name] = keep(std::make_unique<adapters::RailwayDeployStep>(
+          io_.get_executor(), *railway_,
+          adapters::RailwayTarget{target.project_id, target.environment_id, target.service_id},
+          config_.railway->poll_interval, config_.railway->deploy_timeout));
+    } else if (target.provider == "fly") {
+      auto ms = [](core::Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); };
+      const adapters::FlyTimings timings{ms(config_.fly->poll_interval), ms(config_.fly->lease_ttl),
+                                         ms(config_.fly->lease_wait), ms(config_.fly->machine_timeout)};
+      performers.deploy[service.name] = keep(std::make_unique<adapters::FlyDeployStep>(
+          io_.get_executor(), *fly_, adapters::FlyTarget{target.app, target.image, target.process_group}, timings));
+    } else {
+      simulated_world = true;
+      performers.deploy[service.name] = simulated();
+    }
+  }
+
+  // Without production probes, a (partly) simulated world records its verify step like its other steps.
+  if (config_.smoke.production.empty() && simulated_world)
+    performers.verify = simulated();
+  else
+    performers.verify = keep(std::make_unique<adapters::ProbeVerifyStep>(*probe_http_, to_probes(config_.smoke.production)));
+  return performers;
 }
 
 App::~App() {
@@ -226,6 +315,7 @@ void App::stop() {
     server_->stop();
     releases_.stop();
     if (railway_staging_) railway_staging_->stop();
+    if (staging_smoke_) staging_smoke_->stop();
     io_.stop();
   });
 }

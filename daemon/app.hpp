@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 
+#include "adapters/fly_client.hpp"
 #include "adapters/http_client.hpp"
 #include "adapters/pg_store.hpp"
 #include "adapters/railway_client.hpp"
@@ -21,6 +22,7 @@
 #include "daemon/promotion_executor.hpp"
 #include "daemon/railway_staging.hpp"
 #include "daemon/release_service.hpp"
+#include "daemon/staging_smoke.hpp"
 
 namespace promoter::daemon {
 
@@ -30,6 +32,9 @@ struct Secrets {
   std::vector<TokenEntry> tokens;
   std::optional<std::string> railway_token;
   std::optional<std::string> railway_webhook_secret;
+  std::optional<std::string> fly_token;
+  std::optional<std::string> migrations_database_url;  // handed to a local migration command as DATABASE_URL
+  std::vector<std::pair<std::string, std::string>> migrations_env;  // migrations.pass_env, as found at start
 };
 
 // Reads every secret the config names; errors name the variable or file, never a value.
@@ -54,6 +59,7 @@ class App {
   void start_promotion(PromotionId);
   boost::asio::awaitable<void> run_promotion(PromotionId);
   boost::asio::awaitable<void> startup();
+  StepPerformers make_performers(const Secrets&);
 
   Config config_;
   const Clock& clock_;
@@ -67,6 +73,10 @@ class App {
   std::unique_ptr<adapters::HttpClient> http_client_;
   std::unique_ptr<adapters::RailwayClient> railway_;
   std::unique_ptr<RailwayStaging> railway_staging_;
+  std::unique_ptr<adapters::HttpClient> fly_http_;
+  std::unique_ptr<adapters::FlyClient> fly_;
+  std::unique_ptr<adapters::HttpClient> probe_http_;
+  std::unique_ptr<StagingSmoke> staging_smoke_;
   std::vector<std::unique_ptr<StepPerformer>> performers_;
   std::unique_ptr<PromotionExecutor> executor_;
   Router router_;

@@ -96,11 +96,51 @@ class Reader {
     return out;
   }
 
+  // An image reference with "{sha}" where the release's commit goes.
+  std::string image_template(const toml::table& t, const toml::node* owner, std::string_view where) const {
+    auto v = required_string(t, owner, "image", where);
+    if (v.find("{sha}") == std::string::npos)
+      error(t.get("image"), fmt::format("{} = \"{}\" must contain {{sha}} (e.g. \"registry.fly.io/app:{{sha}}\"), so "
+                                        "each release deploys its own image",
+                                        where, v));
+    return v;
+  }
+
+  std::vector<ProbeConfig> probes(const toml::table& t, std::string_view key, std::string_view where) const {
+    std::vector<ProbeConfig> out;
+    const toml::node* node = t.get(key);
+    if (!node) return out;
+    const toml::array* arr = node->as_array();
+    if (!arr) error(node, fmt::format("{} must be an array of tables ([[{}]])", where, where));
+    std::set<std::string> names;
+    for (const auto& item : *arr) {
+      const toml::table* p = item.as_table();
+      if (!p) error(&item, fmt::format("each [[{}]] entry must be a table", where));
+      only(*p, where, {"name", "url", "expect_status", "expect_body", "timeout"});
+      ProbeConfig probe;
+      probe.url = required_string(*p, &item, "url", fmt::format("{}.url", where));
+      if (!probe.url.starts_with("https://") && !probe.url.starts_with("http://"))
+        error(p->get("url"), fmt::format("{}.url must be an http:// or https:// URL", where));
+      probe.name = string(*p, "name", fmt::format("{}.name", where)).value_or(probe.url);
+      if (!names.insert(probe.name).second)
+        error(p->get("name") ? p->get("name") : &item, fmt::format("probe '{}' is configured twice", probe.name));
+      if (auto v = integer(*p, "expect_status", fmt::format("{}.expect_status", where), 100, 599))
+        probe.expect_status = static_cast<int>(*v);
+      probe.expect_body = string(*p, "expect_body", fmt::format("{}.expect_body", where)).value_or("");
+      if (auto v = duration(*p, "timeout", fmt::format("{}.timeout", where))) probe.timeout = *v;
+      if (probe.timeout < std::chrono::milliseconds(10))
+        error(p->get("timeout"), fmt::format("{}.timeout must be at least 10ms", where));
+      out.push_back(std::move(probe));
+    }
+    return out;
+  }
+
   Config read(const toml::table& root) const {
     Config c;
     c.path = path_;
     only(root, "",
-         {"environment", "server", "database", "policy", "services", "migrations", "simulation", "auth", "railway"});
+         {"environment", "server", "database", "policy", "services", "migrations", "simulation", "auth", "railway",
+          "fly", "smoke"});
     if (auto v = string(root, "environment", "environment")) c.environment = *v;
 
     if (const auto* server = table(root, "server", "[server]")) {
@@ -166,7 +206,7 @@ class Reader {
       ServiceConfig svc;
       svc.name = required_string(*s, &node, "name", "services.name");
       if (!names.insert(svc.name).second) error(s->get("name"), fmt::format("service '{}' is configured twice", svc.name));
-      auto order = integer(*s, "restart_order", "services.restart_order", 1, 1000);
+      auto order = integer(*s, "restart_order", "services.restart_order", 1, 100000);
       if (!order) error(&node, fmt::format("service '{}' needs restart_order (1 restarts first)", svc.name));
       if (!orders.insert(*order).second)
         error(s->get("restart_order"), fmt::format("restart_order {} is used by two services", *order));
@@ -184,17 +224,21 @@ class Reader {
         }
       }
       if (const auto* pr = table(*s, "production", "services.production")) {
-        only(*pr, "services.production", {"provider", "project_id", "environment_id", "service_id"});
+        only(*pr, "services.production",
+             {"provider", "project_id", "environment_id", "service_id", "app", "image", "process_group"});
         if (auto v = string(*pr, "provider", "services.production.provider")) svc.production.provider = *v;
         if (svc.production.provider == "railway") {
           svc.production.project_id = required_string(*pr, pr, "project_id", "services.production.project_id");
           svc.production.environment_id =
               required_string(*pr, pr, "environment_id", "services.production.environment_id");
           svc.production.service_id = required_string(*pr, pr, "service_id", "services.production.service_id");
+        } else if (svc.production.provider == "fly") {
+          svc.production.app = required_string(*pr, pr, "app", "services.production.app");
+          svc.production.image = image_template(*pr, pr, "services.production.image");
+          svc.production.process_group = string(*pr, "process_group", "services.production.process_group").value_or("");
         } else if (svc.production.provider != "simulated") {
           error(pr->get("provider"),
-                fmt::format("services.production.provider = \"{}\": use \"railway\" or \"simulated\" (Fly.io "
-                            "arrives with its adapter)",
+                fmt::format("services.production.provider = \"{}\": use \"railway\", \"fly\" or \"simulated\"",
                             svc.production.provider));
         }
       }
@@ -231,24 +275,64 @@ class Reader {
       if ((s.staging.provider == "railway" || s.production.provider == "railway") && !c.railway)
         error(nullptr, fmt::format("service '{}' uses Railway: add a [railway] section (token_env, ...)", s.name));
 
+    if (const auto* fl = table(root, "fly", "[fly]")) {
+      only(*fl, "fly",
+           {"endpoint", "token_env", "ca_file", "poll_interval", "lease_ttl", "lease_wait", "machine_timeout"});
+      FlyConfig f;
+      if (auto v = string(*fl, "endpoint", "fly.endpoint")) f.endpoint = *v;
+      if (!f.endpoint.starts_with("https://") && !f.endpoint.starts_with("http://"))
+        error(fl->get("endpoint"), "fly.endpoint must be an http:// or https:// URL");
+      while (f.endpoint.ends_with('/')) f.endpoint.pop_back();
+      if (auto v = string(*fl, "token_env", "fly.token_env")) f.token_env = *v;
+      if (auto v = string(*fl, "ca_file", "fly.ca_file")) f.ca_file = *v;
+      if (auto v = duration(*fl, "poll_interval", "fly.poll_interval")) f.poll_interval = *v;
+      if (auto v = duration(*fl, "lease_ttl", "fly.lease_ttl")) f.lease_ttl = *v;
+      if (auto v = duration(*fl, "lease_wait", "fly.lease_wait")) f.lease_wait = *v;
+      if (auto v = duration(*fl, "machine_timeout", "fly.machine_timeout")) f.machine_timeout = *v;
+      if (f.poll_interval < std::chrono::milliseconds(50))
+        error(fl->get("poll_interval"), "fly.poll_interval must be at least 50ms");
+      if (f.lease_ttl < std::chrono::seconds(10)) error(fl->get("lease_ttl"), "fly.lease_ttl must be at least 10s");
+      c.fly = f;
+    }
+
     if (const auto* m = table(root, "migrations", "[migrations]")) {
-      only(*m, "migrations", {"enabled", "provider", "command", "workdir", "timeout", "pass_env", "database_url_env"});
+      only(*m, "migrations",
+           {"enabled", "provider", "command", "workdir", "timeout", "pass_env", "database_url_env", "app", "image",
+            "region"});
       if (auto v = boolean(*m, "enabled", "migrations.enabled")) c.migrations.enabled = *v;
       if (auto v = string(*m, "provider", "migrations.provider")) c.migrations.provider = *v;
-      if (c.migrations.provider != "simulated")
-        error(m->get("provider"),
-              fmt::format("migrations.provider = \"{}\" is not available in this build; use \"simulated\"",
-                          c.migrations.provider));
+      if (c.migrations.provider != "simulated" && c.migrations.provider != "local" && c.migrations.provider != "fly")
+        error(m->get("provider"), fmt::format("migrations.provider = \"{}\": use \"local\", \"fly\" or \"simulated\"",
+                                              c.migrations.provider));
       if (auto v = strings(*m, "command", "migrations.command")) {
-        if (v->empty()) error(m->get("command"), "migrations.command must name a program");
+        if (v->empty() || v->front().empty()) error(m->get("command"), "migrations.command must name a program");
         c.migrations.command = *v;
       }
       if (auto v = string(*m, "workdir", "migrations.workdir")) c.migrations.workdir = *v;
       if (auto v = duration(*m, "timeout", "migrations.timeout")) c.migrations.timeout = *v;
+      if (c.migrations.timeout < std::chrono::seconds(1))
+        error(m->get("timeout"), "migrations.timeout must be at least 1s");
       if (auto v = strings(*m, "pass_env", "migrations.pass_env")) c.migrations.pass_env = *v;
       if (auto v = string(*m, "database_url_env", "migrations.database_url_env")) c.migrations.database_url_env = *v;
+      if (c.migrations.provider == "fly") {
+        c.migrations.app = required_string(*m, m, "app", "migrations.app");
+        c.migrations.image = image_template(*m, m, "migrations.image");
+        c.migrations.region = string(*m, "region", "migrations.region").value_or("");
+      }
     }
     c.policy.run_migrations = c.migrations.enabled;
+    bool uses_fly = c.migrations.enabled && c.migrations.provider == "fly";
+    for (const auto& s : c.services) uses_fly = uses_fly || s.production.provider == "fly";
+    if (uses_fly && !c.fly) error(nullptr, "a production target or the migrations use Fly: add a [fly] section (token_env, ...)");
+
+    if (const auto* sm = table(root, "smoke", "[smoke]")) {
+      only(*sm, "smoke", {"suite", "staging", "production", "ca_file"});
+      if (auto v = string(*sm, "suite", "smoke.suite")) c.smoke.suite = *v;
+      if (c.smoke.suite.empty()) error(sm->get("suite"), "smoke.suite must not be empty");
+      if (auto v = string(*sm, "ca_file", "smoke.ca_file")) c.smoke.ca_file = *v;
+      c.smoke.staging = probes(*sm, "staging", "smoke.staging");
+      c.smoke.production = probes(*sm, "production", "smoke.production");
+    }
 
     if (const auto* sim = table(root, "simulation", "[simulation]")) {
       only(*sim, "simulation", {"record_file", "step_delay", "fail_steps"});

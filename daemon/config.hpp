@@ -21,10 +21,41 @@ struct StagingTarget {
 };
 
 struct ProductionTarget {
-  std::string provider = "simulated";  // "simulated" records the deploy; "railway" deploys the exact commit
+  std::string provider = "simulated";  // "simulated" records the deploy; "railway" deploys the exact commit;
+                                       // "fly" rolls the app's machines to the release's image
   std::string project_id;              // railway
   std::string environment_id;          // railway: the production environment
   std::string service_id;              // railway
+  std::string app;                     // fly: the Fly app
+  std::string image;                   // fly: image template, "{sha}" replaced, e.g. registry.fly.io/rotor-api:{sha}
+  std::string process_group;           // fly: only machines of this process group ("" = every machine)
+};
+
+// Fly.io's Machines API, for Fly production targets and Fly migrations.
+struct FlyConfig {
+  std::string endpoint = "https://api.machines.dev/v1";
+  std::string token_env = "FLY_API_TOKEN";  // "Bearer <token>", "FlyV1 <macaroon>" or a bare token
+  std::string ca_file;                      // extra CA bundle to trust (tests); empty: the system's
+  core::Duration poll_interval = std::chrono::seconds{2};    // while waiting for checks to pass
+  core::Duration lease_ttl = std::chrono::minutes{2};        // per machine, while it is updated
+  core::Duration lease_wait = std::chrono::minutes{3};       // a lease held by someone else: wait, then fail (> ttl)
+  core::Duration machine_timeout = std::chrono::minutes{5};  // a machine must be started and passing by then
+};
+
+// An HTTP probe: a smoke check against staging, or a verification against production.
+struct ProbeConfig {
+  std::string name;
+  std::string url;
+  int expect_status = 200;
+  std::string expect_body;  // a substring the body must contain ("" = any)
+  core::Duration timeout = std::chrono::seconds{10};
+};
+
+struct SmokeConfig {
+  std::string suite = "probes";       // the smoke suite the staging probes report under
+  std::vector<ProbeConfig> staging;   // run when a release goes live on staging
+  std::vector<ProbeConfig> production;  // the promotion's verify step, after the last service
+  std::string ca_file;                // extra CA bundle to trust (tests); empty: the system's
 };
 
 // Railway's API, for staging tracking and Railway production targets.
@@ -48,12 +79,17 @@ struct ServiceConfig {
 
 struct MigrationsConfig {
   bool enabled = true;
-  std::string provider = "simulated";  // "simulated"; "local" runs `command` (arrives with the migration runner)
+  // "simulated" records the step; "local" runs `command` here; "fly" runs it in a one-off machine of `app`
+  // on the release's image, as flyctl runs a release_command.
+  std::string provider = "simulated";
   std::vector<std::string> command{"pnpm", "db:migrate"};
-  std::string workdir = ".";
+  std::string workdir = ".";                          // local
   core::Duration timeout = std::chrono::minutes{10};
-  std::vector<std::string> pass_env{"PATH", "HOME"};
-  std::string database_url_env;  // the production database URL handed to the command
+  std::vector<std::string> pass_env{"PATH", "HOME"};  // local: names passed through; nothing else is inherited
+  std::string database_url_env;  // local: the production database URL, handed to the command as DATABASE_URL
+  std::string app;               // fly
+  std::string image;             // fly: image template with "{sha}"
+  std::string region;            // fly: "" lets Fly choose
 };
 
 struct SimulationConfig {
@@ -81,6 +117,8 @@ struct Config {
   std::vector<ServiceConfig> services;  // sorted by restart_order
   MigrationsConfig migrations;
   std::optional<RailwayConfig> railway;
+  std::optional<FlyConfig> fly;
+  SmokeConfig smoke;
   SimulationConfig simulation;
   std::vector<TokenConfig> tokens;
 };

@@ -89,9 +89,20 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
     if (next.kind == core::NextStep::Kind::done || next.kind == core::NextStep::Kind::stopped) {
       // Only reached after a crash between a step's last journal write and the promotion's end.
       const bool ok = next.kind == core::NextStep::Kind::done;
-      const std::string detail =
-          ok ? std::string() : fmt::format("step {} failed: {}", promotion.steps[next.index].step.name(),
-                                           promotion.steps[next.index].detail);
+      std::string detail;
+      if (!ok) {
+        // What production looks like now matters most to whoever picks this up: say what already changed.
+        std::vector<std::string> changed, untouched;
+        for (const auto& s : promotion.steps) {
+          if (s.step.kind != StepKind::migrate && s.step.kind != StepKind::deploy) continue;
+          if (s.state == StepState::succeeded) changed.push_back(s.step.name());
+          else if (s.state == StepState::planned) untouched.push_back(s.step.name());
+        }
+        detail = fmt::format("step {} failed: {}; already changed: {}; not touched: {}",
+                             promotion.steps[next.index].step.name(), promotion.steps[next.index].detail,
+                             changed.empty() ? "nothing" : fmt::format("{}", fmt::join(changed, ", ")),
+                             untouched.empty() ? "nothing" : fmt::format("{}", fmt::join(untouched, ", ")));
+      }
       auto r = co_await hooks_.finish(*sha, id, ok, detail);
       if (!r) co_return std::unexpected(r.error());
       continue;
