@@ -120,6 +120,8 @@ class Api {
     auto r = co_await blocking([this] { return ctx_.store.ping(); });
     ctx_.metrics.set_database_up(r.has_value());
     if (!r) co_return HttpResponse::error(503, "unavailable", "database unreachable");
+    // Until the releases are loaded, /v1 answers would describe an empty world.
+    if (!ctx_.releases.loaded()) co_return HttpResponse::error(503, "unavailable", "loading releases");
     co_return HttpResponse::json(200, {{"status", "ready"}});
   }
 

@@ -24,6 +24,7 @@ asio::awaitable<core::Result<void>> ReleaseService::start(const core::Policy& po
   auto work = call_on<core::Result<Applied>>([this, policy] { return load_on_strand(policy); });
   auto applied = co_await asio::co_spawn(strand_, std::move(work), asio::use_awaitable);
   if (!applied) co_return std::unexpected(applied.error());
+  loaded_ = true;
   perform(*applied);
   co_return core::Result<void>{};
 }

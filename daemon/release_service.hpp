@@ -9,6 +9,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -50,6 +51,8 @@ class ReleaseService {
   }
 
   const core::PromotionPlan& plan() const { return plan_; }
+  // Whether start() has loaded the World: until then the daemon is not ready (any thread).
+  bool loaded() const { return loaded_.load(); }
   const Clock& clock() const { return clock_; }
 
   // Cancels soak timers so the io_context can stop.
@@ -80,6 +83,7 @@ class ReleaseService {
   std::map<std::string, int> state_counts_;  // strand only
   PromotionStarter starter_;
   std::function<void(const core::Sha&)> smoke_checks_;
+  std::atomic<bool> loaded_{false};
   std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> timers_;  // io thread only
   bool stopped_ = false;
 };
