@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "tests/fakes/fake_railway.hpp"
+#include "tests/support/on_thread.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter;
@@ -29,59 +30,30 @@ const std::string railway_token = "railway-fake-token-123456";
 const std::string secret = "webhook-secret-0123456789abcdef";
 const std::vector<std::string> services{"worker", "api", "www"};
 
+fakes::FakeRailwayOptions railway_options(int deploy_reads_to_finish) {
+  fakes::FakeRailwayOptions o;
+  o.token = railway_token;
+  o.deploy_reads_to_finish = deploy_reads_to_finish;
+  return o;
+}
+
 // The fake Railway on a thread of its own; every call to it runs on that thread.
-class RailwayFixture {
+class RailwayFixture : public OnThread<fakes::FakeRailway> {
  public:
-  explicit RailwayFixture(int deploy_reads_to_finish = 0)
-      : fake_(io_.get_executor(), options(deploy_reads_to_finish)), guard_(io_.get_executor()) {
-    fake_.start();
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  template <class F>
-  auto call(F f) {
-    std::packaged_task<decltype(f())()> task(std::move(f));
-    auto future = task.get_future();
-    asio::post(io_, [&task] { task(); });
-    return future.get();
-  }
-
-  ~RailwayFixture() {
-    call([this] { fake_.stop(); });
-    guard_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  template <class T>
-  T await(asio::awaitable<T> a) {
-    return asio::co_spawn(io_, std::move(a), asio::use_future).get();
-  }
-
-  fakes::FakeRailway& fake() { return fake_; }
-  std::string url() { return fake_.url(); }
+  explicit RailwayFixture(int deploy_reads_to_finish = 0) : OnThread(railway_options(deploy_reads_to_finish)) {}
+  std::string url() { return call([this] { return fake().url(); }); }
 
   // A merge to main: every staging service builds and deploys `sha`.
   std::vector<std::string> merge(const std::string& sha, const std::string& final_status = "SUCCESS") {
     std::vector<std::string> ids;
     for (const auto& s : services)
       ids.push_back(call([&] {
-        return fake_.add_deployment({"", "env-staging", "svc-" + s, "BUILDING", sha, "alice-gh", "merge", "main", {}});
+        return fake().add_deployment({"", "env-staging", "svc-" + s, "BUILDING", sha, "alice-gh", "merge", "main", {}});
       }));
-    for (const auto& id : ids) call([&] { return fake_.set_status(id, "DEPLOYING"); });
-    for (const auto& id : ids) call([&] { return fake_.set_status(id, final_status); });
+    for (const auto& id : ids) call([&] { return fake().set_status(id, "DEPLOYING"); });
+    for (const auto& id : ids) call([&] { return fake().set_status(id, final_status); });
     return ids;
   }
-
- private:
-  static fakes::FakeRailwayOptions options(int reads) {
-    fakes::FakeRailwayOptions o;
-    o.token = railway_token;
-    o.deploy_reads_to_finish = reads;
-    return o;
-  }
-  asio::io_context io_;
-  fakes::FakeRailway fake_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::thread thread_;
 };
 
 std::string config(const std::string& railway_url, const std::filesystem::path& dir, const std::string& soak) {

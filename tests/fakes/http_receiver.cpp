@@ -1,0 +1,113 @@
+#include "tests/fakes/http_receiver.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/algorithm/string/case_conv.hpp>
+
+namespace promoter::fakes {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct HttpReceiver::State : std::enable_shared_from_this<HttpReceiver::State> {
+  explicit State(asio::any_io_executor e) : executor(e), acceptor(e) {}
+  asio::any_io_executor executor;
+  tcp::acceptor acceptor;
+  std::map<std::string, std::pair<int, std::string>> answers;
+  std::vector<ReceivedRequest> received;
+  std::vector<std::weak_ptr<tcp::socket>> sockets;
+  bool stopped = false;
+};
+
+namespace {
+
+std::string path_of(const std::string& target) { return target.substr(0, target.find('?')); }
+
+asio::awaitable<void> serve(std::shared_ptr<HttpReceiver::State> state, std::shared_ptr<tcp::socket> socket) {
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request<http::string_body> req;
+    boost::system::error_code ec;
+    co_await http::async_read(*socket, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    ReceivedRequest r;
+    r.method = std::string(req.method_string());
+    r.target = std::string(req.target());
+    for (const auto& f : req) r.headers[boost::algorithm::to_lower_copy(std::string(f.name_string()))] = std::string(f.value());
+    r.body = req.body();
+    r.at = std::chrono::system_clock::now();
+    const std::string path = path_of(r.target);
+    state->received.push_back(std::move(r));
+    int status = 200;
+    std::string body = "ok";
+    if (auto it = state->answers.find(path); it != state->answers.end()) std::tie(status, body) = it->second;
+    http::response<http::string_body> res{static_cast<http::status>(status), req.version()};
+    res.set(http::field::content_type, "text/plain");
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(body);
+    res.prepare_payload();
+    co_await http::async_write(*socket, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || !req.keep_alive()) co_return;
+  }
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<HttpReceiver::State> state) {
+  for (;;) {
+    auto socket = std::make_shared<tcp::socket>(state->executor);
+    boost::system::error_code ec;
+    co_await state->acceptor.async_accept(*socket, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || state->stopped) co_return;
+    state->sockets.push_back(socket);
+    asio::co_spawn(state->executor, serve(state, socket), asio::detached);
+  }
+}
+
+}  // namespace
+
+HttpReceiver::HttpReceiver(asio::any_io_executor executor) : state_(std::make_shared<State>(executor)) {}
+HttpReceiver::~HttpReceiver() { stop(); }
+
+void HttpReceiver::start(unsigned short port) {
+  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
+  state_->acceptor.open(endpoint.protocol());
+  state_->acceptor.set_option(tcp::acceptor::reuse_address(true));
+  state_->acceptor.bind(endpoint);
+  state_->acceptor.listen();
+  asio::co_spawn(state_->executor, accept_loop(state_), asio::detached);
+}
+
+void HttpReceiver::stop() {
+  if (state_->stopped) return;
+  state_->stopped = true;
+  boost::system::error_code ec;
+  state_->acceptor.close(ec);
+  for (auto& weak : state_->sockets)
+    if (auto s = weak.lock()) s->close(ec);
+}
+
+unsigned short HttpReceiver::port() const { return state_->acceptor.local_endpoint().port(); }
+
+std::string HttpReceiver::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port()) + (path.starts_with('/') ? "" : "/") + path;
+}
+
+void HttpReceiver::respond(const std::string& path, int status, std::string body) {
+  state_->answers[path] = {status, std::move(body)};
+}
+
+std::vector<ReceivedRequest> HttpReceiver::requests() const { return state_->received; }
+
+int HttpReceiver::count(const std::string& path) const {
+  int n = 0;
+  for (const auto& r : state_->received) n += path_of(r.target) == path;
+  return n;
+}
+
+}  // namespace promoter::fakes
