@@ -1,0 +1,374 @@
+// The production promotion end to end: real promoterd, real PostgreSQL, a real `pnpm db:migrate` on the
+// fixture app, the fake Railway for staging, the fake Fly for production and a local HTTP server for the
+// smoke and verification probes. Proves the order (migrations finished before the first machine update,
+// worker before api before www), exactly-once machine updates, a failed migration touching nothing, and
+// SIGKILLs at step boundaries changing none of that.
+#include <utility>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <fstream>
+#include <pqxx/pqxx>
+
+#include "tests/fakes/fake_fly.hpp"
+#include "tests/fakes/fake_railway.hpp"
+#include "tests/fakes/http_receiver.hpp"
+#include "tests/support/on_thread.hpp"
+#include "tests/support/test_support.hpp"
+
+using namespace promoter;
+using namespace promoter::testing;
+using namespace std::chrono_literals;
+using fakes::FlyOperation;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string railway_token = "railway-fake-token-123456";
+const std::string fly_token = "fly-fake-token-abcdefghijkl";
+const std::vector<std::string> services{"worker", "api", "www"};
+const std::map<std::string, int> machines_per_app{{"rotor-worker", 2}, {"rotor-api", 2}, {"rotor-www", 1}};
+
+fakes::FakeFlyOptions fly_options() {
+  fakes::FakeFlyOptions o;
+  o.token = fly_token;
+  o.start_delay = 30ms;
+  o.checks_delay = 30ms;
+  return o;
+}
+
+fakes::FakeRailwayOptions railway_options() {
+  fakes::FakeRailwayOptions o;
+  o.token = railway_token;
+  return o;
+}
+
+std::int64_t epoch_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// Everything outside promoterd, and promoterd on a config pointing at it.
+struct World {
+  OnThread<fakes::FakeRailway> railway{railway_options()};
+  OnThread<fakes::FakeFly> fly{fly_options()};
+  OnThread<fakes::HttpReceiver> probes;
+  fs::path dir;
+  fs::path app_dir;  // a copy of the fixture app: the migrations the command applies
+  std::string app_db;
+  std::unique_ptr<Daemon> daemon;
+
+  explicit World(const std::string& name, std::map<std::string, std::string> extra_env = {})
+      : dir(temp_dir("fly_" + name)), app_dir(dir / "migrate-app") {
+    fs::copy(fs::path(PROMOTER_SOURCE_DIR) / "tests/fixtures/migrate-app", app_dir, fs::copy_options::recursive);
+    app_db = fresh_database("fly_app_" + name);
+    for (const auto& [app, n] : machines_per_app)
+      for (int i = 0; i < n; ++i) {
+        fakes::FakeMachineSpec spec;
+        spec.app = app;
+        spec.id = fmt::format("{}{:02d}000000000", app.substr(6, 3), i + 1);  // "wor01000000000", ...
+        spec.image = fmt::format("registry.fly.io/{}:previous", app);
+        spec.checks = {"http"};
+        fly.call([&] { return fly.fake().add_machine(spec); });
+      }
+    auto env = auth_tokens_env();
+    env["PROMOTER_DATABASE_URL"] = fresh_database("promoter_fly_" + name);
+    env["RW_TOKEN"] = railway_token;
+    env["FLY_TOKEN"] = fly_token;
+    env["APP_DATABASE_URL"] = app_db;
+    for (auto& [k, v] : extra_env) env[k] = v;
+    daemon = std::make_unique<Daemon>(dir, config(), env);
+    daemon->start();
+  }
+
+  std::string config() {
+    std::string toml = base_config_toml("2s") + fmt::format(R"(
+[railway]
+endpoint = "{}"
+token_env = "RW_TOKEN"
+reconcile_interval = "1s"
+[fly]
+endpoint = "{}"
+token_env = "FLY_TOKEN"
+poll_interval = "50ms"
+lease_ttl = "10s"
+lease_wait = "20s"
+machine_timeout = "20s"
+[migrations]
+provider = "local"
+command = ["pnpm", "db:migrate"]
+workdir = "{}"
+timeout = "2m"
+pass_env = ["PATH", "HOME", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "FIXTURE_MIGRATIONS_DIR", "FIXTURE_BLOCK_FILE"]
+database_url_env = "APP_DATABASE_URL"
+[smoke]
+suite = "e2e"
+[[smoke.staging]]
+name = "staging health"
+url = "{}"
+expect_body = "ok"
+[[smoke.production]]
+name = "production health"
+url = "{}"
+)",
+                                                            railway.call([&] { return railway.fake().url(); }),
+                                                            fly.call([&] { return fly.fake().url(); }), app_dir.string(),
+                                                            probes.call([&] { return probes.fake().url("/staging/healthz"); }),
+                                                            probes.call([&] { return probes.fake().url("/production/healthz"); })) +
+                       auth_tokens_toml();
+    int order = 1;
+    for (const auto& s : services)
+      toml += fmt::format(R"(
+[[services]]
+name = "{0}"
+restart_order = {1}
+staging = {{ provider = "railway", project_id = "proj-fake", environment_id = "env-staging", service_id = "svc-{0}" }}
+production = {{ provider = "fly", app = "rotor-{0}", image = "registry.fly.io/rotor-{0}:{{sha}}" }}
+)",
+                          s, order++);
+    return toml;
+  }
+
+  // A merge to main, live on every staging service (the reconciler finds it within a second).
+  void merge(const std::string& sha) {
+    for (const auto& s : services)
+      railway.call([&] {
+        return railway.fake().add_deployment({"", "env-staging", "svc-" + s, "SUCCESS", sha, "alice-gh", "merge", "main", {}});
+      });
+  }
+
+  json release(const std::string& sha) {
+    auto r = daemon->get("/v1/releases/" + sha, tokens::viewer);
+    return r.status == 200 ? r.json() : json();
+  }
+  std::string state(const std::string& sha) {
+    auto r = release(sha);
+    return r.is_object() ? r["state"].get<std::string>() : "absent";
+  }
+
+  // Staging smoke probes ran by themselves and passed; then bob (not the author) approves.
+  void smoke_and_approve(const std::string& sha) {
+    REQUIRE(eventually([&] {
+      auto r = release(sha);
+      return r.is_object() && r["gates"]["smoke"]["ok"].get<bool>();
+    }));
+    auto smoke = release(sha)["smoke_results"];
+    REQUIRE(smoke.size() == 1);
+    CHECK(smoke[0]["reported_by"] == "promoterd");
+    CHECK(smoke[0]["details"].get<std::string>().find("1/1 probes passed") != std::string::npos);
+    auto a = daemon->post("/v1/releases/" + sha + "/approve", json{{"reason", "reviewed"}}, tokens::bob);
+    REQUIRE_MESSAGE(a.status == 200, a.body);
+  }
+
+  bool ended(const std::string& sha) {
+    const auto s = state(sha);
+    return s == "promoted" || s == "promotion_failed";
+  }
+
+  std::vector<fakes::FakeMachineUpdate> updates() { return fly.call([&] { return fly.fake().updates(); }); }
+
+  void pause(fakes::PausePoint p) {
+    fly.call([&] {
+      fly.fake().pause(p);
+      return 0;
+    });
+  }
+  bool paused() { return fly.call([&] { return fly.fake().paused_count(); }) > 0; }
+  // SIGKILL while the fake holds the request, then let the fake forget it (the client is gone).
+  void crash_at_pause() {
+    REQUIRE(eventually([&] { return paused(); }, 60s));
+    daemon->kill_hard();
+    fly.call([&] {
+      fly.fake().resume_all(/*drop=*/true);
+      return 0;
+    });
+  }
+
+  pqxx::result app_query(const std::string& sql) {
+    pqxx::connection c(app_db);
+    pqxx::nontransaction n(c);
+    return n.exec(sql);
+  }
+  // Each machine exactly once, on the release's image.
+  void check_each_machine_updated_once(const std::string& sha) {
+    std::map<std::string, int> per_machine;
+    for (const auto& u : updates()) {
+      ++per_machine[u.app + "/" + u.machine_id];
+      CHECK(u.new_image == fmt::format("registry.fly.io/{}:{}", u.app, sha));
+    }
+    CHECK(per_machine.size() == 5);
+    for (const auto& [m, n] : per_machine) CHECK_MESSAGE(n == 1, m << " updated " << n << " times");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a release soaks, passes its smoke probes, is approved and promoted: migrations, then worker, api, www") {
+  World w("happy");
+  const std::string sha(40, 'a');
+  w.merge(sha);
+  w.smoke_and_approve(sha);
+  REQUIRE(eventually([&] { return w.ended(sha); }, 60s));
+  REQUIRE_MESSAGE(w.state(sha) == "promoted", w.release(sha).dump());
+
+  // The migration ran once, applied both migrations, and finished before the first machine update.
+  auto runs = w.app_query("SELECT (extract(epoch FROM finished_at) * 1000)::bigint, array_length(applied, 1) "
+                          "FROM fixture_migration_runs ORDER BY id");
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0][1].as<int>() == 2);
+  const auto migrated_at = runs[0][0].as<std::int64_t>();
+  const auto updates = w.updates();
+  REQUIRE(updates.size() == 5);
+  CHECK(migrated_at <= epoch_ms(updates.front().at));
+
+  // Worker's machines, then api's, then www's: every update of an app before any of the next.
+  std::vector<std::string> app_order;
+  for (const auto& u : updates)
+    if (app_order.empty() || app_order.back() != u.app) app_order.push_back(u.app);
+  CHECK(app_order == std::vector<std::string>{"rotor-worker", "rotor-api", "rotor-www"});
+  w.check_each_machine_updated_once(sha);
+
+  // Production was verified after the last service.
+  auto verified = w.probes.call([&] { return w.probes.fake().requests(); });
+  std::optional<std::chrono::system_clock::time_point> verified_at;
+  for (const auto& r : verified)
+    if (r.target == "/production/healthz") verified_at = r.at;
+  REQUIRE(verified_at);
+  CHECK(*verified_at >= updates.back().at);
+
+  // The journal shows each step with what it did.
+  auto promotion = w.daemon->get("/v1/promotions/" + w.release(sha)["promotion_id"].get<std::string>(), tokens::viewer).json();
+  std::vector<std::string> names;
+  for (const auto& s : promotion["steps"]) {
+    names.push_back(s["name"]);
+    CHECK(s["state"] == "succeeded");
+  }
+  CHECK(names == std::vector<std::string>{"preflight", "migrate", "deploy:worker", "deploy:api", "deploy:www", "verify",
+                                          "record"});
+  CHECK(promotion["steps"][1]["detail"].get<std::string>().find("exited 0") != std::string::npos);
+}
+
+TEST_CASE("a failing migration leaves every production machine untouched and shows its error in promotectl show") {
+  const fs::path dir = temp_dir("fly_broken_migrations");
+  fs::copy(fs::path(PROMOTER_SOURCE_DIR) / "tests/fixtures/migrate-app/migrations", dir / "migrations");
+  {
+    std::ofstream broken(dir / "migrations" / "003_broken.sql");
+    broken << "ALTER TABLE widgets ADD COLUMN weight numeric NOT NUL;\n";
+  }
+  World w("broken", {{"FIXTURE_MIGRATIONS_DIR", (dir / "migrations").string()}});
+  const std::string sha(40, 'b');
+  w.merge(sha);
+  w.smoke_and_approve(sha);
+  REQUIRE(eventually([&] { return w.ended(sha); }, 60s));
+  CHECK(w.state(sha) == "promotion_failed");
+  CHECK(w.updates().empty());
+  for (const auto& [app, n] : machines_per_app)
+    for (const auto& m : w.fly.call([&, app = app] { return w.fly.fake().machines(app); }))
+      CHECK(m["config"]["image"] == fmt::format("registry.fly.io/{}:previous", app));
+
+  std::string out;
+  const int rc = run_program({PROMOTECTL_BIN, "show", sha},
+                             {{"PROMOTER_URL", fmt::format("http://127.0.0.1:{}", w.daemon->port())},
+                              {"PROMOTER_TOKEN", tokens::viewer}},
+                             out);
+  CHECK(rc == 0);
+  INFO(out);
+  CHECK(out.find("promotion_failed") != std::string::npos);
+  CHECK(out.find("syntax error") != std::string::npos);  // PostgreSQL's own words, through pnpm
+  CHECK(out.find("exited with code") != std::string::npos);
+  // Nothing of the broken migration was recorded; the two good ones were.
+  CHECK(w.app_query("SELECT name FROM fixture_schema_migrations").size() == 2);
+}
+
+TEST_CASE("SIGKILLs at step boundaries of a promotion: it still ends promoted, each machine updated once, migrations applied once") {
+  const fs::path block = temp_dir("fly_crash_block") / "release-the-migration";
+  World w("crashes", {{"FIXTURE_BLOCK_FILE", block.string()}});
+  const std::string sha(40, 'c');
+  // The first pause is in place before the promotion can reach it.
+  w.pause({FlyOperation::acquire_lease, "", "/apps/rotor-worker/", false});
+  w.merge(sha);
+  w.smoke_and_approve(sha);
+
+  // 1. migrate: the command applied its migrations and recorded its run, but has not exited yet.
+  REQUIRE(eventually(
+      [&] {
+        return w.app_query("SELECT 1 FROM pg_tables WHERE tablename = 'fixture_migration_runs'").size() == 1 &&
+               w.app_query("SELECT 1 FROM fixture_migration_runs WHERE finished_at IS NOT NULL").size() == 1;
+      },
+      60s));
+  w.daemon->kill_hard();
+  w.daemon->start();
+  // The restarted daemon waits the cut-off run out (it never runs two at once), then runs it again.
+  std::ofstream(block).put('\n');
+
+  // 2. deploy:worker, journal `started`, before its first side effect (the lease request is held).
+  w.crash_at_pause();
+  w.pause({FlyOperation::update, "", "/apps/rotor-worker/machines/wor02", true});
+  w.daemon->start();
+
+  // 3. deploy:worker, after the side effect: the second machine's update applied, its answer lost.
+  w.crash_at_pause();
+  w.pause({FlyOperation::list, "", "/apps/rotor-api/", false});
+  w.daemon->start();
+
+  // 4. deploy:worker `succeeded`; deploy:api just started (its machine list is held).
+  w.crash_at_pause();
+  w.pause({FlyOperation::update, "", "/apps/rotor-www/", true});
+  w.daemon->start();
+
+  // 5. deploy:www, after the side effect.
+  w.crash_at_pause();
+  w.daemon->start();
+
+  REQUIRE(eventually([&] { return w.ended(sha); }, 60s));
+  REQUIRE_MESSAGE(w.state(sha) == "promoted", w.release(sha).dump());
+  w.check_each_machine_updated_once(sha);
+  // Migrations applied exactly once: the second run found them all done.
+  CHECK(w.app_query("SELECT name FROM fixture_schema_migrations").size() == 2);
+  auto runs = w.app_query("SELECT coalesce(array_length(applied, 1), 0) FROM fixture_migration_runs ORDER BY id");
+  REQUIRE(runs.size() == 2);
+  CHECK(runs[0][0].as<int>() == 2);
+  CHECK(runs[1][0].as<int>() == 0);
+  // And the first machine update came after the migrations finished.
+  auto first_finished = w.app_query("SELECT (extract(epoch FROM min(finished_at)) * 1000)::bigint FROM fixture_migration_runs");
+  CHECK(first_finished[0][0].as<std::int64_t>() <= epoch_ms(w.updates().front().at));
+}
+
+TEST_CASE("promoterd --check refuses Fly, migration and probe settings that cannot work, with file:line:col") {
+  const fs::path dir = temp_dir("fly_check");
+  const std::string head = base_config_toml("30m") + auth_tokens_toml();
+  const auto head_lines = static_cast<int>(std::count(head.begin(), head.end(), '\n'));
+  const std::string api = "[[services]]\nname = \"api\"\nrestart_order = 1\n";
+  struct Case {
+    std::string toml;
+    int line = 0;  // within `toml`, 1-based; 0: the message names no line
+    int column = 0;
+    std::string message;
+  };
+  const std::vector<Case> cases{
+      {api + "production = { provider = \"fly\", app = \"rotor-api\", image = \"registry.fly.io/rotor-api:latest\" }\n[fly]\n",
+       4, 61, "services.production.image = \"registry.fly.io/rotor-api:latest\" must contain {sha}"},
+      {api + "production = { provider = \"fly\", app = \"rotor-api\", image = \"r/api:{sha}\" }\n", 0, 0,
+       "a production target or the migrations use Fly: add a [fly] section"},
+      {api + "production = { provider = \"heroku\" }\n", 4, 27,
+       "services.production.provider = \"heroku\": use \"railway\", \"fly\" or \"simulated\""},
+      {api + "[migrations]\nprovider = \"fly\"\napp = \"rotor-api\"\n", 4, 1, "migrations.image is required"},
+      {api + "[migrations]\nprovider = \"cron\"\n", 5, 12,
+       "migrations.provider = \"cron\": use \"local\", \"fly\" or \"simulated\""},
+      {api + "[smoke]\n[[smoke.staging]]\nurl = \"ftp://x\"\n", 6, 7, "smoke.staging.url must be an http:// or https:// URL"},
+      {api + "[smoke]\n[[smoke.production]]\nurl = \"http://x\"\nexpect = 200\n", 7, 10,
+       "unknown key 'smoke.production.expect'"},
+      {api + "[fly]\nlease_ttl = \"1s\"\n", 5, 13, "fly.lease_ttl must be at least 10s"},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    const fs::path file = dir / fmt::format("case{}.toml", ++n);
+    std::ofstream(file) << head << c.toml;
+    const std::string expected = c.line ? fmt::format("case{}.toml:{}:{}: {}", n, head_lines + c.line, c.column, c.message)
+                                        : fmt::format("case{}.toml: {}", n, c.message);
+    std::string out;
+    CHECK(run_program({PROMOTERD_BIN, "--config", file.string(), "--check"}, {}, out) == 2);
+    INFO(out);
+    CHECK(out.find(expected) != std::string::npos);
+  }
+}
