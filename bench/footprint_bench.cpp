@@ -1,18 +1,15 @@
 // Footprint and scale of an idle promoterd: RSS, CPU and wake-ups over an idle window, time from process
-// start to /readyz 200 (and to the first /v1 answer, which waits for the World to load), and the latency
-// of /metrics, /v1/releases and /v1/status, for
-//   small: 10 services, 100 releases each (1,000 releases)
-//   large: 10,000 services x 100 releases asked for; promoterd's config accepts at most 1,000 services
-//          (restart_order is unique and 1..1000), so: 1,000 services x 1,000 releases (the same 1,000,000
-//          releases and staging deployments)
+// start to /readyz 200 (which promoterd answers only once the releases are loaded: 503 "loading releases"
+// before) and to the first /v1 answer, and the latency of /metrics, /v1/releases and /v1/status, for
+//   small: 10 services x 100 releases each (1,000 releases)
+//   large: 10,000 services x 100 releases each (1,000,000 releases, the shape)
 // The history is generated into PostgreSQL with generate_series: release k of service s is its own commit,
 // deployed to s (REMOVED, or SUCCESS for each service's newest); every 10th release was promoted (approval
 // and smoke result on record), the others superseded; one newest release is live on every service and
 // soaking (a 30 m soak, so its timer is armed during the idle window). Services are "generic" staging
 // targets (no Railway polling) with simulated production.
 //
-//   footprint_bench [--idle-seconds N (10)] [--large-services N (1000)] [--large-releases N (1000000)]
-//                   [--releases-per-service N (100, small case)]
+//   footprint_bench [--idle-seconds N (10)] [--large-services N (10000)] [--releases-per-service N (100)]
 #include <fmt/format.h>
 #include <iostream>
 #include <pqxx/pqxx>
@@ -129,9 +126,12 @@ void scenario(const std::string& label, int services, int per_service, int idle_
   const double gen_s = std::chrono::duration<double>(Clock::now() - g0).count();
 
   daemon.spawn();
-  const auto ready = daemon.wait_ready();
+  // /readyz stays 503 while the releases load; at 1,000,000 releases on a busy machine that can exceed
+  // wait_ready's default 2 minutes.
+  const auto ready = daemon.wait_ready(std::chrono::milliseconds(5), std::chrono::seconds(900));
   const double ready_s = std::chrono::duration<double>(ready - daemon.spawned_at()).count();
-  // /v1 reads wait on the state strand, behind the World's load: the first answer says it is loaded.
+  // /v1 reads wait on the state strand, behind the World's load; /readyz 200 should already imply it, so this
+  // is expected within a request of the /readyz figure.
   auto first = daemon.get("/v1/releases?limit=1", testing::tokens::viewer);
   if (first.status != 200) throw std::runtime_error("first /v1/releases answered " + first.body);
   const double loaded_s = std::chrono::duration<double>(Clock::now() - daemon.spawned_at()).count();
@@ -153,7 +153,7 @@ void scenario(const std::string& label, int services, int per_service, int idle_
 
   std::cout << fmt::format(
       "footprint {}: {} services x {} releases ({} rows generated in {:.1f} s)\n"
-      "  process start -> /readyz 200: {:.2f} s; -> first /v1 answer (World loaded): {:.2f} s\n"
+      "  process start -> /readyz 200 (releases loaded): {:.2f} s; -> first /v1 answer: {:.2f} s\n"
       "  idle {:.1f} s: RSS {:.1f} MB (peak {:.1f} MB), CPU {:.2f}%, {:.2f} wake-ups/s over {} threads\n"
       "  GET /metrics p50 {} max {} ({} bytes); GET /v1/releases p50 {} max {} ({} bytes); "
       "GET /v1/status p50 {} max {}\n",
@@ -167,11 +167,13 @@ void scenario(const std::string& label, int services, int per_service, int idle_
   row(fmt::format("idle CPU, {}", what), fmt::format("{:.2f}%", cpu_pct), "~0 (<= 0.5%)", cpu_pct <= 0.5);
   row(fmt::format("idle wake-ups/s, {}", what), fmt::format("{:.2f}", wakeups), "<= 2/s", wakeups <= 2);
   if (ready_target) {
-    row(fmt::format("start -> /readyz 200, {}", what), fmt::format("{:.2f} s", ready_s), "<= 2 s", ready_s <= 2);
-    row(fmt::format("start -> first /v1 answer (World loaded), {}", what), fmt::format("{:.2f} s", loaded_s), "<= 2 s",
+    row(fmt::format("start -> /readyz 200 (releases loaded), {}", what), fmt::format("{:.2f} s", ready_s), "<= 2 s",
+        ready_s <= 2);
+    row(fmt::format("start -> first /v1 answer, {}", what), fmt::format("{:.2f} s", loaded_s), "<= 2 s",
         loaded_s <= 2);
   } else {
-    info(fmt::format("start -> /readyz 200 / World loaded, {}", what), fmt::format("{:.2f} s / {:.2f} s", ready_s, loaded_s));
+    info(fmt::format("start -> /readyz 200 (loaded) / first /v1, {}", what),
+         fmt::format("{:.2f} s / {:.2f} s", ready_s, loaded_s));
   }
   info(fmt::format("GET /metrics p50 / max, {}", what), fmt::format("{} / {}", ms(metrics.p50), ms(metrics.max)));
   info(fmt::format("GET /v1/releases (50) p50 / max, {}", what),
@@ -183,18 +185,20 @@ void scenario(const std::string& label, int services, int per_service, int idle_
 }  // namespace
 
 int main(int argc, char** argv) {
-  // promoterd's config refuses more than 1,000 services (restart_order 1..1000, unique).
-  int idle_seconds = 10, large = 1000, per_service = 100, large_releases = 1000000;
+  int idle_seconds = 10, large = 10000, per_service = 100;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--idle-seconds") idle_seconds = std::stoi(argv[i + 1]);
     else if (flag == "--large-services") large = std::stoi(argv[i + 1]);
     else if (flag == "--releases-per-service") per_service = std::stoi(argv[i + 1]);
-    else if (flag == "--large-releases") large_releases = std::stoi(argv[i + 1]);
+    else {
+      std::cerr << "footprint_bench: unknown flag " << flag << "\n";
+      return 2;
+    }
   }
   try {
     scenario("small", 10, per_service, idle_seconds, 20, false);
-    scenario("large", large, large_releases / large, idle_seconds, 200, true);
+    scenario("large", large, per_service, idle_seconds, 200, true);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "footprint_bench: " << e.what() << "\n";
