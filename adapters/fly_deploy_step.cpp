@@ -153,8 +153,8 @@ boost::asio::awaitable<core::Result<void>> FlyDeployStep::wait_healthy(const std
     if (m) {
       if (m->instance_id != instance_id)
         co_return fail(ErrorCode::failed_precondition,
-                       fmt::format("Fly machine {} of {} was changed by someone else while it started (now instance "
-                                   "{}, expected {})",
+                       fmt::format("Fly machine {} of {} is no longer on the version we started (now instance "
+                                   "{}, expected {}): Fly reverted the update or someone changed it",
                                    machine_id, target_.app, m->instance_id, instance_id));
       if (gave_up(m->state))
         co_return fail(ErrorCode::failed_precondition,
