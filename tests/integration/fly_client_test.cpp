@@ -20,6 +20,7 @@
 #include "adapters/fly_client.hpp"
 #include "adapters/http_client.hpp"
 #include "tests/fakes/fake_fly.hpp"
+#include "tests/support/run_on.hpp"
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -47,20 +48,7 @@ const std::string kImageB = "registry.fly.io/rotor-api:bbbbbbb";
 
 template <class T>
 T run(asio::io_context& ioc, asio::awaitable<T> work) {
-    std::optional<T> out;
-    std::exception_ptr failure;
-    bool done = false;
-    ioc.restart();
-    asio::co_spawn(ioc, std::move(work), [&](std::exception_ptr e, T value) {
-        failure = e;
-        if (!e) out.emplace(std::move(value));
-        done = true;
-    });
-    while (!done && ioc.run_one() > 0) {
-    }
-    REQUIRE_MESSAGE(done, "the io_context ran out of work before the coroutine finished");
-    if (failure) std::rethrow_exception(failure);
-    return std::move(*out);
+    return promoter::testing::run_on(ioc, std::move(work));
 }
 
 // Runs the io_context until `condition` holds or `limit` passes; false on timeout.

@@ -23,6 +23,7 @@
 #include "adapters/railway_client.hpp"
 #include "adapters/railway_webhook.hpp"
 #include "tests/fakes/fake_railway.hpp"
+#include "tests/support/run_on.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -52,20 +53,7 @@ const std::string kShaC = "cccccccccccccccccccccccccccccccccccccccc";
 
 template <class T>
 T run(asio::io_context& ioc, asio::awaitable<T> work) {
-    std::optional<T> out;
-    std::exception_ptr failure;
-    bool done = false;
-    ioc.restart();
-    asio::co_spawn(ioc, std::move(work), [&](std::exception_ptr e, T value) {
-        failure = e;
-        if (!e) out.emplace(std::move(value));
-        done = true;
-    });
-    while (!done && ioc.run_one() > 0) {
-    }
-    REQUIRE_MESSAGE(done, "the io_context ran out of work before the coroutine finished");
-    if (failure) std::rethrow_exception(failure);
-    return std::move(*out);
+    return promoter::testing::run_on(ioc, std::move(work));
 }
 
 // A fake, an HTTP client that records backoffs instead of sleeping, and a RailwayClient.
