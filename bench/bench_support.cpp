@@ -13,43 +13,9 @@
 #include <thread>
 #include <unistd.h>
 
-extern char** environ;
-
 namespace promoter::bench {
 
 namespace {
-
-std::vector<std::string> merged_env(const std::map<std::string, std::string>& extra) {
-  std::map<std::string, std::string> all;
-  for (char** e = environ; *e; ++e) {
-    std::string kv(*e);
-    auto eq = kv.find('=');
-    if (eq != std::string::npos) all[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  for (const auto& [k, v] : extra) all[k] = v;
-  std::vector<std::string> out;
-  for (const auto& [k, v] : all) out.push_back(k + "=" + v);
-  return out;
-}
-
-pid_t spawn_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, int out_fd) {
-  auto env_strings = merged_env(env);
-  std::vector<char*> envp, args;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_copy = argv;
-  for (auto& s : argv_copy) args.push_back(s.data());
-  args.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    dup2(out_fd, 1);
-    dup2(out_fd, 2);
-    execvpe(args[0], args.data(), envp.data());
-    _exit(127);
-  }
-  return pid;
-}
 
 std::string read_file(const std::filesystem::path& p) {
   std::ifstream in(p);
@@ -75,7 +41,7 @@ void Promoterd::spawn() {
   log_offset_ = std::filesystem::exists(log_path_) ? std::filesystem::file_size(log_path_) : 0;
   const int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   spawned_at_ = Clock::now();
-  pid_ = spawn_process({PROMOTERD_BIN, "--config", config_path_.string()}, env_, fd);
+  pid_ = testing::spawn_process({PROMOTERD_BIN, "--config", config_path_.string()}, env_, fd);
   close(fd);
   const auto deadline = Clock::now() + std::chrono::seconds(60);
   while (Clock::now() < deadline) {
@@ -186,7 +152,7 @@ int run(const std::vector<std::string>& argv, std::string& output, const std::ma
   char path[] = "/tmp/promoter-bench-run-XXXXXX";
   const int fd = mkstemp(path);
   if (fd < 0) throw std::runtime_error("mkstemp failed");
-  const pid_t pid = spawn_process(argv, env, fd);
+  const pid_t pid = testing::spawn_process(argv, env, fd);
   int status = 0;
   waitpid(pid, &status, 0);
   close(fd);

@@ -140,7 +140,10 @@ std::vector<std::string> merged_env(const std::map<std::string, std::string>& ex
   return out;
 }
 
-pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, int out_fd) {
+
+}  // namespace
+
+pid_t spawn_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, int out_fd) {
   auto env_strings = merged_env(env);
   std::vector<char*> envp, args;
   for (auto& s : env_strings) envp.push_back(s.data());
@@ -153,19 +156,17 @@ pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, st
   if (pid == 0) {
     dup2(out_fd, 1);
     dup2(out_fd, 2);
-    execve(args[0], args.data(), envp.data());
+    execvpe(args[0], args.data(), envp.data());
     _exit(127);
   }
   return pid;
 }
 
-}  // namespace
-
 int run_program(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                 std::string& output) {
   char path[] = "/tmp/promoter-run-XXXXXX";
   const int fd = mkstemp(path);
-  const pid_t pid = spawn(argv, env, fd);
+  const pid_t pid = spawn_process(argv, env, fd);
   int status = 0;
   waitpid(pid, &status, 0);
   close(fd);
@@ -196,7 +197,7 @@ std::string Daemon::log() const {
 void Daemon::start() {
   log_offset_ = std::filesystem::exists(log_path_) ? std::filesystem::file_size(log_path_) : 0;
   const int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  pid_ = spawn({PROMOTERD_BIN, "--config", config_path_.string()}, env_, fd);
+  pid_ = spawn_process({PROMOTERD_BIN, "--config", config_path_.string()}, env_, fd);
   close(fd);
   // The daemon logs its bound address once listening; the port is whatever the OS gave it.
   const bool listening = eventually([&] {

@@ -78,6 +78,9 @@ class Daemon {
   std::size_t log_offset_ = 0;  // where the current run's output starts
 };
 
+// Starts argv[0] (looked up in PATH) with this process's environment plus `env`, stdout and stderr into out_fd.
+pid_t spawn_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, int out_fd);
+
 // Runs a program to completion, capturing stdout+stderr; returns the exit code.
 int run_program(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                 std::string& output);
