@@ -1,5 +1,7 @@
 #include "adapters/fly_client.hpp"
 
+#include "adapters/json_field.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -14,17 +16,6 @@ namespace {
 constexpr std::chrono::seconds kMaxWait{60};
 // The HTTP deadline of a /wait request: its own timeout plus this margin for the answer to arrive.
 constexpr std::chrono::seconds kWaitMargin{15};
-
-AdapterError protocol_error(std::string message) {
-    return AdapterError{AdapterError::Kind::protocol, 0, std::move(message)};
-}
-
-std::optional<std::string> string_field(const json& object, std::string_view key) {
-    if (!object.is_object()) return std::nullopt;
-    const auto it = object.find(key);
-    if (it == object.end() || !it->is_string()) return std::nullopt;
-    return it->get<std::string>();
-}
 
 const json* object_field(const json& object, std::string_view key) {
     if (!object.is_object()) return nullptr;

@@ -1,5 +1,7 @@
 #include "adapters/railway_client.hpp"
 
+#include "adapters/json_field.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -53,17 +55,6 @@ constexpr int kMaxVariablePages = 50;
 constexpr std::array<std::string_view, 13> kKnownStatuses = {
     "BUILDING", "CRASHED", "DEPLOYING", "FAILED",  "INITIALIZING", "NEEDS_APPROVAL", "QUEUED",
     "REMOVED",  "REMOVING", "SKIPPED",  "SLEEPING", "SUCCESS",      "WAITING"};
-
-AdapterError protocol_error(std::string message) {
-    return AdapterError{AdapterError::Kind::protocol, 0, std::move(message)};
-}
-
-std::optional<std::string> string_field(const json& object, std::string_view key) {
-    if (!object.is_object()) return std::nullopt;
-    const auto it = object.find(key);
-    if (it == object.end() || !it->is_string()) return std::nullopt;
-    return it->get<std::string>();
-}
 
 std::expected<RailwayDeployment, std::string> parse_deployment(const json& node) {
     if (!node.is_object()) return std::unexpected("deployment is not an object");
