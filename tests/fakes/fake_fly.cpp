@@ -1,5 +1,7 @@
 #include "tests/fakes/fake_fly.hpp"
 
+#include "tests/fakes/fake_listener.hpp"
+
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
@@ -100,15 +102,13 @@ const std::set<std::string> kWaitableStates = {"started", "stopped", "suspended"
 
 struct FakeFly::State : std::enable_shared_from_this<FakeFly::State> {
     State(asio::any_io_executor ex, FakeFlyOptions opts)
-        : executor(std::move(ex)), options(std::move(opts)), acceptor(executor), rng(std::random_device{}()) {
+        : executor(std::move(ex)), options(std::move(opts)), listener(executor), rng(std::random_device{}()) {
         if (!options.now) options.now = [] { return Clock::now(); };
     }
 
     asio::any_io_executor executor;
     FakeFlyOptions options;
-    tcp::acceptor acceptor;
-    unsigned short port = 0;
-    bool running = false;
+    FakeListener listener;
 
     std::map<std::string, std::vector<std::string>> apps;  // app -> machine ids, in creation order
     std::map<std::string, Machine> machines;               // by id (ids are unique across apps)
@@ -118,7 +118,6 @@ struct FakeFly::State : std::enable_shared_from_this<FakeFly::State> {
     std::deque<Fault> faults;
     std::map<std::string, std::vector<std::weak_ptr<asio::steady_timer>>> waiters;  // by machine id
     std::vector<std::weak_ptr<asio::steady_timer>> timers;                          // scheduled changes
-    std::vector<std::weak_ptr<beast::tcp_stream>> connections;
     std::uint64_t seq = 0;
     std::mt19937_64 rng;
     std::int64_t ulid_ms = -1;
@@ -251,7 +250,7 @@ asio::awaitable<void> run_later(std::shared_ptr<FakeFly::State> state, std::shar
                                 std::function<void(FakeFly::State&, Machine&)> change) {
     boost::system::error_code ec;
     co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec || !state->running) co_return;
+    if (ec || !state->listener.running()) co_return;
     const auto it = state->machines.find(id);
     if (it == state->machines.end()) co_return;
     if (generation && it->second.generation != *generation) co_return;
@@ -828,7 +827,7 @@ asio::awaitable<std::optional<Response>> do_wait(std::shared_ptr<FakeFly::State>
         state->waiters[id].push_back(timer);
         boost::system::error_code ec;
         co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (!state->running) co_return std::nullopt;
+        if (!state->listener.running()) co_return std::nullopt;
         m = &state->machines.at(id);
         for (const auto& t : m->transitions) {
             if (t.seq > seen && reached(t.instance_id, t.state)) co_return json_response(request, http::status::ok, ok);
@@ -858,7 +857,7 @@ asio::awaitable<bool> hold(std::shared_ptr<FakeFly::State> state) {
             std::lock_guard lock(state->pause_mutex);
             if (h->released) break;
         }
-        if (!state->running) break;
+        if (!state->listener.running()) break;
         boost::system::error_code ec;
         co_await h->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
@@ -949,7 +948,7 @@ asio::awaitable<void> serve_connection(std::shared_ptr<FakeFly::State> state,
         parser.body_limit(4 * 1024 * 1024);
         boost::system::error_code ec;
         co_await http::async_read(*stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec || !state->running) break;
+        if (ec || !state->listener.running()) break;
         Request request = parser.release();
         const Target target = parse_target(std::string_view(request.target().data(), request.target().size()));
         const std::size_t index = state->records.size();
@@ -964,7 +963,7 @@ asio::awaitable<void> serve_connection(std::shared_ptr<FakeFly::State> state,
         if (!failure.empty()) {
             response = error_response(request, http::status::internal_server_error, "fake_fly: " + failure);
         }
-        if (!response || !state->running) break;
+        if (!response || !state->listener.running()) break;
         state->records[index].status = response->result_int();
         co_await http::async_write(*stream, *response, asio::redirect_error(asio::use_awaitable, ec));
         if (ec || !response->keep_alive()) break;
@@ -972,21 +971,6 @@ asio::awaitable<void> serve_connection(std::shared_ptr<FakeFly::State> state,
     boost::system::error_code ignored;
     stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream->socket().close(ignored);
-}
-
-asio::awaitable<void> accept_loop(std::shared_ptr<FakeFly::State> state) {
-    while (state->running) {
-        boost::system::error_code ec;
-        auto socket = co_await state->acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-            if (!state->running || ec == asio::error::operation_aborted) break;
-            continue;
-        }
-        auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
-        std::erase_if(state->connections, [](const auto& weak) { return weak.expired(); });
-        state->connections.push_back(stream);
-        asio::co_spawn(state->executor, serve_connection(state, stream), asio::detached);
-    }
 }
 
 }  // namespace
@@ -999,25 +983,14 @@ FakeFly::FakeFly(asio::any_io_executor executor, FakeFlyOptions options)
 FakeFly::~FakeFly() { stop(); }
 
 void FakeFly::start(unsigned short port) {
-    tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
-    state_->acceptor.open(endpoint.protocol());
-    state_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-    state_->acceptor.bind(endpoint);
-    state_->acceptor.listen();
-    state_->port = state_->acceptor.local_endpoint().port();
-    state_->running = true;
-    asio::co_spawn(state_->executor, accept_loop(state_), asio::detached);
+    state_->listener.start(port, [state = state_](std::shared_ptr<beast::tcp_stream> stream) {
+        return serve_connection(state, std::move(stream));
+    });
 }
 
 void FakeFly::stop() {
     auto& s = *state_;
-    s.running = false;
-    boost::system::error_code ignored;
-    s.acceptor.close(ignored);
-    for (auto& weak : s.connections) {
-        if (auto stream = weak.lock()) stream->socket().close(ignored);
-    }
-    s.connections.clear();
+    s.listener.stop();
     for (auto& [id, list] : s.waiters) {
         for (auto& weak : list) {
             if (auto timer = weak.lock()) timer->cancel();
@@ -1036,9 +1009,9 @@ void FakeFly::stop() {
     for (auto& h : holds) h->timer.cancel();
 }
 
-unsigned short FakeFly::port() const { return state_->port; }
+unsigned short FakeFly::port() const { return state_->listener.port(); }
 
-std::string FakeFly::url() const { return "http://127.0.0.1:" + std::to_string(state_->port) + "/v1"; }
+std::string FakeFly::url() const { return "http://127.0.0.1:" + std::to_string(state_->listener.port()) + "/v1"; }
 
 void FakeFly::add_app(const std::string& app) { state_->apps.try_emplace(app); }
 

@@ -1,5 +1,7 @@
 #include "tests/fakes/fake_railway.hpp"
 
+#include "tests/fakes/fake_listener.hpp"
+
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
@@ -372,7 +374,7 @@ struct FakeRailway::State : std::enable_shared_from_this<FakeRailway::State> {
     };
 
     State(asio::any_io_executor ex, FakeRailwayOptions opts)
-        : executor(std::move(ex)), options(std::move(opts)), acceptor(executor), webhook_client(executor, [] {
+        : executor(std::move(ex)), options(std::move(opts)), listener(executor), webhook_client(executor, [] {
               adapters::HttpClientOptions o;
               o.connect_timeout = std::chrono::seconds(2);
               o.request_timeout = std::chrono::seconds(10);
@@ -387,10 +389,7 @@ struct FakeRailway::State : std::enable_shared_from_this<FakeRailway::State> {
 
     asio::any_io_executor executor;
     FakeRailwayOptions options;
-    tcp::acceptor acceptor;
-    unsigned short port = 0;
-    bool running = false;
-    std::list<std::weak_ptr<beast::tcp_stream>> connections;
+    FakeListener listener;
 
     std::vector<FakeDeployment> deployments;
     std::map<std::string, Progress> progress;
@@ -787,21 +786,6 @@ asio::awaitable<void> serve_connection(std::shared_ptr<FakeRailway::State> state
     stream->socket().close(ignored);
 }
 
-asio::awaitable<void> accept_loop(std::shared_ptr<FakeRailway::State> state) {
-    while (state->running) {
-        boost::system::error_code ec;
-        auto socket = co_await state->acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-            if (!state->running || ec == asio::error::operation_aborted) break;
-            continue;
-        }
-        auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
-        std::erase_if(state->connections, [](const auto& weak) { return weak.expired(); });
-        state->connections.push_back(stream);
-        asio::co_spawn(state->executor, serve_connection(state, stream), asio::detached);
-    }
-}
-
 asio::awaitable<std::expected<int, AdapterError>> post_webhook(std::shared_ptr<FakeRailway::State> state,
                                                                std::string url, std::string body) {
     adapters::HttpRequestSpec spec;
@@ -903,31 +887,20 @@ FakeRailway::FakeRailway(asio::any_io_executor executor, FakeRailwayOptions opti
 FakeRailway::~FakeRailway() { stop(); }
 
 void FakeRailway::start(unsigned short port) {
-    tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
-    state_->acceptor.open(endpoint.protocol());
-    state_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-    state_->acceptor.bind(endpoint);
-    state_->acceptor.listen();
-    state_->port = state_->acceptor.local_endpoint().port();
-    state_->running = true;
-    asio::co_spawn(state_->executor, accept_loop(state_), asio::detached);
+    state_->listener.start(port, [state = state_](std::shared_ptr<beast::tcp_stream> stream) {
+        return serve_connection(state, std::move(stream));
+    });
 }
 
 void FakeRailway::stop() {
-    state_->running = false;
-    boost::system::error_code ignored;
-    state_->acceptor.close(ignored);
-    for (auto& weak : state_->connections) {
-        if (auto stream = weak.lock()) stream->socket().close(ignored);
-    }
-    state_->connections.clear();
+    state_->listener.stop();
     state_->webhook_url.reset();
     state_->webhook_queue.clear();
 }
 
-unsigned short FakeRailway::port() const { return state_->port; }
+unsigned short FakeRailway::port() const { return state_->listener.port(); }
 
-std::string FakeRailway::url() const { return "http://127.0.0.1:" + std::to_string(state_->port) + "/graphql/v2"; }
+std::string FakeRailway::url() const { return "http://127.0.0.1:" + std::to_string(state_->listener.port()) + "/graphql/v2"; }
 
 std::string FakeRailway::add_deployment(FakeDeploymentSpec spec) { return state_->add(std::move(spec)); }
 

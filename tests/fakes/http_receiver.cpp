@@ -1,8 +1,7 @@
 #include "tests/fakes/http_receiver.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include "tests/fakes/fake_listener.hpp"
+
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -14,28 +13,24 @@ namespace promoter::fakes {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
 
 struct HttpReceiver::State : std::enable_shared_from_this<HttpReceiver::State> {
-  explicit State(asio::any_io_executor e) : executor(e), acceptor(e) {}
-  asio::any_io_executor executor;
-  tcp::acceptor acceptor;
+  explicit State(asio::any_io_executor e) : listener(e) {}
+  FakeListener listener;
   std::map<std::string, std::pair<int, std::string>> answers;
   std::vector<ReceivedRequest> received;
-  std::vector<std::weak_ptr<tcp::socket>> sockets;
-  bool stopped = false;
 };
 
 namespace {
 
 std::string path_of(const std::string& target) { return target.substr(0, target.find('?')); }
 
-asio::awaitable<void> serve(std::shared_ptr<HttpReceiver::State> state, std::shared_ptr<tcp::socket> socket) {
+asio::awaitable<void> serve(std::shared_ptr<HttpReceiver::State> state, std::shared_ptr<beast::tcp_stream> stream) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request<http::string_body> req;
     boost::system::error_code ec;
-    co_await http::async_read(*socket, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read(*stream, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
     ReceivedRequest r;
     r.method = std::string(req.method_string());
@@ -53,19 +48,8 @@ asio::awaitable<void> serve(std::shared_ptr<HttpReceiver::State> state, std::sha
     res.keep_alive(req.keep_alive());
     res.body() = std::move(body);
     res.prepare_payload();
-    co_await http::async_write(*socket, res, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, ec));
     if (ec || !req.keep_alive()) co_return;
-  }
-}
-
-asio::awaitable<void> accept_loop(std::shared_ptr<HttpReceiver::State> state) {
-  for (;;) {
-    auto socket = std::make_shared<tcp::socket>(state->executor);
-    boost::system::error_code ec;
-    co_await state->acceptor.async_accept(*socket, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec || state->stopped) co_return;
-    state->sockets.push_back(socket);
-    asio::co_spawn(state->executor, serve(state, socket), asio::detached);
   }
 }
 
@@ -75,24 +59,14 @@ HttpReceiver::HttpReceiver(asio::any_io_executor executor) : state_(std::make_sh
 HttpReceiver::~HttpReceiver() { stop(); }
 
 void HttpReceiver::start(unsigned short port) {
-  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
-  state_->acceptor.open(endpoint.protocol());
-  state_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-  state_->acceptor.bind(endpoint);
-  state_->acceptor.listen();
-  asio::co_spawn(state_->executor, accept_loop(state_), asio::detached);
+  state_->listener.start(port, [state = state_](std::shared_ptr<beast::tcp_stream> stream) {
+    return serve(state, std::move(stream));
+  });
 }
 
-void HttpReceiver::stop() {
-  if (state_->stopped) return;
-  state_->stopped = true;
-  boost::system::error_code ec;
-  state_->acceptor.close(ec);
-  for (auto& weak : state_->sockets)
-    if (auto s = weak.lock()) s->close(ec);
-}
+void HttpReceiver::stop() { state_->listener.stop(); }
 
-unsigned short HttpReceiver::port() const { return state_->acceptor.local_endpoint().port(); }
+unsigned short HttpReceiver::port() const { return state_->listener.port(); }
 
 std::string HttpReceiver::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port()) + (path.starts_with('/') ? "" : "/") + path;
