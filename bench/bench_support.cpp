@@ -78,19 +78,15 @@ Clock::time_point Promoterd::wait_ready(std::chrono::milliseconds every, std::ch
 
 void Promoterd::kill_hard() {
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  waitpid(pid_, &status, 0);
+  testing::signal_and_wait(pid_, SIGKILL);
   pid_ = -1;
 }
 
 int Promoterd::terminate() {
   if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
-  int status = 0;
-  waitpid(pid_, &status, 0);
+  const int code = testing::signal_and_wait(pid_, SIGTERM);
   pid_ = -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return code;
 }
 
 double percentile(std::vector<double> samples, double p) {

@@ -162,6 +162,13 @@ pid_t spawn_process(const std::vector<std::string>& argv, const std::map<std::st
   return pid;
 }
 
+int signal_and_wait(pid_t pid, int signal) {
+  ::kill(pid, signal);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int run_program(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                 std::string& output) {
   char path[] = "/tmp/promoter-run-XXXXXX";
@@ -231,19 +238,15 @@ void Daemon::start() {
 
 void Daemon::kill_hard() {
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  waitpid(pid_, &status, 0);
+  signal_and_wait(pid_, SIGKILL);
   pid_ = -1;
 }
 
 int Daemon::terminate() {
   if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
-  int status = 0;
-  waitpid(pid_, &status, 0);
+  const int code = signal_and_wait(pid_, SIGTERM);
   pid_ = -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return code;
 }
 
 }  // namespace promoter::testing

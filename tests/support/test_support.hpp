@@ -81,6 +81,9 @@ class Daemon {
 // Starts argv[0] (looked up in PATH) with this process's environment plus `env`, stdout and stderr into out_fd.
 pid_t spawn_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, int out_fd);
 
+// Sends `signal` to a child and reaps it; its exit code, or 128 + the signal that ended it.
+int signal_and_wait(pid_t pid, int signal);
+
 // Runs a program to completion, capturing stdout+stderr; returns the exit code.
 int run_program(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                 std::string& output);
