@@ -168,20 +168,14 @@ production = {{ provider = "fly", app = "rotor-{0}", image = "registry.fly.io/ro
   std::vector<fakes::FakeMachineUpdate> updates() { return fly.call([&] { return fly.fake().updates(); }); }
 
   void pause(fakes::PausePoint p) {
-    fly.call([&] {
-      fly.fake().pause(p);
-      return 0;
-    });
+    fly.call([&] { fly.fake().pause(p); });
   }
   bool paused() { return fly.call([&] { return fly.fake().paused_count(); }) > 0; }
   // SIGKILL while the fake holds the request, then let the fake forget it (the client is gone).
   void crash_at_pause() {
     REQUIRE(eventually([&] { return paused(); }, 60s));
     daemon->kill_hard();
-    fly.call([&] {
-      fly.fake().resume_all(/*drop=*/true);
-      return 0;
-    });
+    fly.call([&] { fly.fake().resume_all(/*drop=*/true); });
   }
 
   pqxx::result app_query(const std::string& sql) {

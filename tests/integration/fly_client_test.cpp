@@ -39,17 +39,14 @@ using promoter::fakes::FakeMachineSpec;
 using promoter::fakes::FlyOperation;
 using promoter::fakes::PausePoint;
 
+using promoter::testing::run_on;
+
 namespace {
 
 const std::string kApp = "rotor-api";
 const std::string kToken = "fm2_fake-token-5ecr3t-value";
 const std::string kImageA = "registry.fly.io/rotor-api:aaaaaaa";
 const std::string kImageB = "registry.fly.io/rotor-api:bbbbbbb";
-
-template <class T>
-T run(asio::io_context& ioc, asio::awaitable<T> work) {
-    return promoter::testing::run_on(ioc, std::move(work));
-}
 
 // Runs the io_context until `condition` holds or `limit` passes; false on timeout.
 bool run_until(asio::io_context& ioc, const std::function<bool()>& condition, std::chrono::milliseconds limit = 5s) {
@@ -102,7 +99,7 @@ struct Fixture {
     }
 
     FlyMachine get(const std::string& id) {
-        auto machine = run(ioc, client->get_machine(kApp, id));
+        auto machine = run_on(ioc, client->get_machine(kApp, id));
         REQUIRE_MESSAGE(machine.has_value(), machine.error().message);
         return std::move(*machine);
     }
@@ -137,7 +134,7 @@ TEST_CASE("list_machines and get_machine read machines with config, metadata, ch
     other.app = "other-app";
     f.fake.add_machine(other);
 
-    auto list = run(f.ioc, f.client->list_machines(kApp));
+    auto list = run_on(f.ioc, f.client->list_machines(kApp));
     REQUIRE_MESSAGE(list.has_value(), list.error().message);
     REQUIRE(list->size() == 2);
     const FlyMachine& m = (*list)[0];
@@ -162,13 +159,13 @@ TEST_CASE("list_machines and get_machine read machines with config, metadata, ch
     CHECK(one.checks.empty());
     CHECK(one.checks_passing());
 
-    auto missing = run(f.ioc, f.client->get_machine(kApp, "0000deadbeef00"));
+    auto missing = run_on(f.ioc, f.client->get_machine(kApp, "0000deadbeef00"));
     REQUIRE_FALSE(missing.has_value());
     CHECK(missing.error().kind == AdapterError::Kind::http_status);
     CHECK(missing.error().http_status == 404);
     CHECK(missing.error().message.find("fly: get machine 0000deadbeef00 of app rotor-api: 404") == 0);
 
-    auto no_app = run(f.ioc, f.client->list_machines("no-such-app"));
+    auto no_app = run_on(f.ioc, f.client->list_machines("no-such-app"));
     REQUIRE_FALSE(no_app.has_value());
     CHECK(no_app.error().http_status == 404);
     CHECK(f.fake.request_count(FlyOperation::list) == 2);
@@ -183,7 +180,7 @@ TEST_CASE("the fake filters listings by metadata as Fly's ?metadata.KEY=VALUE do
     spec.method = HttpMethod::get;
     spec.url = f.fake.url() + "/apps/" + kApp + "/machines?metadata.fly_process_group=worker";
     spec.headers = {{"Authorization", "Bearer " + kToken}};
-    auto answer = run(f.ioc, f.http->request(spec));
+    auto answer = run_on(f.ioc, f.http->request(spec));
     REQUIRE(answer.has_value());
     CHECK(answer->status == 200);
     const json body = json::parse(answer->body);
@@ -196,7 +193,7 @@ TEST_CASE("update_machine replaces the config; the new version starts and its ch
     const auto id = f.add();
     const auto before = f.get(id);
 
-    auto updated = run(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageB), std::nullopt,
+    auto updated = run_on(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageB), std::nullopt,
                                                        before.instance_id));
     REQUIRE_MESSAGE(updated.has_value(), updated.error().message);
     CHECK(updated->image == kImageB);
@@ -211,7 +208,7 @@ TEST_CASE("update_machine replaces the config; the new version starts and its ch
     CHECK(updates[0].new_image == kImageB);
     CHECK(updates[0].new_instance_id == updated->instance_id);
 
-    auto waited = run(f.ioc, f.client->wait_for_state(kApp, id, "started", updated->instance_id, 10s));
+    auto waited = run_on(f.ioc, f.client->wait_for_state(kApp, id, "started", updated->instance_id, 10s));
     REQUIRE_MESSAGE(waited.has_value(), waited.error().message);
     const auto started = f.get(id);
     CHECK(started.state == "started");
@@ -222,13 +219,13 @@ TEST_CASE("update_machine replaces the config; the new version starts and its ch
     CHECK(f.get(id).checks_passing());
 
     // The old version was replaced: a wait on it can never succeed.
-    auto stale = run(f.ioc, f.client->wait_for_state(kApp, id, "started", before.instance_id, 5s));
+    auto stale = run_on(f.ioc, f.client->wait_for_state(kApp, id, "started", before.instance_id, 5s));
     REQUIRE_FALSE(stale.has_value());
     CHECK(stale.error().http_status == 400);
     CHECK(stale.error().message.find("replaced") != std::string::npos);
 
     // The request carried the timeout capped at 60 s.
-    auto capped = run(f.ioc, f.client->wait_for_state(kApp, id, "started", std::nullopt, 600s));
+    auto capped = run_on(f.ioc, f.client->wait_for_state(kApp, id, "started", std::nullopt, 600s));
     REQUIRE(capped.has_value());
     CHECK(f.fake.requests().back().path.find("timeout=60") != std::string::npos);
 }
@@ -237,10 +234,10 @@ TEST_CASE("current_version guards an update against a concurrent change") {
     Fixture f;
     const auto id = f.add();
     const auto before = f.get(id);
-    auto first = run(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageB), std::nullopt,
+    auto first = run_on(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageB), std::nullopt,
                                                      before.instance_id));
     REQUIRE(first.has_value());
-    auto second = run(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageA), std::nullopt,
+    auto second = run_on(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageA), std::nullopt,
                                                       before.instance_id));
     REQUIRE_FALSE(second.has_value());
     CHECK(second.error().http_status == 409);
@@ -253,20 +250,20 @@ TEST_CASE("GETs and waits are retried on 429 (honouring Retry-After) and on 5xx"
     const auto id = f.add();
 
     f.fake.rate_limit_next(1, 7);
-    auto got = run(f.ioc, f.client->get_machine(kApp, id));
+    auto got = run_on(f.ioc, f.client->get_machine(kApp, id));
     REQUIRE_MESSAGE(got.has_value(), got.error().message);
     CHECK(f.fake.request_count(FlyOperation::get) == 2);
     REQUIRE(f.slept->size() == 1);
     CHECK(f.slept->at(0) == 7s);
 
     f.fake.fail_next(2, 503, FlyOperation::wait);
-    auto waited = run(f.ioc, f.client->wait_for_state(kApp, id, "started", std::nullopt, 5s));
+    auto waited = run_on(f.ioc, f.client->wait_for_state(kApp, id, "started", std::nullopt, 5s));
     REQUIRE_MESSAGE(waited.has_value(), waited.error().message);
     CHECK(f.fake.request_count(FlyOperation::wait) == 3);
     CHECK(f.slept->size() == 3);
 
     f.fake.fail_next(3, 500, FlyOperation::list);
-    auto list = run(f.ioc, f.client->list_machines(kApp));
+    auto list = run_on(f.ioc, f.client->list_machines(kApp));
     REQUIRE_FALSE(list.has_value());
     CHECK(list.error().http_status == 500);
     CHECK(list.error().message.find("after 3 attempts") != std::string::npos);
@@ -276,7 +273,7 @@ TEST_CASE("an update answered 500 is not retried: the status reaches the caller,
     Fixture f;
     const auto id = f.add();
     f.fake.fail_next(1, 500, FlyOperation::update);
-    auto updated = run(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageB), std::nullopt,
+    auto updated = run_on(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageB), std::nullopt,
                                                        std::nullopt));
     REQUIRE_FALSE(updated.has_value());
     CHECK(updated.error().kind == AdapterError::Kind::http_status);
@@ -292,34 +289,34 @@ TEST_CASE("leases: the holder's nonce unlocks updates; someone else's lease is a
     Fixture f;
     const auto id = f.add();
 
-    auto lease = run(f.ioc, f.client->acquire_lease(kApp, id, 60s, "promoter: release abc"));
+    auto lease = run_on(f.ioc, f.client->acquire_lease(kApp, id, 60s, "promoter: release abc"));
     REQUIRE_MESSAGE(lease.has_value(), lease.error().message);
     CHECK_FALSE(lease->nonce.empty());
     CHECK(lease->expires_at > 0);
 
-    auto without = run(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageB), std::nullopt,
+    auto without = run_on(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageB), std::nullopt,
                                                        std::nullopt));
     REQUIRE_FALSE(without.has_value());
     CHECK(without.error().http_status == 409);
     CHECK(without.error().message.find("fly: update machine " + id + " of app rotor-api: 409 lease currently held by "
                                        "deployer@fake.fly.io") == 0);
 
-    auto again = run(f.ioc, f.client->acquire_lease(kApp, id, 60s, "a second promoter"));
+    auto again = run_on(f.ioc, f.client->acquire_lease(kApp, id, 60s, "a second promoter"));
     REQUIRE_FALSE(again.has_value());
     CHECK(again.error().http_status == 409);
 
-    auto with = run(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageB), lease->nonce,
+    auto with = run_on(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageB), lease->nonce,
                                                     std::nullopt));
     REQUIRE_MESSAGE(with.has_value(), with.error().message);
     CHECK(f.fake.updates().size() == 1);
 
-    auto released = run(f.ioc, f.client->release_lease(kApp, id, lease->nonce));
+    auto released = run_on(f.ioc, f.client->release_lease(kApp, id, lease->nonce));
     REQUIRE_MESSAGE(released.has_value(), released.error().message);
-    auto released_twice = run(f.ioc, f.client->release_lease(kApp, id, lease->nonce));
+    auto released_twice = run_on(f.ioc, f.client->release_lease(kApp, id, lease->nonce));
     CHECK(released_twice.has_value());
 
     f.fake.hold_lease(kApp, id, "alice@example.com", 300s);
-    auto blocked = run(f.ioc, f.client->acquire_lease(kApp, id, 60s, "promoter"));
+    auto blocked = run_on(f.ioc, f.client->acquire_lease(kApp, id, 60s, "promoter"));
     REQUIRE_FALSE(blocked.has_value());
     CHECK(blocked.error().kind == AdapterError::Kind::http_status);
     CHECK(blocked.error().http_status == 409);
@@ -327,12 +324,12 @@ TEST_CASE("leases: the holder's nonce unlocks updates; someone else's lease is a
     CHECK(blocked.error().message.find("alice@example.com") != std::string::npos);
     CHECK(f.fake.request_count(FlyOperation::acquire_lease) == 3);  // a 409 is never retried
 
-    auto destroy = run(f.ioc, f.client->destroy_machine(kApp, id, true));
+    auto destroy = run_on(f.ioc, f.client->destroy_machine(kApp, id, true));
     REQUIRE_FALSE(destroy.has_value());
     CHECK(destroy.error().http_status == 409);
 
     f.fake.release_foreign_lease(kApp, id);
-    auto mine = run(f.ioc, f.client->acquire_lease(kApp, id, 60s, "promoter"));
+    auto mine = run_on(f.ioc, f.client->acquire_lease(kApp, id, 60s, "promoter"));
     CHECK(mine.has_value());
 }
 
@@ -343,11 +340,11 @@ TEST_CASE("a lease ends when its ttl passes on the fake's clock") {
     Fixture f(options);
     const auto id = f.add();
     f.fake.hold_lease(kApp, id, "alice@example.com", 30s);
-    auto blocked = run(f.ioc, f.client->acquire_lease(kApp, id, 60s, "promoter"));
+    auto blocked = run_on(f.ioc, f.client->acquire_lease(kApp, id, 60s, "promoter"));
     REQUIRE_FALSE(blocked.has_value());
     CHECK(blocked.error().message.find("2026-06-01T00:00:30") != std::string::npos);
     *clock += 31s;
-    auto lease = run(f.ioc, f.client->acquire_lease(kApp, id, 60s, "promoter"));
+    auto lease = run_on(f.ioc, f.client->acquire_lease(kApp, id, 60s, "promoter"));
     REQUIRE_MESSAGE(lease.has_value(), lease.error().message);
     CHECK(lease->expires_at ==
           std::chrono::duration_cast<std::chrono::seconds>(clock->time_since_epoch()).count() + 60);
@@ -360,7 +357,7 @@ TEST_CASE("wait_for_state: a 408 is a timeout, also when the machine never start
     const auto id = f.add();
 
     f.fake.wait_timeout_next(1);
-    auto injected = run(f.ioc, f.client->wait_for_state(kApp, id, "started", std::nullopt, 30s));
+    auto injected = run_on(f.ioc, f.client->wait_for_state(kApp, id, "started", std::nullopt, 30s));
     REQUIRE_FALSE(injected.has_value());
     CHECK(injected.error().kind == AdapterError::Kind::timeout);
     CHECK(injected.error().http_status == 408);
@@ -368,10 +365,10 @@ TEST_CASE("wait_for_state: a 408 is a timeout, also when the machine never start
     CHECK(f.fake.request_count(FlyOperation::wait) == 1);  // 408 is not retried
 
     f.fake.fail_to_start(kApp, id);
-    auto updated = run(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageB), std::nullopt,
+    auto updated = run_on(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageB), std::nullopt,
                                                        std::nullopt));
     REQUIRE(updated.has_value());
-    auto never = run(f.ioc, f.client->wait_for_state(kApp, id, "started", updated->instance_id, 1s));
+    auto never = run_on(f.ioc, f.client->wait_for_state(kApp, id, "started", updated->instance_id, 1s));
     REQUIRE_FALSE(never.has_value());
     CHECK(never.error().kind == AdapterError::Kind::timeout);
     const auto failed = f.get(id);
@@ -383,10 +380,10 @@ TEST_CASE("checks_fail keeps a machine's checks critical after an update") {
     Fixture f;
     const auto id = f.add();
     f.fake.checks_fail(kApp, id);
-    auto updated = run(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageB), std::nullopt,
+    auto updated = run_on(f.ioc, f.client->update_machine(kApp, id, f.config_with(id, kImageB), std::nullopt,
                                                        std::nullopt));
     REQUIRE(updated.has_value());
-    auto waited = run(f.ioc, f.client->wait_for_state(kApp, id, "started", updated->instance_id, 10s));
+    auto waited = run_on(f.ioc, f.client->wait_for_state(kApp, id, "started", updated->instance_id, 10s));
     REQUIRE(waited.has_value());
     // Well past checks_delay (50 ms), the checks are still critical.
     CHECK_FALSE(run_until(
@@ -417,10 +414,10 @@ TEST_CASE("a one-off machine runs the release command; its exit code comes from 
                        {"auto_destroy", true},
                        {"env", env},
                        {"metadata", {{"fly_process_group", "fly_app_release_command"}, {"promoter_release", "r-1"}}}}}};
-        auto created = run(f.ioc, f.client->create_machine(kApp, body));
+        auto created = run_on(f.ioc, f.client->create_machine(kApp, body));
         REQUIRE_MESSAGE(created.has_value(), created.error().message);
         CHECK(created->state == "created");
-        auto waited = run(f.ioc, f.client->wait_for_state(kApp, created->id, "destroyed", created->instance_id, 10s));
+        auto waited = run_on(f.ioc, f.client->wait_for_state(kApp, created->id, "destroyed", created->instance_id, 10s));
         REQUIRE_MESSAGE(waited.has_value(), waited.error().message);
         return f.get(created->id);
     };
@@ -446,12 +443,12 @@ TEST_CASE("a one-off machine runs the release command; its exit code comes from 
     CHECK(records[1].stopped_at.has_value());
 
     // Destroyed machines stay readable but leave the listing.
-    auto list = run(f.ioc, f.client->list_machines(kApp));
+    auto list = run_on(f.ioc, f.client->list_machines(kApp));
     REQUIRE(list.has_value());
     CHECK(list->size() == 1);
 
     // A wait for `stopped` on a machine already destroyed is a 404, as flyctl expects.
-    auto late = run(f.ioc, f.client->wait_for_state(kApp, passed.id, "stopped", passed.instance_id, 5s));
+    auto late = run_on(f.ioc, f.client->wait_for_state(kApp, passed.id, "stopped", passed.instance_id, 5s));
     REQUIRE_FALSE(late.has_value());
     CHECK(late.error().http_status == 404);
 }
@@ -459,15 +456,15 @@ TEST_CASE("a one-off machine runs the release command; its exit code comes from 
 TEST_CASE("destroy_machine: force destroys a started machine; without force it is refused; 404 counts as done") {
     Fixture f;
     const auto id = f.add();
-    auto refused = run(f.ioc, f.client->destroy_machine(kApp, id, false));
+    auto refused = run_on(f.ioc, f.client->destroy_machine(kApp, id, false));
     REQUIRE_FALSE(refused.has_value());
     CHECK(refused.error().http_status == 412);
-    auto destroyed = run(f.ioc, f.client->destroy_machine(kApp, id, true));
+    auto destroyed = run_on(f.ioc, f.client->destroy_machine(kApp, id, true));
     REQUIRE_MESSAGE(destroyed.has_value(), destroyed.error().message);
     CHECK(f.get(id).state == "destroyed");
-    auto again = run(f.ioc, f.client->destroy_machine(kApp, id, true));
+    auto again = run_on(f.ioc, f.client->destroy_machine(kApp, id, true));
     CHECK(again.has_value());
-    auto unknown = run(f.ioc, f.client->destroy_machine(kApp, "00000000000000", true));
+    auto unknown = run_on(f.ioc, f.client->destroy_machine(kApp, "00000000000000", true));
     CHECK(unknown.has_value());
     CHECK(f.fake.requests().back().status == 404);
 }
@@ -475,7 +472,7 @@ TEST_CASE("destroy_machine: force destroys a started machine; without force it i
 TEST_CASE("the Authorization value never appears in an error message") {
     SUBCASE("a wrong bearer token") {
         Fixture f({}, "Bearer wrong-5ecr3t-" + kToken);
-        auto list = run(f.ioc, f.client->list_machines(kApp));
+        auto list = run_on(f.ioc, f.client->list_machines(kApp));
         REQUIRE_FALSE(list.has_value());
         CHECK(list.error().http_status == 401);
         CHECK(list.error().message.find("401 unauthorized") != std::string::npos);
@@ -484,20 +481,20 @@ TEST_CASE("the Authorization value never appears in an error message") {
     SUBCASE("a bare token is sent as Bearer") {
         Fixture f({}, kToken);
         f.add();
-        auto list = run(f.ioc, f.client->list_machines(kApp));
+        auto list = run_on(f.ioc, f.client->list_machines(kApp));
         CHECK_MESSAGE(list.has_value(), list.error().message);
     }
     SUBCASE("a FlyV1 token is passed through") {
         Fixture f({}, "FlyV1 " + kToken);
         f.add();
-        auto list = run(f.ioc, f.client->list_machines(kApp));
+        auto list = run_on(f.ioc, f.client->list_machines(kApp));
         CHECK_MESSAGE(list.has_value(), list.error().message);
     }
     SUBCASE("a server that is gone") {
         Fixture f;
         const auto id = f.add();
         f.fake.stop();
-        auto got = run(f.ioc, f.client->get_machine(kApp, id));
+        auto got = run_on(f.ioc, f.client->get_machine(kApp, id));
         REQUIRE_FALSE(got.has_value());
         CHECK(got.error().kind == AdapterError::Kind::transport);
         CHECK(got.error().message.find("fly: get machine " + id) == 0);
@@ -532,7 +529,7 @@ TEST_CASE("a paused update is applied and held; dropped, its client never learns
     CHECK(f.fake.requests().back().status == 0);
 
     // The pause point is gone: the next request is answered.
-    auto got = run(f.ioc, f.client->get_machine(kApp, id));
+    auto got = run_on(f.ioc, f.client->get_machine(kApp, id));
     REQUIRE(got.has_value());
     CHECK(got->image == kImageB);
 }

@@ -98,6 +98,11 @@ struct Fly {
   std::vector<fakes::FakeOneOff> one_offs() { return fake.call([this] { return fake.fake().one_offs(); }); }
   nlohmann::json machine(const std::string& id) { return *fake.call([&] { return fake.fake().machine(app, id); }); }
   int count(FlyOperation op) { return fake.call([&] { return fake.fake().request_count(op); }); }
+  // Runs f(fake) on the fake's thread.
+  template <class F>
+  auto with_fake(F f) {
+    return fake.call([&] { return f(fake.fake()); });
+  }
 };
 
 // A promoterd that dies mid-step: the step runs on an io_context of its own, which is stopped (never to
@@ -123,12 +128,11 @@ struct Doomed {
 };
 
 // Waits until the fake holds a paused request, then lets the process "die" there.
-void crash_at_pause(Fly& fly, Doomed& doomed, bool applied_but_unanswered) {
-  REQUIRE(testing::eventually([&] { return fly.fake.call([&] { return fly.fake.fake().paused_count(); }) == 1; }));
+void crash_at_pause(Fly& fly, Doomed& doomed) {
+  REQUIRE(testing::eventually([&] { return fly.with_fake([](FakeFly& f) { return f.paused_count(); }) == 1; }));
   doomed.die();
-  fly.fake.call([&] {
-    fly.fake.fake().resume_all(/*drop=*/true);
-    return applied_but_unanswered;
+  fly.with_fake([&](FakeFly& f) {
+    f.resume_all(/*drop=*/true);
   });
 }
 
@@ -195,12 +199,11 @@ TEST_CASE("a machine already on the release's image is not updated again, only w
 TEST_CASE("429s, 500s and wait timeouts from Fly are retried and the rollout completes, each machine once") {
   Fly fly;
   const auto ids = fly.add_machines(2);
-  fly.fake.call([&] {
-    fly.fake.fake().rate_limit_next(2, 1, FlyOperation::list);
-    fly.fake.fake().fail_next(1, 500, FlyOperation::update);  // refused before applying: tried again
-    fly.fake.fake().fail_next(2, 503, FlyOperation::get);
-    fly.fake.fake().wait_timeout_next(2);
-    return 0;
+  fly.with_fake([&](FakeFly& f) {
+    f.rate_limit_next(2, 1, FlyOperation::list);
+    f.fail_next(1, 500, FlyOperation::update);  // refused before applying: tried again
+    f.fail_next(2, 503, FlyOperation::get);
+    f.wait_timeout_next(2);
   });
   auto step = fly.deploy_step();
   auto r = fly.run(step.perform(fly.context()));
@@ -214,9 +217,8 @@ TEST_CASE("429s, 500s and wait timeouts from Fly are retried and the rollout com
 TEST_CASE("an update whose answer is lost after Fly applied it is not sent again") {
   Fly fly;
   const auto ids = fly.add_machines(1);
-  fly.fake.call([&] {
-    fly.fake.fake().drop_next(1, FlyOperation::update);  // applied? the fake drops before applying
-    return 0;
+  fly.with_fake([&](FakeFly& f) {
+    f.drop_next(1, FlyOperation::update);  // applied? the fake drops before applying
   });
   auto step = fly.deploy_step();
   auto r = fly.run(step.perform(fly.context()));
@@ -227,9 +229,8 @@ TEST_CASE("an update whose answer is lost after Fly applied it is not sent again
 TEST_CASE("a lease held by someone else makes the rollout wait, then fail naming the holder, never forcing") {
   Fly fly;
   const auto ids = fly.add_machines(2);
-  fly.fake.call([&] {
-    fly.fake.fake().hold_lease(app, ids[0], "ops-oncall@example.com", 60s);
-    return 0;
+  fly.with_fake([&](FakeFly& f) {
+    f.hold_lease(app, ids[0], "ops-oncall@example.com", 60s);
   });
   auto step = fly.deploy_step({20ms, 60s, 500ms, 10s});
   auto r = fly.run(step.perform(fly.context()));
@@ -246,9 +247,8 @@ TEST_CASE("a lease held by someone else makes the rollout wait, then fail naming
 TEST_CASE("a lease that expires while the rollout waits lets it go on") {
   Fly fly;
   const auto ids = fly.add_machines(1);
-  fly.fake.call([&] {
-    fly.fake.fake().hold_lease(app, ids[0], "ops-oncall@example.com", 1s);
-    return 0;
+  fly.with_fake([&](FakeFly& f) {
+    f.hold_lease(app, ids[0], "ops-oncall@example.com", 1s);
   });
   auto step = fly.deploy_step({50ms, 60s, 5s, 10s});
   auto r = fly.run(step.perform(fly.context()));
@@ -259,9 +259,8 @@ TEST_CASE("a lease that expires while the rollout waits lets it go on") {
 TEST_CASE("a machine that fails to start fails the step, says so, and later machines are untouched") {
   Fly fly;
   const auto ids = fly.add_machines(3);
-  fly.fake.call([&] {
-    fly.fake.fake().fail_to_start(app, ids[1]);
-    return 0;
+  fly.with_fake([&](FakeFly& f) {
+    f.fail_to_start(app, ids[1]);
   });
   auto step = fly.deploy_step();
   auto r = fly.run(step.perform(fly.context()));
@@ -277,9 +276,8 @@ TEST_CASE("a machine that fails to start fails the step, says so, and later mach
 TEST_CASE("checks that never pass fail the step at machine_timeout with the failing check named") {
   Fly fly;
   const auto ids = fly.add_machines(1);
-  fly.fake.call([&] {
-    fly.fake.fake().checks_fail(app, ids[0]);
-    return 0;
+  fly.with_fake([&](FakeFly& f) {
+    f.checks_fail(app, ids[0]);
   });
   auto step = fly.deploy_step({20ms, 60s, 2s, 700ms});
   auto r = fly.run(step.perform(fly.context()));
@@ -297,12 +295,11 @@ TEST_CASE("after a crash the rollout gives back the lease it noted and resumes w
   adapters::FlyDeployStep first(doomed.io.get_executor(), doomed.client,
                                 adapters::FlyTarget{app, "registry.fly.io/rotor-api:{sha}", "app"},
                                 adapters::FlyTimings{20ms, 60s, 2s, 10s});
-  fly.fake.call([&] {
-    fly.fake.fake().pause(fakes::PausePoint{FlyOperation::update, "", ids[1], false});
-    return 0;
+  fly.with_fake([&](FakeFly& f) {
+    f.pause(fakes::PausePoint{FlyOperation::update, "", ids[1], false});
   });
   doomed.start(first, fly.context());
-  crash_at_pause(fly, doomed, false);
+  crash_at_pause(fly, doomed);  // the update was held before Fly applied it
   REQUIRE(fly.updates().size() == 1);
   REQUIRE_FALSE(fly.notes.empty());
   const std::string noted = fly.notes.back();
@@ -363,12 +360,11 @@ TEST_CASE("a Fly migration whose id was never noted is found by its key after a 
   adapters::FlyMigrationStep first(
       doomed.io.get_executor(), doomed.client,
       adapters::FlyMigrationTarget{app, "registry.fly.io/rotor-api:{sha}", "", {"pnpm", "db:migrate", "ok"}}, 20ms, 10s);
-  fly.fake.call([&] {
-    fly.fake.fake().pause(fakes::PausePoint{FlyOperation::create, "", "", true});
-    return 0;
+  fly.with_fake([&](FakeFly& f) {
+    f.pause(fakes::PausePoint{FlyOperation::create, "", "", true});
   });
   doomed.start(first, fly.context());
-  crash_at_pause(fly, doomed, true);  // created, but the answer never arrived
+  crash_at_pause(fly, doomed);  // created, but the answer never arrived
   CHECK(fly.notes.empty());
   auto step = fly.migration_step();
   REQUIRE(fly.one_offs().size() == 1);

@@ -42,6 +42,8 @@ using promoter::fakes::FakeRailway;
 using promoter::fakes::FakeRailwayOptions;
 using promoter::fakes::WebhookShape;
 
+using promoter::testing::run_on;
+
 namespace {
 
 const std::string kProject = "proj-1";
@@ -50,11 +52,6 @@ const std::string kProduction = "env-production";
 const std::string kShaA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const std::string kShaB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 const std::string kShaC = "cccccccccccccccccccccccccccccccccccccccc";
-
-template <class T>
-T run(asio::io_context& ioc, asio::awaitable<T> work) {
-    return promoter::testing::run_on(ioc, std::move(work));
-}
 
 // A fake, an HTTP client that records backoffs instead of sleeping, and a RailwayClient.
 struct Fixture {
@@ -163,7 +160,7 @@ TEST_CASE("list_deployments returns one service's deployments newest first with 
     f.add("svc-worker", kStaging, "SUCCESS", kShaC);    // other service
     f.add("svc-api", kProduction, "SUCCESS", kShaA);    // other environment
 
-    auto all = run(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 10));
+    auto all = run_on(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 10));
     REQUIRE_MESSAGE(all.has_value(), all.error().message);
     REQUIRE(all->size() == 3);
     CHECK((*all)[0].id == new_id);
@@ -179,7 +176,7 @@ TEST_CASE("list_deployments returns one service's deployments newest first with 
     CHECK(d.branch == "main");
     CHECK_FALSE(d.created_at.empty());
 
-    auto newest_two = run(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 2));
+    auto newest_two = run_on(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 2));
     REQUIRE(newest_two.has_value());
     REQUIRE(newest_two->size() == 2);
     CHECK((*newest_two)[0].id == new_id);
@@ -202,7 +199,7 @@ TEST_CASE("deployments without meta and with unknown statuses are tolerated") {
     bare.branch.reset();
     const auto bare_id = f.fake.add_deployment(bare);
     REQUIRE(f.fake.set_status(bare_id, "TELEPORTING"));
-    auto list = run(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
+    auto list = run_on(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
     REQUIRE(list.has_value());
     REQUIRE(list->size() == 2);
     CHECK((*list)[0].status == "TELEPORTING");
@@ -222,7 +219,7 @@ TEST_CASE("list_deployments_batch reads several services of one environment in o
     f.add("svc-api", kProduction, "SUCCESS", kShaA);
 
     auto batch =
-        run(f.ioc, f.client->list_deployments_batch(kStaging, kProject, {"svc-api", "svc-worker", "svc-www"}, 5));
+        run_on(f.ioc, f.client->list_deployments_batch(kStaging, kProject, {"svc-api", "svc-worker", "svc-www"}, 5));
     REQUIRE_MESSAGE(batch.has_value(), batch.error().message);
     CHECK(f.fake.request_count("ListDeploymentsBatch") == 1);
     CHECK(f.fake.total_requests() == 1);
@@ -243,14 +240,14 @@ TEST_CASE("list_deployments_batch reads several services of one environment in o
 TEST_CASE("get_deployment reads one deployment; an unknown id is a GraphQL error") {
     Fixture f;
     const auto id = f.add("svc-worker", kStaging, "SUCCESS", kShaA);
-    auto one = run(f.ioc, f.client->get_deployment(id));
+    auto one = run_on(f.ioc, f.client->get_deployment(id));
     REQUIRE(one.has_value());
     CHECK(one->id == id);
     CHECK(one->status == "SUCCESS");
     CHECK(one->service_id == "svc-worker");
     CHECK(one->commit_hash == kShaA);
 
-    auto missing = run(f.ioc, f.client->get_deployment("no-such-deployment"));
+    auto missing = run_on(f.ioc, f.client->get_deployment("no-such-deployment"));
     REQUIRE_FALSE(missing.has_value());
     CHECK(missing.error().kind == AdapterError::Kind::graphql);
     CHECK(missing.error().message.find("Deployment not found") != std::string::npos);
@@ -262,7 +259,7 @@ TEST_CASE("deploy_commit creates a deployment of the exact SHA that progresses t
     Fixture f(options);
     const auto previous = f.add("svc-api", kProduction, "SUCCESS", kShaA);
 
-    auto id = run(f.ioc, f.client->deploy_commit("svc-api", kProduction, kShaB));
+    auto id = run_on(f.ioc, f.client->deploy_commit("svc-api", kProduction, kShaB));
     REQUIRE_MESSAGE(id.has_value(), id.error().message);
     auto created = f.fake.deployment(*id);
     REQUIRE(created.has_value());
@@ -276,14 +273,14 @@ TEST_CASE("deploy_commit creates a deployment of the exact SHA that progresses t
 
     std::vector<std::string> seen;
     for (int i = 0; i < 4; ++i) {
-        auto read = run(f.ioc, f.client->get_deployment(*id));
+        auto read = run_on(f.ioc, f.client->get_deployment(*id));
         REQUIRE(read.has_value());
         seen.push_back(read->status);
     }
     CHECK(seen == std::vector<std::string>{"BUILDING", "DEPLOYING", "DEPLOYING", "SUCCESS"});
     CHECK(f.fake.deployment(previous)->status == "REMOVED");
 
-    auto bad = run(f.ioc, f.client->deploy_commit("svc-api", kProduction, "main"));
+    auto bad = run_on(f.ioc, f.client->deploy_commit("svc-api", kProduction, "main"));
     REQUIRE_FALSE(bad.has_value());
     CHECK(bad.error().kind == AdapterError::Kind::protocol);
     CHECK(f.fake.request_count("DeployCommit") == 1);  // nothing sent
@@ -292,7 +289,7 @@ TEST_CASE("deploy_commit creates a deployment of the exact SHA that progresses t
 TEST_CASE("a GraphQL error on a 200 is a failure carrying the server's message, not retried") {
     Fixture f;
     f.fake.graphql_error_next(1, "Problem processing request");
-    auto result = run(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
+    auto result = run_on(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
     REQUIRE_FALSE(result.has_value());
     CHECK(result.error().kind == AdapterError::Kind::graphql);
     CHECK(result.error().http_status == 200);
@@ -304,7 +301,7 @@ TEST_CASE("500s and 429s are retried for queries (Retry-After honoured), never f
     Fixture f;
     f.add("svc-api", kStaging, "SUCCESS", kShaA);
     f.fake.fail_next(2, 500);
-    auto after_500s = run(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
+    auto after_500s = run_on(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
     REQUIRE_MESSAGE(after_500s.has_value(), after_500s.error().message);
     CHECK(after_500s->size() == 1);
     CHECK(f.fake.request_count("ListDeployments") == 3);
@@ -312,13 +309,13 @@ TEST_CASE("500s and 429s are retried for queries (Retry-After honoured), never f
 
     f.slept->clear();
     f.fake.rate_limit_next(1, 2);
-    auto after_429 = run(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
+    auto after_429 = run_on(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
     REQUIRE(after_429.has_value());
     REQUIRE(f.slept->size() == 1);
     CHECK((*f.slept)[0] == 2s);
 
     f.fake.fail_next(1, 502);
-    auto deploy = run(f.ioc, f.client->deploy_commit("svc-api", kStaging, kShaB));
+    auto deploy = run_on(f.ioc, f.client->deploy_commit("svc-api", kStaging, kShaB));
     REQUIRE_FALSE(deploy.has_value());
     CHECK(deploy.error().kind == AdapterError::Kind::http_status);
     CHECK(deploy.error().http_status == 502);
@@ -326,7 +323,7 @@ TEST_CASE("500s and 429s are retried for queries (Retry-After honoured), never f
     CHECK(f.fake.deployments().size() == 1);
 
     f.fake.fail_next(3, 503);
-    auto exhausted = run(f.ioc, f.client->get_deployment("whatever"));
+    auto exhausted = run_on(f.ioc, f.client->get_deployment("whatever"));
     REQUIRE_FALSE(exhausted.has_value());
     CHECK(exhausted.error().kind == AdapterError::Kind::http_status);
     CHECK(exhausted.error().message.find("after 3 attempts") != std::string::npos);
@@ -336,7 +333,7 @@ TEST_CASE("a 429's Retry-After is waited for real before the retry") {
     Fixture f({}, std::nullopt, true);
     f.fake.rate_limit_next(1, 1);
     const auto start = std::chrono::steady_clock::now();
-    auto result = run(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
+    auto result = run_on(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
     REQUIRE(result.has_value());
     CHECK(std::chrono::steady_clock::now() - start >= 1s);
     CHECK(f.fake.request_count("ListDeployments") == 2);
@@ -347,7 +344,7 @@ TEST_CASE("dropped connections and slow answers are survived by queries") {
     f.add("svc-api", kStaging, "SUCCESS", kShaA);
     f.fake.drop_next(1);
     f.fake.delay_next(1, 100ms);
-    auto result = run(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
+    auto result = run_on(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
     REQUIRE_MESSAGE(result.has_value(), result.error().message);
     CHECK(result->size() == 1);
     CHECK(f.fake.request_count("ListDeployments") == 2);
@@ -358,7 +355,7 @@ TEST_CASE("the auth header is checked: wrong token or wrong kind is an error") {
         RailwayClientOptions wrong;
         wrong.token = "not-the-token";
         Fixture f({}, wrong);
-        auto result = run(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
+        auto result = run_on(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
         REQUIRE_FALSE(result.has_value());
         CHECK(result.error().kind == AdapterError::Kind::graphql);
         CHECK(result.error().message.find("Not Authorized") != std::string::npos);
@@ -372,7 +369,7 @@ TEST_CASE("the auth header is checked: wrong token or wrong kind is an error") {
         right.token = "project-token-1";
         right.token_kind = RailwayTokenKind::project;
         Fixture f(project_token, right);
-        auto result = run(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
+        auto result = run_on(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
         REQUIRE_MESSAGE(result.has_value(), result.error().message);
         CHECK(f.fake.requests().back().authorized);
     }
@@ -380,7 +377,7 @@ TEST_CASE("the auth header is checked: wrong token or wrong kind is an error") {
         RailwayClientOptions bearer;  // right token, sent as Authorization: Bearer
         bearer.token = "project-token-1";
         Fixture f(project_token, bearer);
-        auto result = run(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
+        auto result = run_on(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
         REQUIRE_FALSE(result.has_value());
         CHECK(result.error().message.find("Not Authorized") != std::string::npos);
     }
@@ -394,7 +391,7 @@ TEST_CASE("environment_variable_names pages through every variable name") {
                                                                     : std::nullopt});
     }
     f.fake.set_variables(kStaging, variables);
-    auto names = run(f.ioc, f.client->environment_variable_names(kStaging));
+    auto names = run_on(f.ioc, f.client->environment_variable_names(kStaging));
     REQUIRE_MESSAGE(names.has_value(), names.error().message);
     REQUIRE(names->size() == 230);
     CHECK((*names)[0].name == "VAR_0");
@@ -424,7 +421,7 @@ TEST_CASE("the fake's webhooks, both shapes, duplicated and reordered, parse int
     f.fake.set_status(id, "DEPLOYING");
     f.fake.set_status(id, "SUCCESS");
     f.fake.set_status(id, "CRASHED");
-    run(f.ioc, [](FakeRailway& fake) -> asio::awaitable<bool> {
+    run_on(f.ioc, [](FakeRailway& fake) -> asio::awaitable<bool> {
         co_await fake.flush_webhooks();
         co_return true;
     }(f.fake));
@@ -450,7 +447,7 @@ TEST_CASE("the fake's webhooks, both shapes, duplicated and reordered, parse int
                                        f.fake.webhook_payload(deployment, WebhookShape::current)};
     auto sent = FakeRailway::reordered(FakeRailway::duplicated(bodies), 7);
     CHECK(sent.size() == 4);
-    auto results = run(f.ioc, f.fake.send_webhooks(receiver.url(), sent));
+    auto results = run_on(f.ioc, f.fake.send_webhooks(receiver.url(), sent));
     REQUIRE(results.size() == 4);
     for (const auto& r : results) {
         REQUIRE(r.has_value());
@@ -489,12 +486,12 @@ TEST_CASE("the fake answers malformed requests with errors and keeps serving") {
         spec.url = f.fake.url();
         spec.body = body;
         spec.headers = {{"Authorization", "Bearer fake-railway-token"}, {"Content-Type", "application/json"}};
-        auto answer = run(f.ioc, f.http->request(spec));
+        auto answer = run_on(f.ioc, f.http->request(spec));
         REQUIRE_MESSAGE(answer.has_value(), answer.error().message);
         CHECK(answer->status < 500);
         CHECK(answer->body.find("\"errors\"") != std::string::npos);
     }
-    auto still = run(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
+    auto still = run_on(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
     REQUIRE(still.has_value());
     CHECK(still->size() == 1);
 }
