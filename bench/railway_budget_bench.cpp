@@ -24,6 +24,7 @@
 
 #include "bench/bench_support.hpp"
 #include "tests/fakes/fake_railway.hpp"
+#include "tests/support/on_thread.hpp"
 
 using namespace promoter;
 using namespace promoter::bench;
@@ -35,33 +36,20 @@ const std::string railway_token = "railway-bench-token-123456";
 const std::string secret = "webhook-secret-bench-0123456789abcdef";
 constexpr int reconcile_interval_s = 60;
 
-class Railway {
+fakes::FakeRailwayOptions railway_options() {
+  fakes::FakeRailwayOptions o;
+  o.token = railway_token;
+  return o;
+}
+
+// The fake Railway on a thread of its own, with its request counter.
+class Railway : public testing::OnThread<fakes::FakeRailway> {
  public:
-  Railway() : fake_(io_.get_executor(), options()), guard_(io_.get_executor()) {
-    fake_.start();
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  template <class F>
-  auto call(F f) {
-    std::packaged_task<decltype(f())()> task(std::move(f));
-    auto future = task.get_future();
-    asio::post(io_, [&task] { task(); });
-    return future.get();
-  }
-  ~Railway() {
-    call([this] {
-      fake_.stop();
-      return 0;
-    });
-    guard_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  void flush() { asio::co_spawn(io_, fake_.flush_webhooks(), asio::use_future).get(); }
-  std::string url() { return fake_.url(); }
-  fakes::FakeRailway& fake() { return fake_; }
+  Railway() : OnThread(railway_options()) {}
+  void flush() { await(fake().flush_webhooks()); }
+  std::string url() { return call([this] { return fake().url(); }); }
   int total() {
-    return call([this] { return fake_.total_requests(); });
+    return call([this] { return fake().total_requests(); });
   }
   // Waits until no request arrived for `quiet`.
   int settle(std::chrono::milliseconds quiet = std::chrono::milliseconds(1500)) {
@@ -73,17 +61,6 @@ class Railway {
       last = now;
     }
   }
-
- private:
-  static fakes::FakeRailwayOptions options() {
-    fakes::FakeRailwayOptions o;
-    o.token = railway_token;
-    return o;
-  }
-  asio::io_context io_;
-  fakes::FakeRailway fake_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::thread thread_;
 };
 
 std::string config(const std::string& railway_url, const std::filesystem::path& dir, int services) {

@@ -34,6 +34,7 @@
 
 #include "bench/bench_support.hpp"
 #include "tests/fakes/fake_railway.hpp"
+#include "tests/support/on_thread.hpp"
 
 using namespace promoter;
 using namespace promoter::bench;
@@ -76,54 +77,32 @@ record_file = "{}"
          testing::auth_tokens_toml();
 }
 
-// The fake Railway on a thread of its own; every call to it runs on that thread.
-class Railway {
- public:
-  explicit Railway(long long deployments) : fake_(io_.get_executor(), options()), guard_(io_.get_executor()) {
-    for (long long k = 0; k < deployments; ++k) {
-      fakes::FakeDeploymentSpec spec;
-      spec.environment_id = "env-staging";
-      spec.service_id = "svc-api";
-      spec.status = "SUCCESS";
-      spec.commit_hash = sha_of(static_cast<std::uint64_t>(k), 0xc);
-      spec.commit_author = "alice-gh";
-      spec.commit_message = "bench";
-      spec.id = deployment_id(k);
-      fake_.add_deployment(std::move(spec));
-    }
-    fake_.start();
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  template <class F>
-  auto call(F f) {
-    std::packaged_task<decltype(f())()> task(std::move(f));
-    auto future = task.get_future();
-    asio::post(io_, [&task] { task(); });
-    return future.get();
-  }
-  ~Railway() {
-    call([this] {
-      fake_.stop();
-      return 0;
-    });
-    guard_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  std::string url() { return fake_.url(); }
-  fakes::FakeRailway& fake() { return fake_; }
+fakes::FakeRailwayOptions railway_options() {
+  fakes::FakeRailwayOptions o;
+  o.token = railway_token;
+  o.remove_superseded = false;  // every pre-made deployment stays SUCCESS
+  return o;
+}
 
- private:
-  static fakes::FakeRailwayOptions options() {
-    fakes::FakeRailwayOptions o;
-    o.token = railway_token;
-    o.remove_superseded = false;  // every pre-made deployment stays SUCCESS
-    return o;
+// The fake Railway on a thread of its own, holding `deployments` deployments nobody has heard of yet.
+class Railway : public testing::OnThread<fakes::FakeRailway> {
+ public:
+  explicit Railway(long long deployments) : OnThread(railway_options()) {
+    call([&] {
+      for (long long k = 0; k < deployments; ++k) {
+        fakes::FakeDeploymentSpec spec;
+        spec.environment_id = "env-staging";
+        spec.service_id = "svc-api";
+        spec.status = "SUCCESS";
+        spec.commit_hash = sha_of(static_cast<std::uint64_t>(k), 0xc);
+        spec.commit_author = "alice-gh";
+        spec.commit_message = "bench";
+        spec.id = deployment_id(k);
+        fake().add_deployment(std::move(spec));
+      }
+    });
   }
-  asio::io_context io_;
-  fakes::FakeRailway fake_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::thread thread_;
+  std::string url() { return call([this] { return fake().url(); }); }
 };
 
 std::string lua_script(const std::string& body_template) {
