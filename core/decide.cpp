@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/gates.hpp"
+#include "core/obligation.hpp"
 
 namespace promoter::core {
 
@@ -15,21 +16,21 @@ namespace {
 //   record - the fact is kept (staging keeps running a promoted release) but the state does not move
 //   refuse - an error naming the state
 enum class Accept { apply, record, refuse };
-enum EventKind { staging = 0, smoke = 1, approval = 2, rejection = 3, soak_deadline = 4, finished = 5 };
+enum EventKind { staging = 0, smoke = 1, approval = 2, rejection = 3, soak_deadline = 4, finished = 5, hotfix = 6 };
 
 constexpr std::size_t state_count = 9;
 // clang-format off
-constexpr std::array<std::array<Accept, 6>, state_count> acceptance{{
-    //                 staging         smoke           approval        rejection       soak_deadline   finished
-    /* deploying */   {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::record, Accept::refuse},
-    /* soaking */     {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::refuse},
-    /* ready */       {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::refuse},
-    /* promoting */   {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::apply},
-    /* promoted */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse},
-    /* prom_failed */ {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse},
-    /* rejected */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse},
-    /* superseded */  {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse},
-    /* stg_failed */  {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::record, Accept::refuse},
+constexpr std::array<std::array<Accept, 7>, state_count> acceptance{{
+    //                 staging         smoke           approval        rejection       soak_deadline   finished        hotfix
+    /* deploying */   {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::record, Accept::refuse, Accept::apply},
+    /* soaking */     {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::refuse, Accept::apply},
+    /* ready */       {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::refuse, Accept::apply},
+    /* promoting */   {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::apply,  Accept::refuse},
+    /* promoted */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse},
+    /* prom_failed */ {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse},
+    /* rejected */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse},
+    /* superseded */  {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse},
+    /* stg_failed */  {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::record, Accept::refuse, Accept::refuse},
 }};
 // clang-format on
 
@@ -146,6 +147,8 @@ class Decider {
     }
     Release& r = mut(e.sha);
     if (r.author.empty()) r.author = e.author;
+    if (r.ancestors.empty() && !e.ancestors.empty())
+      for (const auto& a : e.ancestors) r.ancestors.push_back(a.str());
     // A report that omits created_at does not forget the one known for the same deployment: it is what
     // recognises a late report of an older deployment.
     std::optional<Timestamp> created_at = e.created_at;
@@ -218,11 +221,10 @@ class Decider {
     for (const auto& a : rel.approvals)
       if (a.by == e.by) return {};  // approving twice is a no-op, not a second approval
     Release& m = mut(e.sha);
-    m.approvals.push_back(Verdict{e.by, now_, e.reason});
-    const GateReport gates = evaluate_gates(m, policy(), now_);
+    const std::string facts = gate_facts(evaluate_gates(m, policy(), now_));
+    m.approvals.push_back(Verdict{e.by, now_, e.reason, facts});
     audit(e.by, "release.approved", e.sha,
-          fmt::format("{}; at that moment: {}; {}", e.reason.empty() ? "no reason given" : e.reason,
-                      gates.soak.reason, gates.smoke.reason));
+          fmt::format("{}; at that moment: {}", e.reason.empty() ? "no reason given" : e.reason, facts));
     refresh(m);
     return {};
   }
@@ -232,10 +234,75 @@ class Decider {
     if (!r) return std::unexpected(r.error());
     if (e.reason.empty()) return fail(ErrorCode::invalid_argument, "a rejection needs a reason");
     Release& m = mut(e.sha);
-    m.rejection = Verdict{e.by, now_, e.reason};
+    const std::string facts = gate_facts(evaluate_gates(m, policy(), now_));
+    m.rejection = Verdict{e.by, now_, e.reason, facts};
     m.state = ReleaseState::rejected;
     m.state_reason = fmt::format("rejected by {}: {}", e.by, e.reason);
-    audit(e.by, "release.rejected", e.sha, e.reason);
+    audit(e.by, "release.rejected", e.sha, fmt::format("{}; at that moment: {}", e.reason, facts));
+    return {};
+  }
+
+  Result<void> on(const HotfixRequested& e) {
+    // A retried request (the CLI timed out, say): the hotfix and its obligations exist already.
+    if (const Release* known = find(e.sha); known && known->hotfix) return {};
+    auto r = existing(e.sha, hotfix, "hotfix");
+    if (!r) return std::unexpected(r.error());
+    const Release& rel = **r;
+    if (e.reason.find_first_not_of(" \t\r\n") == std::string::npos)
+      return fail(ErrorCode::invalid_argument, "a hotfix needs a reason");
+    if (e.incident_url.empty()) return fail(ErrorCode::invalid_argument, "a hotfix needs the incident's URL");
+    if (out_.promoting)
+      return fail(ErrorCode::failed_precondition,
+                  fmt::format("the promotion of {} is running; a hotfix cannot run beside it: wait for it to finish",
+                              out_.promoting->abbrev()));
+    std::vector<std::string> not_live;
+    for (const auto& service : policy().services) {
+      auto it = rel.deployments.find(service);
+      if (it == rel.deployments.end())
+        not_live.push_back(fmt::format("{} not deployed", service));
+      else if (health_of(it->second.status) != Health::healthy)
+        not_live.push_back(fmt::format("{} is {}", service, to_string(it->second.status)));
+    }
+    if (!not_live.empty())
+      return fail(ErrorCode::failed_precondition,
+                  fmt::format("a hotfix of {} needs every service live on staging first ({}); only the soak is waived",
+                              rel.sha.abbrev(), fmt::join(not_live, ", ")));
+    std::string ancestry = "no production release yet";
+    if (out_.production) {
+      const Sha& production = *out_.production;
+      if (production == rel.sha)
+        return fail(ErrorCode::failed_precondition, fmt::format("{} is already production", rel.sha.abbrev()));
+      if (rel.ancestors.empty())
+        return fail(ErrorCode::failed_precondition,
+                    fmt::format("cannot establish that {} descends from production {}: its staging metadata carried "
+                                "no ancestry (report 'ancestors' with its staging deployment, e.g. from git rev-list)",
+                                rel.sha.abbrev(), production.abbrev()));
+      if (std::find(rel.ancestors.begin(), rel.ancestors.end(), production.str()) == rel.ancestors.end())
+        return fail(ErrorCode::failed_precondition,
+                    fmt::format("{} does not descend from production {} (not among its {} reported ancestors); a "
+                                "hotfix must build on what runs in production",
+                                rel.sha.abbrev(), production.abbrev(), rel.ancestors.size()));
+      ancestry = fmt::format("descends from production {}", production.abbrev());
+    }
+    if (policy().hotfix.require_smoke) {
+      const GateStatus smoke_status = smoke_gate(rel, policy());
+      if (!smoke_status.ok)
+        return fail(ErrorCode::failed_precondition,
+                    fmt::format("a hotfix of {} still needs its smoke tests (policy hotfix.require_smoke): {}",
+                                rel.sha.abbrev(), smoke_status.reason));
+    }
+    const std::string facts = gate_facts(evaluate_gates(rel, policy(), now_));
+    Release& m = mut(e.sha);
+    m.hotfix = Hotfix{e.by, now_, e.reason, e.incident_url};
+    auto obligations = hotfix_obligations(m.sha, e.by, now_, policy().hotfix);
+    const bool by_author = m.author == e.by;
+    audit(e.by, "hotfix.requested", e.sha,
+          fmt::format("{}; incident {}; {}{}; soak waived; at that moment: {}; review backfill due {}, incident "
+                      "report due {}",
+                      e.reason, e.incident_url, ancestry, by_author ? "; requested by the commit author" : "", facts,
+                      format_timestamp(obligations[0].due_at), format_timestamp(obligations[1].due_at)));
+    for (auto& o : obligations) out_.obligations.push_back(std::move(o));
+    refresh(m);
     return {};
   }
 
@@ -277,6 +344,7 @@ class Decider {
   // Derives a gathering release's state from its facts; starts or resets the soak.
   void refresh(Release& r) {
     if (!is_gathering(r.state)) return;
+    const bool was_waiting_for_approval = r.state_reason.starts_with("waiting for approval:");
     bool all_healthy = true, any_broken = false, any_failed = false;
     std::string broken_service;
     for (const auto& service : policy().services) {
@@ -324,6 +392,10 @@ class Decider {
       for (const GateStatus* g : {&gates.soak, &gates.smoke, &gates.approval})
         if (!g->ok) pending.push_back(g->reason);
       r.state_reason = fmt::format("waiting for {}", fmt::join(pending, "; "));
+      if (gates.soak.ok && gates.smoke.ok && !was_waiting_for_approval)
+        out_.effects.push_back(Notify{"release.ready_for_approval", r.sha,
+                                      fmt::format("{} passed its soak and smoke tests; {}", r.sha.abbrev(),
+                                                  gates.approval.reason)});
     }
   }
 
@@ -350,11 +422,14 @@ class Decider {
     Release& r = mut(best->sha);
     const GateReport gates = evaluate_gates(r, policy(), now_);
     r.state = ReleaseState::promoting;
-    r.state_reason = "promotion to production running";
+    r.state_reason = r.hotfix ? "hotfix promotion to production running" : "promotion to production running";
     out_.promoting = r.sha;
     out_.effects.push_back(StartPromotion{r.sha});
-    out_.effects.push_back(Notify{"promotion.started", r.sha,
-                                  fmt::format("promoting {} to production", r.sha.abbrev())});
+    out_.effects.push_back(Notify{
+        "promotion.started", r.sha,
+        r.hotfix ? fmt::format("promoting hotfix {} to production (soak waived by {}; incident {})", r.sha.abbrev(),
+                               r.hotfix->by, r.hotfix->incident_url)
+                 : fmt::format("promoting {} to production", r.sha.abbrev())});
     audit("promoterd", "promotion.requested", r.sha,
           fmt::format("every gate holds: {}; {}; {}", gates.soak.reason, gates.smoke.reason, gates.approval.reason));
   }

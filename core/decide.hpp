@@ -8,6 +8,7 @@
 
 #include "core/effect.hpp"
 #include "core/event.hpp"
+#include "core/obligation.hpp"
 #include "core/world.hpp"
 
 namespace promoter::core {
@@ -19,8 +20,9 @@ struct Decision {
   std::int64_t next_seq = 1;
   std::vector<Effect> effects;
   std::vector<AuditNote> audit;
+  std::vector<Obligation> obligations;  // opened by a hotfix; the store assigns their ids
 
-  bool empty() const { return changed.empty() && effects.empty() && audit.empty(); }
+  bool empty() const { return changed.empty() && effects.empty() && audit.empty() && obligations.empty(); }
 };
 
 Result<Decision> decide(const World&, const Event&, Timestamp now);

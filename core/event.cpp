@@ -10,6 +10,7 @@ std::string_view event_name(const Event& e) {
     std::string_view operator()(const RejectionGiven&) const { return "rejection_given"; }
     std::string_view operator()(const SoakDeadlineReached&) const { return "soak_deadline_reached"; }
     std::string_view operator()(const PromotionFinished&) const { return "promotion_finished"; }
+    std::string_view operator()(const HotfixRequested&) const { return "hotfix_requested"; }
   };
   return std::visit(Name{}, e);
 }

@@ -20,6 +20,7 @@ struct StagingDeploymentObserved {
   std::string author;                   // commit author from the deployment's metadata
   std::optional<Timestamp> created_at;  // when the deployment was created, if the source says
   std::string actor;                    // who told us: "railway", or the identity that posted it
+  std::vector<Sha> ancestors{};         // commits this one descends from, if the source says
 };
 
 struct SmokeResultReported {
@@ -43,6 +44,14 @@ struct RejectionGiven {
   std::string reason;
 };
 
+// An operator sends a release down the emergency path (procedure 5): soak waived, obligations opened.
+struct HotfixRequested {
+  Sha sha;
+  std::string by;
+  std::string reason;
+  std::string incident_url;
+};
+
 struct SoakDeadlineReached {
   Sha sha;
 };
@@ -55,7 +64,7 @@ struct PromotionFinished {
 };
 
 using Event = std::variant<StagingDeploymentObserved, SmokeResultReported, ApprovalGiven, RejectionGiven,
-                           SoakDeadlineReached, PromotionFinished>;
+                           SoakDeadlineReached, PromotionFinished, HotfixRequested>;
 
 std::string_view event_name(const Event&);
 const Sha& event_sha(const Event&);

@@ -1,10 +1,12 @@
 #include "core/gates.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace promoter::core {
 
 GateStatus soak_gate(const Release& r, const Policy& p, Timestamp now) {
+  if (r.hotfix) return {true, fmt::format("soak: waived by the hotfix {} requested", r.hotfix->by)};
   if (!r.soak_started_at) {
     std::string waiting;
     for (const auto& service : p.services) {
@@ -29,6 +31,7 @@ GateStatus soak_gate(const Release& r, const Policy& p, Timestamp now) {
 
 GateStatus smoke_gate(const Release& r, const Policy& p) {
   if (!p.require_smoke) return {true, "smoke: not required by policy"};
+  if (r.hotfix && !p.hotfix.require_smoke) return {true, "smoke: not required for hotfixes by policy"};
   std::string missing;
   for (const auto& suite : p.required_smoke_suites) {
     auto it = r.smoke.find(suite);
@@ -49,14 +52,30 @@ GateStatus smoke_gate(const Release& r, const Policy& p) {
 GateStatus approval_gate(const Release& r, const Policy& p) {
   if (r.rejection)
     return {false, fmt::format("approval: rejected by {}: {}", r.rejection->by, r.rejection->reason)};
+  if (r.hotfix)
+    return {true, fmt::format("approval: hotfix requested by {}; the review is backfilled afterwards", r.hotfix->by)};
   const int have = static_cast<int>(r.approvals.size());
+  const int needed = required_approvals(r, p);
   std::vector<std::string> who;
   for (const auto& a : r.approvals) who.push_back(a.by);
-  if (have >= p.approvals_required) return {true, fmt::format("approval: approved by {}", fmt::join(who, ", "))};
+  if (have >= needed) return {true, fmt::format("approval: approved by {}", fmt::join(who, ", "))};
   if (have == 0)
-    return {false, fmt::format("approval: waiting for {} approval{} by an operator other than the author",
-                               p.approvals_required, p.approvals_required == 1 ? "" : "s")};
-  return {false, fmt::format("approval: {} of {} approvals (by {})", have, p.approvals_required, fmt::join(who, ", "))};
+    return {false, fmt::format("approval: waiting for {} approval{} by {} other than the author", needed,
+                               needed == 1 ? "" : "s", needed == 1 ? "an operator" : "distinct operators")};
+  return {false, fmt::format("approval: {} of {} approvals (by {}); another operator must approve", have, needed,
+                             fmt::join(who, ", "))};
+}
+
+int required_approvals(const Release& r, const Policy& p) {
+  int needed = p.approvals_required;
+  for (const auto& rule : p.approval_rules)
+    for (const auto& service : rule.services)
+      if (r.deployments.contains(service)) needed = std::max(needed, rule.approvals_required);
+  return needed;
+}
+
+std::string gate_facts(const GateReport& g) {
+  return fmt::format("{}; {}; {}", g.soak.reason, g.smoke.reason, g.approval.reason);
 }
 
 GateReport evaluate_gates(const Release& r, const Policy& p, Timestamp now) {

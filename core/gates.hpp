@@ -24,6 +24,11 @@ struct GateReport {
 GateStatus soak_gate(const Release&, const Policy&, Timestamp now);
 GateStatus smoke_gate(const Release&, const Policy&);
 GateStatus approval_gate(const Release&, const Policy&);
+// The approvals a release needs: the policy's count, raised by every approval rule naming a service the
+// release deployed on staging.
+int required_approvals(const Release&, const Policy&);
+// "soak: ...; smoke: ...; approval: ...", as recorded with approvals, rejections and hotfixes.
+std::string gate_facts(const GateReport&);
 GateReport evaluate_gates(const Release&, const Policy&, Timestamp now);
 
 }  // namespace promoter::core

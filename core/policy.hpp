@@ -1,5 +1,7 @@
 #pragma once
 // The change-management policy as values: what a release must show before production.
+#include <chrono>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,12 +13,30 @@ namespace promoter::core {
 // The written policy's minimum staging soak; only an explicit short-soak mode (demo, tests) goes below it.
 inline constexpr Duration soak_floor = std::chrono::minutes{30};
 
+// A stricter approval count for releases that touch any of `services` (separation of duties for the
+// riskier apps): the release needs the largest count among the rules that apply and the global one.
+struct ApprovalRule {
+  std::vector<std::string> services;
+  int approvals_required = 2;
+};
+
+// The emergency path (procedure 5): the soak is waived, smoke may still be required, and two
+// obligations are opened when the hotfix is requested.
+struct HotfixPolicy {
+  bool require_smoke = true;
+  int review_backfill_business_days = 2;
+  Duration incident_report_within = std::chrono::hours{24};
+  std::set<std::chrono::sys_days> holidays;  // not business days, besides Saturdays and Sundays (UTC)
+};
+
 struct Policy {
   Duration soak = soak_floor;
   bool allow_short_soak = false;
   bool require_smoke = true;
   std::vector<std::string> required_smoke_suites;
   int approvals_required = 1;
+  std::vector<ApprovalRule> approval_rules;
+  HotfixPolicy hotfix;
   std::vector<std::string> services;  // in restart order: the promotion deploys them in this order
   bool run_migrations = true;
   bool verify_after_deploy = true;

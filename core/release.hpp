@@ -50,6 +50,15 @@ struct Verdict {
   std::string by;
   Timestamp at{};
   std::string reason;
+  std::string gate_facts{};  // the gates as they stood at that moment, for the audit
+};
+
+// A release sent down the emergency path: its soak was waived by an operator, for a recorded incident.
+struct Hotfix {
+  std::string by;
+  Timestamp at{};
+  std::string reason;
+  std::string incident_url;
 };
 
 struct Release {
@@ -58,6 +67,9 @@ struct Release {
   Sha sha;
   std::int64_t seq = 0;  // order of first sighting: higher is newer
   std::string author;    // commit author as staging metadata names it (a git login)
+  // Commits this one descends from, as staging metadata reported them (e.g. `git rev-list`): what
+  // establishes that a hotfix builds on production. Empty: unknown.
+  std::vector<std::string> ancestors;
   Timestamp first_seen_at{};
   std::map<std::string, StagingDeployment> deployments;  // by service name
   std::optional<Timestamp> live_at;                      // first moment every service was healthy
@@ -66,6 +78,7 @@ struct Release {
   std::map<std::string, SmokeResult> smoke;  // latest result per suite
   std::vector<Verdict> approvals;
   std::optional<Verdict> rejection;
+  std::optional<Hotfix> hotfix;
   ReleaseState state = ReleaseState::deploying;
   std::string state_reason;
   std::optional<std::int64_t> promotion_id;

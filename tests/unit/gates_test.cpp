@@ -202,9 +202,9 @@ TEST_CASE("approval gate: none, by another operator, count against approvals_req
   const Case cases[] = {
       {"none", 1, {}, std::nullopt, false, "approval: waiting for 1 approval by an operator other than the author"},
       {"none of two", 2, {}, std::nullopt, false,
-       "approval: waiting for 2 approvals by an operator other than the author"},
+       "approval: waiting for 2 approvals by distinct operators other than the author"},
       {"by another", 1, {"bob"}, std::nullopt, true, "approval: approved by bob"},
-      {"one of two", 2, {"bob"}, std::nullopt, false, "approval: 1 of 2 approvals (by bob)"},
+      {"one of two", 2, {"bob"}, std::nullopt, false, "approval: 1 of 2 approvals (by bob); another operator must approve"},
       {"two of two", 2, {"bob", "carol"}, std::nullopt, true, "approval: approved by bob, carol"},
       {"more than needed", 1, {"bob", "carol"}, std::nullopt, true, "approval: approved by bob, carol"},
       {"rejection blocks approvals", 1, {"bob"}, Verdict{"carol", clock.now, "breaks checkout"}, false,

@@ -56,6 +56,9 @@ std::string describe(const Event& e) {
     std::string operator()(const PromotionFinished& x) const {
       return fmt::format("promotion {} of {} finished {}", x.promotion_id, x.sha.abbrev(), x.succeeded ? "ok" : "failed");
     }
+    std::string operator()(const HotfixRequested& x) const {
+      return fmt::format("hotfix {} by {}", x.sha.abbrev(), x.by);
+    }
   };
   return std::visit(V{}, e);
 }
