@@ -2,7 +2,9 @@
 
 #include <charconv>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <pqxx/pqxx>
+#include <stdexcept>
 
 #include "adapters/schema_migrations.hpp"
 
@@ -59,15 +61,50 @@ void upsert_release(pqxx::work& w, const core::Release& r) {
   std::string live, soak;
   w.exec_params(
       "INSERT INTO releases (sha, seq, author, first_seen_at, live_at, soak_started_at, soak_resets, state, "
-      "state_reason, promotion_id, updated_at) VALUES ($1, $2, $3, $4::timestamptz, $5::timestamptz, "
-      "$6::timestamptz, $7, $8, $9, $10, now()) "
+      "state_reason, promotion_id, ancestors, updated_at) VALUES ($1, $2, $3, $4::timestamptz, $5::timestamptz, "
+      "$6::timestamptz, $7, $8, $9, $10, $11, now()) "
       "ON CONFLICT (sha) DO UPDATE SET author = EXCLUDED.author, live_at = EXCLUDED.live_at, "
+      "ancestors = EXCLUDED.ancestors, "
       "soak_started_at = EXCLUDED.soak_started_at, soak_resets = EXCLUDED.soak_resets, state = EXCLUDED.state, "
       "state_reason = EXCLUDED.state_reason, promotion_id = COALESCE(EXCLUDED.promotion_id, releases.promotion_id), "
       "updated_at = now()",
       r.sha.str(), r.seq, r.author, ts(r.first_seen_at), opt_ts(r.live_at, live), opt_ts(r.soak_started_at, soak),
       r.soak_resets, std::string(core::to_string(r.state)), r.state_reason,
-      r.promotion_id ? std::optional<std::string>(std::to_string(*r.promotion_id)) : std::optional<std::string>());
+      r.promotion_id ? std::optional<std::string>(std::to_string(*r.promotion_id)) : std::optional<std::string>(),
+      fmt::format("{}", fmt::join(r.ancestors, " ")));
+}
+
+std::vector<std::string> split_words(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto end = text.find(' ', start);
+    if (end != start) out.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string obligation_columns() {
+  return fmt::format("id, sha, kind, opened_by, {}, {}, {}, COALESCE(closed_by, ''), COALESCE(link, '')",
+                     ms("opened_at"), ms("due_at"), ms("closed_at"));
+}
+
+core::Obligation obligation_from_row(const pqxx::row& row) {
+  auto sha = core::Sha::parse(row[1].c_str());
+  auto kind = core::parse_obligation_kind(row[2].c_str());
+  if (!sha || !kind) throw std::runtime_error(fmt::format("obligations row {} is not valid", row[0].c_str()));
+  core::Obligation o{.id = row[0].as<long long>(),
+                     .kind = *kind,
+                     .sha = *sha,
+                     .opened_by = row[3].c_str(),
+                     .opened_at = ms_to_ts(row[4]),
+                     .due_at = ms_to_ts(row[5])};
+  o.closed_at = opt_ms(row[6]);
+  o.closed_by = row[7].c_str();
+  o.link = row[8].c_str();
+  return o;
 }
 
 }  // namespace
@@ -148,7 +185,7 @@ core::Result<core::World> PgStore::load(const core::Policy& policy, const std::s
     world.policy = policy;
     std::map<std::string, core::Release> releases;
     for (const auto& row : t.exec(fmt::format(
-             "SELECT sha, seq, author, {}, {}, {}, soak_resets, state, state_reason, promotion_id FROM releases",
+             "SELECT sha, seq, author, {}, {}, {}, soak_resets, state, state_reason, promotion_id, ancestors FROM releases",
              ms("first_seen_at"), ms("live_at"), ms("soak_started_at")))) {
       auto sha = core::Sha::parse(row[0].c_str());
       auto state = core::parse_release_state(row[7].c_str());
@@ -164,6 +201,7 @@ core::Result<core::World> PgStore::load(const core::Policy& policy, const std::s
       r.state = *state;
       r.state_reason = row[8].c_str();
       if (!row[9].is_null()) r.promotion_id = row[9].as<long long>();
+      r.ancestors = split_words(row[10].c_str());
       world.next_seq = std::max(world.next_seq, r.seq + 1);
       if (r.state == core::ReleaseState::promoting) world.promoting = r.sha;
       releases.emplace(sha->str(), std::move(r));
@@ -182,14 +220,20 @@ core::Result<core::World> PgStore::load(const core::Policy& policy, const std::s
           core::SmokeResult{row[1].c_str(), row[2].as<bool>(), row[3].c_str(), ms_to_ts(row[4]), row[5].c_str()};
     }
     for (const auto& row : t.exec(fmt::format(
-             "SELECT sha, approved_by, {}, reason FROM approvals ORDER BY approved_at, approved_by",
+             "SELECT sha, approved_by, {}, reason, gate_facts FROM approvals ORDER BY approved_at, approved_by",
              ms("approved_at")))) {
       releases.at(row[0].c_str()).approvals.push_back(
-          core::Verdict{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str()});
+          core::Verdict{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str(), row[4].c_str()});
     }
-    for (const auto& row : t.exec(fmt::format("SELECT sha, rejected_by, {}, reason FROM rejections",
+    for (const auto& row : t.exec(fmt::format("SELECT sha, rejected_by, {}, reason, gate_facts FROM rejections",
                                               ms("rejected_at")))) {
-      releases.at(row[0].c_str()).rejection = core::Verdict{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str()};
+      releases.at(row[0].c_str()).rejection =
+          core::Verdict{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str(), row[4].c_str()};
+    }
+    for (const auto& row : t.exec(fmt::format(
+             "SELECT sha, requested_by, {}, reason, incident_url FROM hotfixes", ms("requested_at")))) {
+      releases.at(row[0].c_str()).hotfix =
+          core::Hotfix{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str(), row[4].c_str()};
     }
     auto prod = t.exec_params("SELECT sha FROM production_releases WHERE environment = $1", environment);
     if (!prod.empty()) world.production = *core::Sha::parse(prod[0][0].c_str());
@@ -237,12 +281,19 @@ core::Result<std::vector<daemon::PromotionId>> PgStore::commit(const core::World
       const std::size_t known_approvals = old ? old->approvals.size() : 0;
       for (std::size_t i = known_approvals; i < r.approvals.size(); ++i)
         w.exec_params(
-            "INSERT INTO approvals (sha, approved_by, approved_at, reason) VALUES ($1, $2, $3::timestamptz, $4)",
-            r.sha.str(), r.approvals[i].by, ts(r.approvals[i].at), r.approvals[i].reason);
+            "INSERT INTO approvals (sha, approved_by, approved_at, reason, gate_facts) VALUES ($1, $2, "
+            "$3::timestamptz, $4, $5)",
+            r.sha.str(), r.approvals[i].by, ts(r.approvals[i].at), r.approvals[i].reason, r.approvals[i].gate_facts);
       if (r.rejection && !(old && old->rejection))
         w.exec_params(
-            "INSERT INTO rejections (sha, rejected_by, rejected_at, reason) VALUES ($1, $2, $3::timestamptz, $4)",
-            r.sha.str(), r.rejection->by, ts(r.rejection->at), r.rejection->reason);
+            "INSERT INTO rejections (sha, rejected_by, rejected_at, reason, gate_facts) VALUES ($1, $2, "
+            "$3::timestamptz, $4, $5)",
+            r.sha.str(), r.rejection->by, ts(r.rejection->at), r.rejection->reason, r.rejection->gate_facts);
+      if (r.hotfix && !(old && old->hotfix))
+        w.exec_params(
+            "INSERT INTO hotfixes (sha, requested_by, requested_at, reason, incident_url) VALUES ($1, $2, "
+            "$3::timestamptz, $4, $5)",
+            r.sha.str(), r.hotfix->by, ts(r.hotfix->at), r.hotfix->reason, r.hotfix->incident_url);
       // The promotion row follows its release out of `promoting`.
       if (old && old->state == core::ReleaseState::promoting && r.state != core::ReleaseState::promoting &&
           r.promotion_id) {
@@ -272,6 +323,11 @@ core::Result<std::vector<daemon::PromotionId>> PgStore::commit(const core::World
           environment, d.production->str(),
           r && r->promotion_id ? std::optional<std::string>(std::to_string(*r->promotion_id)) : std::nullopt, ts(now));
     }
+    for (const auto& o : d.obligations)
+      w.exec_params(
+          "INSERT INTO obligations (sha, kind, opened_by, opened_at, due_at) VALUES ($1, $2, $3, $4::timestamptz, "
+          "$5::timestamptz)",
+          o.sha.str(), std::string(core::to_string(o.kind)), o.opened_by, ts(o.opened_at), ts(o.due_at));
     for (const auto& note : d.audit)
       w.exec_params("INSERT INTO audit_log (at, actor, action, sha, detail) VALUES ($1::timestamptz, $2, $3, $4, $5)",
                     ts(now), note.actor, note.action,
@@ -281,8 +337,8 @@ core::Result<std::vector<daemon::PromotionId>> PgStore::commit(const core::World
       const auto* start = std::get_if<core::StartPromotion>(&effect);
       if (!start) continue;
       const auto id = w.exec_params1(
-                           "INSERT INTO promotions (sha, environment, state, created_at) VALUES ($1, $2, 'running', "
-                           "$3::timestamptz) RETURNING id",
+                           "INSERT INTO promotions (sha, environment, state, hotfix, created_at) VALUES ($1, $2, "
+                           "'running', EXISTS (SELECT 1 FROM hotfixes WHERE sha = $1), $3::timestamptz) RETURNING id",
                            start->sha.str(), environment, ts(now))[0]
                           .as<long long>();
       for (const auto& step : plan.steps)
@@ -476,6 +532,44 @@ core::Result<std::unique_ptr<daemon::EnvironmentLease>> PgStore::lease_environme
   } catch (const std::exception& e) {
     return fail(ErrorCode::internal, fmt::format("taking the {} promotion lock: {}", environment, first_line(e.what())));
   }
+}
+
+core::Result<std::vector<core::Obligation>> PgStore::obligations(bool open_only) {
+  return with_connection("reading hotfix obligations", [&](pqxx::connection& c)
+                                                           -> core::Result<std::vector<core::Obligation>> {
+    pqxx::read_transaction t(c);
+    std::vector<core::Obligation> out;
+    for (const auto& row : t.exec(fmt::format("SELECT {} FROM obligations {} ORDER BY due_at, id", obligation_columns(),
+                                              open_only ? "WHERE closed_at IS NULL" : "")))
+      out.push_back(obligation_from_row(row));
+    return out;
+  });
+}
+
+core::Result<core::Obligation> PgStore::close_obligation(std::int64_t id, const std::string& by,
+                                                         const std::string& link, Timestamp now) {
+  return with_connection("closing a hotfix obligation", [&](pqxx::connection& c) -> core::Result<core::Obligation> {
+    pqxx::work w(c);
+    const auto found =
+        w.exec_params(fmt::format("SELECT {} FROM obligations WHERE id = $1 FOR UPDATE", obligation_columns()), id);
+    if (found.empty()) return fail(ErrorCode::not_found, fmt::format("no obligation {}", id));
+    core::Obligation o = obligation_from_row(found[0]);
+    if (!o.open())
+      return fail(ErrorCode::failed_precondition,
+                  fmt::format("obligation {} was closed by {} at {} ({})", id, o.closed_by,
+                              core::format_timestamp(*o.closed_at), o.link));
+    w.exec_params("UPDATE obligations SET closed_at = $2::timestamptz, closed_by = $3, link = $4 WHERE id = $1", id,
+                  ts(now), by, link);
+    w.exec_params("INSERT INTO audit_log (at, actor, action, sha, detail) VALUES ($1::timestamptz, $2, $3, $4, $5)",
+                  ts(now), by, "hotfix.obligation_closed", o.sha.str(),
+                  fmt::format("{} {} closed{}: {}", core::to_string(o.kind), id, o.overdue(now) ? " overdue" : "",
+                              link));
+    w.commit();
+    o.closed_at = now;
+    o.closed_by = by;
+    o.link = link;
+    return o;
+  });
 }
 
 }  // namespace promoter::adapters

@@ -73,6 +73,15 @@ core::Result<core::Sha> sha_param(const HttpRequest& req) {
   return sha;
 }
 
+// An http(s) URL, for links to incidents and reviews: something an auditor can follow.
+core::Result<std::string> url_field(const json& j, std::string_view name) {
+  auto v = text_field(j, name, true, 2000);
+  if (!v) return v;
+  if (!(v->starts_with("https://") || v->starts_with("http://")) || v->find_first_of(" \t\r\n") != std::string::npos)
+    return std::unexpected(bad(fmt::format("field '{}' must be an http(s) URL", name)));
+  return v;
+}
+
 const std::vector<Role> readers{Role::viewer, Role::ci, Role::operator_};
 const std::vector<Role> reporters{Role::ci, Role::operator_};
 const std::vector<Role> operators{Role::operator_};
@@ -99,6 +108,9 @@ class Api {
     router.add(http::verb::get, "/v1/promotions", {true, readers}, bind(&Api::promotions));
     router.add(http::verb::get, "/v1/promotions/{id}", {true, readers}, bind(&Api::promotion));
     router.add(http::verb::get, "/v1/audit", {true, readers}, bind(&Api::audit));
+    router.add(http::verb::post, "/v1/hotfixes", {true, operators}, bind(&Api::hotfix));
+    router.add(http::verb::get, "/v1/obligations", {true, readers}, bind(&Api::obligations));
+    router.add(http::verb::post, "/v1/obligations/{id}/close", {true, operators}, bind(&Api::close_obligation));
   }
 
  private:
@@ -149,6 +161,15 @@ class Api {
       warnings.push_back(fmt::format("SHORT SOAK MODE: policy.soak = {} is below the policy floor of {} "
                                      "(allow_short_soak = true); for demos and tests only",
                                      core::format_duration(policy.soak), core::format_duration(core::soak_floor)));
+    const ObligationCounts obligations = ctx_.obligations.counts();
+    const auto now = ctx_.releases.clock().now();
+    json overdue = json::array();
+    for (const auto& o : obligations.overdue_items) {
+      overdue.push_back(obligation_json(o, now));
+      warnings.push_back(fmt::format("hotfix obligation {} ({}) for {} was due {}", o.id, core::to_string(o.kind),
+                                     o.sha.abbrev(), core::format_timestamp(o.due_at)));
+    }
+    body["obligations"] = {{"open", obligations.open}, {"overdue", obligations.overdue}, {"overdue_items", overdue}};
     body["version"] = ctx_.version;
     body["environment"] = ctx_.config.environment;
     body["short_soak"] = policy.short_soak();
@@ -157,6 +178,11 @@ class Api {
                       {"require_smoke", policy.require_smoke},
                       {"required_smoke_suites", policy.required_smoke_suites},
                       {"approvals_required", policy.approvals_required},
+                      {"hotfix",
+                       {{"require_smoke", policy.hotfix.require_smoke},
+                        {"review_backfill_business_days", policy.hotfix.review_backfill_business_days},
+                        {"incident_report_within_seconds",
+                         std::chrono::duration<double>(policy.hotfix.incident_report_within).count()}}},
                       {"services", policy.services}};
     body["production"] = *production ? json{{"sha", (*production)->sha},
                                             {"promoted_at", core::format_timestamp((*production)->promoted_at)},
@@ -259,7 +285,7 @@ class Api {
   }
 
   asio::awaitable<HttpResponse> staging_deployment(HttpRequest& req) {
-    auto body = parse_object(req.body, {"service", "sha", "deployment_id", "status", "author", "created_at"});
+    auto body = parse_object(req.body, {"service", "sha", "deployment_id", "status", "author", "created_at", "ancestors"});
     if (!body) co_return error_response(body.error());
     auto service = text_field(*body, "service", true, 200);
     if (!service) co_return error_response(service.error());
@@ -281,12 +307,27 @@ class Api {
       if (!t) co_return HttpResponse::error(400, "invalid_argument", fmt::format("field 'created_at': {}", t.error().message));
       created = *t;
     }
+    std::vector<core::Sha> ancestors;
+    if (auto it = body->find("ancestors"); it != body->end() && !it->is_null()) {
+      if (!it->is_array() || it->size() > 10000)
+        co_return HttpResponse::error(400, "invalid_argument",
+                                      "field 'ancestors' must be an array of at most 10000 commit SHAs");
+      for (std::size_t i = 0; i < it->size(); ++i) {
+        const json& a = (*it)[i];
+        auto parsed_sha = a.is_string() ? core::Sha::parse(a.get<std::string>())
+                                        : core::Result<core::Sha>(std::unexpected(bad("must be a string")));
+        if (!parsed_sha)
+          co_return HttpResponse::error(400, "invalid_argument",
+                                        fmt::format("field 'ancestors[{}]': {}", i, parsed_sha.error().message));
+        ancestors.push_back(*parsed_sha);
+      }
+    }
     const auto parsed = core::parse_deploy_status(*status);
     if (parsed == core::DeployStatus::unknown)
       log(LogLevel::warn, "unknown staging deployment status; treated as not live",
           {{"status", *status}, {"service", *service}, {"sha", sha->str()}});
-    core::Event event =
-        core::StagingDeploymentObserved{*sha, *service, *deployment, parsed, *author, created, req.principal->identity};
+    core::Event event = core::StagingDeploymentObserved{
+        *sha, *service, *deployment, parsed, *author, created, req.principal->identity, std::move(ancestors)};
     auto r = co_await ctx_.releases.submit(std::move(event));
     co_return answer(r);
   }
@@ -336,6 +377,77 @@ class Api {
     json list = json::array();
     for (const auto& e : *r) list.push_back(audit_json(e));
     co_return HttpResponse::json(200, {{"entries", list}});
+  }
+
+  asio::awaitable<HttpResponse> hotfix(HttpRequest& req) {
+    auto body = parse_object(req.body, {"sha", "reason", "incident_url"});
+    if (!body) co_return error_response(body.error());
+    auto sha_text = text_field(*body, "sha", true, 100);
+    if (!sha_text) co_return error_response(sha_text.error());
+    auto sha = core::Sha::parse(*sha_text);
+    if (!sha) co_return HttpResponse::error(400, "invalid_argument", fmt::format("field 'sha': {}", sha.error().message));
+    auto reason = text_field(*body, "reason", true);
+    if (!reason) co_return error_response(reason.error());
+    auto incident = url_field(*body, "incident_url");
+    if (!incident) co_return error_response(incident.error());
+    core::Event event = core::HotfixRequested{*sha, req.principal->identity, *reason, *incident};
+    auto r = co_await ctx_.releases.submit(std::move(event));
+    if (!r) {
+      co_await audit_refusal(req, "hotfix.refused", *sha, r.error());
+      co_return error_response(r.error());
+    }
+    if (auto reloaded = co_await ctx_.obligations.reload(); !reloaded)
+      log(LogLevel::error, "hotfix recorded but its obligations could not be re-read",
+          {{"sha", sha->str()}, {"error", reloaded.error().message}});
+    auto listed = co_await blocking([this] { return ctx_.store.obligations(false); });
+    if (!listed) co_return error_response(listed.error());
+    const auto now = ctx_.releases.clock().now();
+    json obligations = json::array();
+    for (const auto& o : *listed)
+      if (o.sha == *sha) obligations.push_back(obligation_json(o, now));
+    HttpResponse response = answer(r);
+    if (response.status != 200) co_return response;
+    co_return HttpResponse::json(200, {{"release", json::parse(response.body)}, {"obligations", obligations}});
+  }
+
+  asio::awaitable<HttpResponse> obligations(HttpRequest& req) {
+    bool open_only = true;
+    if (auto it = req.query.find("state"); it != req.query.end()) {
+      if (it->second != "open" && it->second != "all")
+        co_return HttpResponse::error(400, "invalid_argument", "query parameter 'state' must be 'open' or 'all'");
+      open_only = it->second == "open";
+    }
+    auto r = co_await blocking([this, open_only] { return ctx_.store.obligations(open_only); });
+    if (!r) co_return error_response(r.error());
+    const auto now = ctx_.releases.clock().now();
+    json list = json::array();
+    for (const auto& o : *r) list.push_back(obligation_json(o, now));
+    co_return HttpResponse::json(200, {{"obligations", list}});
+  }
+
+  asio::awaitable<HttpResponse> close_obligation(HttpRequest& req) {
+    const std::string& text = req.params.at("id");
+    std::int64_t id = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (ec != std::errc{} || p != text.data() + text.size() || id <= 0)
+      co_return HttpResponse::error(400, "invalid_argument", "path parameter 'id' must be a positive whole number");
+    auto body = parse_object(req.body, {"link"});
+    if (!body) co_return error_response(body.error());
+    auto link = url_field(*body, "link");
+    if (!link) co_return error_response(link.error());
+    const auto now = ctx_.releases.clock().now();
+    const std::string by = req.principal->identity;
+    // Wrapped in an optional: co_spawn needs a default-constructible result, and an Obligation has none.
+    auto close = [this, id, by, link = *link, now] {
+      return std::optional<core::Result<core::Obligation>>(ctx_.store.close_obligation(id, by, link, now));
+    };
+    auto closed = co_await blocking(std::move(close));
+    const core::Result<core::Obligation>& r = *closed;
+    if (!r) co_return error_response(r.error());
+    if (auto reloaded = co_await ctx_.obligations.reload(); !reloaded)
+      log(LogLevel::error, "obligation closed but the open ones could not be re-read",
+          {{"error", reloaded.error().message}});
+    co_return HttpResponse::json(200, obligation_json(*r, now));
   }
 
   ApiContext ctx_;

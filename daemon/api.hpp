@@ -8,6 +8,7 @@
 
 #include "daemon/config.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/obligation_watch.hpp"
 #include "daemon/release_service.hpp"
 #include "daemon/router.hpp"
 #include "daemon/store.hpp"
@@ -19,6 +20,7 @@ struct ApiContext {
   Store& store;
   boost::asio::any_io_executor blocking;
   Metrics& metrics;
+  ObligationWatch& obligations;
   const Config& config;
   std::string version;
 };

@@ -83,6 +83,7 @@ App::App(Config config, Secrets secrets, const Clock& clock)
       metrics_(PROMOTER_VERSION, config_.policy.short_soak()),
       tokens_(std::move(secrets.tokens)),
       releases_(io_, pool_, store_, clock_, metrics_, config_.environment),
+      obligations_(io_.get_executor(), pool_.get_executor(), store_, clock_),
       simulated_({config_.simulation.record_file, config_.simulation.step_delay, config_.simulation.fail_steps},
                  [&clock] { return clock.now(); }) {
   if (config_.railway) {
@@ -151,7 +152,13 @@ App::App(Config config, Secrets secrets, const Clock& clock)
                                                   std::move(hooks), config_.environment, &metrics_);
   releases_.on_promotion_start([this](PromotionId id, const core::Sha&) { start_promotion(id); });
 
-  add_api_routes(router_, ApiContext{releases_, store_, pool_.get_executor(), metrics_, config_, PROMOTER_VERSION});
+  obligations_.on_overdue([](const core::Obligation& o) {
+    log(LogLevel::warn, "hotfix obligation overdue",
+        {{"event", "hotfix.obligation_overdue"}, {"obligation_id", o.id}, {"kind", core::to_string(o.kind)},
+         {"sha", o.sha.str()}, {"due_at", core::format_timestamp(o.due_at)}});
+  });
+  add_api_routes(router_, ApiContext{releases_, store_, pool_.get_executor(), metrics_, obligations_, config_,
+                                     PROMOTER_VERSION});
   if (railway_staging_) railway_staging_->add_routes(router_);
   ServerHooks server_hooks;
   server_hooks.on_request = [this](std::string_view method, std::string_view route, unsigned status, double s) {
@@ -275,6 +282,9 @@ asio::awaitable<void> App::startup() {
     stop();
     co_return;
   }
+  if (auto loaded = co_await obligations_.reload(); !loaded)
+    log(LogLevel::error, "cannot read hotfix obligations; /v1/status will not show them until the next hotfix",
+        {{"error", loaded.error().message}});
   for (PromotionId id : *running) {
     log(LogLevel::info, "resuming promotion interrupted by a restart", {{"promotion_id", id}});
     start_promotion(id);
@@ -314,6 +324,7 @@ void App::stop() {
     log(LogLevel::info, "promoterd stopping: no new requests; running steps resume on restart");
     server_->stop();
     releases_.stop();
+    obligations_.stop();
     if (railway_staging_) railway_staging_->stop();
     if (staging_smoke_) staging_smoke_->stop();
     io_.stop();

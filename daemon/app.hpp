@@ -19,6 +19,7 @@
 #include "daemon/config.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/obligation_watch.hpp"
 #include "daemon/promotion_executor.hpp"
 #include "daemon/railway_staging.hpp"
 #include "daemon/release_service.hpp"
@@ -69,6 +70,7 @@ class App {
   Metrics metrics_;
   TokenRegistry tokens_;
   ReleaseService releases_;
+  ObligationWatch obligations_;
   adapters::SimulatedProduction simulated_;
   std::unique_ptr<adapters::HttpClient> http_client_;
   std::unique_ptr<adapters::RailwayClient> railway_;

@@ -166,6 +166,10 @@ void print_release(std::ostream& out, const json& release) {
   if (rejection.is_object())
     fields.emplace_back("rejected", fmt::format("by {} at {}: {}", text(rejection, "by"), when(rejection, "at"),
                                                 text(rejection, "reason")));
+  const json& hotfix = member(release, "hotfix");
+  if (hotfix.is_object())
+    fields.emplace_back("hotfix", fmt::format("by {} at {}: {} (incident {})", text(hotfix, "by"), when(hotfix, "at"),
+                                              text(hotfix, "reason"), text(hotfix, "incident_url")));
   print_fields(out, fields);
 
   Table gates({"GATE", "OK", "REASON"});
@@ -392,6 +396,8 @@ int run_status(Invocation& inv) {
                                                             text(active, "state"))
                                               : "none"},
       {"releases", counts.empty() ? "none" : join(counts, ", ")},
+      {"hotfix obligations", fmt::format("{} open, {} overdue", text(member(member(*status, "obligations"), "open")),
+                                         text(member(member(*status, "obligations"), "overdue")))},
   };
   print_fields(inv.out(), fields);
   return cli_exit_ok;
@@ -525,12 +531,60 @@ int run_audit(Invocation& inv) {
       "No audit entries.");
 }
 
+int run_hotfix(Invocation& inv) {
+  auto sha = inv.sha_argument(inv.positionals[0]);
+  if (!sha) return sha.error();
+  auto reason = inv.option("--reason");
+  auto incident = inv.option("--incident");
+  if (!reason || reason->empty())
+    return inv.usage_error("hotfix needs --reason TEXT: why production cannot wait for the soak");
+  if (!incident || incident->empty()) return inv.usage_error("hotfix needs --incident URL: the incident it fixes");
+  auto answer = inv.post("/v1/hotfixes", {{"sha", *sha}, {"reason", *reason}, {"incident_url", *incident}});
+  if (!answer) return answer.error();
+  if (inv.print_json_instead(*answer)) return cli_exit_ok;
+  inv.out() << fmt::format("Hotfix of {} recorded: soak waived. Obligations opened:\n", *sha);
+  Table table({"ID", "KIND", "DUE"});
+  for (const auto& o : member(*answer, "obligations")) table.add_row({text(o, "id"), text(o, "kind"), when(o, "due_at")});
+  table.print(inv.out());
+  inv.out() << '\n';
+  print_release(inv.out(), member(*answer, "release"));
+  return cli_exit_ok;
+}
+
+std::vector<std::string> obligation_row(const json& o) {
+  return {text(o, "id"), text(o, "kind"), short_sha(o, "sha"), text(o, "state"), when(o, "due_at"),
+          text(o, "opened_by"), member(o, "link").is_null() ? "" : text(o, "link")};
+}
+
+int run_obligations(Invocation& inv) {
+  return print_listing(inv, inv.has("--all") ? "/v1/obligations?state=all" : "/v1/obligations", "obligations",
+                       Table({"ID", "KIND", "SHA", "STATE", "DUE", "OPENED BY", "LINK"}), obligation_row,
+                       inv.has("--all") ? "No hotfix obligations." : "No open hotfix obligations.");
+}
+
+int run_close_obligation(Invocation& inv) {
+  const std::string& id = inv.positionals[0];
+  if (id.empty() || id.size() > 18 || !std::ranges::all_of(id, [](char c) { return c >= '0' && c <= '9'; }))
+    return inv.usage_error(fmt::format("'{}' is not an obligation id (e.g. 3)", printable(id)));
+  auto link = inv.option("--link");
+  if (!link || link->empty())
+    return inv.usage_error("close-obligation needs --link URL: the backfilled review or the incident report");
+  auto answer = inv.post(fmt::format("/v1/obligations/{}/close", id), {{"link", *link}});
+  if (!answer) return answer.error();
+  if (inv.print_json_instead(*answer)) return cli_exit_ok;
+  inv.out() << fmt::format("Closed obligation {} ({}).\n", id, text(*answer, "kind"));
+  return cli_exit_ok;
+}
+
 constexpr std::array<OptionSpec, 0> no_options{};
 constexpr std::array limit_option{OptionSpec{"--limit", true}};
 constexpr std::array reason_option{OptionSpec{"--reason", true}};
 constexpr std::array smoke_options{OptionSpec{"--suite", true}, OptionSpec{"--passed", false},
                                    OptionSpec{"--failed", false}, OptionSpec{"--details", true}};
 constexpr std::array audit_options{OptionSpec{"--limit", true}, OptionSpec{"--sha", true}};
+constexpr std::array hotfix_options{OptionSpec{"--reason", true}, OptionSpec{"--incident", true}};
+constexpr std::array all_option{OptionSpec{"--all", false}};
+constexpr std::array link_option{OptionSpec{"--link", true}};
 
 constexpr std::array commands{
     Command{"status", "status", "policy, production release, active promotion, release counts", 0, no_options,
@@ -548,6 +602,14 @@ constexpr std::array commands{
     Command{"promotions", "promotions [--limit N]", "recent promotions, newest first", 0, limit_option,
             run_promotions},
     Command{"audit", "audit [--limit N] [--sha SHA]", "the audit trail, newest first", 0, audit_options, run_audit},
+    Command{"hotfix", "hotfix SHA --reason TEXT --incident URL",
+            "emergency path: promote with the soak waived (role operator); opens the review and incident obligations",
+            1, hotfix_options, run_hotfix},
+    Command{"obligations", "obligations [--all]", "hotfix obligations, soonest due first (open ones unless --all)", 0,
+            all_option, run_obligations},
+    Command{"close-obligation", "close-obligation ID --link URL",
+            "close a hotfix obligation with the review or incident report (role operator)", 1, link_option,
+            run_close_obligation},
 };
 
 const OptionSpec* find_option(std::span<const OptionSpec> specs, std::string_view name) {

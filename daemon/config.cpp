@@ -1,6 +1,8 @@
 #include "daemon/config.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <fmt/format.h>
 #include <fstream>
 #include <set>
@@ -135,12 +137,65 @@ class Reader {
     return out;
   }
 
+  // [[policy.approval_rules]]: services = [...], approvals_required = N.
+  void read_approval_rules(const toml::node& node, const std::set<std::string>& services, core::Policy& p) const {
+    const toml::array* rules = node.as_array();
+    if (!rules) error(&node, "policy.approval_rules must be an array of tables ([[policy.approval_rules]])");
+    for (const auto& entry : *rules) {
+      const toml::table* t = entry.as_table();
+      if (!t) error(&entry, "each [[policy.approval_rules]] entry must be a table");
+      only(*t, "policy.approval_rules", {"services", "approvals_required"});
+      core::ApprovalRule rule;
+      auto names = strings(*t, "services", "policy.approval_rules.services");
+      if (!names || names->empty()) error(&entry, "policy.approval_rules.services must name at least one service");
+      for (const auto& name : *names)
+        if (!services.contains(name))
+          error(t->get("services"), fmt::format("policy.approval_rules.services names '{}', which is not a "
+                                                "configured service",
+                                                name));
+      rule.services = *names;
+      auto required = integer(*t, "approvals_required", "policy.approval_rules.approvals_required", 1, 10);
+      if (!required) error(&entry, "policy.approval_rules.approvals_required is required");
+      rule.approvals_required = static_cast<int>(*required);
+      p.approval_rules.push_back(std::move(rule));
+    }
+  }
+
+  // [hotfix]: the emergency path's smoke requirement and obligation due times.
+  void read_hotfix(const toml::table& t, core::HotfixPolicy& h) const {
+    only(t, "hotfix", {"require_smoke", "review_backfill_business_days", "incident_report_within", "holidays"});
+    if (auto v = boolean(t, "require_smoke", "hotfix.require_smoke")) h.require_smoke = *v;
+    if (auto v = integer(t, "review_backfill_business_days", "hotfix.review_backfill_business_days", 1, 30))
+      h.review_backfill_business_days = static_cast<int>(*v);
+    if (auto v = duration(t, "incident_report_within", "hotfix.incident_report_within")) {
+      if (*v < std::chrono::hours{1} || *v > std::chrono::days{30})
+        error(t.get("incident_report_within"), "hotfix.incident_report_within must be between 1h and 30 days");
+      h.incident_report_within = *v;
+    }
+    if (const toml::node* holidays = t.get("holidays")) {
+      const toml::array* list = holidays->as_array();
+      if (!list) error(holidays, "hotfix.holidays must be an array of dates like \"2026-12-25\"");
+      for (const auto& day : *list) {
+        const auto* text = day.as_string();
+        unsigned y = 0, m = 0, d = 0;
+        char tail = 0;
+        const bool parsed = text && std::sscanf(text->get().c_str(), "%4u-%2u-%2u%c", &y, &m, &d, &tail) == 3 &&
+                            text->get().size() == 10;
+        const std::chrono::year_month_day ymd{std::chrono::year(static_cast<int>(y)), std::chrono::month(m),
+                                              std::chrono::day(d)};
+        if (!parsed || !ymd.ok())
+          error(&day, "hotfix.holidays entries must be dates like \"2026-12-25\" (UTC calendar days)");
+        h.holidays.insert(std::chrono::sys_days{ymd});
+      }
+    }
+  }
+
   Config read(const toml::table& root) const {
     Config c;
     c.path = path_;
     only(root, "",
          {"environment", "server", "database", "policy", "services", "migrations", "simulation", "auth", "railway",
-          "fly", "smoke"});
+          "fly", "smoke", "hotfix"});
     if (auto v = string(root, "environment", "environment")) c.environment = *v;
 
     if (const auto* server = table(root, "server", "[server]")) {
@@ -173,7 +228,8 @@ class Reader {
     const auto* policy = table(root, "policy", "[policy]");
     if (policy) {
       only(*policy, "policy",
-           {"soak", "allow_short_soak", "require_smoke", "required_smoke_suites", "approvals_required"});
+           {"soak", "allow_short_soak", "require_smoke", "required_smoke_suites", "approvals_required",
+            "approval_rules"});
       if (auto v = duration(*policy, "soak", "policy.soak")) c.policy.soak = *v;
       if (auto v = boolean(*policy, "allow_short_soak", "policy.allow_short_soak")) c.policy.allow_short_soak = *v;
       if (auto v = boolean(*policy, "require_smoke", "policy.require_smoke")) c.policy.require_smoke = *v;
@@ -247,6 +303,8 @@ class Reader {
     std::sort(c.services.begin(), c.services.end(),
               [](const auto& a, const auto& b) { return a.restart_order < b.restart_order; });
     for (const auto& s : c.services) c.policy.services.push_back(s.name);
+    if (const toml::node* rules = policy->get("approval_rules")) read_approval_rules(*rules, names, c.policy);
+    if (const auto* hotfix = table(root, "hotfix", "[hotfix]")) read_hotfix(*hotfix, c.policy.hotfix);
 
     if (const auto* rw = table(root, "railway", "[railway]")) {
       only(*rw, "railway",

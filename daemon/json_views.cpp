@@ -8,7 +8,7 @@ nlohmann::json ts_or_null(const std::optional<core::Timestamp>& t) {
 }
 nlohmann::json gate_json(const core::GateStatus& g) { return {{"ok", g.ok}, {"reason", g.reason}}; }
 nlohmann::json verdict_json(const core::Verdict& v) {
-  return {{"by", v.by}, {"at", core::format_timestamp(v.at)}, {"reason", v.reason}};
+  return {{"by", v.by}, {"at", core::format_timestamp(v.at)}, {"reason", v.reason}, {"gate_facts", v.gate_facts}};
 }
 }  // namespace
 
@@ -48,6 +48,12 @@ nlohmann::json release_json(const core::Release& r, const core::Policy& policy, 
           {"smoke_results", smoke},
           {"approvals", approvals},
           {"rejection", r.rejection ? verdict_json(*r.rejection) : nlohmann::json(nullptr)},
+          {"hotfix", r.hotfix ? nlohmann::json{{"by", r.hotfix->by},
+                                               {"at", core::format_timestamp(r.hotfix->at)},
+                                               {"reason", r.hotfix->reason},
+                                               {"incident_url", r.hotfix->incident_url}}
+                              : nlohmann::json(nullptr)},
+          {"required_approvals", core::required_approvals(r, policy)},
           {"promotion_id", r.promotion_id ? nlohmann::json(std::to_string(*r.promotion_id)) : nlohmann::json(nullptr)}};
 }
 
@@ -77,6 +83,19 @@ nlohmann::json promotion_json(const PromotionRecord& p) {
           {"finished_at", ts_or_null(p.finished_at)},
           {"error", p.error ? nlohmann::json(*p.error) : nlohmann::json(nullptr)},
           {"steps", steps}};
+}
+
+nlohmann::json obligation_json(const core::Obligation& o, core::Timestamp now) {
+  return {{"id", std::to_string(o.id)},
+          {"kind", core::to_string(o.kind)},
+          {"sha", o.sha.str()},
+          {"opened_by", o.opened_by},
+          {"opened_at", core::format_timestamp(o.opened_at)},
+          {"due_at", core::format_timestamp(o.due_at)},
+          {"state", o.open() ? (o.overdue(now) ? "overdue" : "open") : "closed"},
+          {"closed_at", ts_or_null(o.closed_at)},
+          {"closed_by", o.open() ? nlohmann::json(nullptr) : nlohmann::json(o.closed_by)},
+          {"link", o.open() ? nlohmann::json(nullptr) : nlohmann::json(o.link)}};
 }
 
 nlohmann::json audit_json(const AuditEntry& e) {

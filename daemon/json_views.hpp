@@ -10,6 +10,7 @@ namespace promoter::daemon {
 
 nlohmann::json release_json(const core::Release&, const core::Policy&, core::Timestamp now);
 nlohmann::json promotion_json(const PromotionRecord&);
+nlohmann::json obligation_json(const core::Obligation&, core::Timestamp now);
 nlohmann::json audit_json(const AuditEntry&);
 
 }  // namespace promoter::daemon

@@ -96,6 +96,14 @@ class Store {
   // Notes what a started step's side effect has done so far (e.g. "railway-deployment:<id>"), before it waits.
   virtual Result<void> journal_progress(PromotionId, int index, const std::string& progress) = 0;
 
+  // Hotfix obligations, oldest due first; only the open ones when `open_only`.
+  virtual Result<std::vector<core::Obligation>> obligations(bool open_only) = 0;
+
+  // Closes an open obligation with a link to its evidence, auditing who closed it. not_found for an
+  // unknown id; failed_precondition when it is closed already (naming who closed it).
+  virtual Result<core::Obligation> close_obligation(std::int64_t id, const std::string& by, const std::string& link,
+                                                    core::Timestamp now) = 0;
+
   // Fails with ErrorCode::conflict when another holder (any process) has the environment.
   virtual Result<std::unique_ptr<EnvironmentLease>> lease_environment(const std::string& environment) = 0;
 };

@@ -60,6 +60,13 @@ class CrashingStore final : public daemon::Store {
   core::Result<std::unique_ptr<daemon::EnvironmentLease>> lease_environment(const std::string& e) override {
     return inner_.lease_environment(e);
   }
+  core::Result<std::vector<core::Obligation>> obligations(bool open_only) override {
+    return inner_.obligations(open_only);
+  }
+  core::Result<core::Obligation> close_obligation(std::int64_t id, const std::string& by, const std::string& link,
+                                                  core::Timestamp now) override {
+    return inner_.close_obligation(id, by, link, now);
+  }
   core::Result<void> journal_progress(daemon::PromotionId id, int index, const std::string& p) override {
     return inner_.journal_progress(id, index, p);
   }
