@@ -201,7 +201,39 @@ std::string Daemon::log() const {
   return s.str();
 }
 
+namespace {
+
+// The secret values among a daemon's environment: tokens, webhook secrets, and database URLs with the
+// password they carry. tests/check_secrets greps promoterd.log for each after the suite.
+std::vector<std::string> secrets_in(const std::map<std::string, std::string>& env) {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : env) {
+    if (value.size() < 8) continue;  // too short to be a credential we issued; would match by chance
+    const bool secret_name = name.starts_with("T_") || name.find("TOKEN") != std::string::npos ||
+                             name.find("SECRET") != std::string::npos || name.find("WEBHOOK") != std::string::npos;
+    if (secret_name) out.push_back(value);
+    // postgresql://user:password@host/db: the password alone must not show either.
+    if (name.find("DATABASE_URL") != std::string::npos) {
+      const auto scheme = value.find("://");
+      const auto at = value.find('@');
+      const auto colon = scheme == std::string::npos ? std::string::npos : value.find(':', scheme + 3);
+      if (at != std::string::npos && colon != std::string::npos && colon < at) {
+        out.push_back(value);
+        if (at - colon - 1 >= 8) out.push_back(value.substr(colon + 1, at - colon - 1));
+      }
+      if (auto pw = value.find("password="); pw != std::string::npos) out.push_back(value);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void Daemon::start() {
+  {
+    std::ofstream given(dir_ / "given-secrets");
+    for (const auto& s : secrets_in(env_)) given << s << '\n';
+  }
   log_offset_ = std::filesystem::exists(log_path_) ? std::filesystem::file_size(log_path_) : 0;
   const int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   pid_ = spawn_process({PROMOTERD_BIN, "--config", config_path_.string()}, env_, fd);

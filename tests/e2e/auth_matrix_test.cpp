@@ -1,0 +1,101 @@
+// Who may do what: every route of the real promoterd × {no token, a bad token, viewer, ci, operator},
+// each with the exact status. Requests that pass authorisation are shaped to change nothing (unknown
+// SHAs and ids, an unconfigured service), so the matrix measures access, not state.
+#include <utility>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include "tests/support/test_support.hpp"
+
+using namespace promoter;
+using namespace promoter::testing;
+using nlohmann::json;
+
+namespace {
+
+const std::string unknown_sha(40, 'd');
+const std::string bad_token = "not-a-token-anyone-was-given-0123";
+
+struct Case {
+  std::string method;
+  std::string pattern;  // as the router names it
+  std::string target;
+  json body;
+  // The status for each caller: no token, bad token, viewer, ci, operator.
+  std::array<unsigned, 5> expect;
+};
+
+}  // namespace
+
+TEST_CASE("every route answers each caller with the exact status; refusals are audited without the token") {
+  auto env = auth_tokens_env();
+  env["PROMOTER_DATABASE_URL"] = fresh_database("promoter_auth_matrix");
+  Daemon daemon(temp_dir("auth_matrix"), base_config_toml("30m") + auth_tokens_toml() + R"(
+[[services]]
+name = "api"
+restart_order = 1
+)",
+                env);
+  daemon.start();
+
+  const json nothing = nullptr;
+  const std::vector<Case> cases{
+      {"GET", "/healthz", "/healthz", nothing, {200, 200, 200, 200, 200}},
+      {"GET", "/readyz", "/readyz", nothing, {200, 200, 200, 200, 200}},
+      {"GET", "/metrics", "/metrics", nothing, {200, 200, 200, 200, 200}},
+      {"GET", "/v1/status", "/v1/status", nothing, {401, 401, 200, 200, 200}},
+      {"GET", "/v1/releases", "/v1/releases", nothing, {401, 401, 200, 200, 200}},
+      {"GET", "/v1/releases/{sha}", "/v1/releases/" + unknown_sha, nothing, {401, 401, 404, 404, 404}},
+      {"POST", "/v1/releases/{sha}/approve", "/v1/releases/" + unknown_sha + "/approve", json::object(),
+       {401, 401, 403, 403, 404}},
+      {"POST", "/v1/releases/{sha}/reject", "/v1/releases/" + unknown_sha + "/reject", json{{"reason", "no"}},
+       {401, 401, 403, 403, 404}},
+      {"POST", "/v1/releases/{sha}/smoke-results", "/v1/releases/" + unknown_sha + "/smoke-results",
+       json{{"suite", "e2e"}, {"passed", true}}, {401, 401, 403, 404, 404}},
+      {"POST", "/v1/staging-deployments", "/v1/staging-deployments",
+       json{{"service", "unconfigured"}, {"sha", unknown_sha}, {"deployment_id", "d"}, {"status", "SUCCESS"}},
+       {401, 401, 403, 400, 400}},
+      {"GET", "/v1/promotions", "/v1/promotions", nothing, {401, 401, 200, 200, 200}},
+      {"GET", "/v1/promotions/{id}", "/v1/promotions/999", nothing, {401, 401, 404, 404, 404}},
+      {"GET", "/v1/audit", "/v1/audit", nothing, {401, 401, 200, 200, 200}},
+      {"POST", "/v1/hotfixes", "/v1/hotfixes",
+       json{{"sha", unknown_sha}, {"reason", "outage"}, {"incident_url", "https://inc.example/1"}},
+       {401, 401, 403, 403, 404}},
+      {"GET", "/v1/obligations", "/v1/obligations", nothing, {401, 401, 200, 200, 200}},
+      {"POST", "/v1/obligations/{id}/close", "/v1/obligations/999/close", json{{"link", "https://review.example/1"}},
+       {401, 401, 403, 403, 404}},
+  };
+  const std::array<std::string, 5> callers{"", bad_token, tokens::viewer, tokens::ci, tokens::alice};
+  const std::array<std::string, 5> caller_names{"no token", "bad token", "viewer", "ci", "operator"};
+
+  for (const auto& c : cases) {
+    for (std::size_t i = 0; i < callers.size(); ++i) {
+      CAPTURE(c.method);
+      CAPTURE(c.target);
+      CAPTURE(caller_names[i]);
+      auto reply = http(daemon.port(), c.method, c.target, c.body.is_null() ? "" : c.body.dump(), callers[i]);
+      CHECK(reply.status == c.expect[i]);
+      if (reply.status == 401) {
+        CHECK(reply.headers["www-authenticate"] == "Bearer");
+        CHECK(reply.json()["error"]["code"] == "unauthorized");
+      }
+      if (reply.status == 403) {
+        CHECK(reply.json()["error"]["message"].get<std::string>().find("needs") != std::string::npos);
+      }
+      CHECK(reply.body.find(bad_token) == std::string::npos);
+      CHECK(reply.body.find(tokens::viewer) == std::string::npos);
+    }
+  }
+
+  // Refusals reach the audit trail, naming who and what, never the token that was presented.
+  const auto audit = daemon.get("/v1/audit?limit=1000", tokens::viewer).body;
+  CHECK(audit.find("auth.unauthenticated") != std::string::npos);
+  CHECK(audit.find("auth.forbidden") != std::string::npos);
+  CHECK(audit.find("POST /v1/hotfixes") != std::string::npos);
+  for (const auto& token : {bad_token, tokens::viewer, tokens::ci, tokens::alice}) {
+    CHECK(audit.find(token) == std::string::npos);
+    CHECK(daemon.get("/metrics", "").body.find(token) == std::string::npos);
+    CHECK(daemon.log().find(token) == std::string::npos);
+  }
+}
