@@ -258,3 +258,35 @@ TEST_CASE("promoterd --check validates a config: exit 0, or file:line:col and ex
   CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "bad.toml").string(), "--check"}, {}, out) == 2);
   CHECK(out.find("bad.toml:7:8: policy.soak = \"10m\" is below the policy floor of 30m") != std::string::npos);
 }
+
+TEST_CASE("promoterd --check refuses bad [hotfix] and approval rule settings with file:line:col") {
+  auto dir = temp_dir("check_hotfix");
+  const std::string good = config("30m", dir);
+  struct Bad {
+    std::string append;
+    std::string message;
+  };
+  const Bad cases[] = {
+      {"\n[hotfix]\nreview_window = \"2d\"\n", ":3:17: unknown key 'hotfix.review_window'"},
+      {"\n[hotfix]\nholidays = [\"2026-02-30\"]\n", ":3:13: hotfix.holidays entries must be dates"},
+      {"\n[hotfix]\nincident_report_within = \"10m\"\n", ":3:26: hotfix.incident_report_within must be between 1h"},
+      {"\n[hotfix]\nreview_backfill_business_days = 0\n", ":3:33: hotfix.review_backfill_business_days = 0 is out of range"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.append);
+    std::ofstream(dir / "bad.toml") << good << c.append;
+    const auto lines = std::count(good.begin(), good.end(), '\n');
+    std::string out;
+    CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "bad.toml").string(), "--check"}, {}, out) == 2);
+    // The line is counted from the end of the good part.
+    const std::string expected = c.message.substr(c.message.find(':', 1));
+    const auto line = std::stoi(c.message.substr(1, c.message.find(':', 1) - 1)) + lines;
+    CHECK_MESSAGE(out.find(fmt::format("bad.toml:{}{}", line, expected)) != std::string::npos, out);
+  }
+  std::string rule = good;
+  rule.insert(rule.find("[policy]") + 9, "approval_rules = [{ services = [\"billing\"], approvals_required = 2 }]\n");
+  std::ofstream(dir / "rule.toml") << rule;
+  std::string out;
+  CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "rule.toml").string(), "--check"}, {}, out) == 2);
+  CHECK_MESSAGE(out.find("names 'billing', which is not a configured service") != std::string::npos, out);
+}
