@@ -160,6 +160,8 @@ struct OracleRelease {
   std::vector<OracleApproval> approvals;                    // accepted ones
   bool rejected = false;
   bool finished = false;  // its promotion finished (either way)
+  bool hotfix = false;
+  std::vector<std::string> ancestors;
 };
 
 class Oracle {
@@ -171,6 +173,8 @@ class Oracle {
   void staging(const StagingDeploymentObserved& e, Timestamp now) {
     OracleRelease& r = releases[e.sha.str()];
     if (r.author.empty()) r.author = e.author;
+    if (r.ancestors.empty())
+      for (const auto& a : e.ancestors) r.ancestors.push_back(a.str());
     auto it = r.current.find(e.service);
     if (it == r.current.end()) {
       r.current.emplace(e.service, OracleDeployment{e.deployment_id, e.created_at, e.status});
@@ -196,6 +200,42 @@ class Oracle {
   void smoke(const SmokeResultReported& e, Timestamp now) { releases[e.sha.str()].smoke[e.suite] = {e.passed, now}; }
   void approval(const ApprovalGiven& e) { releases[e.sha.str()].approvals.push_back({e.by, e.by_git_authors}); }
   void rejection(const RejectionGiven& e) { releases[e.sha.str()].rejected = true; }
+  void hotfix(const HotfixRequested& e) { releases[e.sha.str()].hotfix = true; }
+
+  // Empty when every required suite passed after the release went live; otherwise why not.
+  std::string smoke_missing(const OracleRelease& r) const {
+    if (!policy_.require_smoke) return {};
+    for (const auto& suite : policy_.required_smoke_suites) {
+      auto s = r.smoke.find(suite);
+      if (s == r.smoke.end()) return "suite " + suite + " never reported";
+      if (!s->second.first) return "suite " + suite + " last reported failed";
+      if (!r.first_live || s->second.second < *r.first_live) return "suite " + suite + " reported before live";
+    }
+    return {};
+  }
+
+  // Why a hotfix of `sha` must be refused now, or empty. The release is known and not yet hotfixed.
+  std::string why_no_hotfix(const Sha& sha) const {
+    const OracleRelease& r = releases.at(sha.str());
+    if (r.rejected || r.finished) return "it is finished or rejected";
+    if (running) return "a promotion is running";
+    if (!r.healthy_since) return "not every service is serving on staging";
+    if (production) {
+      if (*production == sha) return "it is production";
+      if (std::find(r.ancestors.begin(), r.ancestors.end(), production->str()) == r.ancestors.end())
+        return "it does not descend from production, as far as staging said";
+    }
+    if (policy_.hotfix.require_smoke) return smoke_missing(r);
+    return {};
+  }
+
+  int approvals_needed(const OracleRelease& r) const {
+    int needed = policy_.approvals_required;
+    for (const auto& rule : policy_.approval_rules)
+      for (const auto& svc : rule.services)
+        if (r.current.contains(svc)) needed = std::max(needed, rule.approvals_required);
+    return needed;
+  }
 
   bool is_author(const OracleRelease& r, const std::string& by, const std::vector<std::string>& git) const {
     return !r.author.empty() && (by == r.author || std::find(git.begin(), git.end(), r.author) != git.end());
@@ -210,28 +250,26 @@ class Oracle {
     if (r.finished) return "its promotion already finished";
     if (running) return fmt::format("promotion of {} is still running", running->first.abbrev());
     if (!r.healthy_since) return "not every service is serving on staging";
+    if (r.hotfix) {  // procedure 5: soak and approval waived, smoke as the hotfix policy says
+      if (policy_.hotfix.require_smoke) return smoke_missing(r);
+      return {};
+    }
     if (now - *r.healthy_since < policy_.soak)
       return fmt::format("healthy for only {} of {}", format_duration(now - *r.healthy_since),
                          format_duration(policy_.soak));
-    if (policy_.require_smoke) {
-      for (const auto& suite : policy_.required_smoke_suites) {
-        auto s = r.smoke.find(suite);
-        if (s == r.smoke.end()) return "suite " + suite + " never reported";
-        if (!s->second.first) return "suite " + suite + " last reported failed";
-        if (!r.first_live || s->second.second < *r.first_live) return "suite " + suite + " reported before live";
-      }
-    }
+    if (auto why = smoke_missing(r); !why.empty()) return why;
     if (r.author.empty()) return "author unknown: separation of duties cannot be shown";
     std::set<std::string> approvers;
     for (const auto& a : r.approvals)
       if (!is_author(r, a.by, a.git)) approvers.insert(a.by);
-    if (static_cast<int>(approvers.size()) < policy_.approvals_required)
-      return fmt::format("{} approvals by non-authors of {} needed", approvers.size(), policy_.approvals_required);
+    if (static_cast<int>(approvers.size()) < approvals_needed(r))
+      return fmt::format("{} approvals by non-authors of {} needed", approvers.size(), approvals_needed(r));
     return {};
   }
 
   std::map<std::string, OracleRelease> releases;
   std::optional<std::pair<Sha, std::int64_t>> running;
+  std::optional<Sha> production;
 
  private:
   const Policy& policy_;
@@ -256,7 +294,7 @@ struct Stats {
   long events = 0, accepted = 0, refused = 0, promotions_started = 0, promoted = 0, promotion_failed = 0;
   long soak_resets = 0, superseded = 0, rejected = 0, restarts = 0, executor_crashes = 0;
   long reconciled_done = 0, reconciled_redo = 0, steps_failed = 0, started_by_resume = 0, self_approvals_refused = 0;
-  long duplicates = 0, timers_fired = 0;
+  long duplicates = 0, timers_fired = 0, hotfixes = 0, hotfixes_refused = 0;
 };
 
 class Simulation {
@@ -267,6 +305,7 @@ class Simulation {
     now_ = testing::t0();
     commits_ = 1;
     authors_[1] = pick(operators_);
+    ancestry_[1] = random_ancestry(1);
   }
 
   // Runs one scenario; returns the first violated rule, or empty.
@@ -300,6 +339,8 @@ class Simulation {
       p.allow_short_soak = true;
       p.soak = chance(0.5) ? Duration{0ms} : Duration{5min};
     }
+    p.hotfix.require_smoke = chance(0.7);
+    if (chance(0.25)) p.approval_rules.push_back(ApprovalRule{{services.front()}, 2});
     storm_ = chance(0.3);  // a stormy scenario crashes staging more often
     return p;
   }
@@ -320,10 +361,22 @@ class Simulation {
     return shas.at(static_cast<std::size_t>(k));
   }
 
+  // What staging reports a commit descends from: on main, every earlier commit; sometimes nothing (a
+  // source that does not say); sometimes a branch that left main before any of them.
+  std::vector<Sha> random_ancestry(int k) {
+    const int kind = roll(20);
+    if (kind < 2) return {};
+    if (kind < 4) return {*Sha::parse(std::string(40, 'f'))};
+    std::vector<Sha> out;
+    for (int j = k - 1; j >= 1; --j) out.push_back(commit_sha(j));
+    return out;
+  }
+
   int pick_commit() {
     if (chance(0.04) && commits_ < 6) {
       ++commits_;
       authors_[commits_] = pick(operators_);
+      ancestry_[commits_] = random_ancestry(commits_);
     }
     // mostly the newest commit, sometimes an older one (a late or re-run deployment)
     return chance(0.75) ? commits_ : 1 + roll(commits_);
@@ -360,7 +413,8 @@ class Simulation {
                                 status,
                                 chance(0.1) ? std::string{} : authors_[k],
                                 chance(0.8) ? std::optional<Timestamp>{deps[static_cast<std::size_t>(d)]} : std::nullopt,
-                                "railway"};
+                                "railway",
+                                ancestry_[k]};
     return e;
   }
 
@@ -412,6 +466,9 @@ class Simulation {
       deliver(random_approval());
     } else if (r < 73) {
       if (chance(0.5)) deliver(RejectionGiven{some_sha(), pick(operators_), chance(0.8) ? "breaks checkout" : ""});
+    } else if (r < 74) {
+      deliver(HotfixRequested{some_sha(), pick(operators_), chance(0.95) ? "checkout is down" : " ",
+                              "https://status.example.com/incidents/1"});
     } else if (r < 75) {
       deliver(SoakDeadlineReached{some_sha()});  // a stale or spurious timer
     } else if (r < 76) {
@@ -467,6 +524,14 @@ class Simulation {
       if (j->reason.empty()) return Codes{ErrorCode::invalid_argument, ErrorCode::failed_precondition};
     }
     if (auto* s = std::get_if<SmokeResultReported>(&e); s && s->suite.empty()) return Codes{ErrorCode::invalid_argument};
+    if (auto* h = std::get_if<HotfixRequested>(&e)) {
+      if (r.hotfix) return std::nullopt;  // a retry: accepted, changes nothing
+      if (frozen) return Codes{ErrorCode::failed_precondition};
+      // States the oracle does not model (superseded, staging_failed) are refused before the reason is read.
+      if (h->reason.find_first_not_of(' ') == std::string::npos)
+        return Codes{ErrorCode::invalid_argument, ErrorCode::failed_precondition};
+      if (!oracle_.why_no_hotfix(sha).empty()) return Codes{ErrorCode::failed_precondition};
+    }
     if (auto* f = std::get_if<PromotionFinished>(&e)) {
       if (!running_here) return Codes{ErrorCode::failed_precondition};
       if (oracle_.running->second != f->promotion_id) return Codes{ErrorCode::conflict};
@@ -511,6 +576,7 @@ class Simulation {
       if (d.error().message.empty()) return fail("refusal message", describe(e) + " refused without a message");
       if (auto* a = std::get_if<ApprovalGiven>(&e); a && d.error().code == ErrorCode::forbidden)
         ++stats_.self_approvals_refused;
+      if (std::holds_alternative<HotfixRequested>(e)) ++stats_.hotfixes_refused;
       return;
     }
     ++stats_.accepted;
@@ -526,8 +592,13 @@ class Simulation {
           if constexpr (std::is_same_v<T, SmokeResultReported>) oracle_.smoke(x, now_);
           if constexpr (std::is_same_v<T, ApprovalGiven>) oracle_.approval(x);
           if constexpr (std::is_same_v<T, RejectionGiven>) oracle_.rejection(x);
+          if constexpr (std::is_same_v<T, HotfixRequested>) {
+            if (!oracle_.releases.at(x.sha.str()).hotfix) ++stats_.hotfixes;
+            oracle_.hotfix(x);
+          }
           if constexpr (std::is_same_v<T, PromotionFinished>) {
             oracle_.releases[x.sha.str()].finished = true;
+            if (x.succeeded) oracle_.production = x.sha;
             oracle_.running.reset();
             promotion_.reset();
             ++(x.succeeded ? stats_.promoted : stats_.promotion_failed);
@@ -764,6 +835,7 @@ class Simulation {
   const bool trace_ = std::getenv("PROMOTER_SIM_TRACE") != nullptr;  // prints every event delivered
   int commits_ = 0;
   std::map<int, std::string> authors_;
+  std::map<int, std::vector<Sha>> ancestry_;
   std::map<std::pair<int, std::string>, std::vector<Timestamp>> deployments_;  // created_at of each deployment
   std::vector<StagingDeploymentObserved> outbox_, delivered_staging_;
   std::multimap<Timestamp, Sha> timers_;
@@ -794,11 +866,13 @@ TEST_CASE("simulation: random event orders, crashes and restarts never break the
   MESSAGE(fmt::format(
       "{} scenarios, {} events ({} accepted, {} refused); {} promotions started ({} by resume), {} promoted, "
       "{} failed; {} soak resets, {} superseded, {} rejected, {} self-approvals refused; {} restarts, {} executor "
-      "crashes, {} reconciles found done, {} redone, {} steps failed; {} duplicate deliveries, {} timers fired",
+      "crashes, {} reconciles found done, {} redone, {} steps failed; {} duplicate deliveries, {} timers fired; "
+      "{} hotfixes, {} refused",
       scenarios, stats.events, stats.accepted, stats.refused, stats.promotions_started, stats.started_by_resume,
       stats.promoted, stats.promotion_failed, stats.soak_resets, stats.superseded, stats.rejected,
       stats.self_approvals_refused, stats.restarts, stats.executor_crashes, stats.reconciled_done,
-      stats.reconciled_redo, stats.steps_failed, stats.duplicates, stats.timers_fired));
+      stats.reconciled_redo, stats.steps_failed, stats.duplicates, stats.timers_fired, stats.hotfixes,
+      stats.hotfixes_refused));
   if (!only) {
     // The simulation must reach the paths it claims to check, or it checks nothing.
     CHECK(stats.promotions_started > scenarios / 5);
@@ -815,6 +889,8 @@ TEST_CASE("simulation: random event orders, crashes and restarts never break the
     CHECK(stats.steps_failed > 0);
     CHECK(stats.duplicates > 0);
     CHECK(stats.timers_fired > 0);
+    CHECK(stats.hotfixes > 0);
+    CHECK(stats.hotfixes_refused > 0);
   }
 }
 
