@@ -4,6 +4,7 @@
 #include <utility>
 
 #include <doctest/doctest.h>
+#include <cstdlib>
 #include <fmt/format.h>
 
 #include "tests/support/test_support.hpp"
@@ -30,7 +31,15 @@ struct Case {
 
 TEST_CASE("every route answers each caller with the exact status; refusals are audited without the token") {
   auto env = auth_tokens_env();
-  env["PROMOTER_DATABASE_URL"] = fresh_database("promoter_auth_matrix");
+  const std::string conninfo = fresh_database("promoter_auth_matrix");
+  // A URL with the cluster's password in it, so the secrets check (tests/scripts/check_secrets) looks for
+  // that password in everything this daemon prints.
+  const char* password = std::getenv("PGPASSWORD");
+  const char* port = std::getenv("PGPORT");
+  env["PROMOTER_DATABASE_URL"] =
+      password && port && *password
+          ? fmt::format("postgresql://{}:{}@localhost:{}/promoter_auth_matrix", std::getenv("PGUSER") ? std::getenv("PGUSER") : "postgres", password, port)
+          : conninfo;
   Daemon daemon(temp_dir("auth_matrix"), base_config_toml("30m") + auth_tokens_toml() + R"(
 [[services]]
 name = "api"
