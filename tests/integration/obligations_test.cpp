@@ -115,7 +115,8 @@ TEST_CASE("hotfix obligations become overdue on the fake clock: status, listing 
   CHECK(p.get("/v1/status")["obligations"]["overdue"] == 1);
   p.clock.advance(std::chrono::hours{10} + std::chrono::minutes{1});
   CHECK(p.get("/v1/status")["obligations"]["overdue"] == 2);
-  for (const auto& o : p.get("/v1/obligations")["obligations"]) CHECK(o["state"] == "overdue");
+  const json listed = p.get("/v1/obligations");  // named: a range-for over a temporary's member dangles
+  for (const auto& o : listed["obligations"]) CHECK(o["state"] == "overdue");
 
   // Closing one late is allowed and audited as overdue.
   const std::string id = p.get("/v1/obligations")["obligations"][0]["id"];
