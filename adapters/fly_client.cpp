@@ -136,6 +136,7 @@ struct Call {
     std::vector<std::pair<std::string, std::string>> headers;
     bool idempotent = false;
     std::optional<std::chrono::milliseconds> timeout;
+    std::string operation;  // the endpoint kind, e.g. "machines.list": a bounded metrics label
 };
 
 // The Authorization value as sent, and what must never appear in a message.
@@ -168,6 +169,7 @@ asio::awaitable<std::expected<json, AdapterError>> perform(HttpClient& http, con
     spec.url = options.base_url + call.path;
     spec.idempotent = call.idempotent;
     spec.timeout = call.timeout;
+    spec.operation = call.operation;
     spec.headers = {{"Accept", "application/json"}};
     if (const auto authorization = authorization_value(options); !authorization.empty()) {
         spec.headers.emplace_back("Authorization", authorization);
@@ -226,6 +228,7 @@ std::string describe(std::string_view verb, const std::string& app, const std::s
 
 FlyClient::Result<std::vector<FlyMachine>> FlyClient::list_machines(std::string app) {
     Call call;
+    call.operation = "machines.list";
     call.path = "/apps/" + encode(app) + "/machines";
     call.idempotent = true;
     const std::string what = "fly: list machines of app " + app;
@@ -245,6 +248,7 @@ FlyClient::Result<std::vector<FlyMachine>> FlyClient::list_machines(std::string 
 
 FlyClient::Result<FlyMachine> FlyClient::get_machine(std::string app, std::string machine_id) {
     Call call;
+    call.operation = "machines.get";
     call.path = machine_path(app, machine_id);
     call.idempotent = true;
     const std::string what = describe("get", app, machine_id);
@@ -264,6 +268,7 @@ FlyClient::Result<FlyMachine> FlyClient::update_machine(std::string app, std::st
     body["config"] = std::move(config);
     if (current_version && !current_version->empty()) body["current_version"] = *current_version;
     Call call;
+    call.operation = "machines.update";
     call.method = HttpMethod::post;
     call.path = machine_path(app, machine_id);
     call.body = std::move(body);
@@ -281,6 +286,7 @@ FlyClient::Result<void> FlyClient::wait_for_state(std::string app, std::string m
                                                   std::chrono::seconds timeout) {
     const auto seconds = std::clamp(timeout, std::chrono::seconds(1), kMaxWait);
     Call call;
+    call.operation = "machines.wait";
     call.path = machine_path(app, machine_id) + "/wait?state=" + encode(state);
     if (instance_id && !instance_id->empty()) call.path += "&instance_id=" + encode(*instance_id);
     call.path += "&timeout=" + std::to_string(seconds.count());
@@ -300,6 +306,7 @@ FlyClient::Result<FlyLease> FlyClient::acquire_lease(std::string app, std::strin
     body["ttl"] = std::max<std::int64_t>(1, ttl.count());
     body["description"] = std::move(description);
     Call call;
+    call.operation = "lease.acquire";
     call.method = HttpMethod::post;
     call.path = machine_path(app, machine_id) + "/lease";
     call.body = std::move(body);
@@ -324,6 +331,7 @@ FlyClient::Result<FlyLease> FlyClient::acquire_lease(std::string app, std::strin
 
 FlyClient::Result<void> FlyClient::release_lease(std::string app, std::string machine_id, std::string nonce) {
     Call call;
+    call.operation = "lease.release";
     call.method = HttpMethod::delete_;
     call.path = machine_path(app, machine_id) + "/lease";
     call.headers.emplace_back("fly-machine-lease-nonce", nonce);
@@ -340,6 +348,7 @@ FlyClient::Result<FlyMachine> FlyClient::create_machine(std::string app, json bo
         co_return std::unexpected(protocol_error(what + ": the request body has no `config` object"));
     }
     Call call;
+    call.operation = "machines.create";
     call.method = HttpMethod::post;
     call.path = "/apps/" + encode(app) + "/machines";
     call.body = std::move(body);
@@ -353,6 +362,7 @@ FlyClient::Result<FlyMachine> FlyClient::create_machine(std::string app, json bo
 
 FlyClient::Result<void> FlyClient::destroy_machine(std::string app, std::string machine_id, bool force) {
     Call call;
+    call.operation = "machines.destroy";
     call.method = HttpMethod::delete_;
     call.path = machine_path(app, machine_id) + (force ? "?force=true" : "?force=false");
     call.idempotent = true;

@@ -425,7 +425,14 @@ asio::awaitable<std::expected<HttpResult, AdapterError>> HttpClient::request(Htt
     const int max_attempts = options_.retry.max_attempts;
 
     for (int attempt = 1;; ++attempt) {
+        const auto started = Clock::now();
         auto outcome = co_await impl_->attempt(*url, request, timeout);
+        if (options_.observer) {
+            const HttpAttempt report{spec.operation.empty() ? std::string_view("other") : std::string_view(spec.operation),
+                                     outcome ? outcome->status : 0,
+                                     std::chrono::duration<double>(Clock::now() - started).count(), attempt};
+            options_.observer(report);
+        }
         const bool last = attempt >= max_attempts;
         std::chrono::milliseconds delay{};
         if (outcome) {

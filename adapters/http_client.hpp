@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "adapters/adapter_error.hpp"
@@ -35,6 +36,16 @@ struct RetryPolicy {
 // Sleeps for a backoff; the default arms a steady_timer. Tests may inject one that records.
 using HttpSleeper = std::function<boost::asio::awaitable<void>(std::chrono::milliseconds)>;
 
+// One attempt of a request, as reported to HttpClientOptions::observer (for metrics). Carries only
+// bounded values: never the URL, headers or body, which may hold secrets.
+struct HttpAttempt {
+    std::string_view operation;  // HttpRequestSpec::operation, "other" when the caller gave none
+    int status = 0;              // 0: no complete answer (connect, TLS, timeout or protocol failure)
+    double seconds = 0;          // this attempt alone, without backoff
+    int attempt = 1;             // 1 = first try; above 1 it is a retry
+};
+using HttpObserver = std::function<void(const HttpAttempt&)>;
+
 struct HttpClientOptions {
     std::string ca_file;  // PEM bundle to trust; empty = the system's default trust store
     std::chrono::milliseconds connect_timeout{5'000};   // resolve + TCP connect + TLS handshake
@@ -45,6 +56,9 @@ struct HttpClientOptions {
     std::function<double()> jitter;
     HttpSleeper sleeper;  // default: steady_timer on the client's executor
     std::string user_agent = "promoter/0.1";
+    // Called on the client's executor after every attempt; empty = nobody listens. The adapters
+    // report through it so they need not know the daemon's metrics.
+    HttpObserver observer{};
 };
 
 struct HttpRequestSpec {
@@ -57,6 +71,9 @@ struct HttpRequestSpec {
     // timeouts, dropped connections) only when the caller marks them safe to repeat (e.g. a
     // GraphQL query). Failures to connect are retried for every method: nothing was sent.
     bool idempotent = false;
+    // What the request does, as a bounded metrics label (a GraphQL operation name, "machines.list");
+    // never anything per call such as an id or a SHA.
+    std::string operation{};
 };
 
 struct HttpResult {

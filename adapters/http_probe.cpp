@@ -48,6 +48,7 @@ boost::asio::awaitable<ProbeReport> run_probes(HttpClient& http, std::vector<Pro
     spec.url = probe.url;
     spec.timeout = probe.timeout;
     spec.idempotent = true;
+    spec.operation = "probe";  // not the probe's name: that is configuration, not a bounded set we control
     const auto t0 = std::chrono::steady_clock::now();
     auto answer = co_await http.request(std::move(spec));
     const auto ms =

@@ -89,6 +89,7 @@ App::App(Config config, Secrets secrets, const Clock& clock)
   if (config_.railway) {
     adapters::HttpClientOptions options;
     options.ca_file = config_.railway->ca_file;
+    options.observer = adapter_observer("railway");
     http_client_ = std::make_unique<adapters::HttpClient>(io_.get_executor(), options);
     railway_ = std::make_unique<adapters::RailwayClient>(
         *http_client_, adapters::RailwayClientOptions{config_.railway->endpoint, secrets.railway_token.value_or(""),
@@ -102,11 +103,13 @@ App::App(Config config, Secrets secrets, const Clock& clock)
             if (auto r = store_.append_audit(note, now); !r)
               log(LogLevel::error, "could not write the audit log", {{"error", r.error().message}});
           });
-        });
+        },
+        metrics_, clock_);
   }
   if (config_.fly) {
     adapters::HttpClientOptions options;
     options.ca_file = config_.fly->ca_file;
+    options.observer = adapter_observer("fly");
     fly_http_ = std::make_unique<adapters::HttpClient>(io_.get_executor(), options);
     fly_ = std::make_unique<adapters::FlyClient>(
         *fly_http_, adapters::FlyClientOptions{config_.fly->endpoint, secrets.fly_token.value_or("")});
@@ -114,6 +117,7 @@ App::App(Config config, Secrets secrets, const Clock& clock)
   {
     adapters::HttpClientOptions options;
     options.ca_file = config_.smoke.ca_file;
+    options.observer = adapter_observer("probe");
     probe_http_ = std::make_unique<adapters::HttpClient>(io_.get_executor(), options);
   }
   if (!config_.smoke.staging.empty()) {
@@ -145,7 +149,6 @@ App::App(Config config, Secrets secrets, const Clock& clock)
     core::Event finished = core::PromotionFinished{sha, id, ok, std::move(detail)};
     auto r = co_await releases_.submit(std::move(finished));
     if (!r && r.error().code != core::ErrorCode::failed_precondition) co_return std::unexpected(r.error());
-    metrics_.promotion_finished(ok, std::nullopt, clock_.now());
     co_return core::Result<void>{};
   };
   executor_ = std::make_unique<PromotionExecutor>(pool_.get_executor(), store_, clock_, std::move(performers),
@@ -176,6 +179,12 @@ App::App(Config config, Secrets secrets, const Clock& clock)
     asio::post(pool_, [this, note, now] { (void)store_.append_audit(note, now); });
   };
   server_ = std::make_unique<HttpServer>(io_, router_, tokens_, ServerLimits{}, std::move(server_hooks));
+}
+
+adapters::HttpObserver App::adapter_observer(std::string adapter) {
+  return [this, adapter = std::move(adapter)](const adapters::HttpAttempt& a) {
+    metrics_.adapter_request(adapter, a.operation, a.status, a.seconds, a.attempt);
+  };
 }
 
 StepPerformers App::make_performers(const Secrets& secrets) {
@@ -290,6 +299,7 @@ asio::awaitable<void> App::startup() {
     start_promotion(id);
   }
   if (railway_staging_) railway_staging_->start();
+  metrics_.set_leader(true);  // the only promoterd of its database: it holds the work from here on
 }
 
 void App::start_promotion(PromotionId id) {
@@ -312,6 +322,7 @@ asio::awaitable<void> App::run_promotion(PromotionId id) {
     asio::steady_timer wait(io_, std::chrono::seconds(5));
     co_await wait.async_wait(asio::use_awaitable);
     if (stopping_) break;
+    metrics_.promotion_retry();
   }
   running_.erase(id);
   if (running_.empty()) metrics_.set_promotion_running(false);
@@ -327,6 +338,7 @@ void App::stop() {
     obligations_.stop();
     if (railway_staging_) railway_staging_->stop();
     if (staging_smoke_) staging_smoke_->stop();
+    metrics_.set_leader(false);
     io_.stop();
   });
 }

@@ -61,6 +61,8 @@ class App {
   boost::asio::awaitable<void> run_promotion(PromotionId);
   boost::asio::awaitable<void> startup();
   StepPerformers make_performers(const Secrets&);
+  // Reports every outbound request attempt of one adapter (railway, fly, probe) to the metrics.
+  adapters::HttpObserver adapter_observer(std::string adapter);
 
   Config config_;
   const Clock& clock_;

@@ -10,6 +10,8 @@ namespace promoter::daemon {
 namespace {
 std::string status_class(unsigned status) { return std::to_string(status / 100) + "xx"; }
 
+double unix_seconds(core::Timestamp t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
+
 const prometheus::Histogram::BucketBoundaries request_buckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                               0.1,   0.25,   0.5,   1,    2.5,   10};
 const prometheus::Histogram::BucketBoundaries step_buckets{0.01, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800};
@@ -64,7 +66,68 @@ Metrics::Metrics(std::string_view version, bool short_soak)
                        .Name("promoter_database_up")
                        .Help("1 when the last database call succeeded")
                        .Register(*registry_)
-                       .Add({})) {
+                       .Add({})),
+      step_started_(prometheus::BuildGauge()
+                        .Name("promoter_promotion_step_started_timestamp_seconds")
+                        .Help("Unix time the running promotion step began (0 when no step runs)")
+                        .Register(*registry_)
+                        .Add({})),
+      migrations_(prometheus::BuildCounter()
+                      .Name("promoter_migrations_total")
+                      .Help("Database migration steps run, by result (succeeded, failed)")
+                      .Register(*registry_)),
+      migration_duration_(prometheus::BuildHistogram()
+                              .Name("promoter_migration_duration_seconds")
+                              .Help("Time a database migration step took, by result")
+                              .Register(*registry_)),
+      adapter_requests_(prometheus::BuildCounter()
+                            .Name("promoter_adapter_requests_total")
+                            .Help("Outbound request attempts, by adapter (railway, fly, probe), operation and status "
+                                  "class (2xx..5xx, error when no answer)")
+                            .Register(*registry_)),
+      adapter_duration_(prometheus::BuildHistogram()
+                            .Name("promoter_adapter_request_duration_seconds")
+                            .Help("Time of one outbound request attempt, by adapter and operation")
+                            .Register(*registry_)),
+      adapter_retries_(prometheus::BuildCounter()
+                           .Name("promoter_adapter_retries_total")
+                           .Help("Outbound request attempts that repeated a failed one, by adapter and operation")
+                           .Register(*registry_)),
+      promotion_retries_(prometheus::BuildCounter()
+                             .Name("promoter_promotion_retries_total")
+                             .Help("Times a promotion paused on an unavailable dependency was resumed")
+                             .Register(*registry_)
+                             .Add({})),
+      webhooks_(prometheus::BuildCounter()
+                    .Name("promoter_webhook_events_total")
+                    .Help("Railway webhook deliveries, by type (deployment, other) and result")
+                    .Register(*registry_)),
+      reconciles_(prometheus::BuildCounter()
+                      .Name("promoter_reconciler_passes_total")
+                      .Help("Passes of the staging reconciler, by result (succeeded, failed)")
+                      .Register(*registry_)),
+      reconcile_last_success_(prometheus::BuildGauge()
+                                  .Name("promoter_reconciler_last_success_timestamp_seconds")
+                                  .Help("Unix time the staging reconciler last read every tracked service (0 if never "
+                                        "since start); time() minus it is the reconciler lag")
+                                  .Register(*registry_)
+                                  .Add({})),
+      hotfix_open_(prometheus::BuildGauge()
+                       .Name("promoter_hotfix_obligations_open")
+                       .Help("Hotfix obligations (review backfill, incident report) not yet met")
+                       .Register(*registry_)
+                       .Add({})),
+      hotfix_overdue_(prometheus::BuildGauge()
+                          .Name("promoter_hotfix_obligations_overdue")
+                          .Help("Hotfix obligations past their deadline and not yet met")
+                          .Register(*registry_)
+                          .Add({})),
+      leader_(prometheus::BuildGauge()
+                  .Name("promoter_leader")
+                  .Help("1 when this promoterd holds the work (runs promotions and reconciles staging); one "
+                        "promoterd runs per database today, so there is no standby reporting 0")
+                  .Register(*registry_)
+                  .Add({})) {
   prometheus::BuildGauge()
       .Name("promoter_build_info")
       .Help("promoterd build; the value is always 1")
@@ -82,6 +145,11 @@ Metrics::Metrics(std::string_view version, bool short_soak)
                      core::ReleaseState::rejected, core::ReleaseState::superseded, core::ReleaseState::staging_failed})
     releases_.Add({{"state", std::string(core::to_string(state))}}).Set(0);
   for (auto result : {"started", "succeeded", "failed"}) promotions_.Add({{"result", result}});
+  // Present from the first scrape, so rate() and increase() see the first failure.
+  for (auto result : {"succeeded", "failed"}) {
+    migrations_.Add({{"result", result}});
+    reconciles_.Add({{"result", result}});
+  }
 }
 
 std::string Metrics::serialize() const {
@@ -108,12 +176,15 @@ void Metrics::promotion_finished(bool succeeded, std::optional<double> seconds, 
   const std::string result = succeeded ? "succeeded" : "failed";
   promotions_.Add({{"result", result}}).Increment();
   if (seconds) promotion_duration_.Add({{"result", result}}, step_buckets).Observe(*seconds);
-  if (succeeded)
-    last_success_.Set(std::chrono::duration<double>(now.time_since_epoch()).count());
+  if (succeeded) last_success_.Set(unix_seconds(now));
 }
 
-void Metrics::step_finished(std::string_view kind, std::string_view result, double seconds) {
-  step_duration_.Add({{"kind", std::string(kind)}, {"result", std::string(result)}}, step_buckets).Observe(seconds);
+void Metrics::step_finished(std::string_view kind, std::string_view service, std::string_view result,
+                            double seconds) {
+  step_duration_
+      .Add({{"kind", std::string(kind)}, {"service", std::string(service)}, {"result", std::string(result)}},
+           step_buckets)
+      .Observe(seconds);
 }
 
 void Metrics::set_release_states(const std::map<std::string, int>& counts) {
@@ -125,5 +196,43 @@ void Metrics::set_soak_remaining(std::optional<double> seconds) { soak_remaining
 void Metrics::set_promotion_running(bool running) { promotion_running_.Set(running ? 1 : 0); }
 
 void Metrics::set_database_up(bool up) { database_up_.Set(up ? 1 : 0); }
+
+void Metrics::set_step_started(std::optional<core::Timestamp> at) {
+  step_started_.Set(at ? unix_seconds(*at) : 0);
+}
+
+void Metrics::migration_finished(bool succeeded, double seconds) {
+  const std::string result = succeeded ? "succeeded" : "failed";
+  migrations_.Add({{"result", result}}).Increment();
+  migration_duration_.Add({{"result", result}}, step_buckets).Observe(seconds);
+}
+
+void Metrics::adapter_request(std::string_view adapter, std::string_view operation, int status, double seconds,
+                              int attempt) {
+  const std::string a(adapter);
+  const std::string op(operation);
+  const std::string code = status > 0 ? status_class(static_cast<unsigned>(status)) : "error";
+  adapter_requests_.Add({{"adapter", a}, {"operation", op}, {"code", code}}).Increment();
+  adapter_duration_.Add({{"adapter", a}, {"operation", op}}, request_buckets).Observe(seconds);
+  if (attempt > 1) adapter_retries_.Add({{"adapter", a}, {"operation", op}}).Increment();
+}
+
+void Metrics::promotion_retry() { promotion_retries_.Increment(); }
+
+void Metrics::webhook(std::string_view type, std::string_view result) {
+  webhooks_.Add({{"type", std::string(type)}, {"result", std::string(result)}}).Increment();
+}
+
+void Metrics::reconcile_finished(bool succeeded, core::Timestamp now) {
+  reconciles_.Add({{"result", succeeded ? "succeeded" : "failed"}}).Increment();
+  if (succeeded) reconcile_last_success_.Set(unix_seconds(now));
+}
+
+void Metrics::set_hotfix_obligations(int open, int overdue) {
+  hotfix_open_.Set(open);
+  hotfix_overdue_.Set(overdue);
+}
+
+void Metrics::set_leader(bool leader) { leader_.Set(leader ? 1 : 0); }
 
 }  // namespace promoter::daemon

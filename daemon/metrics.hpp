@@ -28,12 +28,30 @@ class Metrics {
   void event(std::string_view event, std::string_view result);  // result: accepted, refused, error
   void promotion_started();
   void promotion_finished(bool succeeded, std::optional<double> seconds, core::Timestamp now);
-  void step_finished(std::string_view kind, std::string_view result, double seconds);
+  // service: the deployed service for deploy steps, "" for the others.
+  void step_finished(std::string_view kind, std::string_view service, std::string_view result, double seconds);
   void set_release_states(const std::map<std::string, int>& counts);
   void set_soak_remaining(std::optional<double> seconds);
   // Owned by whoever runs executors (App): 1 while any promotion runs in this process.
   void set_promotion_running(bool running);
   void set_database_up(bool up);
+
+  // A step of a running promotion began (`now`) or ended (nullopt): feeds the "stuck in a step" alert.
+  void set_step_started(std::optional<core::Timestamp> at);
+  void migration_finished(bool succeeded, double seconds);
+  // One attempt of an outbound request (adapter: railway, fly, probe). status 0: no complete answer.
+  // Attempts after the first also count as retries.
+  void adapter_request(std::string_view adapter, std::string_view operation, int status, double seconds, int attempt);
+  // The daemon resumes a promotion that paused on an unavailable dependency.
+  void promotion_retry();
+  // type: deployment or other; result: accepted, recorded_without_commit, ignored, invalid, unavailable, refused.
+  void webhook(std::string_view type, std::string_view result);
+  // One pass of the staging reconciler ended.
+  void reconcile_finished(bool succeeded, core::Timestamp now);
+  // Open and overdue hotfix obligations (review backfill, incident report), recomputed by their owner.
+  void set_hotfix_obligations(int open, int overdue);
+  // 1 while this process holds the work. Today exactly one promoterd runs per database (no standby).
+  void set_leader(bool leader);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -48,6 +66,19 @@ class Metrics {
   prometheus::Gauge& promotion_running_;
   prometheus::Gauge& last_success_;
   prometheus::Gauge& database_up_;
+  prometheus::Gauge& step_started_;
+  prometheus::Family<prometheus::Counter>& migrations_;
+  prometheus::Family<prometheus::Histogram>& migration_duration_;
+  prometheus::Family<prometheus::Counter>& adapter_requests_;
+  prometheus::Family<prometheus::Histogram>& adapter_duration_;
+  prometheus::Family<prometheus::Counter>& adapter_retries_;
+  prometheus::Counter& promotion_retries_;
+  prometheus::Family<prometheus::Counter>& webhooks_;
+  prometheus::Family<prometheus::Counter>& reconciles_;
+  prometheus::Gauge& reconcile_last_success_;
+  prometheus::Gauge& hotfix_open_;
+  prometheus::Gauge& hotfix_overdue_;
+  prometheus::Gauge& leader_;
 };
 
 }  // namespace promoter::daemon

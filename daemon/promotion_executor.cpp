@@ -23,6 +23,12 @@ PromotionExecutor::PromotionExecutor(boost::asio::any_io_executor blocking, Stor
       environment_(std::move(environment)),
       metrics_(metrics) {}
 
+void PromotionExecutor::finished(bool succeeded, core::Timestamp created_at) {
+  if (!metrics_) return;
+  const auto now = clock_.now();
+  metrics_->promotion_finished(succeeded, std::chrono::duration<double>(now - created_at).count(), now);
+}
+
 StepPerformer* PromotionExecutor::performer_for(const core::PlanStep& step) const {
   switch (step.kind) {
     case StepKind::migrate: return performers_.migrate;
@@ -105,6 +111,7 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
       }
       auto r = co_await hooks_.finish(*sha, id, ok, detail);
       if (!r) co_return std::unexpected(r.error());
+      finished(ok, promotion.created_at);
       continue;
     }
 
@@ -147,13 +154,21 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
     ctx.started_at = clock_.now();
     ctx.progress.clear();
     log(LogLevel::info, "step started", fields);
+    if (metrics_) metrics_->set_step_started(ctx.started_at);
     const auto t0 = std::chrono::steady_clock::now();
     auto outcome = co_await perform(ctx);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (metrics_) metrics_->step_finished(core::to_string(record.step.kind), outcome ? "succeeded" : "failed", seconds);
+    if (metrics_) {
+      metrics_->set_step_started(std::nullopt);
+      // Labelled by kind and service (both bounded by the configuration), never by SHA or promotion.
+      const std::string service = record.step.kind == StepKind::deploy ? record.step.service : "";
+      metrics_->step_finished(core::to_string(record.step.kind), service, outcome ? "succeeded" : "failed", seconds);
+      if (record.step.kind == StepKind::migrate) metrics_->migration_finished(outcome.has_value(), seconds);
+    }
 
     if (record.step.kind == StepKind::record) {
       if (!outcome) co_return std::unexpected(outcome.error());  // the end was not recorded: resume retries it
+      finished(true, promotion.created_at);
       continue;
     }
     if (!outcome && outcome.error().code == ErrorCode::unavailable) {

@@ -46,6 +46,8 @@ class PromotionExecutor {
   boost::asio::awaitable<core::Result<std::string>> perform(const StepContext&);
   boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const StepContext&);
   StepPerformer* performer_for(const core::PlanStep&) const;
+  // Counts the promotion's end in the metrics, with its duration since creation.
+  void finished(bool succeeded, core::Timestamp created_at);
   boost::asio::awaitable<core::Result<void>> journal(PromotionId, int index, core::StepState, std::string detail);
 
   boost::asio::any_io_executor blocking_;

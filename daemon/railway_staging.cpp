@@ -16,11 +16,14 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
 RailwayStaging::RailwayStaging(asio::io_context& io, adapters::RailwayClient& client, ReleaseService& releases,
-                               const Config& config, std::optional<std::string> webhook_secret, Auditor audit)
+                               const Config& config, std::optional<std::string> webhook_secret, Auditor audit,
+                               Metrics& metrics, const Clock& clock)
     : io_(io),
       client_(client),
       releases_(releases),
       audit_(std::move(audit)),
+      metrics_(metrics),
+      clock_(clock),
       interval_(config.railway ? config.railway->reconcile_interval : core::Duration(std::chrono::seconds(60))),
       wake_(io) {
   if (webhook_secret) webhook_secret_ = TokenRegistry::digest(*webhook_secret);
@@ -59,6 +62,7 @@ asio::awaitable<void> RailwayStaging::loop() {
   while (!stopped_) {
     pending_ = false;
     auto r = co_await reconcile();
+    metrics_.reconcile_finished(r.has_value(), clock_.now());
     if (!r) log(LogLevel::warn, "staging reconciliation failed; will retry", {{"error", r.error().message}});
     if (stopped_ || pending_) continue;
     wake_.expires_after(interval_);
@@ -122,12 +126,25 @@ asio::awaitable<core::Result<void>> RailwayStaging::reconcile() {
 }
 
 asio::awaitable<HttpResponse> RailwayStaging::on_webhook(HttpRequest& req) {
+  std::string type = "unknown";
+  std::string result = "invalid";
+  auto response = co_await handle_webhook(req, type, result);
+  metrics_.webhook(type, result);
+  co_return response;
+}
+
+// Sets `type` (deployment, other, unknown) and `result` (a bounded word) for the metrics.
+asio::awaitable<HttpResponse> RailwayStaging::handle_webhook(HttpRequest& req, std::string& type, std::string& result) {
   // Compare digests in constant time; a wrong secret looks like no route at all.
   const TokenDigest given = TokenRegistry::digest(req.params.at("secret"));
-  if (CRYPTO_memcmp(given.data(), webhook_secret_->data(), given.size()) != 0)
+  if (CRYPTO_memcmp(given.data(), webhook_secret_->data(), given.size()) != 0) {
+    result = "refused";
     co_return HttpResponse::error(404, "not_found", "no such route");
+  }
   auto event = adapters::parse_railway_webhook(req.body);
   if (!event) co_return HttpResponse::error(400, "invalid_argument", event.error());
+  type = event->kind == adapters::RailwayWebhookEvent::Kind::deployment ? "deployment" : "other";
+  result = "ignored";
   if (event->kind != adapters::RailwayWebhookEvent::Kind::deployment)
     co_return HttpResponse::json(200, {{"status", "ignored"}, {"reason", "not a deployment event"}});
   const Tracked* tracked = nullptr;
@@ -138,6 +155,7 @@ asio::awaitable<HttpResponse> RailwayStaging::on_webhook(HttpRequest& req) {
   const std::string service = tracked->service_names.at(event->service_id);
   // A webhook is a hint: the deployment as the API reports it is what gets recorded.
   auto confirmed = co_await client_.get_deployment(event->deployment_id);
+  result = "unavailable";
   if (!confirmed)
     co_return HttpResponse::error(503, "unavailable",
                                   fmt::format("cannot confirm deployment {} with Railway now; retry later",
@@ -145,6 +163,7 @@ asio::awaitable<HttpResponse> RailwayStaging::on_webhook(HttpRequest& req) {
   auto r = co_await observe(*confirmed, service);
   if (!r) co_return HttpResponse::error(503, "unavailable", "cannot record the deployment now; retry later");
   poke();
+  result = confirmed->commit_hash ? "accepted" : "recorded_without_commit";
   if (!confirmed->commit_hash)
     co_return HttpResponse::json(202, {{"status", "recorded_without_commit"},
                                        {"reason", "the deployment's metadata has no commit hash"}});

@@ -12,6 +12,7 @@
 
 #include "adapters/railway_client.hpp"
 #include "daemon/auth.hpp"
+#include "daemon/clock.hpp"
 #include "daemon/config.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/release_service.hpp"
@@ -23,7 +24,8 @@ class RailwayStaging {
  public:
   using Auditor = std::function<void(core::AuditNote)>;
   RailwayStaging(boost::asio::io_context& io, adapters::RailwayClient& client, ReleaseService& releases,
-                 const Config& config, std::optional<std::string> webhook_secret, Auditor audit);
+                 const Config& config, std::optional<std::string> webhook_secret, Auditor audit, Metrics& metrics,
+                 const Clock& clock);
 
   // POST /webhooks/railway/{secret}, when a webhook secret is configured.
   void add_routes(Router&);
@@ -42,6 +44,7 @@ class RailwayStaging {
   };
 
   boost::asio::awaitable<HttpResponse> on_webhook(HttpRequest&);
+  boost::asio::awaitable<HttpResponse> handle_webhook(HttpRequest&, std::string& type, std::string& result);
   boost::asio::awaitable<void> loop();
   boost::asio::awaitable<core::Result<void>> observe(const adapters::RailwayDeployment&, const std::string& service);
   void poke();
@@ -51,6 +54,8 @@ class RailwayStaging {
   ReleaseService& releases_;
   std::optional<TokenDigest> webhook_secret_;
   Auditor audit_;
+  Metrics& metrics_;
+  const Clock& clock_;
   core::Duration interval_;
   std::vector<Tracked> tracked_;
   std::map<std::string, std::string> seen_;  // deployment id -> last status submitted (io thread)

@@ -272,6 +272,13 @@ TEST_CASE("a failing migration leaves every production machine untouched and sho
   CHECK(out.find("exited with code") != std::string::npos);
   // Nothing of the broken migration was recorded; the two good ones were.
   CHECK(w.app_query("SELECT name FROM fixture_schema_migrations").size() == 2);
+
+  const std::string metrics = w.daemon->get("/metrics", "").body;
+  INFO(metrics);
+  CHECK(metrics.find(R"(promoter_migrations_total{result="failed"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(promoter_migration_duration_seconds_count{result="failed"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(promoter_promotions_total{result="failed"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(promoter_promotion_duration_seconds_count{result="failed"} 1)") != std::string::npos);
 }
 
 TEST_CASE("SIGKILLs at step boundaries of a promotion: it still ends promoted, each machine updated once, migrations applied once") {

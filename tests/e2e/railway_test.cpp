@@ -161,6 +161,18 @@ TEST_CASE("a merge to main deployed to Railway staging becomes a soaking release
   auto huge = http(env.daemon.port(), "POST", "/webhooks/railway/" + secret, std::string(2 << 20, ' '));
   CHECK(huge.status == 413);
   CHECK((*env.release(sha1))["soak"]["resets"] == 1);  // nothing recorded was lost
+
+  // The metrics saw the webhooks, the reconciler and the Railway calls, with bounded labels only.
+  const std::string metrics = env.daemon.get("/metrics", "").body;
+  INFO(metrics);
+  CHECK(metrics.find(R"(promoter_webhook_events_total{result="accepted",type="deployment"} )") != std::string::npos);
+  CHECK(metrics.find(R"(promoter_webhook_events_total{result="refused",type="unknown"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(promoter_webhook_events_total{result="invalid",type="unknown"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(promoter_webhook_events_total{result="ignored",type="other"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(promoter_adapter_requests_total{adapter="railway",code="2xx",operation="GetDeployment"} )") !=
+        std::string::npos);
+  CHECK(metrics.find("\npromoter_reconciler_last_success_timestamp_seconds 0\n") == std::string::npos);
+  CHECK(metrics.find(sha1.substr(0, 7)) == std::string::npos);
 }
 
 TEST_CASE("missed webhooks are caught by the reconciler") {

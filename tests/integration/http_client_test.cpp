@@ -559,3 +559,45 @@ TEST_CASE("TLS: an unreadable CA file fails every https request with a message n
     REQUIRE_FALSE(result.has_value());
     CHECK(result.error().message.find("/nonexistent/promoter-ca.pem") != std::string::npos);
 }
+
+TEST_CASE("the observer hears every attempt with its operation, status and attempt number") {
+    asio::io_context ioc;
+    TestServer server(ioc, [](const auto&, int i) { return i < 1 ? reply(502, "boom") : reply(200, "fine"); });
+    auto slept = std::make_shared<std::vector<std::chrono::milliseconds>>();
+    auto options = fast_options(slept);
+    struct Heard {
+        std::string operation;
+        int status;
+        int attempt;
+        double seconds;
+    };
+    auto heard = std::make_shared<std::vector<Heard>>();
+    options.observer = [heard](const promoter::adapters::HttpAttempt& a) {
+        heard->push_back({std::string(a.operation), a.status, a.attempt, a.seconds});
+    };
+    HttpClient client(ioc.get_executor(), options);
+    auto spec = get(server.url());
+    spec.operation = "machines.list";
+    auto result = fetch(ioc, client, spec);
+    REQUIRE(result.has_value());
+    REQUIRE(heard->size() == static_cast<std::size_t>(result->attempts));
+    CHECK((*heard)[0].operation == "machines.list");
+    CHECK((*heard)[0].status == 502);
+    CHECK((*heard)[0].attempt == 1);
+    CHECK((*heard)[1].status == 200);
+    CHECK((*heard)[1].attempt == 2);
+    for (const auto& h : *heard) CHECK(h.seconds >= 0);
+
+    // A request without an operation is "other"; a refused connection reports status 0.
+    heard->clear();
+    HttpRequestSpec refused;
+    refused.url = "http://127.0.0.1:" + std::to_string(unused_port(ioc)) + "/";
+    auto failed = fetch(ioc, client, refused);
+    REQUIRE_FALSE(failed.has_value());
+    REQUIRE(heard->size() == static_cast<std::size_t>(client.options().retry.max_attempts));
+    for (const auto& h : *heard) {
+        CHECK(h.operation == "other");
+        CHECK(h.status == 0);
+    }
+    CHECK(heard->back().attempt == client.options().retry.max_attempts);
+}
