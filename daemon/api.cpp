@@ -138,6 +138,7 @@ class Api {
   }
 
   asio::awaitable<HttpResponse> metrics(HttpRequest&) {
+    ctx_.obligations.counts();  // an obligation may have become overdue since its timer last fired
     co_return HttpResponse::text(200, ctx_.metrics.serialize(), "text/plain; version=0.0.4; charset=utf-8");
   }
 

@@ -155,6 +155,7 @@ App::App(Config config, Secrets secrets, const Clock& clock)
                                                   std::move(hooks), config_.environment, &metrics_);
   releases_.on_promotion_start([this](PromotionId id, const core::Sha&) { start_promotion(id); });
 
+  obligations_.on_counts([this](int open, int overdue) { metrics_.set_hotfix_obligations(open, overdue); });
   obligations_.on_overdue([](const core::Obligation& o) {
     log(LogLevel::warn, "hotfix obligation overdue",
         {{"event", "hotfix.obligation_overdue"}, {"obligation_id", o.id}, {"kind", core::to_string(o.kind)},

@@ -101,7 +101,17 @@ TEST_CASE("hotfix obligations become overdue on the fake clock: status, listing 
   CHECK(status["obligations"]["open"] == 2);
   CHECK(status["obligations"]["overdue"] == 0);
 
+  auto metric = [&](const std::string& name) {
+    const std::string text = http(p.port(), "GET", "/metrics").body;
+    const auto at = text.find("\n" + name + " ");
+    REQUIRE_MESSAGE(at != std::string::npos, name);
+    return std::stod(text.substr(at + name.size() + 2));
+  };
+  CHECK(metric("promoter_hotfix_obligations_open") == 2);
+  CHECK(metric("promoter_hotfix_obligations_overdue") == 0);
+
   p.clock.advance(std::chrono::hours{24} + std::chrono::minutes{1});
+  CHECK(metric("promoter_hotfix_obligations_overdue") == 1);
   status = p.get("/v1/status");
   CHECK(status["obligations"]["overdue"] == 1);
   REQUIRE(status["obligations"]["overdue_items"].size() == 1);
@@ -124,6 +134,8 @@ TEST_CASE("hotfix obligations become overdue on the fake clock: status, listing 
   REQUIRE_MESSAGE(closed.status == 200, closed.body);
   CHECK(closed.json()["state"] == "closed");
   CHECK(p.get("/v1/status")["obligations"]["overdue"] == 1);
+  CHECK(metric("promoter_hotfix_obligations_open") == 1);
+  CHECK(metric("promoter_hotfix_obligations_overdue") == 1);
   CHECK(http(p.port(), "GET", "/v1/audit", "", tokens::viewer).body.find("closed overdue") != std::string::npos);
   // Bad input is refused without touching anything.
   CHECK(p.post("/v1/obligations/" + id + "/close", json{{"link", "ftp://x"}}, tokens::alice).status == 400);
