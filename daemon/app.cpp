@@ -379,7 +379,15 @@ void App::reload(EnvLookup env) {
 }
 
 void App::apply_reload(const EnvLookup& env) {
-  service_.reloading();
+  // Before start-up finished, systemd has not had READY=1 yet: a reload must not announce readiness.
+  const bool started = releases_.loaded();
+  auto report = [&](const std::string& status) {
+    if (started)
+      service_.ready(status);
+    else
+      service_.status(status);
+  };
+  if (started) service_.reloading();
   log(LogLevel::info, "reloading the configuration", {{"config", config_.path}});
   auto fresh = load_config(config_.path);
   std::expected<std::vector<TokenEntry>, std::string> tokens =
@@ -388,7 +396,7 @@ void App::apply_reload(const EnvLookup& env) {
     // The message is file:line:col or names a token's source; never a secret.
     log(LogLevel::error, "configuration reload refused; the running configuration stays",
         {{"error", tokens.error()}});
-    service_.ready("running; the last reload was refused: " + tokens.error());
+    report("running; the last reload was refused: " + tokens.error());
     return;
   }
   const std::size_t token_count = tokens->size();
@@ -425,7 +433,7 @@ void App::apply_reload(const EnvLookup& env) {
     log(LogLevel::warn, "configuration reload: these sections changed but apply only on restart; restart to apply",
         {{"sections", restart}});
   log(LogLevel::info, "configuration reloaded", {{"tokens", token_count}, {"config", config_.path}});
-  service_.ready(restart.empty() ? "running; configuration reloaded"
+  report(restart.empty() ? "running; configuration reloaded"
                                  : "running; configuration reloaded; restart to apply changes to " +
                                        fmt::format("{}", fmt::join(restart, ", ")));
 }
