@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <fstream>
+#include <regex>
 
 #include "tests/fakes/http_receiver.hpp"
 #include "tests/support/on_thread.hpp"
@@ -108,4 +110,23 @@ TEST_CASE("a chat webhook answering 500 forever never holds up a promotion") {
   CHECK(env.daemon.log().find(host) != std::string::npos);
   CHECK(env.daemon.log().find("s3cr3t") == std::string::npos);
   CHECK(env.daemon.terminate() == 0);
+}
+
+TEST_CASE("[notifications] mistakes stop promoterd with exit 2 and never echo the webhook URL") {
+  const auto dir = temp_dir("notify_config");
+  std::string in_file = config(dir);
+  in_file.replace(in_file.find("slack_webhook_url_env = \"T_HOOK\""), 32,
+                  "slack_webhook_url = \"https://hooks.example.com" + hook_path + "\"");
+  std::ofstream(dir / "in_file.toml") << in_file;
+  std::string out;
+  CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "in_file.toml").string(), "--check"}, {}, out) == 2);
+  CHECK_MESSAGE(std::regex_search(out, std::regex(R"(in_file\.toml:[0-9]+:[0-9]+: notifications\.slack_webhook_url is not accepted)")), out);
+  CHECK(out.find("s3cr3t") == std::string::npos);
+
+  // The variable the config names is not set: refused at start, naming the variable.
+  std::ofstream(dir / "unset.toml") << config(dir);
+  auto env = auth_tokens_env();
+  env["PROMOTER_DATABASE_URL"] = "";
+  CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "unset.toml").string()}, env, out) == 2);
+  CHECK_MESSAGE(out.find("notifications.slack_webhook_url_env names T_HOOK") != std::string::npos, out);
 }
