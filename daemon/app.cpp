@@ -73,6 +73,13 @@ std::expected<Secrets, std::string> read_secrets(const Config& config, const Env
     for (const auto& name : config.migrations.pass_env)
       if (auto v = env(name)) s.migrations_env.emplace_back(name, *v);
   }
+  if (config.notifications) {
+    s.slack_webhook_url = env(config.notifications->slack_webhook_url_env);
+    if (!s.slack_webhook_url || !(s.slack_webhook_url->starts_with("https://") || s.slack_webhook_url->starts_with("http://")))
+      return std::unexpected(fmt::format("{}: notifications.slack_webhook_url_env names {}, which must hold the "
+                                         "incoming webhook's https:// URL",
+                                         config.path, config.notifications->slack_webhook_url_env));
+  }
   return s;
 }
 
@@ -85,7 +92,9 @@ App::App(Config config, Secrets secrets, const Clock& clock)
       releases_(io_, pool_, store_, clock_, metrics_, config_.environment),
       obligations_(io_.get_executor(), pool_.get_executor(), store_, clock_),
       simulated_({config_.simulation.record_file, config_.simulation.step_delay, config_.simulation.fail_steps},
-                 [&clock] { return clock.now(); }) {
+                 [&clock] { return clock.now(); }),
+      service_(io_) {
+  make_notifier(secrets);
   if (config_.railway) {
     adapters::HttpClientOptions options;
     options.ca_file = config_.railway->ca_file;
@@ -153,13 +162,19 @@ App::App(Config config, Secrets secrets, const Clock& clock)
   };
   executor_ = std::make_unique<PromotionExecutor>(pool_.get_executor(), store_, clock_, std::move(performers),
                                                   std::move(hooks), config_.environment, &metrics_);
-  releases_.on_promotion_start([this](PromotionId id, const core::Sha&) { start_promotion(id); });
+  releases_.on_promotion_start([this](PromotionId id, const core::Sha& sha) { start_promotion(id, sha.str()); });
 
   obligations_.on_counts([this](int open, int overdue) { metrics_.set_hotfix_obligations(open, overdue); });
-  obligations_.on_overdue([](const core::Obligation& o) {
+  obligations_.on_overdue([this](const core::Obligation& o) {
+    const std::string kind = "hotfix.obligation_overdue";
     log(LogLevel::warn, "hotfix obligation overdue",
-        {{"event", "hotfix.obligation_overdue"}, {"obligation_id", o.id}, {"kind", core::to_string(o.kind)},
-         {"sha", o.sha.str()}, {"due_at", core::format_timestamp(o.due_at)}});
+        {{"event", kind}, {"obligation_id", o.id}, {"kind", core::to_string(o.kind)}, {"sha", o.sha.str()},
+         {"due_at", core::format_timestamp(o.due_at)}});
+    if (notifier_ && config_.notifications && config_.notifications->wants(kind))
+      notifier_->notify(Notification{kind, o.sha,
+                                     fmt::format("hotfix obligation {} ({}) was due {}; close it with promotectl "
+                                                 "close-obligation {} --link URL",
+                                                 o.id, core::to_string(o.kind), core::format_timestamp(o.due_at), o.id)});
   });
   add_api_routes(router_, ApiContext{releases_, store_, pool_.get_executor(), metrics_, obligations_, config_,
                                      PROMOTER_VERSION});
@@ -186,6 +201,35 @@ adapters::HttpObserver App::adapter_observer(std::string adapter) {
   return [this, adapter = std::move(adapter)](const adapters::HttpAttempt& a) {
     metrics_.adapter_request(adapter, a.operation, a.status, a.seconds, a.attempt);
   };
+}
+
+void App::make_notifier(const Secrets& secrets) {
+  if (!config_.notifications || !secrets.slack_webhook_url) return;
+  const auto& n = *config_.notifications;
+  adapters::SlackNotifierOptions options;
+  options.webhook_url = *secrets.slack_webhook_url;
+  options.environment = config_.environment;
+  options.ca_file = n.ca_file;
+  options.max_attempts = n.max_attempts;
+  options.backoff = std::chrono::duration_cast<std::chrono::milliseconds>(n.backoff);
+  const std::string host = adapters::webhook_host(options.webhook_url);
+  options.report = [host](const adapters::DeliveryReport& r) {
+    nlohmann::json fields = {{"event", r.notification.kind}, {"sha", r.notification.sha.str()},
+                             {"webhook_host", host}, {"attempts", r.attempts}};
+    if (r.delivered) {
+      log(LogLevel::info, "notification delivered", fields);
+      return;
+    }
+    if (r.status) fields["status"] = r.status;
+    fields["error"] = r.error;
+    log(LogLevel::error, "notification dropped", fields);
+  };
+  notifier_ = std::make_unique<adapters::SlackNotifier>(io_.get_executor(), std::move(options));
+  // Fire and forget: notify() only queues, so neither the release strand's caller nor a promotion waits.
+  releases_.on_notify([this](const core::Notify& note) {
+    if (notifier_ && config_.notifications && config_.notifications->wants(note.kind))
+      notifier_->notify(Notification{note.kind, note.sha, note.text});
+  });
 }
 
 StepPerformers App::make_performers(const Secrets& secrets) {
@@ -273,6 +317,12 @@ void App::run() {
         {{"soak", core::format_duration(config_.policy.soak)}, {"floor", core::format_duration(core::soak_floor)}});
   server_->start();
   asio::co_spawn(io_, startup(), asio::detached);
+  service_.start_watchdog();
+  if (notifier_) {
+    const auto& kinds = config_.notifications->kinds;
+    log(LogLevel::info, "chat notifications enabled",
+        {{"webhook_host", notifier_->host()}, {"kinds", kinds.empty() ? nlohmann::json("all") : nlohmann::json(kinds)}});
+  }
   log(LogLevel::info, "promoterd listening",
       {{"address", fmt::format("http://{}:{}", config_.listen_host, server_->port())},
        {"environment", config_.environment}, {"version", PROMOTER_VERSION}});
@@ -296,30 +346,36 @@ asio::awaitable<void> App::startup() {
     log(LogLevel::error, "cannot read hotfix obligations; /v1/status will not show them until the next hotfix",
         {{"error", loaded.error().message}});
   for (PromotionId id : *running) {
-    log(LogLevel::info, "resuming promotion interrupted by a restart", {{"promotion_id", id}});
-    start_promotion(id);
+    auto record = co_await run_blocking(pool_.get_executor(), [this, id] { return store_.promotion(id); });
+    const std::string sha = record && *record ? (*record)->sha : "";
+    log(LogLevel::info, "resuming promotion interrupted by a restart", {{"promotion_id", id}, {"sha", sha}});
+    start_promotion(id, sha);
   }
   if (railway_staging_) railway_staging_->start();
   metrics_.set_leader(true);  // the only promoterd of its database: it holds the work from here on
+  if (!stopping_)
+    service_.ready(fmt::format("ready: listening on {}:{}, environment {}", config_.listen_host, server_->port(),
+                               config_.environment));
 }
 
-void App::start_promotion(PromotionId id) {
+void App::start_promotion(PromotionId id, std::string sha) {
   if (stopping_ || !running_.insert(id).second) return;  // already running in this process
   metrics_.set_promotion_running(true);
-  asio::co_spawn(io_, run_promotion(id), asio::detached);
+  asio::co_spawn(io_, run_promotion(id, std::move(sha)), asio::detached);
 }
 
-asio::awaitable<void> App::run_promotion(PromotionId id) {
+asio::awaitable<void> App::run_promotion(PromotionId id, std::string sha) {
   for (;;) {
     auto r = co_await executor_->run(id);
     if (r) {
       log(*r == PromotionState::succeeded ? LogLevel::info : LogLevel::error, "promotion ended",
-          {{"promotion_id", id}, {"state", to_string(*r)}});
+          {{"promotion_id", id}, {"sha", sha}, {"state", to_string(*r)}});
       break;
     }
     if (stopping_) break;
     // The journal is intact; whatever stopped the executor (database down, lock held) may pass.
-    log(LogLevel::warn, "promotion paused; resuming in 5s", {{"promotion_id", id}, {"error", r.error().message}});
+    log(LogLevel::warn, "promotion paused; resuming in 5s",
+        {{"promotion_id", id}, {"sha", sha}, {"error", r.error().message}});
     asio::steady_timer wait(io_, std::chrono::seconds(5));
     co_await wait.async_wait(asio::use_awaitable);
     if (stopping_) break;
@@ -334,6 +390,8 @@ void App::stop() {
     if (stopping_) return;
     stopping_ = true;
     log(LogLevel::info, "promoterd stopping: no new requests; running steps resume on restart");
+    service_.stopping();
+    if (notifier_) notifier_->stop();
     server_->stop();
     releases_.stop();
     obligations_.stop();
@@ -342,6 +400,72 @@ void App::stop() {
     metrics_.set_leader(false);
     io_.stop();
   });
+}
+
+void App::reload(EnvLookup env) {
+  asio::post(io_, [this, env = std::move(env)] {
+    if (!stopping_) apply_reload(env);
+  });
+}
+
+void App::apply_reload(const EnvLookup& env) {
+  // Before start-up finished, systemd has not had READY=1 yet: a reload must not announce readiness.
+  const bool started = releases_.loaded();
+  auto report = [&](const std::string& status) {
+    if (started)
+      service_.ready(status);
+    else
+      service_.status(status);
+  };
+  if (started) service_.reloading();
+  log(LogLevel::info, "reloading the configuration", {{"config", config_.path}});
+  auto fresh = load_config(config_.path);
+  std::expected<std::vector<TokenEntry>, std::string> tokens =
+      fresh ? resolve_tokens(*fresh, env) : std::unexpected(fresh.error());
+  if (!tokens) {
+    // The message is file:line:col or names a token's source; never a secret.
+    log(LogLevel::error, "configuration reload refused; the running configuration stays",
+        {{"error", tokens.error()}});
+    report("running; the last reload was refused: " + tokens.error());
+    return;
+  }
+  const std::size_t token_count = tokens->size();
+  tokens_.replace(std::move(*tokens));
+  config_.tokens = fresh->tokens;
+  config_.section_texts["auth"] = fresh->section_texts["auth"];
+
+  std::vector<std::string> restart;
+  const auto& old_n = config_.notifications;
+  const auto& new_n = fresh->notifications;
+  if (old_n.has_value() != new_n.has_value() ||
+      (old_n && (old_n->slack_webhook_url_env != new_n->slack_webhook_url_env || old_n->ca_file != new_n->ca_file))) {
+    // The webhook URL is read from the environment at start; a process cannot see a changed environment.
+    restart.push_back("notifications (webhook variable, CA file, or the section itself)");
+  } else if (new_n) {
+    config_.notifications->kinds = new_n->kinds;
+    config_.notifications->max_attempts = new_n->max_attempts;
+    config_.notifications->backoff = new_n->backoff;
+    if (notifier_)
+      notifier_->set_retry(new_n->max_attempts, std::chrono::duration_cast<std::chrono::milliseconds>(new_n->backoff));
+    config_.section_texts["notifications"] = fresh->section_texts["notifications"];
+  }
+  std::set<std::string> keys;
+  for (const auto& [k, v] : config_.section_texts) keys.insert(k);
+  for (const auto& [k, v] : fresh->section_texts) keys.insert(k);
+  for (const auto& key : keys) {
+    if (key == "auth" || key == "notifications") continue;
+    auto was = config_.section_texts.find(key);
+    auto now = fresh->section_texts.find(key);
+    const bool same = was != config_.section_texts.end() && now != fresh->section_texts.end() && was->second == now->second;
+    if (!same) restart.push_back(key);
+  }
+  if (!restart.empty())
+    log(LogLevel::warn, "configuration reload: these sections changed but apply only on restart; restart to apply",
+        {{"sections", restart}});
+  log(LogLevel::info, "configuration reloaded", {{"tokens", token_count}, {"config", config_.path}});
+  report(restart.empty() ? "running; configuration reloaded"
+                                 : "running; configuration reloaded; restart to apply changes to " +
+                                       fmt::format("{}", fmt::join(restart, ", ")));
 }
 
 }  // namespace promoter::daemon

@@ -13,6 +13,7 @@
 #include "adapters/pg_store.hpp"
 #include "adapters/railway_client.hpp"
 #include "adapters/simulated_production.hpp"
+#include "adapters/slack_notifier.hpp"
 #include "daemon/api.hpp"
 #include "daemon/auth.hpp"
 #include "daemon/clock.hpp"
@@ -23,6 +24,7 @@
 #include "daemon/promotion_executor.hpp"
 #include "daemon/railway_staging.hpp"
 #include "daemon/release_service.hpp"
+#include "daemon/service_notifier.hpp"
 #include "daemon/staging_smoke.hpp"
 
 namespace promoter::daemon {
@@ -36,6 +38,7 @@ struct Secrets {
   std::optional<std::string> fly_token;
   std::optional<std::string> migrations_database_url;  // handed to a local migration command as DATABASE_URL
   std::vector<std::pair<std::string, std::string>> migrations_env;  // migrations.pass_env, as found at start
+  std::optional<std::string> slack_webhook_url;  // notifications.slack_webhook_url_env
 };
 
 // Reads every secret the config names; errors name the variable or file, never a value.
@@ -53,16 +56,25 @@ class App {
   // Stops accepting, cancels timers, lets the current journal write finish. Safe from a signal handler's
   // io_context callback or another thread.
   void stop();
+  // Re-reads the config file and the tokens (SIGHUP). A config that does not load, or whose tokens cannot
+  // be read, is refused with a logged error and the running one stays. Otherwise the tokens and the
+  // notification settings are swapped in; changes to other sections are logged as needing a restart.
+  // Safe from another thread.
+  void reload(EnvLookup env);
 
   unsigned short port() const { return server_->port(); }
+  // (method, pattern) of every route the server answers; for promoterd --list-routes.
+  std::vector<std::pair<std::string, std::string>> routes() const { return router_.routes(); }
 
  private:
-  void start_promotion(PromotionId);
-  boost::asio::awaitable<void> run_promotion(PromotionId);
+  void start_promotion(PromotionId, std::string sha);
+  boost::asio::awaitable<void> run_promotion(PromotionId, std::string sha);
   boost::asio::awaitable<void> startup();
   StepPerformers make_performers(const Secrets&);
   // Reports every outbound request attempt of one adapter (railway, fly, probe) to the metrics.
   adapters::HttpObserver adapter_observer(std::string adapter);
+  void make_notifier(const Secrets&);
+  void apply_reload(const EnvLookup&);
 
   Config config_;
   const Clock& clock_;
@@ -81,6 +93,8 @@ class App {
   std::unique_ptr<adapters::FlyClient> fly_;
   std::unique_ptr<adapters::HttpClient> probe_http_;
   std::unique_ptr<StagingSmoke> staging_smoke_;
+  ServiceNotifier service_;
+  std::unique_ptr<adapters::SlackNotifier> notifier_;  // io thread only
   std::vector<std::unique_ptr<StepPerformer>> performers_;
   std::unique_ptr<PromotionExecutor> executor_;
   Router router_;

@@ -195,7 +195,7 @@ class Reader {
     c.path = path_;
     only(root, "",
          {"environment", "server", "database", "policy", "services", "migrations", "simulation", "auth", "railway",
-          "fly", "smoke", "hotfix"});
+          "fly", "smoke", "hotfix", "notifications"});
     if (auto v = string(root, "environment", "environment")) c.environment = *v;
 
     if (const auto* server = table(root, "server", "[server]")) {
@@ -399,6 +399,31 @@ class Reader {
       if (auto v = strings(*sim, "fail_steps", "simulation.fail_steps")) c.simulation.fail_steps = *v;
     }
 
+    if (const auto* n = table(root, "notifications", "[notifications]")) {
+      if (n->get("slack_webhook_url"))
+        error(n->get("slack_webhook_url"), "notifications.slack_webhook_url is not accepted: the URL is a secret; "
+                                           "name an environment variable in slack_webhook_url_env");
+      only(*n, "notifications", {"slack_webhook_url_env", "kinds", "ca_file", "max_attempts", "backoff"});
+      NotificationsConfig nc;
+      if (auto v = string(*n, "slack_webhook_url_env", "notifications.slack_webhook_url_env")) nc.slack_webhook_url_env = *v;
+      if (nc.slack_webhook_url_env.empty())
+        error(n->get("slack_webhook_url_env"), "notifications.slack_webhook_url_env must name an environment variable");
+      if (auto v = strings(*n, "kinds", "notifications.kinds")) {
+        for (const auto& kind : *v)
+          if (kind.empty() || kind.find('.') == std::string::npos)
+            error(n->get("kinds"), fmt::format("notifications.kinds: \"{}\" is not a notification kind (e.g. "
+                                               "\"promotion.failed\", \"release.ready_for_approval\")",
+                                               kind));
+        nc.kinds = *v;
+      }
+      if (auto v = string(*n, "ca_file", "notifications.ca_file")) nc.ca_file = *v;
+      if (auto v = integer(*n, "max_attempts", "notifications.max_attempts", 1, 20)) nc.max_attempts = static_cast<int>(*v);
+      if (auto v = duration(*n, "backoff", "notifications.backoff")) nc.backoff = *v;
+      if (nc.backoff < std::chrono::milliseconds(10) || nc.backoff > std::chrono::minutes(5))
+        error(n->get("backoff"), "notifications.backoff must be between 10ms and 5m");
+      c.notifications = nc;
+    }
+
     if (const auto* auth = table(root, "auth", "[auth]")) {
       only(*auth, "auth", {"tokens"});
       if (const toml::node* tokens = auth->get("tokens")) {
@@ -446,13 +471,23 @@ std::expected<Config, std::string> load_config(const std::string& path) {
   text << in.rdbuf();
   try {
     toml::table root = toml::parse(text.str(), path);
-    return Reader(path).read(root);
+    Config config = Reader(path).read(root);
+    for (const auto& [key, node] : root) {
+      std::ostringstream section;
+      node.visit([&section](const auto& n) { section << n; });
+      config.section_texts[std::string(key.str())] = section.str();
+    }
+    return config;
   } catch (const toml::parse_error& e) {
     return std::unexpected(fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column,
                                        e.description()));
   } catch (const ConfigError& e) {
     return std::unexpected(e.message);
   }
+}
+
+bool NotificationsConfig::wants(std::string_view kind) const {
+  return kinds.empty() || std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
 }
 
 std::expected<std::vector<TokenEntry>, std::string> resolve_tokens(const Config& c, const EnvLookup& env) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <expected>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -98,6 +99,17 @@ struct SimulationConfig {
   std::vector<std::string> fail_steps;  // step names that fail, e.g. "migrate", "deploy:api"
 };
 
+// Chat notifications through a Slack-compatible incoming webhook.
+struct NotificationsConfig {
+  std::string slack_webhook_url_env = "PROMOTER_SLACK_WEBHOOK_URL";  // the URL is a secret: env only
+  std::vector<std::string> kinds;  // Notify kinds to send, e.g. "promotion.failed"; empty: every kind
+  std::string ca_file;             // extra CA bundle to trust (tests); empty: the system's
+  int max_attempts = 5;            // per message; then it is dropped with an error log
+  core::Duration backoff = std::chrono::seconds{1};  // before the first retry; doubles per retry
+
+  bool wants(std::string_view kind) const;
+};
+
 struct TokenConfig {
   std::string identity;
   Role role = Role::viewer;
@@ -121,6 +133,9 @@ struct Config {
   SmokeConfig smoke;
   SimulationConfig simulation;
   std::vector<TokenConfig> tokens;
+  std::optional<NotificationsConfig> notifications;  // absent: no chat notifications
+  // Each top-level key's TOML as written, so a reload can tell which sections changed.
+  std::map<std::string, std::string> section_texts;
 };
 
 // Errors read "conf/promoter.toml:12:9: policy.soak = \"10m\" is below the policy floor of 30m ...".

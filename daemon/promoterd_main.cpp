@@ -4,6 +4,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <cstdlib>
 #include <fmt/format.h>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -15,9 +16,11 @@
 namespace {
 
 constexpr std::string_view usage =
-    "usage: promoterd --config FILE [--check]\n"
+    "usage: promoterd --config FILE [--check | --list-routes]\n"
     "  --config FILE  the TOML configuration (see conf/promoter.toml)\n"
-    "  --check        validate the configuration and exit: 0 valid, 2 invalid\n";
+    "  --check        validate the configuration and exit: 0 valid, 2 invalid\n"
+    "  --list-routes  print the HTTP routes this configuration serves (METHOD pattern) and exit\n"
+    "signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration and tokens\n";
 
 std::optional<std::string> env(const std::string& name) {
   const char* v = std::getenv(name.c_str());
@@ -31,12 +34,15 @@ int main(int argc, char** argv) {
   using namespace promoter;
   std::string config_path;
   bool check = false;
+  bool list_routes = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--config" && i + 1 < argc) {
       config_path = argv[++i];
     } else if (arg == "--check") {
       check = true;
+    } else if (arg == "--list-routes") {
+      list_routes = true;
     } else if (arg == "--help" || arg == "-h") {
       std::cout << usage;
       return 0;
@@ -70,17 +76,32 @@ int main(int argc, char** argv) {
   }
 
   daemon::SystemClock clock;
+  // Blocked signals are queued for the set from here on: a SIGHUP or SIGTERM during start-up is handled
+  // once the daemon runs, instead of killing it by the default action.
+  boost::asio::io_context signals_io;
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
   daemon::App app(*config, std::move(*secrets), clock);
+  if (list_routes) {
+    // Builds the router exactly as the daemon does, without touching the database or the network.
+    for (const auto& [method, pattern] : app.routes()) std::cout << method << " " << pattern << "\n";
+    return 0;
+  }
   if (auto ready = app.prepare(std::chrono::seconds(30)); !ready) {
     daemon::log(daemon::LogLevel::error, "cannot start", {{"error", ready.error().message}});
     return 1;
   }
   // Signals are waited for on a thread of their own so that stop() runs whatever the io thread is doing.
-  boost::asio::io_context signals_io;
-  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int) {
-    if (!ec) app.stop();
-  });
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
+                                                                            int signal) {
+    if (ec) return;
+    if (signal == SIGHUP) {
+      app.reload(env);
+      signals.async_wait(on_signal);
+      return;
+    }
+    app.stop();
+  };
+  signals.async_wait(on_signal);
   std::thread signal_thread([&] { signals_io.run(); });
   app.run();
   signals.cancel();

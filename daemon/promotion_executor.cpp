@@ -130,14 +130,14 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
       auto done = co_await find_done(ctx);
       if (!done && done.error().code == ErrorCode::failed_precondition) {
         log(LogLevel::error, "interrupted step had taken effect and failed; the promotion stops here",
-            {{"promotion_id", id}, {"step", record.step.name()}, {"error", done.error().message}});
+            {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}, {"error", done.error().message}});
         auto j = co_await journal(id, next.index, StepState::failed, done.error().message);
         if (!j) co_return std::unexpected(j.error());
         continue;
       }
       if (!done) {
         log(LogLevel::error, "cannot tell whether an interrupted step took effect; will retry",
-            {{"promotion_id", id}, {"step", record.step.name()}, {"error", done.error().message}});
+            {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}, {"error", done.error().message}});
         co_return std::unexpected(done.error());
       }
       if (*done) {
@@ -174,7 +174,7 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
     if (!outcome && outcome.error().code == ErrorCode::unavailable) {
       // Cannot tell whether the effect took: leave the step started; the next run reconciles it.
       log(LogLevel::warn, "step interrupted by an unavailable dependency; will reconcile",
-          {{"promotion_id", id}, {"step", record.step.name()}, {"error", outcome.error().message}});
+          {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}, {"error", outcome.error().message}});
       co_return std::unexpected(outcome.error());
     }
     if (outcome) {

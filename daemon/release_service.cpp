@@ -118,7 +118,12 @@ void ReleaseService::perform(const Applied& applied) {
     } else if (const auto* smoke = std::get_if<core::RunSmokeChecks>(&effect)) {
       if (smoke_checks_) smoke_checks_(smoke->sha);
     } else if (const auto* note = std::get_if<core::Notify>(&effect)) {
-      log(LogLevel::info, note->text, {{"event", note->kind}, {"sha", note->sha.str()}});
+      nlohmann::json fields = {{"event", note->kind}, {"sha", note->sha.str()}};
+      // Core's Notify names the release; the promotion it concerns is on the release the decision changed.
+      for (const auto& r : applied.decision.changed)
+        if (r.sha == note->sha && r.promotion_id) fields["promotion_id"] = *r.promotion_id;
+      log(LogLevel::info, note->text, fields);
+      if (notify_) notify_(*note);
     }
   }
   for (const auto& note : applied.decision.audit)

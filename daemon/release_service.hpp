@@ -34,6 +34,8 @@ class ReleaseService {
   void on_promotion_start(PromotionStarter starter) { starter_ = std::move(starter); }
   // Called when every service of a release went live on staging (on the io thread): smoke probes run now.
   void on_smoke_checks(std::function<void(const core::Sha&)> f) { smoke_checks_ = std::move(f); }
+  // Called for every Notify effect, after it is logged (on the io thread). Must return at once.
+  void on_notify(std::function<void(const core::Notify&)> f) { notify_ = std::move(f); }
 
   // Loads the World, re-arms soak timers and starts whatever became due while the daemon was down.
   boost::asio::awaitable<core::Result<void>> start(const core::Policy&);
@@ -83,6 +85,7 @@ class ReleaseService {
   std::map<std::string, int> state_counts_;  // strand only
   PromotionStarter starter_;
   std::function<void(const core::Sha&)> smoke_checks_;
+  std::function<void(const core::Notify&)> notify_;
   std::atomic<bool> loaded_{false};
   std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> timers_;  // io thread only
   bool stopped_ = false;

@@ -7,6 +7,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/algorithm/string/case_conv.hpp>
+#include <deque>
 
 namespace promoter::fakes {
 
@@ -18,6 +19,12 @@ struct HttpReceiver::State : std::enable_shared_from_this<HttpReceiver::State> {
   explicit State(asio::any_io_executor e) : listener(e) {}
   FakeListener listener;
   std::map<std::string, std::pair<int, std::string>> answers;
+  struct Once {
+    int status;
+    std::string body;
+    std::map<std::string, std::string> headers;
+  };
+  std::map<std::string, std::deque<Once>> once;
   std::vector<ReceivedRequest> received;
 };
 
@@ -42,9 +49,18 @@ asio::awaitable<void> serve(std::shared_ptr<HttpReceiver::State> state, std::sha
     state->received.push_back(std::move(r));
     int status = 200;
     std::string body = "ok";
-    if (auto it = state->answers.find(path); it != state->answers.end()) std::tie(status, body) = it->second;
+    std::map<std::string, std::string> headers;
+    if (auto q = state->once.find(path); q != state->once.end() && !q->second.empty()) {
+      status = q->second.front().status;
+      body = std::move(q->second.front().body);
+      headers = std::move(q->second.front().headers);
+      q->second.pop_front();
+    } else if (auto it = state->answers.find(path); it != state->answers.end()) {
+      std::tie(status, body) = it->second;
+    }
     http::response<http::string_body> res{static_cast<http::status>(status), req.version()};
     res.set(http::field::content_type, "text/plain");
+    for (const auto& [name, value] : headers) res.set(name, value);
     res.keep_alive(req.keep_alive());
     res.body() = std::move(body);
     res.prepare_payload();
@@ -74,6 +90,11 @@ std::string HttpReceiver::url(const std::string& path) const {
 
 void HttpReceiver::respond(const std::string& path, int status, std::string body) {
   state_->answers[path] = {status, std::move(body)};
+}
+
+void HttpReceiver::respond_once(const std::string& path, int status, std::string body,
+                                std::map<std::string, std::string> headers) {
+  state_->once[path].push_back(State::Once{status, std::move(body), std::move(headers)});
 }
 
 std::vector<ReceivedRequest> HttpReceiver::requests() const { return state_->received; }

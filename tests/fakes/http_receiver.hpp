@@ -35,6 +35,10 @@ class HttpReceiver {
 
   // How `path` (without query) is answered from now on; unset paths answer 200 "ok".
   void respond(const std::string& path, int status, std::string body);
+  // Answers the next request to `path` this way (with these extra headers, e.g. Retry-After), once;
+  // queued answers are used in order before the respond() one.
+  void respond_once(const std::string& path, int status, std::string body,
+                    std::map<std::string, std::string> headers = {});
 
   std::vector<ReceivedRequest> requests() const;
   int count(const std::string& path) const;  // requests whose path (without query) is `path`

@@ -274,6 +274,10 @@ void Daemon::kill_hard() {
   pid_ = -1;
 }
 
+void Daemon::send_signal(int signal) const {
+  if (pid_ > 0) ::kill(pid_, signal);
+}
+
 int Daemon::terminate() {
   if (pid_ <= 0) return -1;
   const int code = signal_and_wait(pid_, SIGTERM);

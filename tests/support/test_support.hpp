@@ -58,6 +58,7 @@ class Daemon {
   void start();                 // waits until /readyz answers 200
   void kill_hard();             // SIGKILL, as a crash
   int terminate();              // SIGTERM; returns the exit code
+  void send_signal(int signal) const;  // e.g. SIGHUP, without waiting for anything
   void restart() { kill_hard(); start(); }
   bool running() const { return pid_ > 0; }
 
