@@ -10,6 +10,8 @@
 
 #include "daemon/app.hpp"
 #include "daemon/config.hpp"
+#include "tests/fakes/http_receiver.hpp"
+#include "tests/support/on_thread.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter;
@@ -36,6 +38,7 @@ core::Timestamp friday() {
 }
 
 struct InProcess {
+  OnThread<fakes::HttpReceiver> chat;  // the Slack-compatible webhook
   ManualClock clock{friday()};
   std::unique_ptr<daemon::App> app;
   std::thread runner;
@@ -46,6 +49,10 @@ struct InProcess {
     std::ofstream(path) << base_config_toml("1h") << auth_tokens_toml() << R"(
 [hotfix]
 holidays = ["2026-11-30"]
+[notifications]
+slack_webhook_url_env = "CHAT_WEBHOOK_URL"
+kinds = ["hotfix.obligation_overdue"]
+backoff = "10ms"
 [[services]]
 name = "api"
 restart_order = 1
@@ -54,6 +61,7 @@ restart_order = 1
     REQUIRE_MESSAGE(config.has_value(), config.error());
     auto env = auth_tokens_env();
     env["PROMOTER_DATABASE_URL"] = fresh_database("promoter_obligations");
+    env["CHAT_WEBHOOK_URL"] = chat.call([&] { return chat.fake().url("/hooks/chat"); });
     auto secrets = daemon::read_secrets(*config, [&](const std::string& name) -> std::optional<std::string> {
       auto it = env.find(name);
       return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
@@ -110,8 +118,15 @@ TEST_CASE("hotfix obligations become overdue on the fake clock: status, listing 
   CHECK(metric("promoter_hotfix_obligations_open") == 2);
   CHECK(metric("promoter_hotfix_obligations_overdue") == 0);
 
+  CHECK(p.chat.call([&] { return p.chat.fake().count("/hooks/chat"); }) == 0);
   p.clock.advance(std::chrono::hours{24} + std::chrono::minutes{1});
   CHECK(metric("promoter_hotfix_obligations_overdue") == 1);
+  // The chat hears of it once, with what to do.
+  REQUIRE(eventually([&] { return p.chat.call([&] { return p.chat.fake().count("/hooks/chat"); }) == 1; }));
+  const auto message = json::parse(p.chat.call([&] { return p.chat.fake().requests(); }).at(0).body);
+  CHECK(message["text"].get<std::string>().find("hotfix.obligation_overdue") != std::string::npos);
+  CHECK(message["text"].get<std::string>().find("incident_report") != std::string::npos);
+  CHECK(message["text"].get<std::string>().find("close-obligation") != std::string::npos);
   status = p.get("/v1/status");
   CHECK(status["obligations"]["overdue"] == 1);
   REQUIRE(status["obligations"]["overdue_items"].size() == 1);
@@ -125,6 +140,7 @@ TEST_CASE("hotfix obligations become overdue on the fake clock: status, listing 
   CHECK(p.get("/v1/status")["obligations"]["overdue"] == 1);
   p.clock.advance(std::chrono::hours{10} + std::chrono::minutes{1});
   CHECK(p.get("/v1/status")["obligations"]["overdue"] == 2);
+  REQUIRE(eventually([&] { return p.chat.call([&] { return p.chat.fake().count("/hooks/chat"); }) == 2; }));
   const json listed = p.get("/v1/obligations");  // named: a range-for over a temporary's member dangles
   for (const auto& o : listed["obligations"]) CHECK(o["state"] == "overdue");
 
