@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 #include <cstdlib>
+#include <set>
+#include <sstream>
 #include <fmt/format.h>
 
 #include "tests/support/test_support.hpp"
@@ -40,12 +42,13 @@ TEST_CASE("every route answers each caller with the exact status; refusals are a
       password && port && *password
           ? fmt::format("postgresql://{}:{}@localhost:{}/promoter_auth_matrix", std::getenv("PGUSER") ? std::getenv("PGUSER") : "postgres", password, port)
           : conninfo;
-  Daemon daemon(temp_dir("auth_matrix"), base_config_toml("30m") + auth_tokens_toml() + R"(
+  const std::string toml = base_config_toml("30m") + auth_tokens_toml() + R"(
 [[services]]
 name = "api"
 restart_order = 1
-)",
-                env);
+)";
+  const auto dir = temp_dir("auth_matrix");
+  Daemon daemon(dir, toml, env);
   daemon.start();
 
   const json nothing = nullptr;
@@ -75,6 +78,17 @@ restart_order = 1
       {"POST", "/v1/obligations/{id}/close", "/v1/obligations/999/close", json{{"link", "https://review.example/1"}},
        {401, 401, 403, 403, 404}},
   };
+  // The matrix covers exactly the routes this daemon serves (the Railway webhook, authenticated by the
+  // secret in its path, is not served without [railway]; tests/e2e/railway_test covers it).
+  std::string listed;
+  REQUIRE(run_program({PROMOTERD_BIN, "--config", (dir / "promoter.toml").string(), "--list-routes"}, env, listed) == 0);
+  std::set<std::string> served, covered;
+  std::istringstream lines(listed);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) served.insert(line);
+  for (const auto& c : cases) covered.insert(c.method + " " + c.pattern);
+  CHECK(served == covered);
+
   const std::array<std::string, 5> callers{"", bad_token, tokens::viewer, tokens::ci, tokens::alice};
   const std::array<std::string, 5> caller_names{"no token", "bad token", "viewer", "ci", "operator"};
 
