@@ -386,8 +386,12 @@ std::expected<Config, std::string> load_config(const std::string& path) {
   if (!in) return std::unexpected(fmt::format("{}: cannot read the file", path));
   std::stringstream text;
   text << in.rdbuf();
+  return load_config_text(text.str(), path);
+}
+
+std::expected<Config, std::string> load_config_text(std::string_view text, const std::string& path) {
   try {
-    toml::table root = toml::parse(text.str(), path);
+    toml::table root = toml::parse(text, path);
     return Reader(path).read(root);
   } catch (const toml::parse_error& e) {
     return std::unexpected(fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column,
