@@ -8,6 +8,7 @@ PROMOTER_PACKAGES=(
   prometheus-cpp-dev doctest-dev nlohmann-json3-dev libsystemd-dev
   postgresql-15 postgresql-common postgresql-client-15
   openssl
+  clang-16 libclang-rt-16-dev  # scripts/fuzz: libFuzzer harnesses
 )
 
 install_packages() {
