@@ -379,6 +379,102 @@ class Reader {
   std::string path_;
 };
 
+// toml++ 3.3 (Debian 12) reaches __builtin_unreachable(), undefined behaviour, when it asks whether a
+// character in U+00A1..U+0499 or U+FB26..U+FEFE is whitespace (marzer/tomlplusplus#190 and #295, fixed
+// upstream by #305; found by tests/fuzz/fuzz_config). It asks outside strings and comments, where such a
+// character is an error anyway, and after a backslash in a """string""". unsafe_for_toml finds both
+// before toml++ reads the text.
+bool trips_toml_whitespace_check(char32_t c) { return (c >= 0xA1 && c <= 0x499) || (c >= 0xFB26 && c <= 0xFEFE); }
+
+// The code point starting at text[i]; 0 for malformed UTF-8, which toml++ refuses on its own.
+char32_t code_point_at(std::string_view text, std::size_t i) {
+  const auto lead = static_cast<unsigned char>(text[i]);
+  if (lead < 0x80) return lead;
+  const std::size_t n = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 0;
+  if (n == 0 || i + n > text.size()) return 0;
+  char32_t c = lead & (0x7F >> n);
+  for (std::size_t k = 1; k < n; ++k) c = (c << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+  return c;
+}
+
+std::string refusal(std::string_view text, std::string_view path, std::size_t i, std::string_view why) {
+  std::size_t line = 1, column = 1;  // columns count characters, as toml++'s do
+  for (std::size_t k = 0; k < i; ++k) {
+    if (text[k] == '\n') {
+      ++line;
+      column = 1;
+    } else if ((static_cast<unsigned char>(text[k]) & 0xC0) != 0x80) {
+      ++column;
+    }
+  }
+  return fmt::format("{}:{}:{}: the character U+{:04X} {}", path, line, column,
+                     static_cast<std::uint32_t>(code_point_at(text, i)), why);
+}
+
+std::optional<std::string> unsafe_for_toml(std::string_view text, std::string_view path) {
+  enum class In { code, comment, basic, literal, multiline_basic, multiline_literal } in = In::code;
+  // A quote opens a string only where TOML allows one (a key or a value); elsewhere toml++ reads it as
+  // part of a bare value it is testing for a terminator, and so must this.
+  char before = '\n';  // the last character of code that is not a space or a tab
+  auto trips = [&](std::size_t i) {
+    return static_cast<unsigned char>(text[i]) >= 0x80 && trips_toml_whitespace_check(code_point_at(text, i));
+  };
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const char ch = text[i];
+    switch (in) {
+      case In::code: {
+        const bool string_may_start = std::string_view("=[,{.\n").find(before) != std::string_view::npos;
+        if (ch != ' ' && ch != '\t') before = ch == '"' || ch == '\'' ? 'x' : ch;  // after a string: no other
+        if (ch == '#') {
+          in = In::comment;
+        } else if (string_may_start && (text.substr(i, 3) == "\"\"\"" || text.substr(i, 3) == "\'\'\'")) {
+          in = ch == '"' ? In::multiline_basic : In::multiline_literal;
+          i += 2;
+        } else if (string_may_start && (ch == '"' || ch == '\'')) {
+          in = ch == '"' ? In::basic : In::literal;
+        } else if (trips(i)) {
+          return refusal(text, path, i, "is not allowed outside strings and comments");
+        }
+        break;
+      }
+      case In::comment:
+        if (ch == '\n') in = In::code, before = '\n';
+        break;
+      case In::basic:
+        if (ch == '\\') ++i;  // skips the escaped character
+        else if (ch == '"' || ch == '\n') in = In::code, before = ch;
+        break;
+      case In::literal:
+        if (ch == '\'' || ch == '\n') in = In::code, before = ch == '\n' ? ch : 'x';
+        break;
+      case In::multiline_basic:
+      case In::multiline_literal: {
+        const std::string_view closing = in == In::multiline_basic ? "\"\"\"" : "\'\'\'";
+        if (text.substr(i, 3) == closing) {
+          i += 2;
+          // Up to two more quotes belong to the string: """a""""" is a"".
+          for (int extra = 0; extra < 2 && i + 1 < text.size() && text[i + 1] == closing[0]; ++extra) ++i;
+          in = In::code;
+        } else if (in == In::multiline_basic && ch == '\\') {
+          // toml++ tests whether the escaped character is whitespace and, after a line-ending backslash,
+          // each character up to the next that is not.
+          std::size_t j = i + 1;
+          while (j < text.size() && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' || text[j] == '\n')) ++j;
+          if (j < text.size() && trips(j))
+            return refusal(text, path, j,
+                           "cannot follow a backslash in a multi-line string (toml++ 3.3 misreads it); put an ASCII "
+                           "character first");
+          ++i;  // skips the escaped character
+        }
+        break;
+      }
+    }
+    ++i;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::expected<Config, std::string> load_config(const std::string& path) {
@@ -390,6 +486,7 @@ std::expected<Config, std::string> load_config(const std::string& path) {
 }
 
 std::expected<Config, std::string> load_config_text(std::string_view text, const std::string& path) {
+  if (auto unsafe = unsafe_for_toml(text, path)) return std::unexpected(std::move(*unsafe));
   try {
     toml::table root = toml::parse(text, path);
     return Reader(path).read(root);
