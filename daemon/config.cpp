@@ -413,40 +413,65 @@ std::string refusal(std::string_view text, std::string_view path, std::size_t i,
 
 std::optional<std::string> unsafe_for_toml(std::string_view text, std::string_view path) {
   enum class In { code, comment, basic, literal, multiline_basic, multiline_literal } in = In::code;
-  // A quote opens a string only where TOML allows one (a key or a value); elsewhere toml++ reads it as
-  // part of a bare value it is testing for a terminator, and so must this.
-  char before = '\n';  // the last character of code that is not a space or a tab
   auto trips = [&](std::size_t i) {
     return static_cast<unsigned char>(text[i]) >= 0x80 && trips_toml_whitespace_check(code_point_at(text, i));
+  };
+  // toml++ reads a bare value (number, date, boolean) up to a value terminator, looking at every
+  // character, quotes included; so a quote opens a string only where a token starts.
+  std::string nesting;  // '[' per open array, '{' per open inline table
+  bool value = false;   // the next token is a value, else a key
+  bool bare = false;    // inside a bare key or value
+  auto terminates = [&](char c) {
+    if (value) return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ']' || c == '}' || c == ',' || c == '#';
+    return !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-');
   };
   std::size_t i = 0;
   while (i < text.size()) {
     const char ch = text[i];
     switch (in) {
-      case In::code: {
-        const bool string_may_start = std::string_view("=[,{.\n").find(before) != std::string_view::npos;
-        if (ch != ' ' && ch != '\t') before = ch == '"' || ch == '\'' ? 'x' : ch;  // after a string: no other
+      case In::code:
+        if (bare && !terminates(ch)) {
+          if (trips(i)) return refusal(text, path, i, "is not allowed outside strings and comments");
+          break;
+        }
+        bare = false;
         if (ch == '#') {
           in = In::comment;
-        } else if (string_may_start && (text.substr(i, 3) == "\"\"\"" || text.substr(i, 3) == "\'\'\'")) {
+        } else if (ch == '\n') {
+          if (nesting.empty()) value = false;
+        } else if (ch == '=') {
+          value = true;
+        } else if (ch == '[' || ch == '{') {
+          if (value) nesting.push_back(ch);  // else '[' opens a table header: keys follow
+          if (value && ch == '{') value = false;
+        } else if (ch == ']' || ch == '}') {
+          if (!nesting.empty()) nesting.pop_back();
+          value = true;
+        } else if (ch == ',') {
+          value = !nesting.empty() && nesting.back() == '[';
+        } else if (text.substr(i, 3) == "\"\"\"" || text.substr(i, 3) == "\'\'\'") {
           in = ch == '"' ? In::multiline_basic : In::multiline_literal;
           i += 2;
-        } else if (string_may_start && (ch == '"' || ch == '\'')) {
+        } else if (ch == '"' || ch == '\'') {
           in = ch == '"' ? In::basic : In::literal;
         } else if (trips(i)) {
           return refusal(text, path, i, "is not allowed outside strings and comments");
+        } else if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '.') {
+          bare = true;
         }
         break;
-      }
       case In::comment:
-        if (ch == '\n') in = In::code, before = '\n';
+        if (ch == '\n') {
+          in = In::code;
+          if (nesting.empty()) value = false;
+        }
         break;
       case In::basic:
         if (ch == '\\') ++i;  // skips the escaped character
-        else if (ch == '"' || ch == '\n') in = In::code, before = ch;
+        else if (ch == '"' || ch == '\n') in = In::code;
         break;
       case In::literal:
-        if (ch == '\'' || ch == '\n') in = In::code, before = ch == '\n' ? ch : 'x';
+        if (ch == '\'' || ch == '\n') in = In::code;
         break;
       case In::multiline_basic:
       case In::multiline_literal: {
