@@ -380,11 +380,15 @@ class Reader {
 };
 
 // toml++ 3.3 (Debian 12) reaches __builtin_unreachable(), undefined behaviour, when it asks whether a
-// character in U+00A1..U+0499 or U+FB26..U+FEFE is whitespace (marzer/tomlplusplus#190 and #295, fixed
+// character in U+00A1..U+0499, U+2C5E..U+3057 (but U+3000) or U+FB26..U+FEFE is whitespace (marzer/tomlplusplus#190 and #295, fixed
 // upstream by #305; found by tests/fuzz/fuzz_config). It asks outside strings and comments, where such a
 // character is an error anyway, and after a backslash in a """string""". unsafe_for_toml finds both
 // before toml++ reads the text.
-bool trips_toml_whitespace_check(char32_t c) { return (c >= 0xA1 && c <= 0x499) || (c >= 0xFB26 && c <= 0xFEFE); }
+bool trips_toml_whitespace_check(char32_t c) {
+  if (c < 0xA0 || c > 0xFEFF || c == 0xA0 || c == 0x3000 || c == 0xFEFF) return false;
+  const auto block = (c - 0xA0) / 0x3FA;  // toml++'s generated table: blocks 0, 11 and 63 have no case
+  return block == 0 || block == 11 || block == 63;
+}
 
 // The code point starting at text[i]; 0 for malformed UTF-8, which toml++ refuses on its own.
 char32_t code_point_at(std::string_view text, std::size_t i) {
