@@ -3,6 +3,7 @@
 #include <charconv>
 #include <fmt/format.h>
 
+#include "daemon/api_requests.hpp"
 #include "daemon/blocking.hpp"
 #include "daemon/json_views.hpp"
 #include "daemon/log.hpp"
@@ -31,32 +32,6 @@ namespace {
 
 core::Error bad(std::string message) { return core::Error{core::ErrorCode::invalid_argument, std::move(message)}; }
 
-// A request body: a JSON object with only the named fields. An empty body is an empty object.
-core::Result<json> parse_object(const std::string& body, std::initializer_list<std::string_view> allowed) {
-  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) return std::unexpected(bad("request body is not valid JSON"));
-  if (!j.is_object()) return std::unexpected(bad("request body must be a JSON object"));
-  for (const auto& [key, value] : j.items())
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
-      return std::unexpected(bad(fmt::format("unknown field '{}' (allowed: {})", key, fmt::join(allowed, ", "))));
-  return j;
-}
-
-core::Result<std::string> text_field(const json& j, std::string_view name, bool required, std::size_t max = 2000) {
-  auto it = j.find(name);
-  if (it == j.end() || it->is_null()) {
-    if (required) return std::unexpected(bad(fmt::format("field '{}' is required", name)));
-    return std::string();
-  }
-  if (!it->is_string()) return std::unexpected(bad(fmt::format("field '{}' must be a string", name)));
-  std::string v = it->get<std::string>();
-  if (required && v.find_first_not_of(" \t\r\n") == std::string::npos)
-    return std::unexpected(bad(fmt::format("field '{}' must not be empty", name)));
-  if (v.size() > max) return std::unexpected(bad(fmt::format("field '{}' is longer than {} characters", name, max)));
-  return v;
-}
-
 core::Result<int> limit_param(const HttpRequest& req, int fallback, int max) {
   auto it = req.query.find("limit");
   if (it == req.query.end()) return fallback;
@@ -71,15 +46,6 @@ core::Result<core::Sha> sha_param(const HttpRequest& req) {
   auto sha = core::Sha::parse(req.params.at("sha"));
   if (!sha) return std::unexpected(bad(fmt::format("path parameter 'sha': {}", sha.error().message)));
   return sha;
-}
-
-// An http(s) URL, for links to incidents and reviews: something an auditor can follow.
-core::Result<std::string> url_field(const json& j, std::string_view name) {
-  auto v = text_field(j, name, true, 2000);
-  if (!v) return v;
-  if (!(v->starts_with("https://") || v->starts_with("http://")) || v->find_first_of(" \t\r\n") != std::string::npos)
-    return std::unexpected(bad(fmt::format("field '{}' must be an http(s) URL", name)));
-  return v;
 }
 
 const std::vector<Role> readers{Role::viewer, Role::ci, Role::operator_};
@@ -245,11 +211,9 @@ class Api {
   asio::awaitable<HttpResponse> approve(HttpRequest& req) {
     auto sha = sha_param(req);
     if (!sha) co_return error_response(sha.error());
-    auto body = parse_object(req.body, {"reason"});
+    auto body = parse_approve_request(req.body);
     if (!body) co_return error_response(body.error());
-    auto reason = text_field(*body, "reason", false);
-    if (!reason) co_return error_response(reason.error());
-    core::Event event = core::ApprovalGiven{*sha, req.principal->identity, req.principal->git_authors, *reason};
+    core::Event event = core::ApprovalGiven{*sha, req.principal->identity, req.principal->git_authors, body->reason};
     auto r = co_await ctx_.releases.submit(std::move(event));
     if (!r) co_await audit_refusal(req, "release.approval_refused", *sha, r.error());
     co_return answer(r);
@@ -258,11 +222,9 @@ class Api {
   asio::awaitable<HttpResponse> reject(HttpRequest& req) {
     auto sha = sha_param(req);
     if (!sha) co_return error_response(sha.error());
-    auto body = parse_object(req.body, {"reason"});
+    auto body = parse_reject_request(req.body);
     if (!body) co_return error_response(body.error());
-    auto reason = text_field(*body, "reason", true);
-    if (!reason) co_return error_response(reason.error());
-    core::Event event = core::RejectionGiven{*sha, req.principal->identity, *reason};
+    core::Event event = core::RejectionGiven{*sha, req.principal->identity, body->reason};
     auto r = co_await ctx_.releases.submit(std::move(event));
     if (!r) co_await audit_refusal(req, "release.rejection_refused", *sha, r.error());
     co_return answer(r);
@@ -271,64 +233,24 @@ class Api {
   asio::awaitable<HttpResponse> smoke(HttpRequest& req) {
     auto sha = sha_param(req);
     if (!sha) co_return error_response(sha.error());
-    auto body = parse_object(req.body, {"suite", "passed", "details"});
+    auto body = parse_smoke_request(req.body);
     if (!body) co_return error_response(body.error());
-    auto suite = text_field(*body, "suite", true, 200);
-    if (!suite) co_return error_response(suite.error());
-    auto details = text_field(*body, "details", false, 4000);
-    if (!details) co_return error_response(details.error());
-    auto passed = body->find("passed");
-    if (passed == body->end() || !passed->is_boolean())
-      co_return HttpResponse::error(400, "invalid_argument", "field 'passed' is required and must be true or false");
-    core::Event event = core::SmokeResultReported{*sha, *suite, passed->get<bool>(), req.principal->identity, *details};
+    core::Event event =
+        core::SmokeResultReported{*sha, body->suite, body->passed, req.principal->identity, body->details};
     auto r = co_await ctx_.releases.submit(std::move(event));
     co_return answer(r);
   }
 
   asio::awaitable<HttpResponse> staging_deployment(HttpRequest& req) {
-    auto body = parse_object(req.body, {"service", "sha", "deployment_id", "status", "author", "created_at", "ancestors"});
+    auto body = parse_staging_deployment_request(req.body);
     if (!body) co_return error_response(body.error());
-    auto service = text_field(*body, "service", true, 200);
-    if (!service) co_return error_response(service.error());
-    auto sha_text = text_field(*body, "sha", true, 100);
-    if (!sha_text) co_return error_response(sha_text.error());
-    auto sha = core::Sha::parse(*sha_text);
-    if (!sha) co_return HttpResponse::error(400, "invalid_argument", fmt::format("field 'sha': {}", sha.error().message));
-    auto deployment = text_field(*body, "deployment_id", true, 200);
-    if (!deployment) co_return error_response(deployment.error());
-    auto status = text_field(*body, "status", true, 50);
-    if (!status) co_return error_response(status.error());
-    auto author = text_field(*body, "author", false, 200);
-    if (!author) co_return error_response(author.error());
-    auto created_text = text_field(*body, "created_at", false, 64);
-    if (!created_text) co_return error_response(created_text.error());
-    std::optional<core::Timestamp> created;
-    if (!created_text->empty()) {
-      auto t = core::parse_timestamp(*created_text);
-      if (!t) co_return HttpResponse::error(400, "invalid_argument", fmt::format("field 'created_at': {}", t.error().message));
-      created = *t;
-    }
-    std::vector<core::Sha> ancestors;
-    if (auto it = body->find("ancestors"); it != body->end() && !it->is_null()) {
-      if (!it->is_array() || it->size() > 10000)
-        co_return HttpResponse::error(400, "invalid_argument",
-                                      "field 'ancestors' must be an array of at most 10000 commit SHAs");
-      for (std::size_t i = 0; i < it->size(); ++i) {
-        const json& a = (*it)[i];
-        auto parsed_sha = a.is_string() ? core::Sha::parse(a.get<std::string>())
-                                        : core::Result<core::Sha>(std::unexpected(bad("must be a string")));
-        if (!parsed_sha)
-          co_return HttpResponse::error(400, "invalid_argument",
-                                        fmt::format("field 'ancestors[{}]': {}", i, parsed_sha.error().message));
-        ancestors.push_back(*parsed_sha);
-      }
-    }
-    const auto parsed = core::parse_deploy_status(*status);
+    const auto parsed = core::parse_deploy_status(body->status);
     if (parsed == core::DeployStatus::unknown)
       log(LogLevel::warn, "unknown staging deployment status; treated as not live",
-          {{"status", *status}, {"service", *service}, {"sha", sha->str()}});
-    core::Event event = core::StagingDeploymentObserved{
-        *sha, *service, *deployment, parsed, *author, created, req.principal->identity, std::move(ancestors)};
+          {{"status", body->status}, {"service", body->service}, {"sha", body->sha.str()}});
+    core::Event event = core::StagingDeploymentObserved{body->sha,    body->service,    body->deployment_id, parsed,
+                                                        body->author, body->created_at, req.principal->identity,
+                                                        std::move(body->ancestors)};
     auto r = co_await ctx_.releases.submit(std::move(event));
     co_return answer(r);
   }
@@ -381,17 +303,10 @@ class Api {
   }
 
   asio::awaitable<HttpResponse> hotfix(HttpRequest& req) {
-    auto body = parse_object(req.body, {"sha", "reason", "incident_url"});
+    auto body = parse_hotfix_request(req.body);
     if (!body) co_return error_response(body.error());
-    auto sha_text = text_field(*body, "sha", true, 100);
-    if (!sha_text) co_return error_response(sha_text.error());
-    auto sha = core::Sha::parse(*sha_text);
-    if (!sha) co_return HttpResponse::error(400, "invalid_argument", fmt::format("field 'sha': {}", sha.error().message));
-    auto reason = text_field(*body, "reason", true);
-    if (!reason) co_return error_response(reason.error());
-    auto incident = url_field(*body, "incident_url");
-    if (!incident) co_return error_response(incident.error());
-    core::Event event = core::HotfixRequested{*sha, req.principal->identity, *reason, *incident};
+    const core::Sha* sha = &body->sha;
+    core::Event event = core::HotfixRequested{body->sha, req.principal->identity, body->reason, body->incident_url};
     auto r = co_await ctx_.releases.submit(std::move(event));
     if (!r) {
       co_await audit_refusal(req, "hotfix.refused", *sha, r.error());
@@ -432,10 +347,9 @@ class Api {
     auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
     if (ec != std::errc{} || p != text.data() + text.size() || id <= 0)
       co_return HttpResponse::error(400, "invalid_argument", "path parameter 'id' must be a positive whole number");
-    auto body = parse_object(req.body, {"link"});
+    auto body = parse_close_obligation_request(req.body);
     if (!body) co_return error_response(body.error());
-    auto link = url_field(*body, "link");
-    if (!link) co_return error_response(link.error());
+    const std::string* link = &body->link;
     const auto now = ctx_.releases.clock().now();
     const std::string by = req.principal->identity;
     // Wrapped in an optional: co_spawn needs a default-constructible result, and an Obligation has none.

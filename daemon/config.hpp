@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/policy.hpp"
@@ -140,6 +141,8 @@ struct Config {
 
 // Errors read "conf/promoter.toml:12:9: policy.soak = \"10m\" is below the policy floor of 30m ...".
 std::expected<Config, std::string> load_config(const std::string& path);
+// The same for text already in memory; `path` only names the source in errors and Config::path.
+std::expected<Config, std::string> load_config_text(std::string_view text, const std::string& path);
 
 // Reads each token from its environment variable or file. Errors name the identity and the source,
 // never the value.

@@ -9,6 +9,7 @@ PROMOTER_PACKAGES=(
   postgresql-15 postgresql-common postgresql-client-15
   openssl
   prometheus
+  clang-16 libclang-rt-16-dev  # scripts/fuzz: libFuzzer harnesses
 )
 
 install_packages() {
