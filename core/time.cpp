@@ -72,7 +72,13 @@ Result<Timestamp> parse_timestamp(std::string_view text) {
   if (!s.empty()) return bad();
   const year_month_day ymd{year{y}, month{unsigned(mo)}, day{unsigned(d)}};
   if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return bad();
-  return Timestamp{sys_days{ymd}} + hours{h} + minutes{mi} + seconds{sec} + milliseconds{millis} - offset;
+  const Timestamp t = Timestamp{sys_days{ymd}} + hours{h} + minutes{mi} + seconds{sec} + milliseconds{millis} - offset;
+  // An offset can carry a valid text out of the years RFC 3339 can write ("0000-01-01T00:00:00+01:00" is in
+  // year -1): such a time could not be written back and read again (found by fuzz_api_requests).
+  if (t < sys_days{year{0} / 1 / 1} || t >= sys_days{year{10000} / 1 / 1})
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("'{}' is outside the years 0000 to 9999 in UTC", text));
+  return t;
 }
 
 std::string format_duration(Duration d) {

@@ -148,5 +148,14 @@ TEST_CASE("parse_duration rejects a sum too large to represent instead of overfl
   CHECK(parsed.error().code == ErrorCode::invalid_argument);
 }
 
+TEST_CASE("parse_timestamp refuses an offset that moves the time out of the years 0000..9999") {
+  auto early = parse_timestamp("0000-01-01T00:00:00+00:01");
+  REQUIRE_FALSE(early.has_value());
+  CHECK(early.error().message.find("outside the years 0000 to 9999") != std::string::npos);
+  CHECK_FALSE(parse_timestamp("9999-12-31T23:59:59-00:01").has_value());
+  CHECK(parse_timestamp("0000-01-01T00:00:00Z").has_value());
+  CHECK(parse_timestamp("9999-12-31T23:59:59Z").has_value());
+}
+
 }  // namespace
 }  // namespace promoter::core
