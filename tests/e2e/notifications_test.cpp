@@ -25,21 +25,12 @@ const std::string sha1 = "1111111111111111111111111111111111111111";
 const std::string hook_path = "/services/T000/B000/s3cr3t-webhook-path";
 
 std::string config(const std::filesystem::path& dir) {
-  return base_config_toml("1s") + fmt::format(R"(
-[[services]]
-name = "api"
-restart_order = 1
-[migrations]
-provider = "simulated"
-[simulation]
-record_file = "{}"
+  return simulated_config_toml("1s", dir, {"api"}, "0ms", R"(
 [notifications]
 slack_webhook_url_env = "T_HOOK"
 max_attempts = 3
 backoff = "50ms"
-)",
-                                               (dir / "effects.jsonl").string()) +
-         auth_tokens_toml();
+)");
 }
 
 struct Env {

@@ -19,22 +19,7 @@ namespace {
 const std::filesystem::path source_dir = PROMOTER_SOURCE_DIR;
 const std::string sha1 = "1111111111111111111111111111111111111111";
 
-std::string config(const std::filesystem::path& dir) {
-  return base_config_toml("2s") + fmt::format(R"(
-[[services]]
-name = "worker"
-restart_order = 1
-[[services]]
-name = "api"
-restart_order = 2
-[migrations]
-provider = "simulated"
-[simulation]
-record_file = "{}"
-)",
-                                              (dir / "effects.jsonl").string()) +
-         auth_tokens_toml();
-}
+std::string config(const std::filesystem::path& dir) { return simulated_config_toml("2s", dir, {"worker", "api"}); }
 
 // A port nobody listens on now (the OS picks it); Prometheus binds it moments later.
 unsigned short free_port() {

@@ -19,24 +19,7 @@ using tokens::ci;
 using tokens::viewer;
 
 std::string config(const std::string& soak, const std::filesystem::path& dir, const std::string& step_delay = "0ms") {
-  return base_config_toml(soak) + fmt::format(R"(
-[[services]]
-name = "worker"
-restart_order = 1
-[[services]]
-name = "api"
-restart_order = 2
-[[services]]
-name = "www"
-restart_order = 3
-[migrations]
-provider = "simulated"
-[simulation]
-record_file = "{}"
-step_delay = "{}"
-)",
-                                               (dir / "effects.jsonl").string(), step_delay) +
-         auth_tokens_toml();
+  return simulated_config_toml(soak, dir, {"worker", "api", "www"}, step_delay);
 }
 
 std::map<std::string, std::string> daemon_env(const std::string& name) {
