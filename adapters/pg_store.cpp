@@ -298,10 +298,11 @@ core::Result<std::vector<daemon::PromotionId>> PgStore::commit(const core::World
       if (old && old->state == core::ReleaseState::promoting && r.state != core::ReleaseState::promoting &&
           r.promotion_id) {
         const bool ok = r.state == core::ReleaseState::promoted;
+        const char* state = ok ? "succeeded" : r.state == core::ReleaseState::promotion_aborted ? "aborted" : "failed";
         w.exec_params(
             "UPDATE promotions SET state = $2, finished_at = $3::timestamptz, error = $4 WHERE id = $1 AND state = "
             "'running'",
-            *r.promotion_id, ok ? "succeeded" : "failed", ts(now),
+            *r.promotion_id, state, ts(now),
             ok ? std::optional<std::string>() : std::optional<std::string>(r.state_reason));
         // The record step's side effect is this very transaction: it succeeds with it, atomically.
         if (ok)
@@ -397,16 +398,42 @@ daemon::PromotionRecord promotion_from_row(const pqxx::row& row) {
   const std::string state = row[3].c_str();
   p.state = state == "succeeded" ? daemon::PromotionState::succeeded
             : state == "failed"  ? daemon::PromotionState::failed
+            : state == "aborted" ? daemon::PromotionState::aborted
                                  : daemon::PromotionState::running;
   p.hotfix = row[4].as<bool>();
   p.created_at = ms_to_ts(row[5]);
   p.finished_at = opt_ms(row[6]);
   if (!row[7].is_null()) p.error = row[7].c_str();
+  if (!row[8].is_null()) p.abort = daemon::AbortRequest{row[8].c_str(), ms_to_ts(row[9]), row[10].c_str()};
   return p;
 }
 
 std::string promotion_columns() {
-  return fmt::format("id, sha, environment, state, hotfix, {}, {}, error", ms("created_at"), ms("finished_at"));
+  return fmt::format("id, sha, environment, state, hotfix, {}, {}, error, abort_requested_by, {}, abort_reason",
+                     ms("created_at"), ms("finished_at"), ms("abort_requested_at"));
+}
+
+std::vector<daemon::StepRecord> promotion_steps(pqxx::transaction_base& t, daemon::PromotionId id) {
+  std::vector<daemon::StepRecord> steps;
+  for (const auto& row : t.exec_params(
+           fmt::format("SELECT idx, kind, service, state, idempotency_key, attempts, {}, {}, detail, progress FROM "
+                       "promotion_steps WHERE promotion_id = $1 ORDER BY idx",
+                       ms("started_at"), ms("finished_at")),
+           id)) {
+    daemon::StepRecord s;
+    s.step.index = row[0].as<int>();
+    s.step.kind = core::parse_step_kind(row[1].c_str()).value_or(core::StepKind::preflight);
+    if (!row[2].is_null()) s.step.service = row[2].c_str();
+    s.state = core::parse_step_state(row[3].c_str()).value_or(core::StepState::planned);
+    s.idempotency_key = row[4].c_str();
+    s.attempts = row[5].as<int>();
+    s.started_at = opt_ms(row[6]);
+    s.finished_at = opt_ms(row[7]);
+    s.detail = row[8].c_str();
+    s.progress = row[9].c_str();
+    steps.push_back(std::move(s));
+  }
+  return steps;
 }
 
 }  // namespace
@@ -418,24 +445,44 @@ core::Result<std::optional<daemon::PromotionRecord>> PgStore::promotion(daemon::
     const auto rows = t.exec_params(fmt::format("SELECT {} FROM promotions WHERE id = $1", promotion_columns()), id);
     if (rows.empty()) return std::nullopt;
     daemon::PromotionRecord p = promotion_from_row(rows[0]);
-    for (const auto& row : t.exec_params(
-             fmt::format("SELECT idx, kind, service, state, idempotency_key, attempts, {}, {}, detail, progress FROM "
-                         "promotion_steps WHERE promotion_id = $1 ORDER BY idx",
-                         ms("started_at"), ms("finished_at")),
-             id)) {
-      daemon::StepRecord s;
-      s.step.index = row[0].as<int>();
-      s.step.kind = core::parse_step_kind(row[1].c_str()).value_or(core::StepKind::preflight);
-      if (!row[2].is_null()) s.step.service = row[2].c_str();
-      s.state = core::parse_step_state(row[3].c_str()).value_or(core::StepState::planned);
-      s.idempotency_key = row[4].c_str();
-      s.attempts = row[5].as<int>();
-      s.started_at = opt_ms(row[6]);
-      s.finished_at = opt_ms(row[7]);
-      s.detail = row[8].c_str();
-      s.progress = row[9].c_str();
-      p.steps.push_back(std::move(s));
-    }
+    p.steps = promotion_steps(t, id);
+    return p;
+  });
+}
+
+core::Result<daemon::PromotionRecord> PgStore::request_abort(daemon::PromotionId id, const std::string& by,
+                                                             const std::string& reason, Timestamp now) {
+  return with_connection("requesting an abort", [&](pqxx::connection& c) -> core::Result<daemon::PromotionRecord> {
+    pqxx::work w(c);
+    // The row lock orders concurrent requests: the first one stands.
+    const auto rows =
+        w.exec_params(fmt::format("SELECT {} FROM promotions WHERE id = $1 FOR UPDATE", promotion_columns()), id);
+    if (rows.empty()) return fail(ErrorCode::not_found, fmt::format("no promotion {}", id));
+    daemon::PromotionRecord p = promotion_from_row(rows[0]);
+    p.steps = promotion_steps(w, id);
+    if (p.state != daemon::PromotionState::running)
+      return fail(ErrorCode::failed_precondition,
+                  fmt::format("promotion {} has ended ({}); only a running promotion can be aborted", id,
+                              rows[0][3].c_str()));
+    if (p.abort) return p;
+    bool production_step_left = false;
+    for (const auto& s : p.steps)
+      if (core::abort_stops_before(s.step.kind) &&
+          (s.state == core::StepState::planned || s.state == core::StepState::started))
+        production_step_left = true;
+    if (!production_step_left)
+      return fail(ErrorCode::failed_precondition,
+                  fmt::format("promotion {} has deployed every service; only verify and record remain, and an abort "
+                              "now would leave production running a release it does not record",
+                              id));
+    w.exec_params(
+        "UPDATE promotions SET abort_requested_by = $2, abort_requested_at = $3::timestamptz, abort_reason = $4 "
+        "WHERE id = $1",
+        id, by, ts(now), reason);
+    w.exec_params("INSERT INTO audit_log (at, actor, action, sha, detail) VALUES ($1::timestamptz, $2, $3, $4, $5)",
+                  ts(now), by, "promotion.abort_requested", p.sha, fmt::format("promotion {}: {}", id, reason));
+    w.commit();
+    p.abort = daemon::AbortRequest{by, now, reason};
     return p;
   });
 }

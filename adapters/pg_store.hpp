@@ -28,6 +28,8 @@ class PgStore final : public daemon::Store {
                                   core::Timestamp at) override;
   core::Result<void> journal_progress(daemon::PromotionId, int index, const std::string& progress) override;
   core::Result<std::unique_ptr<daemon::EnvironmentLease>> lease_environment(const std::string& environment) override;
+  core::Result<daemon::PromotionRecord> request_abort(daemon::PromotionId, const std::string& by,
+                                                      const std::string& reason, core::Timestamp now) override;
   core::Result<std::vector<core::Obligation>> obligations(bool open_only) override;
   core::Result<core::Obligation> close_obligation(std::int64_t id, const std::string& by, const std::string& link,
                                                   core::Timestamp now) override;

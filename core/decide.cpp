@@ -18,7 +18,7 @@ namespace {
 enum class Accept { apply, record, refuse };
 enum EventKind { staging = 0, smoke = 1, approval = 2, rejection = 3, soak_deadline = 4, finished = 5, hotfix = 6 };
 
-constexpr std::size_t state_count = 9;
+constexpr std::size_t state_count = 10;
 // clang-format off
 constexpr std::array<std::array<Accept, 7>, state_count> acceptance{{
     //                 staging         smoke           approval        rejection       soak_deadline   finished        hotfix
@@ -28,6 +28,7 @@ constexpr std::array<std::array<Accept, 7>, state_count> acceptance{{
     /* promoting */   {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::apply,  Accept::refuse},
     /* promoted */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse},
     /* prom_failed */ {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse},
+    /* prom_aborted */{Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse},
     /* rejected */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse},
     /* superseded */  {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse},
     /* stg_failed */  {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::record, Accept::refuse, Accept::refuse},
@@ -330,13 +331,18 @@ class Decider {
       m.state_reason = fmt::format("promoted to production by promotion {}", e.promotion_id);
       out_.production = e.sha;
       out_.effects.push_back(Notify{"promotion.succeeded", e.sha, m.state_reason});
+    } else if (e.aborted) {
+      m.state = ReleaseState::promotion_aborted;
+      m.state_reason = fmt::format("promotion {} aborted {}", e.promotion_id, e.detail);
+      out_.effects.push_back(Notify{"promotion.aborted", e.sha, m.state_reason});
     } else {
       m.state = ReleaseState::promotion_failed;
       m.state_reason = fmt::format("promotion {} failed: {}", e.promotion_id, e.detail);
       out_.effects.push_back(Notify{"promotion.failed", e.sha, m.state_reason});
     }
-    audit("promoterd", e.succeeded ? "promotion.succeeded" : "promotion.failed", e.sha,
-          fmt::format("promotion {}{}", e.promotion_id, e.detail.empty() ? "" : ": " + e.detail));
+    const char* action = e.succeeded ? "promotion.succeeded" : e.aborted ? "promotion.aborted" : "promotion.failed";
+    audit("promoterd", action, e.sha,
+          fmt::format("promotion {}{}", e.promotion_id, e.detail.empty() ? "" : (e.aborted ? " " : ": ") + e.detail));
     out_.promoting.reset();
     return {};
   }

@@ -61,6 +61,8 @@ struct PromotionFinished {
   std::int64_t promotion_id = 0;
   bool succeeded = false;
   std::string detail;
+  // Not succeeded because an operator aborted it (detail says who and why), rather than a step failing.
+  bool aborted = false;
 };
 
 using Event = std::variant<StagingDeploymentObserved, SmokeResultReported, ApprovalGiven, RejectionGiven,

@@ -2,6 +2,7 @@
 
 #include "core/enum_names.hpp"
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace promoter::core {
 
@@ -66,6 +67,26 @@ NextStep next_step(std::span<const StepState> journal) {
     }
   }
   return {NextStep::Kind::done, -1};
+}
+
+bool abort_stops_before(StepKind kind) {
+  return kind == StepKind::preflight || kind == StepKind::migrate || kind == StepKind::deploy;
+}
+
+std::string production_changes(std::span<const PlanStep> steps, std::span<const StepState> journal) {
+  std::vector<std::string> changed, partly, untouched;
+  for (std::size_t i = 0; i < steps.size() && i < journal.size(); ++i) {
+    if (steps[i].kind != StepKind::migrate && steps[i].kind != StepKind::deploy) continue;
+    if (journal[i] == StepState::succeeded) changed.push_back(steps[i].name());
+    else if (journal[i] == StepState::started) partly.push_back(steps[i].name());
+    else if (journal[i] == StepState::planned) untouched.push_back(steps[i].name());
+  }
+  auto list = [](const std::vector<std::string>& names) {
+    return names.empty() ? std::string("nothing") : fmt::format("{}", fmt::join(names, ", "));
+  };
+  std::string out = fmt::format("already changed: {}", list(changed));
+  if (!partly.empty()) out += fmt::format("; may have changed in part: {}", list(partly));
+  return out + fmt::format("; not touched: {}", list(untouched));
 }
 
 std::string idempotency_key(std::int64_t promotion_id, const PlanStep& step) {

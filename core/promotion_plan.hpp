@@ -50,6 +50,16 @@ struct NextStep {
 
 NextStep next_step(std::span<const StepState> journal);
 
+// An operator's abort stops a plan before its next step that could still change production (preflight,
+// migrate, deploy). Once every deploy step succeeded production runs the release, so verify and record
+// go on: the production record must not disagree with what runs.
+bool abort_stops_before(StepKind);
+
+// What a stopped plan leaves in production, for whoever picks it up: "already changed: migrate,
+// deploy:worker; not touched: deploy:api". Only steps with a side effect on production (migrate, deploy)
+// are named; a step left started (interrupted) "may have changed in part". `journal[i]` is step i's state.
+std::string production_changes(std::span<const PlanStep> steps, std::span<const StepState> journal);
+
 // The key a side effect carries so that the world (and a reconcile) can recognise it.
 std::string idempotency_key(std::int64_t promotion_id, const PlanStep&);
 

@@ -5,13 +5,14 @@
 namespace promoter::core {
 
 namespace {
-constexpr EnumNames<ReleaseState, 9> names{{{
+constexpr EnumNames<ReleaseState, 10> names{{{
     {ReleaseState::deploying, "deploying"},
     {ReleaseState::soaking, "soaking"},
     {ReleaseState::ready, "ready"},
     {ReleaseState::promoting, "promoting"},
     {ReleaseState::promoted, "promoted"},
     {ReleaseState::promotion_failed, "promotion_failed"},
+    {ReleaseState::promotion_aborted, "promotion_aborted"},
     {ReleaseState::rejected, "rejected"},
     {ReleaseState::superseded, "superseded"},
     {ReleaseState::staging_failed, "staging_failed"},
@@ -26,6 +27,7 @@ bool is_terminal(ReleaseState s) {
   switch (s) {
     case ReleaseState::promoted:
     case ReleaseState::promotion_failed:
+    case ReleaseState::promotion_aborted:
     case ReleaseState::rejected:
     case ReleaseState::superseded: return true;
     default: return false;

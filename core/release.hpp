@@ -19,6 +19,7 @@ enum class ReleaseState {
   promoting,         // a promotion of it is running
   promoted,          // it is (or was) production
   promotion_failed,  // its promotion failed; production was left as the journal says
+  promotion_aborted,  // an operator aborted its promotion; production was left as the journal says
   rejected,          // an operator rejected it
   superseded,        // a newer release replaced it on staging before it was promoted
   staging_failed,    // a staging deployment of it failed to build or deploy

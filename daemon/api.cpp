@@ -48,6 +48,15 @@ core::Result<core::Sha> sha_param(const HttpRequest& req) {
   return sha;
 }
 
+core::Result<std::int64_t> id_param(const HttpRequest& req) {
+  const std::string& text = req.params.at("id");
+  std::int64_t id = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc{} || p != text.data() + text.size() || id <= 0)
+    return std::unexpected(bad("path parameter 'id' must be a positive whole number"));
+  return id;
+}
+
 const std::vector<Role> readers{Role::viewer, Role::ci, Role::operator_};
 const std::vector<Role> reporters{Role::ci, Role::operator_};
 const std::vector<Role> operators{Role::operator_};
@@ -73,6 +82,7 @@ class Api {
     router.add(http::verb::post, "/v1/staging-deployments", {true, reporters}, bind(&Api::staging_deployment));
     router.add(http::verb::get, "/v1/promotions", {true, readers}, bind(&Api::promotions));
     router.add(http::verb::get, "/v1/promotions/{id}", {true, readers}, bind(&Api::promotion));
+    router.add(http::verb::post, "/v1/promotions/{id}/abort", {true, operators}, bind(&Api::abort_promotion));
     router.add(http::verb::get, "/v1/audit", {true, readers}, bind(&Api::audit));
     router.add(http::verb::post, "/v1/hotfixes", {true, operators}, bind(&Api::hotfix));
     router.add(http::verb::get, "/v1/obligations", {true, readers}, bind(&Api::obligations));
@@ -198,10 +208,12 @@ class Api {
   }
 
   // Refusals of operator decisions are audited too: who tried what, and why it was refused.
-  asio::awaitable<void> audit_refusal(const HttpRequest& req, std::string action, const core::Sha& sha,
+  // `sha` may be null: the refusal concerns no one release.
+  asio::awaitable<void> audit_refusal(const HttpRequest& req, std::string action, const core::Sha* sha,
                                       const core::Error& e) {
     if (e.code != core::ErrorCode::forbidden && e.code != core::ErrorCode::failed_precondition) co_return;
-    core::AuditNote note{req.principal->identity, std::move(action), sha, e.message};
+    core::AuditNote note{req.principal->identity, std::move(action),
+                         sha ? std::optional<core::Sha>(*sha) : std::nullopt, e.message};
     const auto now = ctx_.releases.clock().now();
     auto write = [this, note, now] { return ctx_.store.append_audit(note, now); };
     auto r = co_await blocking(std::move(write));
@@ -215,7 +227,7 @@ class Api {
     if (!body) co_return error_response(body.error());
     core::Event event = core::ApprovalGiven{*sha, req.principal->identity, req.principal->git_authors, body->reason};
     auto r = co_await ctx_.releases.submit(std::move(event));
-    if (!r) co_await audit_refusal(req, "release.approval_refused", *sha, r.error());
+    if (!r) co_await audit_refusal(req, "release.approval_refused", &*sha, r.error());
     co_return answer(r);
   }
 
@@ -226,7 +238,7 @@ class Api {
     if (!body) co_return error_response(body.error());
     core::Event event = core::RejectionGiven{*sha, req.principal->identity, body->reason};
     auto r = co_await ctx_.releases.submit(std::move(event));
-    if (!r) co_await audit_refusal(req, "release.rejection_refused", *sha, r.error());
+    if (!r) co_await audit_refusal(req, "release.rejection_refused", &*sha, r.error());
     co_return answer(r);
   }
 
@@ -271,15 +283,34 @@ class Api {
   }
 
   asio::awaitable<HttpResponse> promotion(HttpRequest& req) {
-    const std::string& text = req.params.at("id");
-    PromotionId id = 0;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-    if (ec != std::errc{} || p != text.data() + text.size() || id <= 0)
-      co_return HttpResponse::error(400, "invalid_argument", "path parameter 'id' must be a positive whole number");
+    auto parsed = id_param(req);
+    if (!parsed) co_return error_response(parsed.error());
+    const PromotionId id = *parsed;
     auto r = co_await blocking([this, id] { return ctx_.store.promotion(id); });
     if (!r) co_return error_response(r.error());
     if (!*r) co_return HttpResponse::error(404, "not_found", fmt::format("no promotion {}", id));
     co_return HttpResponse::json(200, promotion_json(**r));
+  }
+
+  // 202: the executor honours the request before the promotion's next step that could change production;
+  // a step already running is never cut short.
+  asio::awaitable<HttpResponse> abort_promotion(HttpRequest& req) {
+    auto parsed = id_param(req);
+    if (!parsed) co_return error_response(parsed.error());
+    const PromotionId id = *parsed;
+    auto body = parse_abort_promotion_request(req.body);
+    if (!body) co_return error_response(body.error());
+    const auto now = ctx_.releases.clock().now();
+    const std::string by = req.principal->identity;
+    auto request = [this, id, by, reason = body->reason, now] { return ctx_.store.request_abort(id, by, reason, now); };
+    auto r = co_await blocking(std::move(request));
+    if (!r) {
+      co_await audit_refusal(req, "promotion.abort_refused", nullptr, r.error());
+      co_return error_response(r.error());
+    }
+    log(LogLevel::warn, "promotion abort requested",
+        {{"promotion_id", id}, {"sha", r->sha}, {"aborted_by", r->abort->by}});
+    co_return HttpResponse::json(202, promotion_json(*r));
   }
 
   asio::awaitable<HttpResponse> audit(HttpRequest& req) {
@@ -309,7 +340,7 @@ class Api {
     core::Event event = core::HotfixRequested{body->sha, req.principal->identity, body->reason, body->incident_url};
     auto r = co_await ctx_.releases.submit(std::move(event));
     if (!r) {
-      co_await audit_refusal(req, "hotfix.refused", *sha, r.error());
+      co_await audit_refusal(req, "hotfix.refused", sha, r.error());
       co_return error_response(r.error());
     }
     if (auto reloaded = co_await ctx_.obligations.reload(); !reloaded)
@@ -342,11 +373,9 @@ class Api {
   }
 
   asio::awaitable<HttpResponse> close_obligation(HttpRequest& req) {
-    const std::string& text = req.params.at("id");
-    std::int64_t id = 0;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-    if (ec != std::errc{} || p != text.data() + text.size() || id <= 0)
-      co_return HttpResponse::error(400, "invalid_argument", "path parameter 'id' must be a positive whole number");
+    auto parsed = id_param(req);
+    if (!parsed) co_return error_response(parsed.error());
+    const std::int64_t id = *parsed;
     auto body = parse_close_obligation_request(req.body);
     if (!body) co_return error_response(body.error());
     const std::string* link = &body->link;

@@ -56,6 +56,12 @@ core::Result<RejectRequest> parse_reject_request(std::string_view body) {
   return RejectRequest{std::move(*reason)};
 }
 
+core::Result<AbortPromotionRequest> parse_abort_promotion_request(std::string_view body) {
+  auto r = parse_reject_request(body);  // the same rule: one required, non-blank reason
+  if (!r) return std::unexpected(r.error());
+  return AbortPromotionRequest{std::move(r->reason)};
+}
+
 core::Result<SmokeRequest> parse_smoke_request(std::string_view body) {
   auto j = parse_object(body, {"suite", "passed", "details"});
   if (!j) return std::unexpected(j.error());

@@ -35,6 +35,12 @@ struct RejectRequest {
 };
 core::Result<RejectRequest> parse_reject_request(std::string_view body);
 
+// POST /v1/promotions/{id}/abort
+struct AbortPromotionRequest {
+  std::string reason;  // required: like a rejection, an abort says why
+};
+core::Result<AbortPromotionRequest> parse_abort_promotion_request(std::string_view body);
+
 // POST /v1/releases/{sha}/smoke-results
 struct SmokeRequest {
   std::string suite;

@@ -153,9 +153,10 @@ App::App(Config config, Secrets secrets, const Clock& clock)
     };
     co_return co_await releases_.read(std::move(check));
   };
-  hooks.finish = [this](const core::Sha& sha, PromotionId id, bool ok,
+  hooks.finish = [this](const core::Sha& sha, PromotionId id, PromotionState outcome,
                         std::string detail) -> asio::awaitable<core::Result<void>> {
-    core::Event finished = core::PromotionFinished{sha, id, ok, std::move(detail)};
+    core::Event finished = core::PromotionFinished{sha, id, outcome == PromotionState::succeeded, std::move(detail),
+                                                   outcome == PromotionState::aborted};
     auto r = co_await releases_.submit(std::move(finished));
     if (!r && r.error().code != core::ErrorCode::failed_precondition) co_return std::unexpected(r.error());
     co_return core::Result<void>{};
@@ -368,7 +369,10 @@ asio::awaitable<void> App::run_promotion(PromotionId id, std::string sha) {
   for (;;) {
     auto r = co_await executor_->run(id);
     if (r) {
-      log(*r == PromotionState::succeeded ? LogLevel::info : LogLevel::error, "promotion ended",
+      log(*r == PromotionState::succeeded ? LogLevel::info
+          : *r == PromotionState::aborted ? LogLevel::warn
+                                          : LogLevel::error,
+          "promotion ended",
           {{"promotion_id", id}, {"sha", sha}, {"state", to_string(*r)}});
       break;
     }

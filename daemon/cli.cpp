@@ -207,6 +207,10 @@ void print_promotion(std::ostream& out, const json& promotion) {
       {"finished", when(promotion, "finished_at")},
   };
   if (!member(promotion, "error").is_null()) fields.emplace_back("error", text(promotion, "error"));
+  const json& abort = member(promotion, "abort");
+  if (abort.is_object())
+    fields.emplace_back("abort", fmt::format("requested by {} at {}: {}", text(abort, "by"), when(abort, "at"),
+                                             text(abort, "reason")));
   print_fields(out, fields);
 
   Table steps({"#", "STEP", "STATE", "DURATION", "DETAIL"});
@@ -562,10 +566,31 @@ int run_obligations(Invocation& inv) {
                        inv.has("--all") ? "No hotfix obligations." : "No open hotfix obligations.");
 }
 
+// Database ids (promotions, obligations) are positive whole numbers; anything else never reaches a URL.
+bool whole_number(std::string_view id) {
+  return !id.empty() && id.size() <= 18 && std::ranges::all_of(id, [](char c) { return c >= '0' && c <= '9'; });
+}
+
+int run_abort(Invocation& inv) {
+  const std::string& id = inv.positionals[0];
+  if (!whole_number(id)) return inv.usage_error(fmt::format("'{}' is not a promotion id (e.g. 7)", printable(id)));
+  auto reason = inv.option("--reason");
+  if (!reason || reason->empty())
+    return inv.usage_error("abort needs --reason TEXT: whoever picks up the promotion should learn why");
+  auto answer = inv.post(fmt::format("/v1/promotions/{}/abort", id), {{"reason", *reason}});
+  if (!answer) return answer.error();
+  if (inv.print_json_instead(*answer)) return cli_exit_ok;
+  inv.out() << fmt::format("Abort of promotion {} requested by {}. It stops before its next step that could change "
+                           "production; a step already running is not cut short. Follow it with: promotectl "
+                           "promotion {}\n\n",
+                           id, text(member(*answer, "abort"), "by"), id);
+  print_promotion(inv.out(), *answer);
+  return cli_exit_ok;
+}
+
 int run_close_obligation(Invocation& inv) {
   const std::string& id = inv.positionals[0];
-  if (id.empty() || id.size() > 18 || !std::ranges::all_of(id, [](char c) { return c >= '0' && c <= '9'; }))
-    return inv.usage_error(fmt::format("'{}' is not an obligation id (e.g. 3)", printable(id)));
+  if (!whole_number(id)) return inv.usage_error(fmt::format("'{}' is not an obligation id (e.g. 3)", printable(id)));
   auto link = inv.option("--link");
   if (!link || link->empty())
     return inv.usage_error("close-obligation needs --link URL: the backfilled review or the incident report");
@@ -601,6 +626,9 @@ constexpr std::array commands{
     Command{"promotion", "promotion ID", "one promotion and its steps", 1, no_options, run_promotion},
     Command{"promotions", "promotions [--limit N]", "recent promotions, newest first", 0, limit_option,
             run_promotions},
+    Command{"abort", "abort ID --reason TEXT",
+            "stop a running promotion before its next step that could change production (role operator)", 1,
+            reason_option, run_abort},
     Command{"audit", "audit [--limit N] [--sha SHA]", "the audit trail, newest first", 0, audit_options, run_audit},
     Command{"hotfix", "hotfix SHA --reason TEXT --incident URL",
             "emergency path: promote with the soak waived (role operator); opens the review and incident obligations",

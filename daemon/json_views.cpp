@@ -82,6 +82,10 @@ nlohmann::json promotion_json(const PromotionRecord& p) {
           {"created_at", core::format_timestamp(p.created_at)},
           {"finished_at", ts_or_null(p.finished_at)},
           {"error", p.error ? nlohmann::json(*p.error) : nlohmann::json(nullptr)},
+          {"abort", p.abort ? nlohmann::json{{"by", p.abort->by},
+                                             {"at", core::format_timestamp(p.abort->at)},
+                                             {"reason", p.abort->reason}}
+                            : nlohmann::json(nullptr)},
           {"steps", steps}};
 }
 

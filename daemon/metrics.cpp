@@ -33,7 +33,7 @@ Metrics::Metrics(std::string_view version, bool short_soak)
                   .Register(*registry_)),
       promotions_(prometheus::BuildCounter()
                       .Name("promoter_promotions_total")
-                      .Help("Promotions by result (started, succeeded, failed)")
+                      .Help("Promotions by result (started, succeeded, failed, aborted)")
                       .Register(*registry_)),
       promotion_duration_(prometheus::BuildHistogram()
                               .Name("promoter_promotion_duration_seconds")
@@ -142,9 +142,10 @@ Metrics::Metrics(std::string_view version, bool short_soak)
       .Set(short_soak ? 1 : 0);
   for (auto state : {core::ReleaseState::deploying, core::ReleaseState::soaking, core::ReleaseState::ready,
                      core::ReleaseState::promoting, core::ReleaseState::promoted, core::ReleaseState::promotion_failed,
+                     core::ReleaseState::promotion_aborted,
                      core::ReleaseState::rejected, core::ReleaseState::superseded, core::ReleaseState::staging_failed})
     releases_.Add({{"state", std::string(core::to_string(state))}}).Set(0);
-  for (auto result : {"started", "succeeded", "failed"}) promotions_.Add({{"result", result}});
+  for (auto result : {"started", "succeeded", "failed", "aborted"}) promotions_.Add({{"result", result}});
   // Present from the first scrape, so rate() and increase() see the first failure.
   for (auto result : {"succeeded", "failed"}) {
     migrations_.Add({{"result", result}});
@@ -172,11 +173,10 @@ void Metrics::promotion_started() {
   promotions_.Add({{"result", "started"}}).Increment();
 }
 
-void Metrics::promotion_finished(bool succeeded, std::optional<double> seconds, core::Timestamp now) {
-  const std::string result = succeeded ? "succeeded" : "failed";
-  promotions_.Add({{"result", result}}).Increment();
-  if (seconds) promotion_duration_.Add({{"result", result}}, step_buckets).Observe(*seconds);
-  if (succeeded) last_success_.Set(unix_seconds(now));
+void Metrics::promotion_finished(std::string_view result, std::optional<double> seconds, core::Timestamp now) {
+  promotions_.Add({{"result", std::string(result)}}).Increment();
+  if (seconds) promotion_duration_.Add({{"result", std::string(result)}}, step_buckets).Observe(*seconds);
+  if (result == "succeeded") last_success_.Set(unix_seconds(now));
 }
 
 void Metrics::step_finished(std::string_view kind, std::string_view service, std::string_view result,

@@ -27,7 +27,8 @@ class Metrics {
   void http_request(std::string_view method, std::string_view route, unsigned status, double seconds);
   void event(std::string_view event, std::string_view result);  // result: accepted, refused, error
   void promotion_started();
-  void promotion_finished(bool succeeded, std::optional<double> seconds, core::Timestamp now);
+  // `result`: succeeded, failed or aborted.
+  void promotion_finished(std::string_view result, std::optional<double> seconds, core::Timestamp now);
   // service: the deployed service for deploy steps, "" for the others.
   void step_finished(std::string_view kind, std::string_view service, std::string_view result, double seconds);
   void set_release_states(const std::map<std::string, int>& counts);

@@ -23,10 +23,58 @@ PromotionExecutor::PromotionExecutor(boost::asio::any_io_executor blocking, Stor
       environment_(std::move(environment)),
       metrics_(metrics) {}
 
-void PromotionExecutor::finished(bool succeeded, core::Timestamp created_at) {
+void PromotionExecutor::finished(PromotionState outcome, core::Timestamp created_at) {
   if (!metrics_) return;
   const auto now = clock_.now();
-  metrics_->promotion_finished(succeeded, std::chrono::duration<double>(now - created_at).count(), now);
+  metrics_->promotion_finished(to_string(outcome), std::chrono::duration<double>(now - created_at).count(), now);
+}
+
+namespace {
+
+std::vector<StepState> journal_states(const PromotionRecord& promotion) {
+  std::vector<StepState> states;
+  for (const auto& s : promotion.steps) states.push_back(s.state);
+  return states;
+}
+
+std::vector<core::PlanStep> plan_steps(const PromotionRecord& promotion) {
+  std::vector<core::PlanStep> steps;
+  for (const auto& s : promotion.steps) steps.push_back(s.step);
+  return steps;
+}
+
+}  // namespace
+
+boost::asio::awaitable<core::Result<void>> PromotionExecutor::abort(const PromotionRecord& promotion,
+                                                                    const core::Sha& sha, core::NextStep next,
+                                                                    const StepContext& ctx) {
+  const AbortRequest& request = *promotion.abort;
+  std::vector<StepState> states = journal_states(promotion);
+  if (next.kind == core::NextStep::Kind::reconcile) {
+    // What the interrupted step did decides what production looks like: settle it, but never run it again.
+    auto done = co_await find_done(ctx);
+    if (!done && done.error().code != ErrorCode::failed_precondition) co_return std::unexpected(done.error());
+    // It took effect, and succeeded or failed: journal that; the loop goes on from there (an abort before
+    // the next step, or the plan stopped by the failure).
+    if (!done) co_return co_await journal(promotion.id, next.index, StepState::failed, done.error().message);
+    if (*done) co_return co_await journal(promotion.id, next.index, StepState::succeeded, **done);
+    std::string detail =
+        fmt::format("interrupted by a restart and not run again: the promotion was aborted by {}", request.by);
+    // It noted an effect it had begun (a deployment, a machine update): part of it may have happened.
+    if (!ctx.progress.empty()) detail += fmt::format(" (it had noted: {})", ctx.progress);
+    auto j = co_await journal(promotion.id, next.index, StepState::failed, detail);
+    if (!j) co_return std::unexpected(j.error());
+    // For the summary: "not touched", unless it had noted an effect it began.
+    states[static_cast<std::size_t>(next.index)] = ctx.progress.empty() ? StepState::planned : StepState::started;
+  }
+  const std::string detail = fmt::format("by {}: {}; stopped before {}; {}", request.by, request.reason,
+                                         ctx.step.name(), core::production_changes(plan_steps(promotion), states));
+  log(LogLevel::warn, "promotion aborted by an operator",
+      {{"promotion_id", promotion.id}, {"sha", promotion.sha}, {"step", ctx.step.name()}, {"aborted_by", request.by}});
+  auto r = co_await hooks_.finish(sha, promotion.id, PromotionState::aborted, detail);
+  if (!r) co_return std::unexpected(r.error());
+  finished(PromotionState::aborted, promotion.created_at);
+  co_return core::Result<void>{};
 }
 
 StepPerformer* PromotionExecutor::performer_for(const core::PlanStep& step) const {
@@ -55,7 +103,7 @@ boost::asio::awaitable<core::Result<std::string>> PromotionExecutor::perform(con
     case StepKind::preflight: co_return co_await hooks_.preflight(ctx.sha, ctx.promotion_id);
     case StepKind::record: {
       // Ends the promotion; the store marks this step succeeded in the same transaction.
-      auto r = co_await hooks_.finish(ctx.sha, ctx.promotion_id, true, "");
+      auto r = co_await hooks_.finish(ctx.sha, ctx.promotion_id, PromotionState::succeeded, "");
       if (!r) co_return std::unexpected(r.error());
       co_return std::string("production release recorded");
     }
@@ -88,8 +136,7 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
     auto sha = core::Sha::parse(promotion.sha);
     if (!sha) co_return std::unexpected(sha.error());
 
-    std::vector<StepState> states;
-    for (const auto& s : promotion.steps) states.push_back(s.state);
+    const std::vector<StepState> states = journal_states(promotion);
     const core::NextStep next = core::next_step(states);
 
     if (next.kind == core::NextStep::Kind::done || next.kind == core::NextStep::Kind::stopped) {
@@ -98,20 +145,14 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
       std::string detail;
       if (!ok) {
         // What production looks like now matters most to whoever picks this up: say what already changed.
-        std::vector<std::string> changed, untouched;
-        for (const auto& s : promotion.steps) {
-          if (s.step.kind != StepKind::migrate && s.step.kind != StepKind::deploy) continue;
-          if (s.state == StepState::succeeded) changed.push_back(s.step.name());
-          else if (s.state == StepState::planned) untouched.push_back(s.step.name());
-        }
-        detail = fmt::format("step {} failed: {}; already changed: {}; not touched: {}",
-                             promotion.steps[next.index].step.name(), promotion.steps[next.index].detail,
-                             changed.empty() ? "nothing" : fmt::format("{}", fmt::join(changed, ", ")),
-                             untouched.empty() ? "nothing" : fmt::format("{}", fmt::join(untouched, ", ")));
+        const auto steps = plan_steps(promotion);
+        detail = fmt::format("step {} failed: {}; {}", promotion.steps[next.index].step.name(),
+                             promotion.steps[next.index].detail, core::production_changes(steps, states));
       }
-      auto r = co_await hooks_.finish(*sha, id, ok, detail);
+      const PromotionState outcome = ok ? PromotionState::succeeded : PromotionState::failed;
+      auto r = co_await hooks_.finish(*sha, id, outcome, detail);
       if (!r) co_return std::unexpected(r.error());
-      finished(ok, promotion.created_at);
+      finished(outcome, promotion.created_at);
       continue;
     }
 
@@ -125,6 +166,12 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
       co_return co_await run_blocking(blocking_, std::move(write));
     };
     const nlohmann::json fields = {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}};
+
+    if (promotion.abort && core::abort_stops_before(record.step.kind)) {
+      auto aborted = co_await abort(promotion, *sha, next, ctx);
+      if (!aborted) co_return std::unexpected(aborted.error());
+      continue;
+    }
 
     if (next.kind == core::NextStep::Kind::reconcile) {
       auto done = co_await find_done(ctx);
@@ -168,7 +215,7 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
 
     if (record.step.kind == StepKind::record) {
       if (!outcome) co_return std::unexpected(outcome.error());  // the end was not recorded: resume retries it
-      finished(true, promotion.created_at);
+      finished(PromotionState::succeeded, promotion.created_at);
       continue;
     }
     if (!outcome && outcome.error().code == ErrorCode::unavailable) {

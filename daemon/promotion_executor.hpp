@@ -26,8 +26,9 @@ struct StepPerformers {
 struct ExecutorHooks {
   // Re-checks that the release may still go to production; a detail line, or why not.
   std::function<boost::asio::awaitable<core::Result<std::string>>(const core::Sha&, PromotionId)> preflight;
-  // Records the end of the promotion (release promoted or failed, production pointer) durably.
-  std::function<boost::asio::awaitable<core::Result<void>>(const core::Sha&, PromotionId, bool succeeded,
+  // Records the end of the promotion (release promoted, failed or aborted; production pointer) durably.
+  // `outcome` is never `running`.
+  std::function<boost::asio::awaitable<core::Result<void>>(const core::Sha&, PromotionId, PromotionState outcome,
                                                            std::string detail)>
       finish;
 };
@@ -47,7 +48,12 @@ class PromotionExecutor {
   boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const StepContext&);
   StepPerformer* performer_for(const core::PlanStep&) const;
   // Counts the promotion's end in the metrics, with its duration since creation.
-  void finished(bool succeeded, core::Timestamp created_at);
+  void finished(PromotionState outcome, core::Timestamp created_at);
+  // Ends a promotion an operator aborted, before its next step that could change production. A step a
+  // crash left started is first settled by asking the world: one that took effect is journalled (and the
+  // loop comes back here for the step after it); one that did not is never run.
+  boost::asio::awaitable<core::Result<void>> abort(const PromotionRecord&, const core::Sha&, core::NextStep,
+                                                   const StepContext&);
   boost::asio::awaitable<core::Result<void>> journal(PromotionId, int index, core::StepState, std::string detail);
 
   boost::asio::any_io_executor blocking_;

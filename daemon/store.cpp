@@ -7,6 +7,7 @@ std::string_view to_string(PromotionState s) {
     case PromotionState::running: return "running";
     case PromotionState::succeeded: return "succeeded";
     case PromotionState::failed: return "failed";
+    case PromotionState::aborted: return "aborted";
   }
   return "running";
 }

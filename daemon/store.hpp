@@ -26,8 +26,15 @@ struct StepRecord {
   std::string progress;  // noted by the side effect while it ran (see journal_progress)
 };
 
-enum class PromotionState { running, succeeded, failed };
+enum class PromotionState { running, succeeded, failed, aborted };
 std::string_view to_string(PromotionState);
+
+// An operator asked a running promotion to stop before its next step that could change production.
+struct AbortRequest {
+  std::string by;
+  core::Timestamp at{};
+  std::string reason;
+};
 
 struct PromotionRecord {
   PromotionId id = 0;
@@ -38,6 +45,7 @@ struct PromotionRecord {
   core::Timestamp created_at{};
   std::optional<core::Timestamp> finished_at;
   std::optional<std::string> error;
+  std::optional<AbortRequest> abort;
   std::vector<StepRecord> steps;  // empty in listings
 };
 
@@ -95,6 +103,13 @@ class Store {
 
   // Notes what a started step's side effect has done so far (e.g. "railway-deployment:<id>"), before it waits.
   virtual Result<void> journal_progress(PromotionId, int index, const std::string& progress) = 0;
+
+  // Asks running promotion `id` to abort, auditing who asked and why; returns the promotion with its steps.
+  // The first request stands: asking again returns it unchanged. not_found for an unknown id;
+  // failed_precondition when the promotion has ended, or when every step that changes production is done
+  // (only verify and record remain, which an abort does not stop).
+  virtual Result<PromotionRecord> request_abort(PromotionId, const std::string& by, const std::string& reason,
+                                                core::Timestamp now) = 0;
 
   // Hotfix obligations, oldest due first; only the open ones when `open_only`.
   virtual Result<std::vector<core::Obligation>> obligations(bool open_only) = 0;

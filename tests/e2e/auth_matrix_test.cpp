@@ -70,6 +70,8 @@ restart_order = 1
        {401, 401, 403, 400, 400}},
       {"GET", "/v1/promotions", "/v1/promotions", nothing, {401, 401, 200, 200, 200}},
       {"GET", "/v1/promotions/{id}", "/v1/promotions/999", nothing, {401, 401, 404, 404, 404}},
+      {"POST", "/v1/promotions/{id}/abort", "/v1/promotions/999/abort", json{{"reason", "wrong build"}},
+       {401, 401, 403, 403, 404}},
       {"GET", "/v1/audit", "/v1/audit", nothing, {401, 401, 200, 200, 200}},
       {"POST", "/v1/hotfixes", "/v1/hotfixes",
        json{{"sha", unknown_sha}, {"reason", "outage"}, {"incident_url", "https://inc.example/1"}},

@@ -204,6 +204,72 @@ TEST_CASE("a promotion interrupted by killing promoterd finishes after restart, 
   CHECK(env.daemon.log().find("resuming promotion interrupted by a restart") != std::string::npos);
 }
 
+TEST_CASE("an operator aborts a running promotion: the running step ends, nothing after it is touched, and the next "
+          "release can still go") {
+  Env env("abort", "1s", "2s");
+  env.deploy_all(sha1);
+  env.smoke(sha1, true);
+  REQUIRE(env.daemon.post("/v1/releases/" + sha1 + "/approve", json::object(), bob).status == 200);
+  // Part-way: the migration took effect, a deploy is running (each simulated step takes 2s).
+  REQUIRE(eventually([&] { return env.effects().size() >= 1; }));
+  const std::string id = env.release(sha1)["promotion_id"].get<std::string>();
+  const std::string abort_path = "/v1/promotions/" + id + "/abort";
+
+  CHECK(env.daemon.post(abort_path, {{"reason", "x"}}, viewer).status == 403);
+  auto no_reason = env.daemon.post(abort_path, json::object(), bob);
+  CHECK(no_reason.status == 400);
+  CHECK(no_reason.json()["error"]["message"] == "field 'reason' is required");
+
+  std::string out;
+  const int rc = run_program({PROMOTECTL_BIN, "abort", id, "--reason", "wrong image tag"},
+                             {{"PROMOTER_URL", fmt::format("http://127.0.0.1:{}", env.daemon.port())},
+                              {"PROMOTER_TOKEN", bob}},
+                             out);
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.find("Abort of promotion " + id + " requested by bob") != std::string::npos);
+
+  REQUIRE(eventually([&] { return env.release(sha1)["state"] == "promotion_aborted"; }));
+  json r = env.release(sha1);
+  CHECK(r["state_reason"].get<std::string>().find("aborted by bob: wrong image tag") != std::string::npos);
+  auto p = env.daemon.get("/v1/promotions/" + id, viewer).json();
+  CHECK(p["state"] == "aborted");
+  CHECK(p["abort"]["by"] == "bob");
+  CHECK(p["abort"]["reason"] == "wrong image tag");
+  // What the world saw is exactly the steps the journal says succeeded; www, verify and record never ran.
+  std::vector<std::string> succeeded, effect_steps;
+  for (const auto& s : p["steps"]) {
+    if (s["state"] == "succeeded" && (s["kind"] == "migrate" || s["kind"] == "deploy")) succeeded.push_back(s["name"]);
+    if (s["name"] == "deploy:www" || s["name"] == "verify" || s["name"] == "record") CHECK(s["state"] == "planned");
+  }
+  for (const auto& e : env.effects()) effect_steps.push_back(e["step"]);
+  CHECK(effect_steps == succeeded);
+  CHECK(effect_steps.size() < 4);
+  CHECK(env.daemon.get("/v1/status", viewer).json()["production"].is_null());
+
+  auto again = env.daemon.post(abort_path, {{"reason", "again"}}, bob);
+  CHECK(again.status == 409);
+  CHECK(again.json()["error"]["message"].get<std::string>().find("has ended (aborted)") != std::string::npos);
+
+  std::set<std::string> actions;
+  const json audit = env.daemon.get("/v1/audit?sha=" + sha1, viewer).json();  // named: g++ 12's range-for dangles
+  for (const auto& e : audit["entries"])
+    actions.insert(e["actor"].get<std::string>() + " " + e["action"].get<std::string>());
+  CHECK(actions.count("bob promotion.abort_requested") == 1);
+  CHECK(actions.count("promoterd promotion.aborted") == 1);
+  const std::string metrics = env.daemon.get("/metrics", "").body;
+  CHECK(metrics.find("promoter_promotions_total{result=\"aborted\"} 1") != std::string::npos);
+  CHECK(metrics.find("promoter_promotions_total{result=\"failed\"} 0") != std::string::npos);
+  CHECK(metrics.find("promoter_releases{state=\"promotion_aborted\"} 1") != std::string::npos);
+
+  // The production lane is free again: the next commit goes through on its own gates.
+  const std::string sha2 = "2222222222222222222222222222222222222222";
+  env.deploy_all(sha2);
+  env.smoke(sha2, true);
+  REQUIRE(env.daemon.post("/v1/releases/" + sha2 + "/approve", json::object(), bob).status == 200);
+  CHECK(eventually([&] { return env.promoted(sha2); }, std::chrono::seconds(60)));
+}
+
 TEST_CASE("bad requests get a clear error and change nothing") {
   Env env("bad_input", "1h");
   CHECK(env.daemon.get("/v1/releases", "").status == 401);

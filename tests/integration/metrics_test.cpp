@@ -57,9 +57,9 @@ TEST_CASE("adapter attempts count by status class, a missing answer is 'error', 
 
 TEST_CASE("a promotion's end records its duration, result and, on success, the time") {
   Metrics metrics("test", false);
-  metrics.promotion_finished(false, 12.5, at_unix(1'000));
+  metrics.promotion_finished("failed", 12.5, at_unix(1'000));
   CHECK(sample(metrics.serialize(), "promoter_last_successful_promotion_timestamp_seconds") == 0);
-  metrics.promotion_finished(true, 30, at_unix(2'000));
+  metrics.promotion_finished("succeeded", 30, at_unix(2'000));
   const auto text = metrics.serialize();
   CHECK(sample(text, R"(promoter_promotions_total{result="failed"})") == 1);
   CHECK(sample(text, R"(promoter_promotions_total{result="succeeded"})") == 1);

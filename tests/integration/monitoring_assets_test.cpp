@@ -131,7 +131,7 @@ std::string all_families_exposition() {
   metrics.http_request("GET", "/v1/status", 200, 0.01);
   metrics.event("approve", "accepted");
   metrics.promotion_started();
-  metrics.promotion_finished(true, 1, now);
+  metrics.promotion_finished("succeeded", 1, now);
   metrics.step_finished("deploy", "api", "succeeded", 1);
   metrics.set_release_states({{"soaking", 1}});
   metrics.set_soak_remaining(5);

@@ -547,6 +547,36 @@ TEST_CASE("reject posts the reason, and without one is a usage error that sends 
   CHECK(json::parse(server.requests()[0].body) == json{{"reason", "breaks billing"}});
 }
 
+TEST_CASE("abort posts the reason to the promotion and shows who asked; without a reason or id nothing is sent") {
+  FakePromoterd server;
+  json running = promotion_json("7", sha_a);
+  running["state"] = "running";
+  running["error"] = nullptr;
+  running["abort"] = {{"by", "bob"}, {"at", "2026-11-25T04:00:30.000Z"}, {"reason", "wrong image tag"}};
+  server.answer("POST", "/v1/promotions/7/abort", 202, running);
+
+  auto missing = run({"abort", "7"}, env_for(server));
+  CHECK(missing.code == 2);
+  CHECK(contains(missing.err, "abort needs --reason TEXT"));
+  CHECK(contains(missing.err, "usage: promotectl abort ID --reason TEXT"));
+  auto bad_id = run({"abort", "../7", "--reason", "x"}, env_for(server));
+  CHECK(bad_id.code == 2);
+  CHECK(contains(bad_id.err, "is not a promotion id"));
+  CHECK(server.requests().empty());
+
+  auto result = run({"abort", "7", "--reason", "wrong image tag"}, env_for(server));
+  CHECK(result.code == 0);
+  CHECK(contains(result.out, "Abort of promotion 7 requested by bob"));
+  CHECK(contains(result.out, "a step already running is not cut short"));
+  const auto out = lines(result.out);
+  CHECK(contains(field_line(out, "abort"), "requested by bob at"));
+  CHECK(contains(field_line(out, "abort"), "wrong image tag"));
+  REQUIRE(server.requests().size() == 1);
+  CHECK(server.requests()[0].method == "POST");
+  CHECK(server.requests()[0].target == "/v1/promotions/7/abort");
+  CHECK(json::parse(server.requests()[0].body) == json{{"reason", "wrong image tag"}});
+}
+
 TEST_CASE("smoke posts suite, result and details; it needs exactly one of --passed and --failed") {
   FakePromoterd server;
   std::string target = "/v1/releases/" + sha_a + "/smoke-results";

@@ -60,6 +60,10 @@ class CrashingStore final : public daemon::Store {
   core::Result<std::unique_ptr<daemon::EnvironmentLease>> lease_environment(const std::string& e) override {
     return inner_.lease_environment(e);
   }
+  core::Result<daemon::PromotionRecord> request_abort(daemon::PromotionId id, const std::string& by,
+                                                      const std::string& reason, core::Timestamp now) override {
+    return inner_.request_abort(id, by, reason, now);
+  }
   core::Result<std::vector<core::Obligation>> obligations(bool open_only) override {
     return inner_.obligations(open_only);
   }
@@ -93,6 +97,24 @@ class CrashingStore final : public daemon::Store {
 };
 
 const core::Sha sha = *core::Sha::parse("1234567890123456789012345678901234567890");
+
+// A step's side effect with something done first: what an operator does while the step runs.
+using BeforeStep = std::function<void(const daemon::StepContext&)>;
+class HookedStep final : public daemon::StepPerformer {
+ public:
+  HookedStep(daemon::StepPerformer& inner, BeforeStep before) : inner_(inner), before_(std::move(before)) {}
+  asio::awaitable<core::Result<std::string>> perform(const daemon::StepContext& ctx) override {
+    if (before_) before_(ctx);
+    co_return co_await inner_.perform(ctx);
+  }
+  asio::awaitable<core::Result<std::optional<std::string>>> find_done(const daemon::StepContext& ctx) override {
+    co_return co_await inner_.find_done(ctx);
+  }
+
+ private:
+  daemon::StepPerformer& inner_;
+  BeforeStep before_;
+};
 
 // The release state as the daemon keeps it, with the store underneath: enough to create a promotion
 // and to let an executor finish one.
@@ -137,14 +159,15 @@ struct Harness {
       if (!gates.all_ok()) co_return core::fail(core::ErrorCode::failed_precondition, "gates do not hold");
       co_return std::string("gates hold");
     };
-    h.finish = [this](const core::Sha& s, daemon::PromotionId id, bool ok,
+    h.finish = [this](const core::Sha& s, daemon::PromotionId id, daemon::PromotionState outcome,
                       std::string detail) -> asio::awaitable<core::Result<void>> {
       ++finish_calls;
       if (fail_next_finish) {
         fail_next_finish = false;
         co_return core::fail(core::ErrorCode::unavailable, "simulated crash before the end was recorded");
       }
-      submit(core::PromotionFinished{s, id, ok, std::move(detail)});
+      submit(core::PromotionFinished{s, id, outcome == daemon::PromotionState::succeeded, std::move(detail),
+                                     outcome == daemon::PromotionState::aborted});
       co_return core::Result<void>{};
     };
     return h;
@@ -152,10 +175,11 @@ struct Harness {
 
   // Runs one executor to its end (or its crash) on a fresh io_context.
   core::Result<daemon::PromotionState> run(daemon::Store& via, daemon::PromotionId id,
-                                           adapters::SimulatedProduction& production) {
+                                           adapters::SimulatedProduction& production, BeforeStep before = {}) {
     asio::io_context io;
     asio::thread_pool pool(2);
-    adapters::SimulatedStep step(production, io.get_executor());
+    adapters::SimulatedStep simulated(production, io.get_executor());
+    HookedStep step(simulated, std::move(before));
     daemon::StepPerformers performers{&step, {{"worker", &step}, {"api", &step}, {"www", &step}}, &step};
     daemon::PromotionExecutor executor(pool.get_executor(), via, clock, performers, hooks(), "production");
     std::optional<core::Result<daemon::PromotionState>> result;
@@ -294,4 +318,194 @@ TEST_CASE("a second executor cannot run a promotion of an environment another ex
   auto again = h.run(h.store, id, production);
   REQUIRE(again.has_value());
   CHECK(*again == daemon::PromotionState::succeeded);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Operator aborts
+
+namespace {
+
+std::vector<std::string> effect_steps(const adapters::SimulatedProduction& production) {
+  std::vector<std::string> steps;
+  for (const auto& e : production.effects()) steps.push_back(e.step);
+  return steps;
+}
+
+daemon::PromotionRecord reread(adapters::PgStore& store, daemon::PromotionId id) {
+  auto p = store.promotion(id);
+  REQUIRE(p.has_value());
+  REQUIRE(p->has_value());
+  return **p;
+}
+
+std::map<std::string, core::StepState> step_states(const daemon::PromotionRecord& p) {
+  std::map<std::string, core::StepState> out;
+  for (const auto& s : p.steps) out[s.step.name()] = s.state;
+  return out;
+}
+
+// Asks for an abort as bob would, while the named step is about to take effect.
+BeforeStep abort_during(Harness& h, daemon::PromotionId id, std::string step_name,
+                        std::optional<core::Result<daemon::PromotionRecord>>& answer) {
+  return [&h, id, step_name, &answer](const daemon::StepContext& ctx) {
+    if (ctx.step.name() == step_name) answer = h.store.request_abort(id, "bob", "wrong image tag", h.clock.now());
+  };
+}
+
+}  // namespace
+
+TEST_CASE("an abort requested before the first step ends the promotion with nothing touched") {
+  Harness h(testing::fresh_database("promoter_executor_abort_first"));
+  const auto id = h.create_promotion();
+  auto requested = h.store.request_abort(id, "bob", "wrong image tag", h.clock.now());
+  REQUIRE_MESSAGE(requested.has_value(), (requested ? "" : requested.error().message));
+  REQUIRE(requested->abort.has_value());
+  CHECK(requested->abort->by == "bob");
+  CHECK(requested->state == daemon::PromotionState::running);
+
+  auto production = memory_production(h.clock);
+  auto r = h.run(h.store, id, production);
+  REQUIRE(r.has_value());
+  CHECK(*r == daemon::PromotionState::aborted);
+  CHECK(production.effects().empty());
+  const auto p = reread(h.store, id);
+  CHECK(p.state == daemon::PromotionState::aborted);
+  for (const auto& s : p.steps) CHECK_MESSAGE(s.state == core::StepState::planned, s.step.name());
+  REQUIRE(p.error.has_value());
+  CHECK(*p.error == fmt::format("promotion {} aborted by bob: wrong image tag; stopped before preflight; already "
+                                "changed: nothing; not touched: migrate, deploy:worker, deploy:api, deploy:www",
+                                id));
+  CHECK(h.world.find(sha)->state == core::ReleaseState::promotion_aborted);
+  CHECK_FALSE(h.world.production.has_value());
+  CHECK_FALSE(h.world.promoting.has_value());
+}
+
+TEST_CASE("an abort during a deploy lets that step finish and touches no later service") {
+  Harness h(testing::fresh_database("promoter_executor_abort_mid"));
+  const auto id = h.create_promotion();
+  auto production = memory_production(h.clock);
+  std::optional<core::Result<daemon::PromotionRecord>> answer;
+  auto r = h.run(h.store, id, production, abort_during(h, id, "deploy:worker", answer));
+  REQUIRE(answer.has_value());
+  REQUIRE_MESSAGE(answer->has_value(), (*answer ? "" : answer->error().message));
+  REQUIRE(r.has_value());
+  CHECK(*r == daemon::PromotionState::aborted);
+  CHECK(effect_steps(production) == std::vector<std::string>{"migrate", "deploy:worker"});
+  const auto p = reread(h.store, id);
+  const auto states = step_states(p);
+  CHECK(states.at("deploy:worker") == core::StepState::succeeded);
+  CHECK(states.at("deploy:api") == core::StepState::planned);
+  CHECK(states.at("deploy:www") == core::StepState::planned);
+  CHECK(states.at("verify") == core::StepState::planned);
+  REQUIRE(p.error.has_value());
+  CHECK(p.error->find("stopped before deploy:api; already changed: migrate, deploy:worker; not touched: deploy:api, "
+                      "deploy:www") != std::string::npos);
+
+  // The audit says who asked, once; asking again changes nothing, and an ended promotion refuses it.
+  auto again = h.store.request_abort(id, "carol", "me too", h.clock.now());
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error().code == core::ErrorCode::failed_precondition);
+  CHECK(again.error().message == fmt::format("promotion {} has ended (aborted); only a running promotion can be "
+                                             "aborted",
+                                             id));
+  auto audit = h.store.audit(sha.str(), 100);
+  REQUIRE(audit.has_value());
+  int requests = 0;
+  for (const auto& e : *audit)
+    if (e.action == "promotion.abort_requested") {
+      ++requests;
+      CHECK(e.actor == "bob");
+      CHECK(e.detail == fmt::format("promotion {}: wrong image tag", id));
+    }
+  CHECK(requests == 1);
+  CHECK(reread(h.store, id).abort->by == "bob");
+}
+
+TEST_CASE("a second abort request keeps the first; an unknown promotion is not found") {
+  Harness h(testing::fresh_database("promoter_executor_abort_twice"));
+  const auto id = h.create_promotion();
+  REQUIRE(h.store.request_abort(id, "bob", "first", h.clock.now()).has_value());
+  auto second = h.store.request_abort(id, "carol", "second", h.clock.now());
+  REQUIRE(second.has_value());
+  CHECK(second->abort->by == "bob");
+  CHECK(second->abort->reason == "first");
+  auto unknown = h.store.request_abort(id + 100, "bob", "x", h.clock.now());
+  REQUIRE_FALSE(unknown.has_value());
+  CHECK(unknown.error().code == core::ErrorCode::not_found);
+}
+
+TEST_CASE("once every service is deployed an abort is refused, and one that came during the last deploy does not stop "
+          "the promotion") {
+  Harness h(testing::fresh_database("promoter_executor_abort_late"));
+  const auto id = h.create_promotion();
+  auto production = memory_production(h.clock);
+  std::optional<core::Result<daemon::PromotionRecord>> during_www, during_verify;
+  auto r = h.run(h.store, id, production, [&](const daemon::StepContext& ctx) {
+    abort_during(h, id, "deploy:www", during_www)(ctx);
+    abort_during(h, id, "verify", during_verify)(ctx);
+  });
+  REQUIRE(during_www.has_value());
+  CHECK(during_www->has_value());  // accepted: deploy:www had not finished
+  REQUIRE(during_verify.has_value());
+  CHECK(during_verify->has_value());  // the first request stands and is returned again
+  REQUIRE(r.has_value());
+  // Production runs the release on every service by then: the record must say so.
+  CHECK(*r == daemon::PromotionState::succeeded);
+  check_effects_exactly_once_in_order(production, id);
+  CHECK(h.world.production == sha);
+
+  // A promotion whose every deploy succeeded, with only verify left, refuses a fresh request.
+  Harness late(testing::fresh_database("promoter_executor_abort_refused"));
+  const auto late_id = late.create_promotion();
+  auto late_production = memory_production(late.clock);
+  std::optional<core::Result<daemon::PromotionRecord>> refused;
+  REQUIRE(late.run(late.store, late_id, late_production, abort_during(late, late_id, "verify", refused)).has_value());
+  REQUIRE(refused.has_value());
+  REQUIRE_FALSE(refused->has_value());
+  CHECK(refused->error().code == core::ErrorCode::failed_precondition);
+  CHECK(refused->error().message.find("has deployed every service") != std::string::npos);
+  CHECK(reread(late.store, late_id).state == daemon::PromotionState::succeeded);
+}
+
+TEST_CASE("an abort of a promotion a crash interrupted settles the interrupted step and never runs it again") {
+  // Journal writes: preflight started (1), succeeded (2), migrate started (3), succeeded (4), deploy:worker
+  // started (5), succeeded (6). Crash after write 5: worker's effect never happened. Crash instead of write 6:
+  // it happened, but the journal still says started.
+  struct Case {
+    int crash_at;
+    CrashingStore::Mode mode;
+    std::vector<std::string> effects;
+    core::StepState worker;
+  };
+  const Case cases[] = {
+      {5, CrashingStore::Mode::after_write, {"migrate"}, core::StepState::failed},
+      {6, CrashingStore::Mode::instead_of_write, {"migrate", "deploy:worker"}, core::StepState::succeeded},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.crash_at);
+    Harness h(testing::fresh_database("promoter_executor_abort_crash"));
+    const auto id = h.create_promotion();
+    auto production = memory_production(h.clock);
+    CrashingStore crashing(h.store, c.crash_at, c.mode);
+    REQUIRE_FALSE(h.run(crashing, id, production).has_value());
+    REQUIRE(crashing.crashed);
+    REQUIRE(h.store.request_abort(id, "bob", "stop it", h.clock.now()).has_value());
+
+    auto r = h.run(h.store, id, production);
+    REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message));
+    CHECK(*r == daemon::PromotionState::aborted);
+    CHECK(effect_steps(production) == c.effects);
+    const auto p = reread(h.store, id);
+    const auto states = step_states(p);
+    CHECK(states.at("deploy:worker") == c.worker);
+    CHECK(states.at("deploy:api") == core::StepState::planned);
+    if (c.worker == core::StepState::failed) {
+      CHECK(p.steps[2].detail == "interrupted by a restart and not run again: the promotion was aborted by bob");
+      CHECK(p.error->find("stopped before deploy:worker; already changed: migrate; not touched: deploy:worker, "
+                          "deploy:api") !=
+            std::string::npos);
+    } else {
+      CHECK(p.error->find("stopped before deploy:api; already changed: migrate, deploy:worker") != std::string::npos);
+    }
+  }
 }

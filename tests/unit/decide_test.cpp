@@ -573,6 +573,7 @@ TEST_CASE("each release state accepts and refuses exactly the events of the acce
       {ReleaseState::promoting, accepted, accepted, refused, refused, accepted, accepted},
       {ReleaseState::promoted, accepted, accepted, refused, refused, accepted, refused},
       {ReleaseState::promotion_failed, accepted, accepted, refused, refused, accepted, refused},
+      {ReleaseState::promotion_aborted, accepted, accepted, refused, refused, accepted, refused},
       {ReleaseState::rejected, accepted, accepted, refused, refused, accepted, refused},
       {ReleaseState::superseded, accepted, accepted, refused, refused, accepted, refused},
       {ReleaseState::staging_failed, accepted, accepted, accepted, accepted, accepted, refused},
@@ -684,6 +685,29 @@ TEST_CASE("PromotionFinished with failure leaves production alone and marks prom
   bool notified = false;
   for (const auto& n : effects_of<Notify>(dec)) notified = notified || n.kind == "promotion.failed";
   CHECK(notified);
+}
+
+TEST_CASE("an aborted promotion leaves production alone, ends the release as promotion_aborted and frees the lane") {
+  Driver d;
+  d.world.production = C;
+  make_ready(d, A);
+  record_promotion_id(d.world, A, 8);
+  const std::string detail = "by bob: wrong image; stopped before deploy:api; already changed: migrate";
+  const Decision& dec = d.ok(PromotionFinished{A, 8, false, detail, true});
+  CHECK(d.release(A).state == ReleaseState::promotion_aborted);
+  CHECK(d.release(A).state_reason == "promotion 8 aborted " + detail);
+  CHECK(is_terminal(ReleaseState::promotion_aborted));
+  CHECK_FALSE(d.world.active.contains(A.str()));
+  CHECK(d.world.production == C);
+  CHECK_FALSE(d.world.promoting.has_value());
+  CHECK(has_audit(dec, "promotion.aborted"));
+  CHECK_FALSE(has_audit(dec, "promotion.failed"));
+  std::vector<std::string> kinds;
+  for (const auto& n : effects_of<Notify>(dec)) kinds.push_back(n.kind);
+  CHECK(kinds == std::vector<std::string>{"promotion.aborted"});
+  // Not promoted again by itself: a new approval is refused, the release stays aborted.
+  CHECK(d.refused(approval(A, "carol")).code == ErrorCode::failed_precondition);
+  CHECK(effects_of<StartPromotion>(dec).empty());
 }
 
 TEST_CASE("PromotionFinished naming another promotion id is a conflict") {

@@ -147,6 +147,29 @@ TEST_CASE("idempotency keys are distinct per step and per promotion, and stable"
   CHECK(idempotency_key(7, plan.steps[2]) == "promotion-7-step-2-deploy:worker");
 }
 
+TEST_CASE("an abort stops a plan before preflight, migrate and deploy steps, never before verify or record") {
+  CHECK(abort_stops_before(StepKind::preflight));
+  CHECK(abort_stops_before(StepKind::migrate));
+  CHECK(abort_stops_before(StepKind::deploy));
+  CHECK_FALSE(abort_stops_before(StepKind::verify));
+  CHECK_FALSE(abort_stops_before(StepKind::record));
+}
+
+TEST_CASE("production_changes names what a stopped plan changed, may have changed, and left alone") {
+  const PromotionPlan plan = make_plan(testing::standard_policy());
+  REQUIRE(plan.steps.size() == 7);  // preflight, migrate, worker, api, www, verify, record
+  using S = StepState;
+  const std::vector<S> mid{S::succeeded, S::succeeded, S::succeeded, S::started, S::planned, S::planned, S::planned};
+  CHECK(production_changes(plan.steps, mid) ==
+        "already changed: migrate, deploy:worker; may have changed in part: deploy:api; not touched: deploy:www");
+  const std::vector<S> start(7, S::planned);
+  CHECK(production_changes(plan.steps, start) ==
+        "already changed: nothing; not touched: migrate, deploy:worker, deploy:api, deploy:www");
+  const std::vector<S> failed{S::succeeded, S::failed, S::planned, S::planned, S::planned, S::planned, S::planned};
+  CHECK(production_changes(plan.steps, failed) ==
+        "already changed: nothing; not touched: deploy:worker, deploy:api, deploy:www");
+}
+
 TEST_CASE("step kinds and states round-trip through their names; unknown names are rejected") {
   for (StepKind k : {StepKind::preflight, StepKind::migrate, StepKind::deploy, StepKind::verify, StepKind::record})
     CHECK(parse_step_kind(to_string(k)) == k);
