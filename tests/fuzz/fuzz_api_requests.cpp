@@ -31,6 +31,12 @@ void check(const RejectRequest& r) {
   FUZZ_CHECK(r.reason.size() <= 2000);
 }
 
+json to_json(const AbortPromotionRequest& r) { return {{"reason", r.reason}}; }
+void check(const AbortPromotionRequest& r) {
+  FUZZ_CHECK(!blank(r.reason));
+  FUZZ_CHECK(r.reason.size() <= 2000);
+}
+
 json to_json(const SmokeRequest& r) { return {{"suite", r.suite}, {"passed", r.passed}, {"details", r.details}}; }
 void check(const SmokeRequest& r) {
   FUZZ_CHECK(!blank(r.suite));
@@ -100,6 +106,7 @@ struct Parser {
 constexpr Parser kParsers[] = {
     {"approve", round_trip<ApproveRequest, parse_approve_request>},
     {"reject", round_trip<RejectRequest, parse_reject_request>},
+    {"promotions-abort", round_trip<AbortPromotionRequest, parse_abort_promotion_request>},
     {"smoke-results", round_trip<SmokeRequest, parse_smoke_request>},
     {"staging-deployments", round_trip<StagingDeploymentRequest, parse_staging_deployment_request>},
     {"hotfixes", round_trip<HotfixRequest, parse_hotfix_request>},

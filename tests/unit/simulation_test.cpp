@@ -294,7 +294,7 @@ struct Stats {
   long events = 0, accepted = 0, refused = 0, promotions_started = 0, promoted = 0, promotion_failed = 0;
   long soak_resets = 0, superseded = 0, rejected = 0, restarts = 0, executor_crashes = 0;
   long reconciled_done = 0, reconciled_redo = 0, steps_failed = 0, started_by_resume = 0, self_approvals_refused = 0;
-  long duplicates = 0, timers_fired = 0, hotfixes = 0, hotfixes_refused = 0;
+  long duplicates = 0, timers_fired = 0, hotfixes = 0, hotfixes_refused = 0, aborted = 0;
 };
 
 class Simulation {
@@ -601,7 +601,7 @@ class Simulation {
             if (x.succeeded) oracle_.production = x.sha;
             oracle_.running.reset();
             promotion_.reset();
-            ++(x.succeeded ? stats_.promoted : stats_.promotion_failed);
+            ++(x.succeeded ? stats_.promoted : x.aborted ? stats_.aborted : stats_.promotion_failed);
           }
         },
         e);
@@ -747,6 +747,19 @@ class Simulation {
             fail("plan walk", "PromotionFinished of the running promotion refused");
           return;
         }
+        // An operator's abort, honoured before a step that could change production: what ran before stays,
+        // nothing after it ever runs, and the lane frees for the next release.
+        if (n.kind == NextStep::Kind::run && abort_stops_before(p.plan.steps[static_cast<std::size_t>(n.index)].kind) &&
+            chance(0.01)) {
+          for (int i = 0; i < static_cast<int>(p.plan.steps.size()); ++i)
+            if (p.performed[key(i)] != (i < n.index ? 1 : 0))
+              return fail("abort", fmt::format("step {} performed {} times before an abort at step {}", key(i),
+                                               p.performed[key(i)], n.index));
+          const std::int64_t id = p.id;
+          deliver(PromotionFinished{p.sha, id, false, "by sim: aborted", true});
+          if (failure_.empty() && promotion_ && promotion_->id == id) fail("abort", "aborted PromotionFinished refused");
+          return;
+        }
         if (n.kind == NextStep::Kind::run) {
           journal(p, n.index, StepState::started);
           p.current = n.index;
@@ -867,18 +880,19 @@ TEST_CASE("simulation: random event orders, crashes and restarts never break the
       "{} scenarios, {} events ({} accepted, {} refused); {} promotions started ({} by resume), {} promoted, "
       "{} failed; {} soak resets, {} superseded, {} rejected, {} self-approvals refused; {} restarts, {} executor "
       "crashes, {} reconciles found done, {} redone, {} steps failed; {} duplicate deliveries, {} timers fired; "
-      "{} hotfixes, {} refused",
+      "{} hotfixes, {} refused; {} aborted",
       scenarios, stats.events, stats.accepted, stats.refused, stats.promotions_started, stats.started_by_resume,
       stats.promoted, stats.promotion_failed, stats.soak_resets, stats.superseded, stats.rejected,
       stats.self_approvals_refused, stats.restarts, stats.executor_crashes, stats.reconciled_done,
       stats.reconciled_redo, stats.steps_failed, stats.duplicates, stats.timers_fired, stats.hotfixes,
-      stats.hotfixes_refused));
+      stats.hotfixes_refused, stats.aborted));
   if (!only) {
     // The simulation must reach the paths it claims to check, or it checks nothing.
     CHECK(stats.promotions_started > scenarios / 5);
     CHECK(stats.started_by_resume > 0);
     CHECK(stats.promoted > 0);
     CHECK(stats.promotion_failed > 0);
+    CHECK(stats.aborted > 0);
     CHECK(stats.soak_resets > 0);
     CHECK(stats.superseded > 0);
     CHECK(stats.rejected > 0);
