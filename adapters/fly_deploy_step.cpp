@@ -219,6 +219,12 @@ boost::asio::awaitable<core::Result<std::string>> FlyDeployStep::perform(const d
       ++already;
       continue;
     }
+    // Between machines is where a rollout can stop safely: each one done is started with passing checks.
+    if (ctx.aborted_by)
+      if (const auto by = co_await ctx.aborted_by())
+        co_return fail(ErrorCode::aborted,
+                       fmt::format("stopped after {} of {} machines of {} were on {}: the promotion was aborted by {}",
+                                   updated + already, list->size(), target_.app, image, *by));
     auto rolled = co_await roll(m, image, ctx);
     if (!rolled) {
       auto e = rolled.error();

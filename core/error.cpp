@@ -10,6 +10,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::failed_precondition: return "failed_precondition";
     case ErrorCode::forbidden: return "forbidden";
     case ErrorCode::unavailable: return "unavailable";
+    case ErrorCode::aborted: return "aborted";
     case ErrorCode::internal: return "internal";
   }
   return "internal";

@@ -13,6 +13,7 @@ enum class ErrorCode {
   failed_precondition,  // a rule of the policy refuses it (409)
   forbidden,            // authenticated but not allowed (403)
   unavailable,          // a dependency is down; retry later (503)
+  aborted,              // an operator stopped it part-way (409)
   internal,             // a bug or an unexpected failure (500)
 };
 

@@ -20,7 +20,8 @@ HttpResponse error_response(const core::Error& e) {
     case core::ErrorCode::invalid_argument: status = 400; break;
     case core::ErrorCode::not_found: status = 404; break;
     case core::ErrorCode::conflict:
-    case core::ErrorCode::failed_precondition: status = 409; break;
+    case core::ErrorCode::failed_precondition:
+    case core::ErrorCode::aborted: status = 409; break;
     case core::ErrorCode::forbidden: status = 403; break;
     case core::ErrorCode::unavailable: status = 503; break;
     case core::ErrorCode::internal: status = 500; break;
@@ -293,7 +294,7 @@ class Api {
   }
 
   // 202: the executor honours the request before the promotion's next step that could change production;
-  // a step already running is never cut short.
+  // a step already running is not cut short (a Fly rollout stops between machines).
   asio::awaitable<HttpResponse> abort_promotion(HttpRequest& req) {
     auto parsed = id_param(req);
     if (!parsed) co_return error_response(parsed.error());

@@ -581,8 +581,8 @@ int run_abort(Invocation& inv) {
   if (!answer) return answer.error();
   if (inv.print_json_instead(*answer)) return cli_exit_ok;
   inv.out() << fmt::format("Abort of promotion {} requested by {}. It stops before its next step that could change "
-                           "production; a step already running is not cut short. Follow it with: promotectl "
-                           "promotion {}\n\n",
+                           "production; a step already running is not cut short (a Fly rollout stops after the "
+                           "machine it is rolling). Follow it with: promotectl promotion {}\n\n",
                            id, text(member(*answer, "abort"), "by"), id);
   print_promotion(inv.out(), *answer);
   return cli_exit_ok;

@@ -67,10 +67,19 @@ boost::asio::awaitable<core::Result<void>> PromotionExecutor::abort(const Promot
     // For the summary: "not touched", unless it had noted an effect it began.
     states[static_cast<std::size_t>(next.index)] = ctx.progress.empty() ? StepState::planned : StepState::started;
   }
-  const std::string detail = fmt::format("by {}: {}; stopped before {}; {}", request.by, request.reason,
-                                         ctx.step.name(), core::production_changes(plan_steps(promotion), states));
+  std::string where = "before " + ctx.step.name();
+  co_return co_await finish_aborted(promotion, sha, std::move(states), std::move(where));
+}
+
+boost::asio::awaitable<core::Result<void>> PromotionExecutor::finish_aborted(const PromotionRecord& promotion,
+                                                                             const core::Sha& sha,
+                                                                             std::vector<StepState> states,
+                                                                             std::string where) {
+  const AbortRequest& request = *promotion.abort;
+  const std::string detail = fmt::format("by {}: {}; stopped {}; {}", request.by, request.reason, where,
+                                         core::production_changes(plan_steps(promotion), states));
   log(LogLevel::warn, "promotion aborted by an operator",
-      {{"promotion_id", promotion.id}, {"sha", promotion.sha}, {"step", ctx.step.name()}, {"aborted_by", request.by}});
+      {{"promotion_id", promotion.id}, {"sha", promotion.sha}, {"stopped", where}, {"aborted_by", request.by}});
   auto r = co_await hooks_.finish(sha, promotion.id, PromotionState::aborted, detail);
   if (!r) co_return std::unexpected(r.error());
   finished(PromotionState::aborted, promotion.created_at);
@@ -157,13 +166,20 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
     }
 
     const StepRecord& record = promotion.steps[next.index];
-    StepContext ctx{id, *sha, record.step, record.idempotency_key, record.started_at, record.progress, {}};
+    StepContext ctx{id, *sha, record.step, record.idempotency_key, record.started_at, record.progress, {}, {}};
     const int index = next.index;
     ctx.note = [this, id, index](std::string progress) -> boost::asio::awaitable<core::Result<void>> {
       auto write = [this, id, index, progress = std::move(progress)] {
         return store_.journal_progress(id, index, progress);
       };
       co_return co_await run_blocking(blocking_, std::move(write));
+    };
+    ctx.aborted_by = [this, id]() -> boost::asio::awaitable<std::optional<std::string>> {
+      auto read = [this, id] { return store_.promotion(id); };
+      auto p = co_await run_blocking(blocking_, std::move(read));
+      // Unreadable now: not known to be aborted; the next step boundary asks again.
+      if (!p || !*p || !(*p)->abort) co_return std::nullopt;
+      co_return (*p)->abort->by;
     };
     const nlohmann::json fields = {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}};
 
@@ -223,6 +239,22 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
       log(LogLevel::warn, "step interrupted by an unavailable dependency; will reconcile",
           {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}, {"error", outcome.error().message}});
       co_return std::unexpected(outcome.error());
+    }
+    if (!outcome && outcome.error().code == ErrorCode::aborted) {
+      // Stopped part-way (between two machines of a rollout) for an operator's abort.
+      auto j = co_await journal(id, next.index, StepState::failed, outcome.error().message);
+      if (!j) co_return std::unexpected(j.error());
+      auto reloaded = co_await run_blocking(blocking_, [this, id] { return store_.promotion(id); });
+      if (!reloaded) co_return std::unexpected(reloaded.error());
+      if (!*reloaded || !(*reloaded)->abort)
+        co_return fail(ErrorCode::internal, fmt::format("step {} stopped for an abort promotion {} does not record",
+                                                        record.step.name(), id));
+      std::vector<StepState> after = journal_states(**reloaded);
+      after[static_cast<std::size_t>(next.index)] = StepState::started;  // "may have changed in part"
+      std::string where = "during " + record.step.name();
+      auto r = co_await finish_aborted(**reloaded, *sha, std::move(after), std::move(where));
+      if (!r) co_return std::unexpected(r.error());
+      continue;
     }
     if (outcome) {
       auto j = co_await journal(id, next.index, StepState::succeeded, *outcome);

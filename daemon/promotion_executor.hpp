@@ -54,6 +54,9 @@ class PromotionExecutor {
   // loop comes back here for the step after it); one that did not is never run.
   boost::asio::awaitable<core::Result<void>> abort(const PromotionRecord&, const core::Sha&, core::NextStep,
                                                    const StepContext&);
+  // Records the aborted end: who and why, where it stopped ("before deploy:api"), what production has.
+  boost::asio::awaitable<core::Result<void>> finish_aborted(const PromotionRecord&, const core::Sha&,
+                                                            std::vector<core::StepState> states, std::string where);
   boost::asio::awaitable<core::Result<void>> journal(PromotionId, int index, core::StepState, std::string detail);
 
   boost::asio::any_io_executor blocking_;

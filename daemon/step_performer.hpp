@@ -22,6 +22,10 @@ struct StepContext {
   std::string progress;                       // what note() recorded before a crash, for find_done
   // Records progress durably before the side effect waits (e.g. the id of the deployment it started).
   std::function<boost::asio::awaitable<core::Result<void>>(std::string)> note;
+  // Who asked to abort the promotion, if anyone has. A step made of several parts that can stop safely
+  // between them (a rollout, machine by machine) asks before each part, and stops with
+  // ErrorCode::aborted; a step that cannot stop part-way (a migration) never asks. May be empty.
+  std::function<boost::asio::awaitable<std::optional<std::string>>()> aborted_by;
 };
 
 class StepPerformer {
@@ -29,7 +33,8 @@ class StepPerformer {
   virtual ~StepPerformer() = default;
   // Does the step's side effect and waits for it to take; the result is a detail line for the journal.
   // ErrorCode::unavailable means "cannot tell now" (the step stays started and is reconciled on the next
-  // run); any other error fails the step and stops the promotion.
+  // run); ErrorCode::aborted means it stopped part-way for an operator's abort (see aborted_by); any
+  // other error fails the step and stops the promotion.
   virtual boost::asio::awaitable<core::Result<std::string>> perform(const StepContext&) = 0;
   // After a crash left the step `started`: asks the world whether the effect already happened.
   // A value means it did (with a detail line); nullopt means it did not and perform() may run.

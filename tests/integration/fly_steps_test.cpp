@@ -71,7 +71,7 @@ struct Fly {
 
   daemon::StepContext context(std::string progress = "") {
     daemon::StepContext ctx{7, sha, core::PlanStep{2, core::StepKind::deploy, "api"}, "promotion-7-step-2",
-                            std::nullopt, std::move(progress), {}};
+                            std::nullopt, std::move(progress), {}, {}};
     ctx.note = [this](std::string progress) -> asio::awaitable<core::Result<void>> {
       notes.push_back(std::move(progress));
       co_return core::Result<void>{};
@@ -175,6 +175,38 @@ TEST_CASE("a Fly rollout updates every machine once, one at a time, each started
   // The journal got the lease nonce before the update and the new instance id before the wait.
   REQUIRE(fly.notes.size() == 6);
   CHECK(nlohmann::json::parse(fly.notes[1])["instance_id"] == updates[0].new_instance_id);
+}
+
+TEST_CASE("an abort stops a Fly rollout between machines: the machine being rolled finishes, later ones are untouched") {
+  Fly fly;
+  const auto ids = fly.add_machines(3);
+  auto step = fly.deploy_step();
+  auto ctx = fly.context();
+  int asked = 0;
+  // Nobody has asked before the first machine; bob has by the time it is done.
+  ctx.aborted_by = [&asked]() -> asio::awaitable<std::optional<std::string>> {
+    co_return ++asked == 1 ? std::nullopt : std::optional<std::string>("bob");
+  };
+  auto r = fly.run(step.perform(ctx));
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == core::ErrorCode::aborted);
+  CHECK(r.error().message == "stopped after 1 of 3 machines of rotor-api were on " + target_image +
+                                 ": the promotion was aborted by bob");
+  CHECK(asked == 2);
+  const auto updates = fly.updates();
+  REQUIRE(updates.size() == 1);
+  CHECK(updates[0].machine_id == ids[0]);
+  CHECK(fly.machine(ids[0])["state"] == "started");
+  CHECK(fly.machine(ids[1])["config"]["image"] == "registry.fly.io/rotor-api:old");
+  CHECK(fly.machine(ids[2])["config"]["image"] == "registry.fly.io/rotor-api:old");
+  // The first machine's lease was given back; none was taken on the others.
+  int acquired = 0, released = 0;
+  for (const auto& q : fly.requests()) {
+    acquired += q.operation == FlyOperation::acquire_lease;
+    released += q.operation == FlyOperation::release_lease;
+  }
+  CHECK(acquired == 1);
+  CHECK(released == 1);
 }
 
 TEST_CASE("a machine already on the release's image is not updated again, only waited healthy") {

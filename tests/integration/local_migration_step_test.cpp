@@ -50,7 +50,7 @@ struct Runner {
   }
   daemon::StepContext context(std::string progress = "") {
     daemon::StepContext ctx{3, sha, core::PlanStep{1, core::StepKind::migrate, ""}, "promotion-3-step-1",
-                            std::nullopt, std::move(progress), {}};
+                            std::nullopt, std::move(progress), {}, {}};
     ctx.note = [this](std::string p) -> asio::awaitable<core::Result<void>> {
       notes.push_back(std::move(p));
       co_return core::Result<void>{};

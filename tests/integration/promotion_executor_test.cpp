@@ -105,8 +105,13 @@ class HookedStep final : public daemon::StepPerformer {
   HookedStep(daemon::StepPerformer& inner, BeforeStep before) : inner_(inner), before_(std::move(before)) {}
   asio::awaitable<core::Result<std::string>> perform(const daemon::StepContext& ctx) override {
     if (before_) before_(ctx);
+    // As a rollout does between machines: stop part-way when an operator has asked.
+    if (ctx.step.name() == stops_part_way && ctx.aborted_by)
+      if (auto by = co_await ctx.aborted_by())
+        co_return core::fail(core::ErrorCode::aborted, "stopped after 1 of 2 machines: aborted by " + *by);
     co_return co_await inner_.perform(ctx);
   }
+  std::string stops_part_way;  // the step that honours an abort part-way, like a Fly rollout
   asio::awaitable<core::Result<std::optional<std::string>>> find_done(const daemon::StepContext& ctx) override {
     co_return co_await inner_.find_done(ctx);
   }
@@ -175,11 +180,13 @@ struct Harness {
 
   // Runs one executor to its end (or its crash) on a fresh io_context.
   core::Result<daemon::PromotionState> run(daemon::Store& via, daemon::PromotionId id,
-                                           adapters::SimulatedProduction& production, BeforeStep before = {}) {
+                                           adapters::SimulatedProduction& production, BeforeStep before = {},
+                                           std::string stops_part_way = "") {
     asio::io_context io;
     asio::thread_pool pool(2);
     adapters::SimulatedStep simulated(production, io.get_executor());
     HookedStep step(simulated, std::move(before));
+    step.stops_part_way = std::move(stops_part_way);
     daemon::StepPerformers performers{&step, {{"worker", &step}, {"api", &step}, {"www", &step}}, &step};
     daemon::PromotionExecutor executor(pool.get_executor(), via, clock, performers, hooks(), "production");
     std::optional<core::Result<daemon::PromotionState>> result;
@@ -419,6 +426,31 @@ TEST_CASE("an abort during a deploy lets that step finish and touches no later s
     }
   CHECK(requests == 1);
   CHECK(reread(h.store, id).abort->by == "bob");
+}
+
+TEST_CASE("a step that stops part-way for an abort ends the promotion aborted, that step 'may have changed in part'") {
+  Harness h(testing::fresh_database("promoter_executor_abort_partway"));
+  const auto id = h.create_promotion();
+  auto production = memory_production(h.clock);
+  std::optional<core::Result<daemon::PromotionRecord>> answer;
+  auto r = h.run(h.store, id, production, abort_during(h, id, "deploy:api", answer), "deploy:api");
+  REQUIRE(answer.has_value());
+  REQUIRE(answer->has_value());
+  REQUIRE(r.has_value());
+  CHECK(*r == daemon::PromotionState::aborted);
+  CHECK(effect_steps(production) == std::vector<std::string>{"migrate", "deploy:worker"});
+  const auto p = reread(h.store, id);
+  CHECK(p.state == daemon::PromotionState::aborted);
+  CHECK(p.steps[3].step.name() == "deploy:api");
+  CHECK(p.steps[3].state == core::StepState::failed);
+  CHECK(p.steps[3].detail == "stopped after 1 of 2 machines: aborted by bob");
+  CHECK(p.steps[4].state == core::StepState::planned);
+  REQUIRE(p.error.has_value());
+  CHECK(*p.error == fmt::format("promotion {} aborted by bob: wrong image tag; stopped during deploy:api; already "
+                                "changed: migrate, deploy:worker; may have changed in part: deploy:api; not touched: "
+                                "deploy:www",
+                                id));
+  CHECK(h.world.find(sha)->state == core::ReleaseState::promotion_aborted);
 }
 
 TEST_CASE("a second abort request keeps the first; an unknown promotion is not found") {
