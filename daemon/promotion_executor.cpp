@@ -49,7 +49,7 @@ boost::asio::awaitable<core::Result<void>> PromotionExecutor::abort(const Promot
                                                                     const core::Sha& sha, core::NextStep next,
                                                                     const StepContext& ctx) {
   const AbortRequest& request = *promotion.abort;
-  std::vector<StepState> states = journal_states(promotion);
+  const std::vector<StepState> states = journal_states(promotion);
   if (next.kind == core::NextStep::Kind::reconcile) {
     // What the interrupted step did decides what production looks like: settle it, but never run it again.
     auto done = co_await find_done(ctx);
@@ -58,22 +58,19 @@ boost::asio::awaitable<core::Result<void>> PromotionExecutor::abort(const Promot
     // the next step, or the plan stopped by the failure).
     if (!done) co_return co_await journal(promotion.id, next.index, StepState::failed, done.error().message);
     if (*done) co_return co_await journal(promotion.id, next.index, StepState::succeeded, **done);
+    // It did not: it is not run again. Failed, so the loop ends the promotion as aborted from the journal,
+    // which a crash right after this write cannot change.
     std::string detail =
         fmt::format("interrupted by a restart and not run again: the promotion was aborted by {}", request.by);
-    // It noted an effect it had begun (a deployment, a machine update): part of it may have happened.
-    if (!ctx.progress.empty()) detail += fmt::format(" (it had noted: {})", ctx.progress);
-    auto j = co_await journal(promotion.id, next.index, StepState::failed, detail);
-    if (!j) co_return std::unexpected(j.error());
-    // For the summary: "not touched", unless it had noted an effect it began.
-    states[static_cast<std::size_t>(next.index)] = ctx.progress.empty() ? StepState::planned : StepState::started;
+    co_return co_await journal(promotion.id, next.index, StepState::failed, std::move(detail));
   }
   std::string where = "before " + ctx.step.name();
-  co_return co_await finish_aborted(promotion, sha, std::move(states), std::move(where));
+  co_return co_await finish_aborted(promotion, sha, states, std::move(where));
 }
 
 boost::asio::awaitable<core::Result<void>> PromotionExecutor::finish_aborted(const PromotionRecord& promotion,
                                                                              const core::Sha& sha,
-                                                                             std::vector<StepState> states,
+                                                                             const std::vector<StepState>& states,
                                                                              std::string where) {
   const AbortRequest& request = *promotion.abort;
   const std::string detail = fmt::format("by {}: {}; stopped {}; {}", request.by, request.reason, where,
@@ -149,8 +146,20 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
     const core::NextStep next = core::next_step(states);
 
     if (next.kind == core::NextStep::Kind::done || next.kind == core::NextStep::Kind::stopped) {
-      // Only reached after a crash between a step's last journal write and the promotion's end.
+      // Reached after a step failed, or after a crash between a step's last journal write and the
+      // promotion's end: the journal and the abort request alone decide the outcome, so a crash cannot.
       const bool ok = next.kind == core::NextStep::Kind::done;
+      const StepRecord* at = ok ? nullptr : &promotion.steps[next.index];
+      if (at && promotion.abort && core::abort_stops_before(at->step.kind)) {
+        // Stopped for the abort (part-way, or not run again after a restart), or failed once it was asked
+        // for: either way what the operator asked for. A step that noted an effect may have done part of it.
+        std::vector<StepState> summary = states;
+        summary[static_cast<std::size_t>(next.index)] = at->progress.empty() ? StepState::planned : StepState::started;
+        std::string where = fmt::format("at {}: {}", at->step.name(), at->detail);
+        auto r = co_await finish_aborted(promotion, *sha, summary, std::move(where));
+        if (!r) co_return std::unexpected(r.error());
+        continue;
+      }
       std::string detail;
       if (!ok) {
         // What production looks like now matters most to whoever picks this up: say what already changed.
@@ -241,19 +250,12 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
       co_return std::unexpected(outcome.error());
     }
     if (!outcome && outcome.error().code == ErrorCode::aborted) {
-      // Stopped part-way (between two machines of a rollout) for an operator's abort.
+      // Stopped part-way (between two machines of a rollout) for an operator's abort; failed, so the loop
+      // ends the promotion as aborted (the request is on the promotion row by now).
+      log(LogLevel::warn, "step stopped part-way for an abort",
+          {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}, {"detail", outcome.error().message}});
       auto j = co_await journal(id, next.index, StepState::failed, outcome.error().message);
       if (!j) co_return std::unexpected(j.error());
-      auto reloaded = co_await run_blocking(blocking_, [this, id] { return store_.promotion(id); });
-      if (!reloaded) co_return std::unexpected(reloaded.error());
-      if (!*reloaded || !(*reloaded)->abort)
-        co_return fail(ErrorCode::internal, fmt::format("step {} stopped for an abort promotion {} does not record",
-                                                        record.step.name(), id));
-      std::vector<StepState> after = journal_states(**reloaded);
-      after[static_cast<std::size_t>(next.index)] = StepState::started;  // "may have changed in part"
-      std::string where = "during " + record.step.name();
-      auto r = co_await finish_aborted(**reloaded, *sha, std::move(after), std::move(where));
-      if (!r) co_return std::unexpected(r.error());
       continue;
     }
     if (outcome) {

@@ -50,13 +50,15 @@ class PromotionExecutor {
   // Counts the promotion's end in the metrics, with its duration since creation.
   void finished(PromotionState outcome, core::Timestamp created_at);
   // Ends a promotion an operator aborted, before its next step that could change production. A step a
-  // crash left started is first settled by asking the world: one that took effect is journalled (and the
-  // loop comes back here for the step after it); one that did not is never run.
+  // crash left started is first settled by asking the world and journalled: succeeded if it took effect
+  // (the abort then applies before the step after it), failed if it did not (it is never run again).
   boost::asio::awaitable<core::Result<void>> abort(const PromotionRecord&, const core::Sha&, core::NextStep,
                                                    const StepContext&);
-  // Records the aborted end: who and why, where it stopped ("before deploy:api"), what production has.
+  // Records the aborted end: who and why, where it stopped ("before deploy:api"), and what production has
+  // by `states` (a step summarised as started "may have changed in part").
   boost::asio::awaitable<core::Result<void>> finish_aborted(const PromotionRecord&, const core::Sha&,
-                                                            std::vector<core::StepState> states, std::string where);
+                                                            const std::vector<core::StepState>& states,
+                                                            std::string where);
   boost::asio::awaitable<core::Result<void>> journal(PromotionId, int index, core::StepState, std::string detail);
 
   boost::asio::any_io_executor blocking_;

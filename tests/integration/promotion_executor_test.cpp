@@ -107,8 +107,11 @@ class HookedStep final : public daemon::StepPerformer {
     if (before_) before_(ctx);
     // As a rollout does between machines: stop part-way when an operator has asked.
     if (ctx.step.name() == stops_part_way && ctx.aborted_by)
-      if (auto by = co_await ctx.aborted_by())
+      if (auto by = co_await ctx.aborted_by()) {
+        auto noted = co_await ctx.note("machine m1 rolled");  // as a rollout notes each machine it leases
+        REQUIRE(noted.has_value());
         co_return core::fail(core::ErrorCode::aborted, "stopped after 1 of 2 machines: aborted by " + *by);
+      }
     co_return co_await inner_.perform(ctx);
   }
   std::string stops_part_way;  // the step that honours an abort part-way, like a Fly rollout
@@ -428,29 +431,53 @@ TEST_CASE("an abort during a deploy lets that step finish and touches no later s
   CHECK(reread(h.store, id).abort->by == "bob");
 }
 
-TEST_CASE("a step that stops part-way for an abort ends the promotion aborted, that step 'may have changed in part'") {
-  Harness h(testing::fresh_database("promoter_executor_abort_partway"));
+TEST_CASE("a step that stops part-way for an abort ends the promotion aborted, also across a crash right after") {
+  // Journal writes: preflight, migrate, deploy:worker started and succeeded (1-6), deploy:api started (7),
+  // deploy:api failed for the abort (8). 0: no crash.
+  for (int crash_at : {0, 8}) {
+    CAPTURE(crash_at);
+    Harness h(testing::fresh_database("promoter_executor_abort_partway"));
+    const auto id = h.create_promotion();
+    auto production = memory_production(h.clock);
+    std::optional<core::Result<daemon::PromotionRecord>> answer;
+    CrashingStore crashing(h.store, crash_at, CrashingStore::Mode::after_write);
+    auto r = h.run(crashing, id, production, abort_during(h, id, "deploy:api", answer), "deploy:api");
+    REQUIRE(answer.has_value());
+    REQUIRE(answer->has_value());
+    if (crash_at) {
+      REQUIRE(crashing.crashed);
+      r = h.run(h.store, id, production);  // a restart: the journal alone says how it ended
+    }
+    REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message));
+    CHECK(*r == daemon::PromotionState::aborted);
+    CHECK(effect_steps(production) == std::vector<std::string>{"migrate", "deploy:worker"});
+    const auto p = reread(h.store, id);
+    CHECK(p.state == daemon::PromotionState::aborted);
+    CHECK(p.steps[3].step.name() == "deploy:api");
+    CHECK(p.steps[3].state == core::StepState::failed);
+    CHECK(p.steps[3].detail == "stopped after 1 of 2 machines: aborted by bob");
+    CHECK(p.steps[4].state == core::StepState::planned);
+    REQUIRE(p.error.has_value());
+    CHECK(*p.error == fmt::format("promotion {} aborted by bob: wrong image tag; stopped at deploy:api: stopped after "
+                                  "1 of 2 machines: aborted by bob; already changed: migrate, deploy:worker; may have "
+                                  "changed in part: deploy:api; not touched: deploy:www",
+                                  id));
+    CHECK(h.world.find(sha)->state == core::ReleaseState::promotion_aborted);
+  }
+}
+
+TEST_CASE("a verify that fails after an abort came too late to stop the deploys is a failure, not an abort") {
+  Harness h(testing::fresh_database("promoter_executor_abort_verify_fails"));
   const auto id = h.create_promotion();
   auto production = memory_production(h.clock);
+  production.set_fail_steps({"verify"});
   std::optional<core::Result<daemon::PromotionRecord>> answer;
-  auto r = h.run(h.store, id, production, abort_during(h, id, "deploy:api", answer), "deploy:api");
+  auto r = h.run(h.store, id, production, abort_during(h, id, "deploy:www", answer));
   REQUIRE(answer.has_value());
   REQUIRE(answer->has_value());
   REQUIRE(r.has_value());
-  CHECK(*r == daemon::PromotionState::aborted);
-  CHECK(effect_steps(production) == std::vector<std::string>{"migrate", "deploy:worker"});
-  const auto p = reread(h.store, id);
-  CHECK(p.state == daemon::PromotionState::aborted);
-  CHECK(p.steps[3].step.name() == "deploy:api");
-  CHECK(p.steps[3].state == core::StepState::failed);
-  CHECK(p.steps[3].detail == "stopped after 1 of 2 machines: aborted by bob");
-  CHECK(p.steps[4].state == core::StepState::planned);
-  REQUIRE(p.error.has_value());
-  CHECK(*p.error == fmt::format("promotion {} aborted by bob: wrong image tag; stopped during deploy:api; already "
-                                "changed: migrate, deploy:worker; may have changed in part: deploy:api; not touched: "
-                                "deploy:www",
-                                id));
-  CHECK(h.world.find(sha)->state == core::ReleaseState::promotion_aborted);
+  CHECK(*r == daemon::PromotionState::failed);
+  CHECK(h.world.find(sha)->state == core::ReleaseState::promotion_failed);
 }
 
 TEST_CASE("a second abort request keeps the first; an unknown promotion is not found") {
@@ -533,8 +560,8 @@ TEST_CASE("an abort of a promotion a crash interrupted settles the interrupted s
     CHECK(states.at("deploy:api") == core::StepState::planned);
     if (c.worker == core::StepState::failed) {
       CHECK(p.steps[2].detail == "interrupted by a restart and not run again: the promotion was aborted by bob");
-      CHECK(p.error->find("stopped before deploy:worker; already changed: migrate; not touched: deploy:worker, "
-                          "deploy:api") !=
+      CHECK(p.error->find("stopped at deploy:worker: interrupted by a restart and not run again: the promotion was "
+                          "aborted by bob; already changed: migrate; not touched: deploy:worker, deploy:api") !=
             std::string::npos);
     } else {
       CHECK(p.error->find("stopped before deploy:api; already changed: migrate, deploy:worker") != std::string::npos);
