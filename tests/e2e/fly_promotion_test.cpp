@@ -335,6 +335,54 @@ TEST_CASE("SIGKILLs at step boundaries of a promotion: it still ends promoted, e
   CHECK(first_finished[0][0].as<std::int64_t>() <= epoch_ms(w.updates().front().at));
 }
 
+TEST_CASE("an operator's abort stops a Fly rollout after the machine being rolled; nothing after it is touched") {
+  World w("abort");
+  const std::string sha(40, 'd');
+  // Hold the answer to the first worker machine's update (applied): the abort arrives mid-rollout.
+  w.pause({FlyOperation::update, "", "/apps/rotor-worker/machines/wor01", true});
+  w.merge(sha);
+  w.smoke_and_approve(sha);
+  REQUIRE(eventually([&] { return w.paused(); }, 60s));
+  const std::string id = w.release(sha)["promotion_id"].get<std::string>();
+  auto asked = w.daemon->post("/v1/promotions/" + id + "/abort", json{{"reason", "error rate on wor01"}}, tokens::bob);
+  REQUIRE_MESSAGE(asked.status == 202, asked.body);
+  CHECK(asked.json()["abort"]["by"] == "bob");
+  w.fly.call([&] { w.fly.fake().resume_all(); });
+
+  REQUIRE(eventually([&] { return w.state(sha) == "promotion_aborted"; }, 60s));
+  // wor01 finished (started, checks passing); wor02 and every api and www machine kept the old image.
+  const auto updates = w.updates();
+  REQUIRE(updates.size() == 1);
+  CHECK(updates[0].machine_id == "wor01000000000");
+  for (const auto& [app, n] : machines_per_app)
+    for (const auto& m : w.fly.call([&, app = app] { return w.fly.fake().machines(app); }))
+      if (m["id"] != "wor01000000000")
+        CHECK(m["config"]["image"] == fmt::format("registry.fly.io/{}:previous", app));
+  int acquired = 0, released = 0;
+  for (const auto& q : w.fly.call([&] { return w.fly.fake().requests(); })) {
+    acquired += q.operation == FlyOperation::acquire_lease;
+    released += q.operation == FlyOperation::release_lease;
+  }
+  CHECK(acquired == 1);
+  CHECK(released == 1);  // the lease was given back: nobody is left locked out of wor01
+
+  const json p = w.daemon->get("/v1/promotions/" + id, tokens::viewer).json();
+  CHECK(p["state"] == "aborted");
+  std::map<std::string, json> steps;
+  for (const auto& s : p["steps"]) steps[s["name"].get<std::string>()] = s;
+  CHECK(steps["migrate"]["state"] == "succeeded");
+  CHECK(steps["deploy:worker"]["state"] == "failed");
+  CHECK(steps["deploy:worker"]["detail"] ==
+        "stopped after 1 of 2 machines of rotor-worker were on registry.fly.io/rotor-worker:" + sha +
+            ": the promotion was aborted by bob");
+  CHECK(steps["deploy:api"]["state"] == "planned");
+  CHECK(p["error"].get<std::string>().find("may have changed in part: deploy:worker; not touched: deploy:api, "
+                                           "deploy:www") != std::string::npos);
+  const std::string metrics = w.daemon->get("/metrics", "").body;
+  CHECK(metrics.find("promoter_promotions_total{result=\"aborted\"} 1") != std::string::npos);
+  CHECK(metrics.find("promoter_promotions_total{result=\"failed\"} 0") != std::string::npos);
+}
+
 TEST_CASE("promoterd --check refuses Fly, migration and probe settings that cannot work, with file:line:col") {
   const fs::path dir = temp_dir("fly_check");
   const std::string head = base_config_toml("30m") + auth_tokens_toml();
