@@ -134,6 +134,18 @@ class Api {
     });
     auto production = co_await blocking([this] { return ctx_.store.production(ctx_.config.environment); });
     if (!production) co_return error_response(production.error());
+    // Whoever asked to abort the running promotion is what on-call wants to see first.
+    if (json& active = body["active_promotion"]; active.is_object()) {
+      active["abort"] = nullptr;
+      const std::string id_text = active["id"].is_string() ? active["id"].get<std::string>() : "";
+      PromotionId id = 0;
+      std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+      if (id > 0) {
+        auto running = co_await blocking([this, id] { return ctx_.store.promotion(id); });
+        if (!running) co_return error_response(running.error());
+        if (*running && (*running)->abort) active["abort"] = promotion_json(**running)["abort"];
+      }
+    }
     json warnings = json::array();
     if (policy.short_soak())
       warnings.push_back(fmt::format("SHORT SOAK MODE: policy.soak = {} is below the policy floor of {} "

@@ -196,6 +196,13 @@ void print_release(std::ostream& out, const json& release) {
   print_section(out, "Approvals", approvals, "none");
 }
 
+std::string active_promotion_text(const json& active) {
+  std::string line = fmt::format("{} for {}: {}", text(active, "id"), text(active, "sha"), text(active, "state"));
+  if (const json& abort = member(active, "abort"); abort.is_object())
+    line += fmt::format("; abort requested by {} at {}: {}", text(abort, "by"), when(abort, "at"), text(abort, "reason"));
+  return line;
+}
+
 void print_promotion(std::ostream& out, const json& promotion) {
   std::vector<Field> fields{
       {"promotion", text(promotion, "id")},
@@ -396,9 +403,7 @@ int run_status(Invocation& inv) {
                          ? fmt::format("{} promoted {} (promotion {})", text(production, "sha"),
                                        when(production, "promoted_at"), text(production, "promotion_id"))
                          : "no release promoted yet"},
-      {"active promotion", active.is_object() ? fmt::format("{} for {}: {}", text(active, "id"), text(active, "sha"),
-                                                            text(active, "state"))
-                                              : "none"},
+      {"active promotion", active.is_object() ? active_promotion_text(active) : "none"},
       {"releases", counts.empty() ? "none" : join(counts, ", ")},
       {"hotfix obligations", fmt::format("{} open, {} overdue", text(member(member(*status, "obligations"), "open")),
                                          text(member(member(*status, "obligations"), "overdue")))},

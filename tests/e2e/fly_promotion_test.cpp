@@ -347,6 +347,11 @@ TEST_CASE("an operator's abort stops a Fly rollout after the machine being rolle
   auto asked = w.daemon->post("/v1/promotions/" + id + "/abort", json{{"reason", "error rate on wor01"}}, tokens::bob);
   REQUIRE_MESSAGE(asked.status == 202, asked.body);
   CHECK(asked.json()["abort"]["by"] == "bob");
+  // Still running (the fake holds the update's answer): status shows the abort waiting to take effect.
+  const json status = w.daemon->get("/v1/status", tokens::viewer).json();
+  CHECK(status["active_promotion"]["id"] == id);
+  CHECK(status["active_promotion"]["abort"]["by"] == "bob");
+  CHECK(status["active_promotion"]["abort"]["reason"] == "error rate on wor01");
   w.fly.call([&] { w.fly.fake().resume_all(); });
 
   REQUIRE(eventually([&] { return w.state(sha) == "promotion_aborted"; }, 60s));

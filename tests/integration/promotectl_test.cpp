@@ -359,7 +359,11 @@ TEST_CASE("status sends GET /v1/status with the token and shows policy, producti
                    {"approvals_required", 1},
                    {"services", {"worker", "api", "www"}}}},
                  {"production", {{"sha", sha_b}, {"promoted_at", "2026-11-24T10:00:00.000Z"}, {"promotion_id", "6"}}},
-                 {"active_promotion", {{"id", "7"}, {"sha", sha_a}, {"state", "running"}}},
+                 {"active_promotion",
+                  {{"id", "7"},
+                   {"sha", sha_a},
+                   {"state", "running"},
+                   {"abort", {{"by", "bob"}, {"at", "2026-11-25T04:00:30.000Z"}, {"reason", "wrong image tag"}}}}},
                  {"release_counts", {{"soaking", 1}, {"promoted", 3}}}});
 
   auto result = run({"status"}, env_for(server));
@@ -383,7 +387,8 @@ TEST_CASE("status sends GET /v1/status with the token and shows policy, producti
   CHECK(contains(field_line(out, "services"), "worker, api, www"));
   CHECK(contains(field_line(out, "production"), sha_b));
   CHECK(contains(field_line(out, "production"), "2026-11-24 10:00:00Z"));
-  CHECK(contains(field_line(out, "active promotion"), "7 for " + sha_a + ": running"));
+  CHECK(contains(field_line(out, "active promotion"), "7 for " + sha_a + ": running; abort requested by bob at "
+                                                      "2026-11-25 04:00:30Z: wrong image tag"));
   CHECK(contains(field_line(out, "releases"), "promoted 3, soaking 1"));
 }
 
