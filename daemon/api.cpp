@@ -121,30 +121,29 @@ class Api {
 
   asio::awaitable<HttpResponse> status(HttpRequest&) {
     const auto& policy = ctx_.config.policy;
+    std::optional<PromotionId> active_id;
     json body = co_await ctx_.releases.read([&](const core::World& w) {
       std::map<std::string, int> counts;
       for (const auto& [sha, r] : w.releases) ++counts[std::string(core::to_string(r.state))];
       json active = nullptr;
       if (w.promoting)
-        if (const auto* r = w.find(*w.promoting))
+        if (const auto* r = w.find(*w.promoting)) {
+          active_id = r->promotion_id;
           active = {{"id", r->promotion_id ? json(std::to_string(*r->promotion_id)) : json(nullptr)},
                     {"sha", r->sha.str()},
-                    {"state", "running"}};
+                    {"state", "running"},
+                    {"abort", nullptr}};
+        }
       return json{{"release_counts", counts}, {"active_promotion", active}};
     });
     auto production = co_await blocking([this] { return ctx_.store.production(ctx_.config.environment); });
     if (!production) co_return error_response(production.error());
     // Whoever asked to abort the running promotion is what on-call wants to see first.
-    if (json& active = body["active_promotion"]; active.is_object()) {
-      active["abort"] = nullptr;
-      const std::string id_text = active["id"].is_string() ? active["id"].get<std::string>() : "";
-      PromotionId id = 0;
-      std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
-      if (id > 0) {
-        auto running = co_await blocking([this, id] { return ctx_.store.promotion(id); });
-        if (!running) co_return error_response(running.error());
-        if (*running && (*running)->abort) active["abort"] = promotion_json(**running)["abort"];
-      }
+    if (active_id) {
+      const PromotionId id = *active_id;
+      auto running = co_await blocking([this, id] { return ctx_.store.promotion(id); });
+      if (!running) co_return error_response(running.error());
+      if (*running && (*running)->abort) body["active_promotion"]["abort"] = promotion_json(**running)["abort"];
     }
     json warnings = json::array();
     if (policy.short_soak())
