@@ -45,29 +45,6 @@ std::vector<core::PlanStep> plan_steps(const PromotionRecord& promotion) {
 
 }  // namespace
 
-boost::asio::awaitable<core::Result<void>> PromotionExecutor::abort(const PromotionRecord& promotion,
-                                                                    const core::Sha& sha, core::NextStep next,
-                                                                    const StepContext& ctx) {
-  const AbortRequest& request = *promotion.abort;
-  const std::vector<StepState> states = journal_states(promotion);
-  if (next.kind == core::NextStep::Kind::reconcile) {
-    // What the interrupted step did decides what production looks like: settle it, but never run it again.
-    auto done = co_await find_done(ctx);
-    if (!done && done.error().code != ErrorCode::failed_precondition) co_return std::unexpected(done.error());
-    // It took effect, and succeeded or failed: journal that; the loop goes on from there (an abort before
-    // the next step, or the plan stopped by the failure).
-    if (!done) co_return co_await journal(promotion.id, next.index, StepState::failed, done.error().message);
-    if (*done) co_return co_await journal(promotion.id, next.index, StepState::succeeded, **done);
-    // It did not: it is not run again. Failed, so the loop ends the promotion as aborted from the journal,
-    // which a crash right after this write cannot change.
-    std::string detail =
-        fmt::format("interrupted by a restart and not run again: the promotion was aborted by {}", request.by);
-    co_return co_await journal(promotion.id, next.index, StepState::failed, std::move(detail));
-  }
-  std::string where = "before " + ctx.step.name();
-  co_return co_await finish_aborted(promotion, sha, states, std::move(where));
-}
-
 boost::asio::awaitable<core::Result<void>> PromotionExecutor::finish_aborted(const PromotionRecord& promotion,
                                                                              const core::Sha& sha,
                                                                              const std::vector<StepState>& states,
@@ -192,9 +169,13 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
     };
     const nlohmann::json fields = {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}};
 
-    if (promotion.abort && core::abort_stops_before(record.step.kind)) {
-      auto aborted = co_await abort(promotion, *sha, next, ctx);
-      if (!aborted) co_return std::unexpected(aborted.error());
+    // An operator's abort stops the plan before a step that could change production. A step a crash left
+    // started is settled by the reconcile below first.
+    const bool aborting = promotion.abort && core::abort_stops_before(record.step.kind);
+    if (aborting && next.kind == core::NextStep::Kind::run) {
+      std::string where = "before " + record.step.name();
+      auto r = co_await finish_aborted(promotion, *sha, states, std::move(where));
+      if (!r) co_return std::unexpected(r.error());
       continue;
     }
 
@@ -215,6 +196,15 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
       if (*done) {
         log(LogLevel::info, "interrupted step had taken effect; not repeating it", fields);
         auto j = co_await journal(id, next.index, StepState::succeeded, **done);
+        if (!j) co_return std::unexpected(j.error());
+        continue;
+      }
+      if (aborting) {
+        // Not run again. Failed, so the stopped plan ends as aborted from the journal, which a crash right
+        // after this write cannot change.
+        std::string detail = fmt::format("interrupted by a restart and not run again: the promotion was aborted by {}",
+                                         promotion.abort->by);
+        auto j = co_await journal(id, next.index, StepState::failed, std::move(detail));
         if (!j) co_return std::unexpected(j.error());
         continue;
       }

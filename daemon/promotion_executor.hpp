@@ -49,11 +49,6 @@ class PromotionExecutor {
   StepPerformer* performer_for(const core::PlanStep&) const;
   // Counts the promotion's end in the metrics, with its duration since creation.
   void finished(PromotionState outcome, core::Timestamp created_at);
-  // Ends a promotion an operator aborted, before its next step that could change production. A step a
-  // crash left started is first settled by asking the world and journalled: succeeded if it took effect
-  // (the abort then applies before the step after it), failed if it did not (it is never run again).
-  boost::asio::awaitable<core::Result<void>> abort(const PromotionRecord&, const core::Sha&, core::NextStep,
-                                                   const StepContext&);
   // Records the aborted end: who and why, where it stopped ("before deploy:api"), and what production has
   // by `states` (a step summarised as started "may have changed in part").
   boost::asio::awaitable<core::Result<void>> finish_aborted(const PromotionRecord&, const core::Sha&,
