@@ -4,6 +4,7 @@
 #include <array>
 #include <fmt/format.h>
 
+#include "core/capped_list.hpp"
 #include "core/gates.hpp"
 #include "core/obligation.hpp"
 
@@ -111,7 +112,7 @@ class Decider {
                                  policy().services.end())
       return fail(ErrorCode::invalid_argument,
                   fmt::format("service '{}' is not configured (configured: {})", e.service,
-                              fmt::join(policy().services, ", ")));
+                              capped_list(policy().services)));
     if (e.deployment_id.empty()) return fail(ErrorCode::invalid_argument, "deployment_id must not be empty");
     if (!find(e.sha)) {
       Release fresh(e.sha);
@@ -267,7 +268,7 @@ class Decider {
     if (!not_live.empty())
       return fail(ErrorCode::failed_precondition,
                   fmt::format("a hotfix of {} needs every service live on staging first ({}); only the soak is waived",
-                              rel.sha.abbrev(), fmt::join(not_live, ", ")));
+                              rel.sha.abbrev(), capped_list(not_live)));
     std::string ancestry = "no production release yet";
     if (out_.production) {
       const Sha& production = *out_.production;

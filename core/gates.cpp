@@ -3,21 +3,31 @@
 #include <algorithm>
 #include <fmt/format.h>
 
+#include "core/capped_list.hpp"
+
 namespace promoter::core {
+
+namespace {
+// Longest list a reason spells out in full.
+constexpr std::size_t reason_list_cap = 10;
+}  // namespace
 
 GateStatus soak_gate(const Release& r, const Policy& p, Timestamp now) {
   if (r.hotfix) return {true, fmt::format("soak: waived by the hotfix {} requested", r.hotfix->by)};
   if (!r.soak_started_at) {
-    std::string waiting;
+    std::vector<std::string> waiting;
     for (const auto& service : p.services) {
       auto it = r.deployments.find(service);
       if (it == r.deployments.end()) {
-        waiting += fmt::format("{}{} not deployed", waiting.empty() ? "" : ", ", service);
+        waiting.push_back(fmt::format("{} not deployed", service));
       } else if (health_of(it->second.status) != Health::healthy) {
-        waiting += fmt::format("{}{} is {}", waiting.empty() ? "" : ", ", service, to_string(it->second.status));
+        waiting.push_back(fmt::format("{} is {}", service, to_string(it->second.status)));
       }
     }
-    return {false, fmt::format("soak: not started ({})", waiting.empty() ? "waiting for staging" : waiting)};
+    if (waiting.empty()) return {false, "soak: not started (waiting for staging)"};
+    if (waiting.size() <= reason_list_cap) return {false, fmt::format("soak: not started ({})", capped_list(waiting))};
+    return {false, fmt::format("soak: not started (waiting for {} services: {})", waiting.size(),
+                               capped_list(waiting, reason_list_cap))};
   }
   const Duration elapsed = now - *r.soak_started_at;
   if (elapsed >= p.soak)

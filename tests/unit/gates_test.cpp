@@ -4,6 +4,9 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "core/capped_list.hpp"
 #include "core_fixtures.hpp"
 
 namespace promoter::core {
@@ -28,6 +31,29 @@ Release live_since(Timestamp since) {
   r.live_at = since;
   r.soak_started_at = since;
   return r;
+}
+
+TEST_CASE("soak not started at 10,000 services: the reason counts them and names the first ten") {
+  Policy p = standard_policy();
+  p.services.clear();
+  for (int i = 0; i < 10000; ++i) p.services.push_back(fmt::format("svc{:05}", i));
+  Release r(sha_of(1));
+  r.deployments["svc00000"] = StagingDeployment{"svc00000", "dep", DeployStatus::success, {}, {}};
+  r.deployments["svc00001"] = StagingDeployment{"svc00001", "dep", DeployStatus::success, {}, {}};
+  r.deployments["svc00002"] = StagingDeployment{"svc00002", "dep", DeployStatus::building, {}, {}};
+  const GateStatus g = soak_gate(r, p, Timestamp{});
+  CHECK_FALSE(g.ok);
+  CHECK(g.reason ==
+        "soak: not started (waiting for 9998 services: svc00002 is BUILDING, svc00003 not deployed, svc00004 not "
+        "deployed, svc00005 not deployed, svc00006 not deployed, svc00007 not deployed, svc00008 not deployed, "
+        "svc00009 not deployed, svc00010 not deployed, svc00011 not deployed, … and 9988 more)");
+}
+
+TEST_CASE("capped lists spell out up to the cap and count the rest") {
+  CHECK(capped_list({}) == "");
+  CHECK(capped_list({"a"}) == "a");
+  CHECK(capped_list({"a", "b", "c"}, 3) == "a, b, c");
+  CHECK(capped_list({"a", "b", "c", "d"}, 3) == "a, b, c, … and 1 more");
 }
 
 TEST_CASE("soak not started: the reason names each service that is not live and its status") {
