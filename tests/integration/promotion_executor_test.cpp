@@ -44,13 +44,22 @@ class CrashingStore final : public daemon::Store {
     return inner_.commit(w, d, p, e, t);
   }
   core::Result<void> append_audit(const core::AuditNote& n, core::Timestamp t) override { return inner_.append_audit(n, t); }
-  core::Result<std::vector<daemon::AuditEntry>> audit(const std::optional<std::string>& s, int l) override {
-    return inner_.audit(s, l);
+  core::Result<std::optional<core::Release>> release(const core::Sha& s) override { return inner_.release(s); }
+  core::Result<std::vector<core::Release>> releases(std::optional<core::ReleaseState> st,
+                                                    std::optional<std::int64_t> b, int l) override {
+    return inner_.releases(st, b, l);
+  }
+  core::Result<std::map<std::string, int>> release_counts() override { return inner_.release_counts(); }
+  core::Result<std::vector<daemon::AuditEntry>> audit(const std::optional<std::string>& s, int l,
+                                                      std::optional<std::int64_t> b) override {
+    return inner_.audit(s, l, b);
   }
   core::Result<std::optional<daemon::PromotionRecord>> promotion(daemon::PromotionId id) override {
     return inner_.promotion(id);
   }
-  core::Result<std::vector<daemon::PromotionRecord>> promotions(int l) override { return inner_.promotions(l); }
+  core::Result<std::vector<daemon::PromotionRecord>> promotions(int l, std::optional<std::int64_t> b) override {
+    return inner_.promotions(l, b);
+  }
   core::Result<std::vector<daemon::PromotionId>> running_promotions(const std::string& e) override {
     return inner_.running_promotions(e);
   }
@@ -254,10 +263,19 @@ TEST_CASE("a promotion runs its steps in order and ends with the release in prod
 }
 
 TEST_CASE("a promotion interrupted after any journal write resumes without repeating or skipping a step") {
-  // 6 steps with a side effect or check (preflight, migrate, 3 deploys, verify) write started and succeeded;
-  // record writes started. 13 journal writes in all.
+  // Every step with a side effect or a check (preflight, migrate, each deploy, verify) writes started and
+  // then succeeded; record writes only started (its success is the promotion's end, in one transaction).
+  // Counted from the plan the store journalled, so a new step is crashed around too.
+  const int journal_writes = [] {
+    Harness h(testing::fresh_database("promoter_executor_crash"));
+    auto p = h.store.promotion(h.create_promotion());
+    REQUIRE(p.has_value());
+    REQUIRE(p->has_value());
+    return 2 * static_cast<int>((*p)->steps.size()) - 1;
+  }();
+  REQUIRE(journal_writes > 1);
   for (auto mode : {CrashingStore::Mode::after_write, CrashingStore::Mode::instead_of_write}) {
-    for (int crash_at = 1; crash_at <= 13; ++crash_at) {
+    for (int crash_at = 1; crash_at <= journal_writes; ++crash_at) {
       CAPTURE(crash_at);
       CAPTURE(static_cast<int>(mode));
       Harness h(testing::fresh_database("promoter_executor_crash"));
@@ -418,7 +436,7 @@ TEST_CASE("an abort during a deploy lets that step finish and touches no later s
   CHECK(again.error().message == fmt::format("promotion {} has ended (aborted); only a running promotion can be "
                                              "aborted",
                                              id));
-  auto audit = h.store.audit(sha.str(), 100);
+  auto audit = h.store.audit(sha.str(), 100, std::nullopt);
   REQUIRE(audit.has_value());
   int requests = 0;
   for (const auto& e : *audit)
