@@ -1,6 +1,8 @@
 #include "adapters/pg_store.hpp"
 
 #include <charconv>
+#include <map>
+#include <mutex>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <pqxx/pqxx>
@@ -47,14 +49,22 @@ int version_of(std::string_view file) {
   return v;
 }
 
+// Takes the environment's promotion lock on the store's one lease connection; gives it back on destruction.
+// If the connection broke meanwhile, the session's end released the lock already: the connection is dropped.
 class PgEnvironmentLease final : public daemon::EnvironmentLease {
  public:
-  explicit PgEnvironmentLease(std::unique_ptr<pqxx::connection> c) : conn_(std::move(c)) {}
-  // Closing the session releases its advisory lock, also when the process dies.
-  ~PgEnvironmentLease() override = default;
+  PgEnvironmentLease(std::shared_ptr<PgStore::LeaseSlot> slot, std::string environment)
+      : slot_(std::move(slot)), environment_(std::move(environment)) {}
+  ~PgEnvironmentLease() override;
 
  private:
-  std::unique_ptr<pqxx::connection> conn_;
+  std::shared_ptr<PgStore::LeaseSlot> slot_;
+  std::string environment_;
+};
+
+// A write refused by fencing: this instance is not (or no longer) the leader.
+struct NotLeader : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 void upsert_release(pqxx::work& w, const core::Release& r) {
@@ -126,8 +136,52 @@ struct string_traits<std::optional<std::string>> {
 
 namespace promoter::adapters {
 
+struct PgStore::LeaseSlot {
+  std::mutex mutex;
+  std::unique_ptr<pqxx::connection> connection;
+  bool held = false;  // by this process: advisory locks are re-entrant within a session
+};
+
+PgEnvironmentLease::~PgEnvironmentLease() {
+  std::lock_guard lock(slot_->mutex);
+  slot_->held = false;
+  try {
+    if (slot_->connection && slot_->connection->is_open()) {
+      pqxx::nontransaction n(*slot_->connection);
+      n.exec_params("SELECT pg_advisory_unlock(hashtext('promoter-environment:' || $1))", environment_);
+      return;
+    }
+  } catch (const std::exception&) {
+  }
+  slot_->connection.reset();
+}
+
 PgStore::PgStore(std::string database_url, std::size_t max_connections)
-    : pool_(std::move(database_url), max_connections) {}
+    : pool_(std::move(database_url), max_connections), lease_slot_(std::make_shared<LeaseSlot>()) {}
+
+PgStore::~PgStore() = default;
+
+void PgStore::enable_fencing(std::string environment, std::function<void()> on_stale) {
+  fenced_environment_ = std::move(environment);
+  on_stale_ = std::move(on_stale);
+}
+
+void PgStore::fence(pqxx::transaction_base& t) {
+  if (fenced_environment_.empty()) return;
+  const std::int64_t mine = epoch_.load();
+  if (mine == 0) throw NotLeader("this instance is not the leader");
+  // FOR SHARE: a takeover's UPDATE of this row waits until this transaction ends, so every write the
+  // database accepts under epoch N is ordered before the leader of epoch N+1 loads its state.
+  const auto row = t.exec_params("SELECT epoch FROM leadership WHERE environment = $1 FOR SHARE", fenced_environment_);
+  const std::int64_t current = row.empty() ? 0 : row[0][0].as<long long>();
+  if (current == mine) return;
+  // Deposed: stop writing before anything else happens, then tell the daemon.
+  std::int64_t expected = mine;
+  epoch_.compare_exchange_strong(expected, 0);
+  ++stale_refusals_;
+  if (on_stale_) on_stale_();
+  throw NotLeader(fmt::format("this instance's leadership (epoch {}) was taken over (epoch {})", mine, current));
+}
 
 template <class F>
 auto PgStore::with_connection(std::string_view what, F&& f) -> decltype(f(std::declval<pqxx::connection&>())) {
@@ -141,6 +195,8 @@ auto PgStore::with_connection(std::string_view what, F&& f) -> decltype(f(std::d
     }
   } catch (const pqxx::broken_connection& e) {
     return fail(ErrorCode::unavailable, fmt::format("database unreachable while {}: {}", what, first_line(e.what())));
+  } catch (const NotLeader& e) {
+    return fail(ErrorCode::not_leader, fmt::format("not {}: {}", what, e.what()));
   } catch (const pqxx::unique_violation& e) {
     return fail(ErrorCode::conflict, fmt::format("database refused {}: {}", what, first_line(e.what())));
   } catch (const pqxx::sql_error& e) {
@@ -178,67 +234,137 @@ core::Result<void> PgStore::ping() {
   });
 }
 
+namespace {
+
+// The terminal states, as SQL: the same list as releases_active_idx's predicate, so the planner uses it.
+constexpr const char* terminal_states = "('promoted', 'promotion_failed', 'promotion_aborted', 'rejected', 'superseded')";
+
+std::string release_columns() {
+  return fmt::format("sha, seq, author, {}, {}, {}, soak_resets, state, state_reason, promotion_id, ancestors",
+                     ms("first_seen_at"), ms("live_at"), ms("soak_started_at"));
+}
+
+// The releases of `rows` (release_columns(), in that order) with every fact recorded for them.
+core::Result<std::vector<core::Release>> with_facts(pqxx::transaction_base& t, const pqxx::result& rows) {
+  std::vector<core::Release> out;
+  std::map<std::string, std::size_t> index;
+  std::string shas = "{";
+  for (const auto& row : rows) {
+    auto sha = core::Sha::parse(row[0].c_str());
+    auto state = core::parse_release_state(row[7].c_str());
+    if (!sha || !state) return fail(ErrorCode::internal, fmt::format("releases row {} is not valid", row[0].c_str()));
+    core::Release r(*sha);
+    r.seq = row[1].as<long long>();
+    r.author = row[2].c_str();
+    r.first_seen_at = ms_to_ts(row[3]);
+    r.live_at = opt_ms(row[4]);
+    r.soak_started_at = opt_ms(row[5]);
+    r.soak_resets = row[6].as<int>();
+    r.state = *state;
+    r.state_reason = row[8].c_str();
+    if (!row[9].is_null()) r.promotion_id = row[9].as<long long>();
+    r.ancestors = split_words(row[10].c_str());
+    index.emplace(sha->str(), out.size());
+    shas += (out.empty() ? "" : ",") + sha->str();  // hex: nothing to quote in an array literal
+    out.push_back(std::move(r));
+  }
+  shas += "}";
+  if (out.empty()) return out;
+  auto of = [&](const pqxx::field& sha) -> core::Release& { return out[index.at(sha.c_str())]; };
+  for (const auto& row : t.exec_params(
+           fmt::format("SELECT sha, service, deployment_id, status, {}, {} FROM staging_deployments "
+                       "WHERE sha = ANY($1::text[])",
+                       ms("created_at"), ms("updated_at")),
+           shas)) {
+    of(row[0]).deployments[row[1].c_str()] = core::StagingDeployment{
+        row[1].c_str(), row[2].c_str(), core::parse_deploy_status(row[3].c_str()), ms_to_ts(row[5]), opt_ms(row[4])};
+  }
+  for (const auto& row : t.exec_params(
+           fmt::format("SELECT sha, suite, passed, reported_by, {}, details FROM smoke_results WHERE sha = ANY($1::text[])",
+                       ms("reported_at")),
+           shas)) {
+    of(row[0]).smoke[row[1].c_str()] =
+        core::SmokeResult{row[1].c_str(), row[2].as<bool>(), row[3].c_str(), ms_to_ts(row[4]), row[5].c_str()};
+  }
+  for (const auto& row : t.exec_params(
+           fmt::format("SELECT sha, approved_by, {}, reason, gate_facts FROM approvals WHERE sha = ANY($1::text[]) "
+                       "ORDER BY approved_at, approved_by",
+                       ms("approved_at")),
+           shas)) {
+    of(row[0]).approvals.push_back(core::Verdict{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str(), row[4].c_str()});
+  }
+  for (const auto& row : t.exec_params(
+           fmt::format("SELECT sha, rejected_by, {}, reason, gate_facts FROM rejections WHERE sha = ANY($1::text[])",
+                       ms("rejected_at")),
+           shas)) {
+    of(row[0]).rejection = core::Verdict{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str(), row[4].c_str()};
+  }
+  for (const auto& row : t.exec_params(
+           fmt::format("SELECT sha, requested_by, {}, reason, incident_url FROM hotfixes WHERE sha = ANY($1::text[])",
+                       ms("requested_at")),
+           shas)) {
+    of(row[0]).hotfix = core::Hotfix{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str(), row[4].c_str()};
+  }
+  return out;
+}
+
+}  // namespace
+
 core::Result<core::World> PgStore::load(const core::Policy& policy, const std::string& environment) {
   return with_connection("loading releases", [&](pqxx::connection& c) -> core::Result<core::World> {
     pqxx::read_transaction t(c);
     core::World world;
     world.policy = policy;
-    std::map<std::string, core::Release> releases;
-    for (const auto& row : t.exec(fmt::format(
-             "SELECT sha, seq, author, {}, {}, {}, soak_resets, state, state_reason, promotion_id, ancestors FROM releases",
-             ms("first_seen_at"), ms("live_at"), ms("soak_started_at")))) {
-      auto sha = core::Sha::parse(row[0].c_str());
-      auto state = core::parse_release_state(row[7].c_str());
-      if (!sha || !state)
-        return fail(ErrorCode::internal, fmt::format("releases row {} is not valid", row[0].c_str()));
-      core::Release r(*sha);
-      r.seq = row[1].as<long long>();
-      r.author = row[2].c_str();
-      r.first_seen_at = ms_to_ts(row[3]);
-      r.live_at = opt_ms(row[4]);
-      r.soak_started_at = opt_ms(row[5]);
-      r.soak_resets = row[6].as<int>();
-      r.state = *state;
-      r.state_reason = row[8].c_str();
-      if (!row[9].is_null()) r.promotion_id = row[9].as<long long>();
-      r.ancestors = split_words(row[10].c_str());
-      world.next_seq = std::max(world.next_seq, r.seq + 1);
+    const auto rows = t.exec_params(
+        fmt::format("SELECT {0} FROM releases WHERE state NOT IN {1} UNION ALL SELECT {0} FROM releases WHERE state "
+                    "IN {1} AND sha = (SELECT sha FROM production_releases WHERE environment = $1)",
+                    release_columns(), terminal_states),
+        environment);
+    auto releases = with_facts(t, rows);
+    if (!releases) return std::unexpected(releases.error());
+    for (auto& r : *releases) {
       if (r.state == core::ReleaseState::promoting) world.promoting = r.sha;
-      releases.emplace(sha->str(), std::move(r));
+      world.put(std::move(r));
     }
-    for (const auto& row : t.exec(fmt::format(
-             "SELECT sha, service, deployment_id, status, {}, {} FROM staging_deployments", ms("created_at"),
-             ms("updated_at")))) {
-      auto& r = releases.at(row[0].c_str());
-      r.deployments[row[1].c_str()] = core::StagingDeployment{row[1].c_str(), row[2].c_str(),
-                                                              core::parse_deploy_status(row[3].c_str()),
-                                                              ms_to_ts(row[5]), opt_ms(row[4])};
-    }
-    for (const auto& row : t.exec(fmt::format(
-             "SELECT sha, suite, passed, reported_by, {}, details FROM smoke_results", ms("reported_at")))) {
-      releases.at(row[0].c_str()).smoke[row[1].c_str()] =
-          core::SmokeResult{row[1].c_str(), row[2].as<bool>(), row[3].c_str(), ms_to_ts(row[4]), row[5].c_str()};
-    }
-    for (const auto& row : t.exec(fmt::format(
-             "SELECT sha, approved_by, {}, reason, gate_facts FROM approvals ORDER BY approved_at, approved_by",
-             ms("approved_at")))) {
-      releases.at(row[0].c_str()).approvals.push_back(
-          core::Verdict{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str(), row[4].c_str()});
-    }
-    for (const auto& row : t.exec(fmt::format("SELECT sha, rejected_by, {}, reason, gate_facts FROM rejections",
-                                              ms("rejected_at")))) {
-      releases.at(row[0].c_str()).rejection =
-          core::Verdict{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str(), row[4].c_str()};
-    }
-    for (const auto& row : t.exec(fmt::format(
-             "SELECT sha, requested_by, {}, reason, incident_url FROM hotfixes", ms("requested_at")))) {
-      releases.at(row[0].c_str()).hotfix =
-          core::Hotfix{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str(), row[4].c_str()};
-    }
+    world.next_seq = t.exec("SELECT COALESCE(max(seq), 0) + 1 FROM releases")[0][0].as<long long>();
     auto prod = t.exec_params("SELECT sha FROM production_releases WHERE environment = $1", environment);
     if (!prod.empty()) world.production = *core::Sha::parse(prod[0][0].c_str());
-    for (auto& [sha, r] : releases) world.put(std::move(r));
     return world;
+  });
+}
+
+core::Result<std::optional<core::Release>> PgStore::release(const core::Sha& sha) {
+  return with_connection("reading a release", [&](pqxx::connection& c) -> core::Result<std::optional<core::Release>> {
+    pqxx::read_transaction t(c);
+    auto found = with_facts(t, t.exec_params(fmt::format("SELECT {} FROM releases WHERE sha = $1", release_columns()),
+                                             sha.str()));
+    if (!found) return std::unexpected(found.error());
+    if (found->empty()) return std::nullopt;
+    return std::move(found->front());
+  });
+}
+
+core::Result<std::vector<core::Release>> PgStore::releases(std::optional<core::ReleaseState> state,
+                                                           std::optional<std::int64_t> before_seq, int limit) {
+  return with_connection("listing releases", [&](pqxx::connection& c) -> core::Result<std::vector<core::Release>> {
+    pqxx::read_transaction t(c);
+    const auto rows = t.exec_params(
+        fmt::format("SELECT {} FROM releases WHERE ($1::text IS NULL OR state = $1) AND ($2::bigint IS NULL OR seq < "
+                    "$2) ORDER BY seq DESC LIMIT $3",
+                    release_columns()),
+        state ? std::optional<std::string>(std::string(core::to_string(*state))) : std::nullopt,
+        before_seq ? std::optional<std::string>(std::to_string(*before_seq)) : std::nullopt, limit);
+    return with_facts(t, rows);
+  });
+}
+
+core::Result<std::map<std::string, int>> PgStore::release_counts() {
+  return with_connection("counting releases", [&](pqxx::connection& c) -> core::Result<std::map<std::string, int>> {
+    pqxx::read_transaction t(c);
+    std::map<std::string, int> counts;
+    for (const auto& row : t.exec("SELECT state, count(*) FROM releases GROUP BY state"))
+      counts[row[0].c_str()] = row[1].as<int>();
+    return counts;
   });
 }
 
@@ -248,6 +374,7 @@ core::Result<std::vector<daemon::PromotionId>> PgStore::commit(const core::World
   return with_connection("recording a decision", [&](pqxx::connection& c)
                                                      -> core::Result<std::vector<daemon::PromotionId>> {
     pqxx::work w(c);
+    fence(w);
     for (const auto& r : d.changed) {
       const core::Release* old = before.find(r.sha);
       upsert_release(w, r);
@@ -360,6 +487,7 @@ core::Result<std::vector<daemon::PromotionId>> PgStore::commit(const core::World
 core::Result<void> PgStore::append_audit(const core::AuditNote& note, Timestamp now) {
   return with_connection("writing the audit log", [&](pqxx::connection& c) -> core::Result<void> {
     pqxx::work w(c);
+    fence(w);
     w.exec_params("INSERT INTO audit_log (at, actor, action, sha, detail) VALUES ($1::timestamptz, $2, $3, $4, $5)",
                   ts(now), note.actor, note.action,
                   note.sha ? std::optional<std::string>(note.sha->str()) : std::nullopt, note.detail);
@@ -368,15 +496,16 @@ core::Result<void> PgStore::append_audit(const core::AuditNote& note, Timestamp 
   });
 }
 
-core::Result<std::vector<daemon::AuditEntry>> PgStore::audit(const std::optional<std::string>& sha, int limit) {
+core::Result<std::vector<daemon::AuditEntry>> PgStore::audit(const std::optional<std::string>& sha, int limit,
+                                                             std::optional<std::int64_t> before_id) {
   return with_connection("reading the audit log", [&](pqxx::connection& c)
                                                       -> core::Result<std::vector<daemon::AuditEntry>> {
     pqxx::read_transaction t(c);
     const auto rows = t.exec_params(
         fmt::format("SELECT id, {}, actor, action, sha, detail FROM audit_log WHERE ($1::text IS NULL OR sha = $1) "
-                    "ORDER BY id DESC LIMIT $2",
+                    "AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $2",
                     ms("at")),
-        sha, limit);
+        sha, limit, before_id ? std::optional<std::string>(std::to_string(*before_id)) : std::nullopt);
     std::vector<daemon::AuditEntry> out;
     for (const auto& row : rows) {
       daemon::AuditEntry e{row[0].as<long long>(), ms_to_ts(row[1]), row[2].c_str(), row[3].c_str(), std::nullopt,
@@ -454,6 +583,7 @@ core::Result<daemon::PromotionRecord> PgStore::request_abort(daemon::PromotionId
                                                              const std::string& reason, Timestamp now) {
   return with_connection("requesting an abort", [&](pqxx::connection& c) -> core::Result<daemon::PromotionRecord> {
     pqxx::work w(c);
+    fence(w);
     // The row lock orders concurrent requests: the first one stands.
     const auto rows =
         w.exec_params(fmt::format("SELECT {} FROM promotions WHERE id = $1 FOR UPDATE", promotion_columns()), id);
@@ -487,13 +617,15 @@ core::Result<daemon::PromotionRecord> PgStore::request_abort(daemon::PromotionId
   });
 }
 
-core::Result<std::vector<daemon::PromotionRecord>> PgStore::promotions(int limit) {
+core::Result<std::vector<daemon::PromotionRecord>> PgStore::promotions(int limit, std::optional<std::int64_t> before_id) {
   return with_connection("listing promotions", [&](pqxx::connection& c)
                                                    -> core::Result<std::vector<daemon::PromotionRecord>> {
     pqxx::read_transaction t(c);
     std::vector<daemon::PromotionRecord> out;
-    for (const auto& row :
-         t.exec_params(fmt::format("SELECT {} FROM promotions ORDER BY id DESC LIMIT $1", promotion_columns()), limit))
+    for (const auto& row : t.exec_params(
+             fmt::format("SELECT {} FROM promotions WHERE ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $1",
+                         promotion_columns()),
+             limit, before_id ? std::optional<std::string>(std::to_string(*before_id)) : std::nullopt))
       out.push_back(promotion_from_row(row));
     return out;
   });
@@ -529,6 +661,7 @@ core::Result<void> PgStore::journal_step(daemon::PromotionId id, int index, core
                                          const std::string& detail, Timestamp at) {
   return with_connection("writing the promotion journal", [&](pqxx::connection& c) -> core::Result<void> {
     pqxx::work w(c);
+    fence(w);
     const auto rows =
         w.exec_params("SELECT state FROM promotion_steps WHERE promotion_id = $1 AND idx = $2 FOR UPDATE", id, index);
     if (rows.empty()) return fail(ErrorCode::not_found, fmt::format("promotion {} has no step {}", id, index));
@@ -551,6 +684,7 @@ core::Result<void> PgStore::journal_step(daemon::PromotionId id, int index, core
 core::Result<void> PgStore::journal_progress(daemon::PromotionId id, int index, const std::string& progress) {
   return with_connection("noting a step's progress", [&](pqxx::connection& c) -> core::Result<void> {
     pqxx::work w(c);
+    fence(w);
     const auto r = w.exec_params(
         "UPDATE promotion_steps SET progress = $3 WHERE promotion_id = $1 AND idx = $2 AND state = 'started'", id,
         index, progress);
@@ -562,18 +696,26 @@ core::Result<void> PgStore::journal_progress(daemon::PromotionId id, int index, 
 }
 
 core::Result<std::unique_ptr<daemon::EnvironmentLease>> PgStore::lease_environment(const std::string& environment) {
+  auto busy = [&] {
+    return fail(ErrorCode::conflict,
+                fmt::format("another executor holds the {} promotion lock; it will finish the running promotion",
+                            environment));
+  };
   try {
-    auto c = pool_.connect_dedicated();
-    pqxx::nontransaction n(*c);
+    LeaseSlot& slot = *lease_slot_;
+    std::lock_guard lock(slot.mutex);
+    if (slot.held) return busy();
+    if (!slot.connection || !slot.connection->is_open()) slot.connection = pool_.connect_dedicated();
+    pqxx::nontransaction n(*slot.connection);
     const bool got =
         n.exec_params1("SELECT pg_try_advisory_lock(hashtext('promoter-environment:' || $1))", environment)[0]
             .as<bool>();
-    if (!got)
-      return fail(ErrorCode::conflict,
-                  fmt::format("another executor holds the {} promotion lock; it will finish the running promotion",
-                              environment));
-    return std::make_unique<PgEnvironmentLease>(std::move(c));
+    if (!got) return busy();
+    slot.held = true;
+    return std::make_unique<PgEnvironmentLease>(lease_slot_, environment);
   } catch (const pqxx::broken_connection& e) {
+    std::lock_guard lock(lease_slot_->mutex);
+    lease_slot_->connection.reset();
     return fail(ErrorCode::unavailable, fmt::format("database unreachable while taking the {} promotion lock: {}",
                                                     environment, first_line(e.what())));
   } catch (const std::exception& e) {
@@ -597,6 +739,7 @@ core::Result<core::Obligation> PgStore::close_obligation(std::int64_t id, const 
                                                          const std::string& link, Timestamp now) {
   return with_connection("closing a hotfix obligation", [&](pqxx::connection& c) -> core::Result<core::Obligation> {
     pqxx::work w(c);
+    fence(w);
     const auto found =
         w.exec_params(fmt::format("SELECT {} FROM obligations WHERE id = $1 FOR UPDATE", obligation_columns()), id);
     if (found.empty()) return fail(ErrorCode::not_found, fmt::format("no obligation {}", id));

@@ -1,5 +1,7 @@
 #pragma once
 // The daemon's Store on PostgreSQL (libpqxx 6.4). Every call blocks; libpqxx exceptions stop here.
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -11,6 +13,21 @@ namespace promoter::adapters {
 class PgStore final : public daemon::Store {
  public:
   explicit PgStore(std::string database_url, std::size_t max_connections = 8);
+  ~PgStore() override;
+
+  // Fencing (sql/005_leadership.sql). Once enabled, every state-changing write (commit, journal, audit,
+  // abort requests, obligations) reads the environment's leadership row FOR SHARE in its own transaction
+  // and is refused with ErrorCode::not_leader unless the row's epoch is this store's epoch. Epoch 0 (a
+  // standby, or a leader that found itself deposed) refuses every write without asking the database.
+  // A write that finds its epoch stale drops the epoch to 0 at once, counts it, and calls `on_stale`
+  // (on the calling thread), so nothing after it is written either. Reads are never fenced.
+  void enable_fencing(std::string environment, std::function<void()> on_stale = {});
+  void set_epoch(std::int64_t epoch) { epoch_.store(epoch); }
+  std::int64_t epoch() const { return epoch_.load(); }
+  // Writes refused because their epoch was stale (not those refused locally at epoch 0).
+  std::uint64_t stale_epoch_refusals() const { return stale_refusals_.load(); }
+
+  struct LeaseSlot;  // see lease_environment
 
   core::Result<void> migrate() override;
   core::Result<void> ping() override;
@@ -19,9 +36,15 @@ class PgStore final : public daemon::Store {
                                                         const core::PromotionPlan&, const std::string& environment,
                                                         core::Timestamp now) override;
   core::Result<void> append_audit(const core::AuditNote&, core::Timestamp now) override;
-  core::Result<std::vector<daemon::AuditEntry>> audit(const std::optional<std::string>& sha, int limit) override;
+  core::Result<std::optional<core::Release>> release(const core::Sha&) override;
+  core::Result<std::vector<core::Release>> releases(std::optional<core::ReleaseState>,
+                                                    std::optional<std::int64_t> before_seq, int limit) override;
+  core::Result<std::map<std::string, int>> release_counts() override;
+  core::Result<std::vector<daemon::AuditEntry>> audit(const std::optional<std::string>& sha, int limit,
+                                                      std::optional<std::int64_t> before_id) override;
   core::Result<std::optional<daemon::PromotionRecord>> promotion(daemon::PromotionId) override;
-  core::Result<std::vector<daemon::PromotionRecord>> promotions(int limit) override;
+  core::Result<std::vector<daemon::PromotionRecord>> promotions(int limit,
+                                                               std::optional<std::int64_t> before_id) override;
   core::Result<std::vector<daemon::PromotionId>> running_promotions(const std::string& environment) override;
   core::Result<std::optional<daemon::ProductionRecord>> production(const std::string& environment) override;
   core::Result<void> journal_step(daemon::PromotionId, int index, core::StepState to, const std::string& detail,
@@ -37,8 +60,17 @@ class PgStore final : public daemon::Store {
  private:
   template <class F>
   auto with_connection(std::string_view what, F&& f) -> decltype(f(std::declval<pqxx::connection&>()));
+  // Throws NotLeader (see pg_store.cpp) unless this store may write; call first in a write transaction.
+  void fence(pqxx::transaction_base&);
 
   PgPool pool_;
+  std::string fenced_environment_;  // empty: fencing off (tests of the store alone)
+  std::function<void()> on_stale_;
+  std::atomic<std::int64_t> epoch_{0};
+  std::atomic<std::uint64_t> stale_refusals_{0};
+  // One connection holds the environment's promotion lock, reused from promotion to promotion. Shared
+  // with the lease objects, which may outlive the store in a stopping daemon's coroutine frames.
+  std::shared_ptr<LeaseSlot> lease_slot_;
 };
 
 }  // namespace promoter::adapters

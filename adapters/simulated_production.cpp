@@ -13,7 +13,13 @@ using core::fail;
 
 SimulatedProduction::SimulatedProduction(Options options, std::function<core::Timestamp()> now)
     : options_(std::move(options)), now_(std::move(now)) {
+  std::lock_guard lock(mutex_);
+  reload();
+}
+
+void SimulatedProduction::reload() const {
   if (options_.record_file.empty()) return;
+  effects_.clear();
   std::ifstream in(options_.record_file);
   std::string line;
   while (std::getline(in, line)) {
@@ -43,6 +49,8 @@ core::Result<void> SimulatedProduction::record(const daemon::StepContext& ctx) {
 
 std::optional<SimulatedEffect> SimulatedProduction::find(const std::string& key) const {
   std::lock_guard lock(mutex_);
+  // The file is the world: another promoterd (a leader this one took over from) may have added to it.
+  reload();
   for (const auto& e : effects_)
     if (e.key == key) return e;
   return std::nullopt;
@@ -50,6 +58,7 @@ std::optional<SimulatedEffect> SimulatedProduction::find(const std::string& key)
 
 std::vector<SimulatedEffect> SimulatedProduction::effects() const {
   std::lock_guard lock(mutex_);
+  reload();
   return effects_;
 }
 

@@ -39,10 +39,12 @@ class SimulatedProduction {
   core::Timestamp now() const { return now_(); }
 
  private:
+  void reload() const;  // from record_file, when there is one; mutex_ held
+
   Options options_;
   std::function<core::Timestamp()> now_;
   mutable std::mutex mutex_;
-  std::vector<SimulatedEffect> effects_;
+  mutable std::vector<SimulatedEffect> effects_;
 };
 
 // The StepPerformer for any step whose target is simulated.

@@ -11,6 +11,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::forbidden: return "forbidden";
     case ErrorCode::unavailable: return "unavailable";
     case ErrorCode::aborted: return "aborted";
+    case ErrorCode::not_leader: return "not_leader";
     case ErrorCode::internal: return "internal";
   }
   return "internal";

@@ -14,6 +14,7 @@ enum class ErrorCode {
   forbidden,            // authenticated but not allowed (403)
   unavailable,          // a dependency is down; retry later (503)
   aborted,              // an operator stopped it part-way (409)
+  not_leader,           // this instance does not lead (a standby, or fenced by a newer leader); retry (503)
   internal,             // a bug or an unexpected failure (500)
 };
 

@@ -17,4 +17,12 @@ void World::put(Release release) {
   releases.insert_or_assign(key, std::move(release));
 }
 
+void World::forget(const Sha& sha) {
+  auto it = releases.find(sha.str());
+  if (it == releases.end()) return;
+  by_seq.erase(it->second.seq);
+  active.erase(it->first);
+  releases.erase(it);
+}
+
 }  // namespace promoter::core

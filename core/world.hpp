@@ -1,5 +1,7 @@
 #pragma once
-// Everything core knows: the policy, every release, and which release is production or promoting.
+// What core decides on: the policy, the releases still at work (not terminal), the production release, and
+// which release is promoting. The daemon keeps terminal releases out of memory (history is read from the
+// store) and loads one back for the moment an event names it.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -23,6 +25,8 @@ struct World {
   const Release* find(const Sha& sha) const;
   // Adds or replaces a release and keeps `active` in step.
   void put(Release release);
+  // Drops a release from memory (not from history).
+  void forget(const Sha&);
 };
 
 }  // namespace promoter::core

@@ -23,7 +23,8 @@ HttpResponse error_response(const core::Error& e) {
     case core::ErrorCode::failed_precondition:
     case core::ErrorCode::aborted: status = 409; break;
     case core::ErrorCode::forbidden: status = 403; break;
-    case core::ErrorCode::unavailable: status = 503; break;
+    case core::ErrorCode::unavailable:
+    case core::ErrorCode::not_leader: status = 503; break;
     case core::ErrorCode::internal: status = 500; break;
   }
   return HttpResponse::error(status, core::to_string(e.code), e.message);
@@ -41,6 +42,24 @@ core::Result<int> limit_param(const HttpRequest& req, int fallback, int max) {
   if (ec != std::errc{} || p != it->second.data() + it->second.size() || v < 1 || v > max)
     return std::unexpected(bad(fmt::format("query parameter 'limit' must be a whole number from 1 to {}", max)));
   return v;
+}
+
+// Keyset paging: ?before=N lists what comes after N in newest-first order (a release's seq, an entry's id).
+core::Result<std::optional<std::int64_t>> before_param(const HttpRequest& req) {
+  auto it = req.query.find("before");
+  if (it == req.query.end()) return std::nullopt;
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  if (ec != std::errc{} || p != it->second.data() + it->second.size() || v < 1)
+    return std::unexpected(bad("query parameter 'before' must be a positive whole number (a next_before cursor)"));
+  return v;
+}
+
+std::map<std::string, int> nonzero(const std::map<std::string, int>& counts) {
+  std::map<std::string, int> out;
+  for (const auto& [state, n] : counts)
+    if (n > 0) out.emplace(state, n);
+  return out;
 }
 
 core::Result<core::Sha> sha_param(const HttpRequest& req) {
@@ -109,9 +128,13 @@ class Api {
     auto r = co_await blocking([this] { return ctx_.store.ping(); });
     ctx_.metrics.set_database_up(r.has_value());
     if (!r) co_return HttpResponse::error(503, "unavailable", "database unreachable");
-    // Until the releases are loaded, /v1 answers would describe an empty world.
-    if (!ctx_.releases.loaded()) co_return HttpResponse::error(503, "unavailable", "loading releases");
-    co_return HttpResponse::json(200, {{"status", "ready"}});
+    // A standby serves reads from the database: ready. A leader is ready once its World is loaded; until
+    // then /v1 answers would describe an empty world.
+    const NodeRole role = ctx_.leadership.role();
+    if (role == NodeRole::starting) co_return HttpResponse::error(503, "unavailable", "joining the leadership");
+    if (role == NodeRole::leader && !ctx_.releases.loaded())
+      co_return HttpResponse::error(503, "unavailable", "loading releases");
+    co_return HttpResponse::json(200, {{"status", "ready"}, {"role", to_string(role)}});
   }
 
   asio::awaitable<HttpResponse> metrics(HttpRequest&) {
@@ -122,20 +145,39 @@ class Api {
   asio::awaitable<HttpResponse> status(HttpRequest&) {
     const auto& policy = ctx_.config.policy;
     std::optional<PromotionId> active_id;
-    json body = co_await ctx_.releases.read([&](const core::World& w) {
-      std::map<std::string, int> counts;
-      for (const auto& [sha, r] : w.releases) ++counts[std::string(core::to_string(r.state))];
+    // The leader counts as it goes; a standby asks the database.
+    json body;
+    if (ctx_.releases.loaded()) {
+      auto read = ctx_.releases.read([&](const core::World& w) {
+        json active = nullptr;
+        if (w.promoting)
+          if (const auto* r = w.find(*w.promoting)) {
+            active_id = r->promotion_id;
+            active = {{"id", r->promotion_id ? json(std::to_string(*r->promotion_id)) : json(nullptr)},
+                      {"sha", r->sha.str()},
+                      {"state", "running"},
+                      {"abort", nullptr}};
+          }
+        return json{{"release_counts", nonzero(ctx_.releases.state_counts())}, {"active_promotion", active}};
+      });
+      body = co_await std::move(read);
+    } else {
+      auto counts = co_await blocking([this] { return ctx_.store.release_counts(); });
+      if (!counts) co_return error_response(counts.error());
+      auto running = co_await blocking([this] { return ctx_.store.running_promotions(ctx_.config.environment); });
+      if (!running) co_return error_response(running.error());
       json active = nullptr;
-      if (w.promoting)
-        if (const auto* r = w.find(*w.promoting)) {
-          active_id = r->promotion_id;
-          active = {{"id", r->promotion_id ? json(std::to_string(*r->promotion_id)) : json(nullptr)},
-                    {"sha", r->sha.str()},
-                    {"state", "running"},
-                    {"abort", nullptr}};
+      if (!running->empty()) {
+        const PromotionId id = running->front();
+        auto p = co_await blocking([this, id] { return ctx_.store.promotion(id); });
+        if (!p) co_return error_response(p.error());
+        if (*p) {
+          active_id = id;
+          active = {{"id", std::to_string(id)}, {"sha", (*p)->sha}, {"state", "running"}, {"abort", nullptr}};
         }
-      return json{{"release_counts", counts}, {"active_promotion", active}};
-    });
+      }
+      body = json{{"release_counts", nonzero(*counts)}, {"active_promotion", active}};
+    }
     auto production = co_await blocking([this] { return ctx_.store.production(ctx_.config.environment); });
     if (!production) co_return error_response(production.error());
     // Whoever asked to abort the running promotion is what on-call wants to see first.
@@ -150,8 +192,15 @@ class Api {
       warnings.push_back(fmt::format("SHORT SOAK MODE: policy.soak = {} is below the policy floor of {} "
                                      "(allow_short_soak = true); for demos and tests only",
                                      core::format_duration(policy.soak), core::format_duration(core::soak_floor)));
-    const ObligationCounts obligations = ctx_.obligations.counts();
     const auto now = ctx_.releases.clock().now();
+    ObligationCounts obligations;
+    if (ctx_.leadership.role() == NodeRole::leader) {
+      obligations = ctx_.obligations.counts();
+    } else {
+      auto open = co_await blocking([this] { return ctx_.store.obligations(true); });
+      if (!open) co_return error_response(open.error());
+      obligations = count_obligations(*open, now);
+    }
     json overdue = json::array();
     for (const auto& o : obligations.overdue_items) {
       overdue.push_back(obligation_json(o, now));
@@ -160,6 +209,15 @@ class Api {
     }
     body["obligations"] = {{"open", obligations.open}, {"overdue", obligations.overdue}, {"overdue_items", overdue}};
     body["version"] = ctx_.version;
+    const auto& leader = ctx_.leadership.leader();
+    body["leadership"] = {
+        {"role", to_string(ctx_.leadership.role())},
+        {"instance", ctx_.leadership.instance()},
+        {"epoch", leader ? json(leader->epoch) : json(nullptr)},
+        {"leader", leader ? json{{"instance", leader->holder},
+                                 {"advertise_url", leader->advertise_url},
+                                 {"since", core::format_timestamp(leader->acquired_at)}}
+                          : json(nullptr)}};
     body["environment"] = ctx_.config.environment;
     body["short_soak"] = policy.short_soak();
     body["warnings"] = warnings;
@@ -192,28 +250,29 @@ class Api {
         co_return HttpResponse::error(400, "invalid_argument",
                                       fmt::format("query parameter 'state': unknown state '{}'", it->second));
     }
+    auto before = before_param(req);
+    if (!before) co_return error_response(before.error());
     const int n = *limit;
+    // History is the database's: leader and standby answer from it alike, newest first, a page at a time.
+    auto read = [this, state, before = *before, n] { return ctx_.store.releases(state, before, n); };
+    auto page = co_await blocking(std::move(read));
+    if (!page) co_return error_response(page.error());
     const auto now = ctx_.releases.clock().now();
-    json list = co_await ctx_.releases.read([&, n, state, now](const core::World& w) {
-      json out = json::array();
-      for (auto it = w.by_seq.rbegin(); it != w.by_seq.rend() && static_cast<int>(out.size()) < n; ++it) {
-        const core::Release& r = w.releases.at(it->second);
-        if (state && r.state != *state) continue;
-        out.push_back(release_json(r, w.policy, now));
-      }
-      return out;
-    });
-    co_return HttpResponse::json(200, {{"releases", list}});
+    json list = json::array();
+    for (const auto& r : *page) list.push_back(release_json(r, ctx_.config.policy, now));
+    json next = static_cast<int>(page->size()) == n ? json(std::to_string(page->back().seq)) : json(nullptr);
+    co_return HttpResponse::json(200, {{"releases", list}, {"next_before", next}});
   }
 
   asio::awaitable<HttpResponse> release(HttpRequest& req) {
     auto sha = sha_param(req);
     if (!sha) co_return error_response(sha.error());
+    const core::Sha wanted = *sha;
+    auto read = [this, wanted] { return ctx_.store.release(wanted); };
+    auto found = co_await blocking(std::move(read));
+    if (!found) co_return error_response(found.error());
     const auto now = ctx_.releases.clock().now();
-    json body = co_await ctx_.releases.read([&, now](const core::World& w) -> json {
-      const core::Release* r = w.find(*sha);
-      return r ? release_json(*r, w.policy, now) : json(nullptr);
-    });
+    const json body = *found ? release_json(**found, ctx_.config.policy, now) : json(nullptr);
     if (body.is_null())
       co_return HttpResponse::error(404, "not_found", fmt::format("no release {} is known", sha->str()));
     co_return HttpResponse::json(200, body);
@@ -282,8 +341,10 @@ class Api {
   asio::awaitable<HttpResponse> promotions(HttpRequest& req) {
     auto limit = limit_param(req, 20, 500);
     if (!limit) co_return error_response(limit.error());
+    auto before = before_param(req);
+    if (!before) co_return error_response(before.error());
     const int n = *limit;
-    auto r = co_await blocking([this, n] { return ctx_.store.promotions(n); });
+    auto r = co_await blocking([this, n, before = *before] { return ctx_.store.promotions(n, before); });
     if (!r) co_return error_response(r.error());
     json list = json::array();
     for (const auto& p : *r) {
@@ -291,7 +352,8 @@ class Api {
       j.erase("steps");
       list.push_back(std::move(j));
     }
-    co_return HttpResponse::json(200, {{"promotions", list}});
+    json next = static_cast<int>(r->size()) == n ? json(std::to_string(r->back().id)) : json(nullptr);
+    co_return HttpResponse::json(200, {{"promotions", list}, {"next_before", next}});
   }
 
   asio::awaitable<HttpResponse> promotion(HttpRequest& req) {
@@ -336,13 +398,16 @@ class Api {
                                       fmt::format("query parameter 'sha': {}", parsed.error().message));
       sha = parsed->str();
     }
+    auto before = before_param(req);
+    if (!before) co_return error_response(before.error());
     const int n = *limit;
-    auto read = [this, sha, n] { return ctx_.store.audit(sha, n); };
+    auto read = [this, sha, n, before = *before] { return ctx_.store.audit(sha, n, before); };
     auto r = co_await blocking(std::move(read));
     if (!r) co_return error_response(r.error());
     json list = json::array();
     for (const auto& e : *r) list.push_back(audit_json(e));
-    co_return HttpResponse::json(200, {{"entries", list}});
+    json next = static_cast<int>(r->size()) == n ? json(std::to_string(r->back().id)) : json(nullptr);
+    co_return HttpResponse::json(200, {{"entries", list}, {"next_before", next}});
   }
 
   asio::awaitable<HttpResponse> hotfix(HttpRequest& req) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "daemon/config.hpp"
+#include "daemon/leadership.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/obligation_watch.hpp"
 #include "daemon/release_service.hpp"
@@ -23,6 +24,7 @@ struct ApiContext {
   ObligationWatch& obligations;
   const Config& config;
   std::string version;
+  const Leadership& leadership;
 };
 
 void add_api_routes(Router&, ApiContext);

@@ -6,6 +6,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <thread>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "core/gates.hpp"
 #include "adapters/fly_deploy_step.hpp"
@@ -21,6 +23,15 @@ namespace promoter::daemon {
 namespace asio = boost::asio;
 
 namespace {
+
+// How often a standby tries to take the lead and the leader confirms it still has it.
+constexpr std::chrono::milliseconds leadership_interval{1000};
+
+std::string default_instance_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return fmt::format("{}:{}", host[0] ? host : "promoterd", ::getpid());
+}
 
 std::vector<adapters::Probe> to_probes(const std::vector<ProbeConfig>& configs) {
   std::vector<adapters::Probe> out;
@@ -86,8 +97,11 @@ std::expected<Secrets, std::string> read_secrets(const Config& config, const Env
 App::App(Config config, Secrets secrets, const Clock& clock)
     : config_(std::move(config)),
       clock_(clock),
-      store_(std::move(secrets.database_url), config_.database_max_connections),
+      store_(secrets.database_url, config_.database_max_connections),
       metrics_(PROMOTER_VERSION, config_.policy.short_soak()),
+      instance_(config_.instance_name.empty() ? default_instance_name() : config_.instance_name),
+      leader_lock_({secrets.database_url, config_.environment, instance_, config_.advertise_url}),
+      leadership_(io_.get_executor(), pool_.get_executor(), leader_lock_, clock_, instance_, leadership_interval),
       tokens_(std::move(secrets.tokens)),
       releases_(io_, pool_, store_, clock_, metrics_, config_.environment),
       obligations_(io_.get_executor(), pool_.get_executor(), store_, clock_),
@@ -178,12 +192,33 @@ App::App(Config config, Secrets secrets, const Clock& clock)
                                                  o.id, core::to_string(o.kind), core::format_timestamp(o.due_at), o.id)});
   });
   add_api_routes(router_, ApiContext{releases_, store_, pool_.get_executor(), metrics_, obligations_, config_,
-                                     PROMOTER_VERSION});
+                                     PROMOTER_VERSION, leadership_});
   if (railway_staging_) railway_staging_->add_routes(router_);
+  // A write that finds this instance's epoch stale deposes it (the store has stopped writing already).
+  store_.enable_fencing(config_.environment,
+                        [this] { leadership_.depose("a write found this instance's epoch stale: another instance leads"); });
+  leadership_.on_elected([this](const LeaderInfo& info) { return lead(info); });
+  leadership_.on_deposed([this](const std::string&) {
+    store_.set_epoch(0);
+    metrics_.set_stale_epoch_refusals(store_.stale_epoch_refusals());
+    deposed_ = true;
+    stop();
+  });
+  leadership_.on_change([this] { leadership_changed(); });
+  {
+    adapters::HttpClientOptions options;
+    options.retry.max_attempts = 1;  // a write is never sent twice; the client retries it
+    options.user_agent = "promoterd/" PROMOTER_VERSION " (forwarding a write)";
+    forward_http_ = std::make_unique<adapters::HttpClient>(io_.get_executor(), options);
+    forwarder_ = std::make_unique<WriteForwarder>(*forward_http_, leadership_, metrics_);
+  }
+
   ServerHooks server_hooks;
   server_hooks.on_request = [this](std::string_view method, std::string_view route, unsigned status, double s) {
     metrics_.http_request(method, route, status, s);
   };
+  server_hooks.before_write = [this](HttpRequest& req) { return (*forwarder_)(req); };
+  server_hooks.response_headers = {{"X-Promoter-Served-By", instance_}};
   server_hooks.on_auth_failure = [this](const HttpRequest& req, unsigned status, std::string_view reason) {
     log(LogLevel::warn, "request refused",
         {{"status", status}, {"route", req.route}, {"remote", req.remote},
@@ -193,7 +228,8 @@ App::App(Config config, Secrets secrets, const Clock& clock)
                          fmt::format("{} {} from {}: {}", std::string(boost::beast::http::to_string(req.method)), req.path,
                                      req.remote, reason)};
     const auto now = clock_.now();
-    asio::post(pool_, [this, note, now] { (void)store_.append_audit(note, now); });
+    // A standby changes nothing, the audit log included: its refusals are in its log.
+    if (leadership_.role() == NodeRole::leader) asio::post(pool_, [this, note, now] { (void)store_.append_audit(note, now); });
   };
   server_ = std::make_unique<HttpServer>(io_, router_, tokens_, ServerLimits{}, std::move(server_hooks));
 }
@@ -294,9 +330,10 @@ StepPerformers App::make_performers(const Secrets& secrets) {
 App::~App() {
   stop();
   pool_.join();
+  if (kept_socket_ >= 0) ::close(kept_socket_);
 }
 
-core::Result<void> App::prepare(core::Duration db_wait) {
+core::Result<void> App::prepare(core::Duration db_wait, int inherited_socket) {
   const auto deadline = std::chrono::steady_clock::now() + db_wait;
   for (int attempt = 1;; ++attempt) {
     auto m = store_.migrate();
@@ -307,8 +344,17 @@ core::Result<void> App::prepare(core::Duration db_wait) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   metrics_.set_database_up(true);
-  if (auto l = server_->listen(config_.listen_host, config_.listen_port); !l)
-    return core::fail(core::ErrorCode::unavailable, l.error());
+  auto bound = inherited_socket >= 0 ? server_->adopt(inherited_socket)
+                                     : server_->listen(config_.listen_host, config_.listen_port);
+  if (!bound) return core::fail(core::ErrorCode::unavailable, bound.error());
+  kept_socket_ = ::fcntl(server_->native_handle(), F_DUPFD_CLOEXEC, 0);
+  std::string advertise = config_.advertise_url;
+  const bool wildcard = config_.listen_host.empty() || config_.listen_host == "0.0.0.0" || config_.listen_host == "::";
+  if (advertise.empty() && !wildcard) {
+    const bool v6 = config_.listen_host.find(':') != std::string::npos;
+    advertise = fmt::format("http://{}:{}", v6 ? "[" + config_.listen_host + "]" : config_.listen_host, server_->port());
+  }
+  leader_lock_.set_advertise_url(std::move(advertise));
   return {};
 }
 
@@ -331,32 +377,48 @@ void App::run() {
 }
 
 asio::awaitable<void> App::startup() {
+  // Everything that changes state waits for the lead: see lead().
+  leadership_.start();
+  co_return;
+}
+
+void App::leadership_changed() {
+  const bool leading = leadership_.role() == NodeRole::leader;
+  metrics_.set_leader(leading);
+  if (const auto& leader = leadership_.leader()) metrics_.set_leadership_epoch(leader->epoch);
+  // A standby is ready as soon as it knows it stands by: it serves reads. A leader once it has loaded.
+  if (!leading && leadership_.role() == NodeRole::standby && !announced_ready_ && !stopping_) {
+    announced_ready_ = true;
+    service_.ready(fmt::format("ready: listening on {}:{}, environment {} (standing by)", config_.listen_host,
+                               server_->port(), config_.environment));
+  }
+}
+
+asio::awaitable<core::Result<void>> App::lead(const LeaderInfo& info) {
+  store_.set_epoch(info.epoch);
+  metrics_.leadership_takeover();
+  metrics_.set_leadership_epoch(info.epoch);
   auto started = co_await releases_.start(config_.policy);
-  if (!started) {
-    log(LogLevel::error, "cannot load releases; stopping", {{"error", started.error().message}});
-    stop();
-    co_return;
-  }
+  if (!started) co_return std::unexpected(started.error());
   auto running = co_await run_blocking(pool_.get_executor(), [this] { return store_.running_promotions(config_.environment); });
-  if (!running) {
-    log(LogLevel::error, "cannot list running promotions; stopping", {{"error", running.error().message}});
-    stop();
-    co_return;
-  }
+  if (!running) co_return std::unexpected(running.error());
   if (auto loaded = co_await obligations_.reload(); !loaded)
     log(LogLevel::error, "cannot read hotfix obligations; /v1/status will not show them until the next hotfix",
         {{"error", loaded.error().message}});
   for (PromotionId id : *running) {
     auto record = co_await run_blocking(pool_.get_executor(), [this, id] { return store_.promotion(id); });
     const std::string sha = record && *record ? (*record)->sha : "";
-    log(LogLevel::info, "resuming promotion interrupted by a restart", {{"promotion_id", id}, {"sha", sha}});
+    log(LogLevel::info, "resuming promotion interrupted by a restart or a takeover", {{"promotion_id", id}, {"sha", sha}});
     start_promotion(id, sha);
   }
   if (railway_staging_) railway_staging_->start();
-  metrics_.set_leader(true);  // the only promoterd of its database: it holds the work from here on
-  if (!stopping_)
-    service_.ready(fmt::format("ready: listening on {}:{}, environment {}", config_.listen_host, server_->port(),
-                               config_.environment));
+  metrics_.set_leader(true);
+  if (!stopping_ && !announced_ready_) {
+    announced_ready_ = true;
+    service_.ready(fmt::format("ready: listening on {}:{}, environment {} (leading)", config_.listen_host,
+                               server_->port(), config_.environment));
+  }
+  co_return core::Result<void>{};
 }
 
 void App::start_promotion(PromotionId id, std::string sha) {
@@ -376,7 +438,7 @@ asio::awaitable<void> App::run_promotion(PromotionId id, std::string sha) {
           {{"promotion_id", id}, {"sha", sha}, {"state", to_string(*r)}});
       break;
     }
-    if (stopping_) break;
+    if (stopping_ || leadership_.role() != NodeRole::leader) break;
     // The journal is intact; whatever stopped the executor (database down, lock held) may pass.
     log(LogLevel::warn, "promotion paused; resuming in 5s",
         {{"promotion_id", id}, {"sha", sha}, {"error", r.error().message}});
@@ -401,6 +463,7 @@ void App::stop() {
     obligations_.stop();
     if (railway_staging_) railway_staging_->stop();
     if (staging_smoke_) staging_smoke_->stop();
+    leadership_.stop();
     metrics_.set_leader(false);
     io_.stop();
   });
@@ -414,7 +477,7 @@ void App::reload(EnvLookup env) {
 
 void App::apply_reload(const EnvLookup& env) {
   // Before start-up finished, systemd has not had READY=1 yet: a reload must not announce readiness.
-  const bool started = releases_.loaded();
+  const bool started = announced_ready_;
   auto report = [&](const std::string& status) {
     if (started)
       service_.ready(status);

@@ -10,6 +10,7 @@
 
 #include "adapters/fly_client.hpp"
 #include "adapters/http_client.hpp"
+#include "adapters/pg_leadership.hpp"
 #include "adapters/pg_store.hpp"
 #include "adapters/railway_client.hpp"
 #include "adapters/simulated_production.hpp"
@@ -19,6 +20,7 @@
 #include "daemon/clock.hpp"
 #include "daemon/config.hpp"
 #include "daemon/http_server.hpp"
+#include "daemon/leadership.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/obligation_watch.hpp"
 #include "daemon/promotion_executor.hpp"
@@ -26,6 +28,7 @@
 #include "daemon/release_service.hpp"
 #include "daemon/service_notifier.hpp"
 #include "daemon/staging_smoke.hpp"
+#include "daemon/write_forwarder.hpp"
 
 namespace promoter::daemon {
 
@@ -49,8 +52,9 @@ class App {
   App(Config config, Secrets secrets, const Clock& clock);
   ~App();
 
-  // Applies schema migrations (waiting up to `db_wait` for the database), binds the listen address.
-  core::Result<void> prepare(core::Duration db_wait);
+  // Applies schema migrations (waiting up to `db_wait` for the database), binds the listen address, or
+  // serves `inherited_socket` (>= 0: a listening socket this App takes over) instead.
+  core::Result<void> prepare(core::Duration db_wait, int inherited_socket = -1);
   // Runs until stop(); returns once the io_context has no work left.
   void run();
   // Stops accepting, cancels timers, lets the current journal write finish. Safe from a signal handler's
@@ -63,6 +67,11 @@ class App {
   void reload(EnvLookup env);
 
   unsigned short port() const { return server_->port(); }
+  // After run() returned: whether it stopped because this instance lost the lead. main() then starts a
+  // fresh App, a standby, on take_listen_socket(): a duplicate of the listening socket kept from prepare(),
+  // which the caller then owns (-1 if none).
+  bool deposed() const { return deposed_; }
+  int take_listen_socket() { return std::exchange(kept_socket_, -1); }
   // (method, pattern) of every route the server answers; for promoterd --list-routes.
   std::vector<std::pair<std::string, std::string>> routes() const { return router_.routes(); }
 
@@ -70,6 +79,9 @@ class App {
   void start_promotion(PromotionId, std::string sha);
   boost::asio::awaitable<void> run_promotion(PromotionId, std::string sha);
   boost::asio::awaitable<void> startup();
+  // Runs once this instance leads: fences the store with the epoch, loads the World, resumes promotions.
+  boost::asio::awaitable<core::Result<void>> lead(const LeaderInfo&);
+  void leadership_changed();
   StepPerformers make_performers(const Secrets&);
   // Reports every outbound request attempt of one adapter (railway, fly, probe) to the metrics.
   adapters::HttpObserver adapter_observer(std::string adapter);
@@ -82,6 +94,9 @@ class App {
   boost::asio::thread_pool pool_{4};
   adapters::PgStore store_;
   Metrics metrics_;
+  std::string instance_;
+  adapters::PgLeadership leader_lock_;
+  Leadership leadership_;
   TokenRegistry tokens_;
   ReleaseService releases_;
   ObligationWatch obligations_;
@@ -92,6 +107,8 @@ class App {
   std::unique_ptr<adapters::HttpClient> fly_http_;
   std::unique_ptr<adapters::FlyClient> fly_;
   std::unique_ptr<adapters::HttpClient> probe_http_;
+  std::unique_ptr<adapters::HttpClient> forward_http_;
+  std::unique_ptr<WriteForwarder> forwarder_;
   std::unique_ptr<StagingSmoke> staging_smoke_;
   ServiceNotifier service_;
   std::unique_ptr<adapters::SlackNotifier> notifier_;  // io thread only
@@ -101,6 +118,9 @@ class App {
   std::unique_ptr<HttpServer> server_;
   std::set<PromotionId> running_;  // io thread only
   bool stopping_ = false;
+  bool deposed_ = false;
+  bool announced_ready_ = false;  // io thread only
+  int kept_socket_ = -1;
 };
 
 }  // namespace promoter::daemon

@@ -392,9 +392,20 @@ int run_status(Invocation& inv) {
   if (const json& c = member(*status, "release_counts"); c.is_object())
     for (const auto& [state, count] : c.items()) counts.push_back(fmt::format("{} {}", state, text(count)));
 
+  const json& leadership = member(*status, "leadership");
+  const json& leader = member(leadership, "leader");
+  std::string leader_text = "none yet";
+  if (leader.is_object()) {
+    leader_text = fmt::format("{} (epoch {}, since {})", printable(text(leader, "instance")),
+                              text(leadership, "epoch"), when(leader, "since"));
+    if (text(leadership, "role") != "leader")
+      leader_text += fmt::format("; answered by standby {}", printable(text(leadership, "instance")));
+  }
+
   std::vector<Field> fields{
       {"version", text(*status, "version")},
       {"environment", text(*status, "environment")},
+      {"leader", leader_text},
       {"soak", seconds_text(member(policy, "soak_seconds"))},
       {"smoke", smoke},
       {"approvals required", text(policy, "approvals_required")},

@@ -199,7 +199,26 @@ class Reader {
     if (auto v = string(root, "environment", "environment")) c.environment = *v;
 
     if (const auto* server = table(root, "server", "[server]")) {
-      only(*server, "server", {"listen"});
+      only(*server, "server", {"listen", "advertise_url", "instance_name"});
+      if (auto url = string(*server, "advertise_url", "server.advertise_url")) {
+        std::string trimmed = *url;
+        while (trimmed.ends_with('/')) trimmed.pop_back();
+        const auto scheme_end = trimmed.find("://");
+        const bool http = trimmed.starts_with("http://") || trimmed.starts_with("https://");
+        if (!http || trimmed.size() <= scheme_end + 3 || trimmed.find_first_of("/?#", scheme_end + 3) != std::string::npos)
+          error(server->get("advertise_url"),
+                fmt::format("server.advertise_url = \"{}\" must be http[s]://HOST[:PORT] with no path: where other "
+                            "instances reach this one",
+                            *url));
+        c.advertise_url = trimmed;
+      }
+      if (auto name = string(*server, "instance_name", "server.instance_name")) {
+        const bool printable = std::all_of(name->begin(), name->end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
+        if (name->empty() || name->size() > 63 || !printable)
+          error(server->get("instance_name"),
+                fmt::format("server.instance_name must be 1 to 63 printable ASCII characters without spaces"));
+        c.instance_name = *name;
+      }
       if (auto listen = string(*server, "listen", "server.listen")) {
         const auto colon = listen->rfind(':');
         int port = -1;

@@ -124,6 +124,11 @@ struct Config {
   std::string environment = "production";
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
+  // Where standbys forward writes to this instance when it leads (http[s]://host:port, no path). Empty:
+  // http://HOST:PORT of `listen` when HOST is a specific address; with a wildcard HOST, writes sent to a
+  // standby are refused with 503 instead of forwarded.
+  std::string advertise_url;
+  std::string instance_name;  // as /v1/status and the leadership row show it; empty: hostname:pid
   std::string database_url_env = "PROMOTER_DATABASE_URL";
   std::size_t database_max_connections = 8;
   core::Policy policy;

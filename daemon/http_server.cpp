@@ -26,6 +26,8 @@
 #include <optional>
 #include <unordered_set>
 
+#include <sys/socket.h>
+
 namespace promoter::daemon {
 
 namespace asio = boost::asio;
@@ -312,6 +314,9 @@ struct HttpServer::Impl {
     request.params = std::move(match->params);
     request.route = match->pattern;
     request.remote = remote;
+    request.authorization = std::string(to_std(message[http::field::authorization]));
+    request.content_type = std::string(to_std(message[http::field::content_type]));
+    request.forwarded = message.find("X-Promoter-Forwarded") != message.end();
     route_label = match->pattern;
 
     if (match->access->authenticated) {
@@ -322,7 +327,13 @@ struct HttpServer::Impl {
     std::exception_ptr failure;
     HttpResponse response;
     try {
-      response = co_await (*match->handler)(request);
+      std::optional<HttpResponse> instead;
+      const bool write = request.method != http::verb::get && request.method != http::verb::head;
+      if (write && hooks.before_write) instead = co_await hooks.before_write(request);
+      if (instead)
+        response = std::move(*instead);
+      else
+        response = co_await (*match->handler)(request);
     } catch (...) {
       failure = std::current_exception();
     }
@@ -372,6 +383,12 @@ struct HttpServer::Impl {
     http::response<http::string_body> message;
     message.version(version);
     message.result(response.status);
+    for (const auto& [name, value] : hooks.response_headers) {
+      const bool set_by_handler = std::any_of(response.headers.begin(), response.headers.end(), [&](const auto& h) {
+        return iequals(h.first, name);
+      });
+      if (!set_by_handler) response.headers.emplace_back(name, value);
+    }
     for (const auto& [name, value] : response.headers) {
       if (is_header_name(name) && is_header_value(value)) {
         message.insert(name, value);
@@ -452,6 +469,24 @@ std::expected<void, std::string> HttpServer::listen(const std::string& host, uns
   impl_->bound_port = local.port();
   return {};
 }
+
+std::expected<void, std::string> HttpServer::adopt(int fd) {
+  beast::error_code ec;
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    return std::unexpected("cannot serve inherited socket " + std::to_string(fd) + ": not a socket");
+  const tcp protocol = address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
+  auto& acceptor = impl_->acceptor;
+  if (acceptor.assign(protocol, fd, ec); ec)
+    return std::unexpected("cannot serve inherited socket " + std::to_string(fd) + ": " + ec.message());
+  const auto local = acceptor.local_endpoint(ec);
+  if (ec) return std::unexpected("cannot serve inherited socket " + std::to_string(fd) + ": " + ec.message());
+  impl_->bound_port = local.port();
+  return {};
+}
+
+int HttpServer::native_handle() { return impl_->acceptor.native_handle(); }
 
 unsigned short HttpServer::port() const { return impl_->bound_port; }
 

@@ -10,6 +10,8 @@
 #include <expected>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -41,6 +43,11 @@ struct ServerHooks {
   std::function<void(std::string_view method, std::string_view route, unsigned status, double seconds)> on_request;
   // On 401/403. Never given the token. For a 403, request.principal names who was refused.
   std::function<void(const HttpRequest& request, unsigned status, std::string_view reason)> on_auth_failure;
+  // Before the handler of every request that is not a GET or HEAD, once it is authorised: an answer
+  // returned here is sent instead of calling the handler (a standby answers with the leader's).
+  std::function<boost::asio::awaitable<std::optional<HttpResponse>>(HttpRequest&)> before_write;
+  // Added to every response (e.g. which instance served it).
+  std::vector<std::pair<std::string, std::string>> response_headers;
 };
 
 // Runs on one io_context thread (the ARCHITECTURE's I/O thread). The io_context must outlive this
@@ -57,7 +64,11 @@ class HttpServer {
   // Port 0 picks a free port (see port()). The error names the address and the reason, e.g.
   // "cannot listen on 127.0.0.1:8080: Address already in use".
   std::expected<void, std::string> listen(const std::string& host, unsigned short port);
+  // Instead of listen(): serves a socket that is bound and listening already, taking ownership of `fd`
+  // (a daemon that steps down and starts again as a standby keeps its socket, so no client is refused).
+  std::expected<void, std::string> adopt(int fd);
   unsigned short port() const;  // the bound port, once listen() succeeded
+  int native_handle();          // the listening socket, to dup() before this server is destroyed
 
   void start();  // co_spawns the accept loop; call after listen()
 

@@ -52,6 +52,10 @@ struct HttpRequest {
   std::string route;                           // the matched pattern, e.g. "/v1/releases/{sha}" (a bounded metrics label)
   std::optional<Principal> principal;          // set when the route needs auth and the token was valid
   std::string remote;                          // peer IP address
+  // Kept only so that a standby can hand the request to the leader as it came; never logged.
+  std::string authorization;                   // the Authorization header as sent
+  std::string content_type;                    // the Content-Type header as sent
+  bool forwarded = false;                      // another promoterd forwarded it here (X-Promoter-Forwarded)
 };
 
 struct HttpResponse {

@@ -124,10 +124,31 @@ Metrics::Metrics(std::string_view version, bool short_soak)
                           .Add({})),
       leader_(prometheus::BuildGauge()
                   .Name("promoter_leader")
-                  .Help("1 when this promoterd holds the work (runs promotions and reconciles staging); one "
-                        "promoterd runs per database today, so there is no standby reporting 0")
+                  .Help("1 when this promoterd leads its environment (runs promotions and reconciles staging); "
+                        "0 on a standby")
                   .Register(*registry_)
-                  .Add({})) {
+                  .Add({})),
+      leadership_epoch_(prometheus::BuildGauge()
+                            .Name("promoter_leadership_epoch")
+                            .Help("The fencing token this instance leads under, or the last one it saw as a standby")
+                            .Register(*registry_)
+                            .Add({})),
+      takeovers_(prometheus::BuildCounter()
+                     .Name("promoter_leadership_takeovers_total")
+                     .Help("Times this instance took the lead of its environment")
+                     .Register(*registry_)
+                     .Add({})),
+      stale_epoch_refusals_(prometheus::BuildCounter()
+                                .Name("promoter_stale_epoch_writes_total")
+                                .Help("State-changing writes the database refused because this instance's epoch "
+                                      "was stale (a newer leader had taken over)")
+                                .Register(*registry_)
+                                .Add({})),
+      forwarded_writes_(prometheus::BuildCounter()
+                            .Name("promoter_forwarded_writes_total")
+                            .Help("Write requests a standby forwarded to the leader, by result (forwarded, "
+                                  "no_leader, unreachable)")
+                            .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("promoter_build_info")
       .Help("promoterd build; the value is always 1")
@@ -234,5 +255,19 @@ void Metrics::set_hotfix_obligations(int open, int overdue) {
 }
 
 void Metrics::set_leader(bool leader) { leader_.Set(leader ? 1 : 0); }
+
+void Metrics::set_leadership_epoch(std::int64_t epoch) { leadership_epoch_.Set(static_cast<double>(epoch)); }
+
+void Metrics::leadership_takeover() { takeovers_.Increment(); }
+
+void Metrics::set_stale_epoch_refusals(std::uint64_t total) {
+  // A counter only rises: add what the store counted since the last report.
+  const double seen = stale_epoch_refusals_.Value();
+  if (static_cast<double>(total) > seen) stale_epoch_refusals_.Increment(static_cast<double>(total) - seen);
+}
+
+void Metrics::write_forwarded(std::string_view result) {
+  forwarded_writes_.Add({{"result", std::string(result)}}).Increment();
+}
 
 }  // namespace promoter::daemon

@@ -1,6 +1,7 @@
 #pragma once
 // Prometheus metrics of the daemon. Labels are bounded: per service, step kind, route and result,
 // never per SHA or promotion id.
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -51,8 +52,14 @@ class Metrics {
   void reconcile_finished(bool succeeded, core::Timestamp now);
   // Open and overdue hotfix obligations (review backfill, incident report), recomputed by their owner.
   void set_hotfix_obligations(int open, int overdue);
-  // 1 while this process holds the work. Today exactly one promoterd runs per database (no standby).
+  // Leadership: 1 while this instance leads its environment (0 on a standby), the epoch it leads under
+  // (or last saw, on a standby), takeovers by this instance, and writes refused for a stale epoch.
   void set_leader(bool leader);
+  void set_leadership_epoch(std::int64_t epoch);
+  void leadership_takeover();
+  void set_stale_epoch_refusals(std::uint64_t total);
+  // Writes a standby forwarded to the leader, by result (forwarded, no_leader, unreachable).
+  void write_forwarded(std::string_view result);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -80,6 +87,10 @@ class Metrics {
   prometheus::Gauge& hotfix_open_;
   prometheus::Gauge& hotfix_overdue_;
   prometheus::Gauge& leader_;
+  prometheus::Gauge& leadership_epoch_;
+  prometheus::Counter& takeovers_;
+  prometheus::Counter& stale_epoch_refusals_;
+  prometheus::Family<prometheus::Counter>& forwarded_writes_;
 };
 
 }  // namespace promoter::daemon

@@ -23,16 +23,22 @@ asio::awaitable<core::Result<void>> ObligationWatch::reload() {
   co_return core::Result<void>{};
 }
 
-ObligationCounts ObligationWatch::counts() {
-  const auto now = clock_.now();
+ObligationCounts count_obligations(const std::vector<core::Obligation>& open, core::Timestamp now) {
   ObligationCounts c;
-  for (const auto& o : open_) {
+  for (const auto& o : open) {
+    if (!o.open()) continue;
     ++c.open;
     if (!o.overdue(now)) continue;
     ++c.overdue;
     c.overdue_items.push_back(o);
-    if (reported_.insert(o.id).second && on_overdue_) on_overdue_(o);
   }
+  return c;
+}
+
+ObligationCounts ObligationWatch::counts() {
+  ObligationCounts c = count_obligations(open_, clock_.now());
+  for (const auto& o : c.overdue_items)
+    if (reported_.insert(o.id).second && on_overdue_) on_overdue_(o);
   if (on_counts_) on_counts_(c.open, c.overdue);
   arm();
   return c;

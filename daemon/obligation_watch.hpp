@@ -22,6 +22,9 @@ struct ObligationCounts {
   std::vector<core::Obligation> overdue_items;
 };
 
+// The counts of `open` obligations as of `now` (a standby counts what it read from the store).
+ObligationCounts count_obligations(const std::vector<core::Obligation>& open, core::Timestamp now);
+
 // Every member runs on the io thread (`io`'s executor); store calls go to `blocking`.
 class ObligationWatch {
  public:

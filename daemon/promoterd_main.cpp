@@ -8,6 +8,7 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <atomic>
 
 #include "daemon/app.hpp"
 #include "daemon/config.hpp"
@@ -80,33 +81,55 @@ int main(int argc, char** argv) {
   // once the daemon runs, instead of killing it by the default action.
   boost::asio::io_context signals_io;
   boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
-  daemon::App app(*config, std::move(*secrets), clock);
   if (list_routes) {
     // Builds the router exactly as the daemon does, without touching the database or the network.
+    daemon::App app(*config, std::move(*secrets), clock);
     for (const auto& [method, pattern] : app.routes()) std::cout << method << " " << pattern << "\n";
     return 0;
   }
-  if (auto ready = app.prepare(std::chrono::seconds(30)); !ready) {
-    daemon::log(daemon::LogLevel::error, "cannot start", {{"error", ready.error().message}});
-    return 1;
-  }
-  // Signals are waited for on a thread of their own so that stop() runs whatever the io thread is doing.
+  // An App that loses the lead stops like a crashed daemon; a fresh one then stands by on the same
+  // listening socket (kept open, so clients queue instead of being refused). See daemon/leadership.hpp.
+  int inherited_socket = -1;
+  std::atomic<daemon::App*> current{nullptr};
+  std::atomic<bool> terminate{false};
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
                                                                             int signal) {
     if (ec) return;
     if (signal == SIGHUP) {
-      app.reload(env);
+      if (auto* app = current.load()) app->reload(env);
       signals.async_wait(on_signal);
       return;
     }
-    app.stop();
+    terminate = true;
+    if (auto* app = current.load()) app->stop();
   };
   signals.async_wait(on_signal);
+  // Signals are waited for on a thread of their own so that stop() runs whatever the io thread is doing.
   std::thread signal_thread([&] { signals_io.run(); });
-  app.run();
-  signals.cancel();
-  signals_io.stop();
-  signal_thread.join();
+  auto finish = [&](int code) {
+    signals.cancel();
+    signals_io.stop();
+    signal_thread.join();
+    return code;
+  };
+  for (;;) {
+    daemon::App app(*config, *secrets, clock);
+    if (auto ready = app.prepare(std::chrono::seconds(30), inherited_socket); !ready) {
+      daemon::log(daemon::LogLevel::error, "cannot start", {{"error", ready.error().message}});
+      return finish(1);
+    }
+    current = &app;
+    if (terminate) app.stop();  // the signal came while this App was being built
+    app.run();
+    current = nullptr;
+    if (!app.deposed() || terminate) break;
+    inherited_socket = app.take_listen_socket();
+    if (inherited_socket < 0) {
+      daemon::log(daemon::LogLevel::error, "cannot keep the listening socket to stand by; exiting");
+      return finish(1);
+    }
+  }
+  finish(0);
   daemon::log(daemon::LogLevel::info, "promoterd stopped");
   return 0;
 }

@@ -50,16 +50,41 @@ core::Result<ReleaseService::Applied> ReleaseService::load_on_strand(const core:
   if (!world) return std::unexpected(world.error());
   world_ = std::move(*world);
   plan_ = core::make_plan(world_.policy);
-  for (const auto& [sha, r] : world_.releases) ++state_counts_[std::string(core::to_string(r.state))];
+  // History stays in the database; its counts are read once and kept in step from here on.
+  auto counts = store_.release_counts();
+  if (!counts) return std::unexpected(counts.error());
+  state_counts_ = std::move(*counts);
   const auto now = clock_.now();
-  return commit_on_strand(core::resume(world_, now), now, std::nullopt);
+  auto applied = commit_on_strand(core::resume(world_, now), now, std::nullopt);
+  retire_finished();
+  return applied;
 }
 
 core::Result<ReleaseService::Applied> ReleaseService::decide_on_strand(const core::Event& event) {
+  const core::Sha& sha = core::event_sha(event);
+  // A release that finished its course is not in memory: bring it back for this event, so core sees it as
+  // it is (a late staging report of a promoted release is recorded, not taken for a new release).
+  if (!world_.find(sha)) {
+    auto known = store_.release(sha);
+    if (!known) return std::unexpected(known.error());
+    if (*known) world_.put(std::move(**known));
+  }
   const auto now = clock_.now();
   auto d = core::decide(world_, event, now);
-  if (!d) return std::unexpected(d.error());
-  return commit_on_strand(*d, now, core::event_sha(event));
+  if (!d) {
+    retire_finished();
+    return std::unexpected(d.error());
+  }
+  auto applied = commit_on_strand(*d, now, sha);
+  retire_finished();
+  return applied;
+}
+
+void ReleaseService::retire_finished() {
+  std::vector<core::Sha> finished;
+  for (const auto& [key, r] : world_.releases)
+    if (core::is_terminal(r.state) && world_.production != r.sha) finished.push_back(r.sha);
+  for (const auto& sha : finished) world_.forget(sha);
 }
 
 core::Result<ReleaseService::Applied> ReleaseService::commit_on_strand(const core::Decision& decision,

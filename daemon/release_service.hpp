@@ -53,6 +53,8 @@ class ReleaseService {
   }
 
   const core::PromotionPlan& plan() const { return plan_; }
+  // Releases per state, history included (strand only: read it through read()).
+  const std::map<std::string, int>& state_counts() const { return state_counts_; }
   // Whether start() has loaded the World: until then the daemon is not ready (any thread).
   bool loaded() const { return loaded_.load(); }
   const Clock& clock() const { return clock_; }
@@ -71,6 +73,9 @@ class ReleaseService {
   core::Result<Applied> decide_on_strand(const core::Event&);
   core::Result<Applied> commit_on_strand(const core::Decision&, core::Timestamp now, const std::optional<core::Sha>&);
   void perform(const Applied&);
+  // Memory holds active work: drops every terminal release but production from the World (strand only).
+  // The World holds only active releases and production then, so the scan is short.
+  void retire_finished();
   void arm(const core::Sha&, core::Timestamp deadline);
   void update_gauges();
 

@@ -2,6 +2,7 @@
 // What the daemon needs from durable storage. PgStore (adapters/) is the implementation; tests wrap it
 // to inject crashes. Calls block: the daemon makes them from its blocking pool, never the I/O thread.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,8 +79,16 @@ class Store {
   virtual Result<void> migrate() = 0;
   virtual Result<void> ping() = 0;
 
-  // Every release with its facts, for a World with this policy.
+  // The World to decide on: the releases still at work (not terminal) and the environment's production
+  // release, with their facts. What it costs grows with active work, not with history.
   virtual Result<core::World> load(const core::Policy&, const std::string& environment) = 0;
+  // One release with its facts, whatever its state (history included); nullopt when unknown.
+  virtual Result<std::optional<core::Release>> release(const core::Sha&) = 0;
+  // Releases newest first (keyset paging: only those first seen before `before_seq`), optionally in one state.
+  virtual Result<std::vector<core::Release>> releases(std::optional<core::ReleaseState>,
+                                                      std::optional<std::int64_t> before_seq, int limit) = 0;
+  // How many releases are in each state (states with none are left out).
+  virtual Result<std::map<std::string, int>> release_counts() = 0;
 
   // One transaction: changed releases and their facts, audit notes, production changes, promotion rows
   // finished by the decision, and a new promotion (planned steps) for each StartPromotion effect.
@@ -90,10 +99,13 @@ class Store {
                                                   core::Timestamp now) = 0;
 
   virtual Result<void> append_audit(const core::AuditNote&, core::Timestamp now) = 0;
-  virtual Result<std::vector<AuditEntry>> audit(const std::optional<std::string>& sha, int limit) = 0;
+  // Newest first; keyset paging: only entries with an id below `before_id`.
+  virtual Result<std::vector<AuditEntry>> audit(const std::optional<std::string>& sha, int limit,
+                                                std::optional<std::int64_t> before_id) = 0;
 
   virtual Result<std::optional<PromotionRecord>> promotion(PromotionId) = 0;
-  virtual Result<std::vector<PromotionRecord>> promotions(int limit) = 0;
+  // Newest first, without steps; keyset paging: only promotions with an id below `before_id`.
+  virtual Result<std::vector<PromotionRecord>> promotions(int limit, std::optional<std::int64_t> before_id) = 0;
   virtual Result<std::vector<PromotionId>> running_promotions(const std::string& environment) = 0;
   virtual Result<std::optional<ProductionRecord>> production(const std::string& environment) = 0;
 

@@ -339,3 +339,32 @@ TEST_CASE("promoterd --check refuses bad [hotfix] and approval rule settings wit
   CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "rule.toml").string(), "--check"}, {}, out) == 2);
   CHECK_MESSAGE(out.find("names 'billing', which is not a configured service") != std::string::npos, out);
 }
+
+TEST_CASE("after a restart, a report about a superseded release (no longer in memory) is kept as history") {
+  Env env("late_report", "1h");
+  const std::string sha2 = "2222222222222222222222222222222222222222";
+  env.deploy_all(sha1);
+  env.deploy_all(sha2);
+  REQUIRE(env.release(sha1)["state"] == "superseded");
+  env.daemon.restart();
+  // The restarted daemon loads only active work; the late report must find sha1 in the database.
+  env.deploy(sha1, "api", "REMOVED");
+  const json r = env.release(sha1);
+  CHECK(r["state"] == "superseded");
+  bool removed_seen = false;
+  for (const auto& d : r["deployments"]) removed_seen = removed_seen || d["status"] == "REMOVED";
+  CHECK(removed_seen);
+  // Decisions on it are refused for its state, not for being unknown.
+  auto approve = env.daemon.post("/v1/releases/" + sha1 + "/approve", json::object(), bob);
+  CHECK(approve.status == 409);
+  CHECK(approve.json()["error"]["message"].get<std::string>().find("superseded") != std::string::npos);
+  const json listed = env.daemon.get("/v1/releases?limit=1", viewer).json();
+  REQUIRE(listed["releases"].size() == 1);
+  CHECK(listed["releases"][0]["sha"] == sha2);
+  const std::string before = listed["next_before"];
+  const json older = env.daemon.get("/v1/releases?limit=1&before=" + before, viewer).json();
+  REQUIRE(older["releases"].size() == 1);
+  CHECK(older["releases"][0]["sha"] == sha1);
+  const json status = env.daemon.get("/v1/status", viewer).json();
+  CHECK(status["release_counts"] == json{{"soaking", 1}, {"superseded", 1}});
+}

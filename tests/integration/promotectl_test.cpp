@@ -364,7 +364,13 @@ TEST_CASE("status sends GET /v1/status with the token and shows policy, producti
                    {"sha", sha_a},
                    {"state", "running"},
                    {"abort", {{"by", "bob"}, {"at", "2026-11-25T04:00:30.000Z"}, {"reason", "wrong image tag"}}}}},
-                 {"release_counts", {{"soaking", 1}, {"promoted", 3}}}});
+                 {"release_counts", {{"soaking", 1}, {"promoted", 3}}},
+                 {"leadership",
+                  {{"role", "standby"},
+                   {"instance", "deploy-2"},
+                   {"epoch", 4},
+                   {"leader", {{"instance", "deploy-1"}, {"advertise_url", "http://10.0.0.5:8080"},
+                               {"since", "2026-11-25T03:00:00.000Z"}}}}}});
 
   auto result = run({"status"}, env_for(server));
 
@@ -390,6 +396,8 @@ TEST_CASE("status sends GET /v1/status with the token and shows policy, producti
   CHECK(contains(field_line(out, "active promotion"), "7 for " + sha_a + ": running; abort requested by bob at "
                                                       "2026-11-25 04:00:30Z: wrong image tag"));
   CHECK(contains(field_line(out, "releases"), "promoted 3, soaking 1"));
+  CHECK(field_line(out, "leader").ends_with(
+      "deploy-1 (epoch 4, since 2026-11-25 03:00:00Z); answered by standby deploy-2"));
 }
 
 TEST_CASE("status in json mode keeps stdout parseable and puts the short-soak warning on stderr") {

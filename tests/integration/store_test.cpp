@@ -110,11 +110,77 @@ TEST_CASE("a committed release with its gate facts loads back the same") {
   CHECK(loaded->next_seq == world.next_seq);
   CHECK(loaded->active.count(sha_a.str()) == 1);
 
-  auto audit = store.audit(sha_a.str(), 100);
+  auto audit = store.audit(sha_a.str(), 100, std::nullopt);
   REQUIRE(audit.has_value());
   bool approved = false;
   for (const auto& e : *audit) approved = approved || (e.action == "release.approved" && e.actor == "bob");
   CHECK(approved);
+}
+
+TEST_CASE("the World holds the releases at work and production; history is read a page at a time") {
+  const auto url = testing::fresh_database("promoter_store_history");
+  adapters::PgStore store(url);
+  REQUIRE(store.migrate());
+  core::World world;
+  world.policy = policy();
+  const core::Timestamp t0{std::chrono::sys_days{std::chrono::year{2026} / 11 / 25}};
+  const core::Sha sha_b = *core::Sha::parse("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+  const core::Sha sha_c = *core::Sha::parse("cccccccccccccccccccccccccccccccccccccccc");
+  // a goes live, then b goes live and supersedes it; c is still building.
+  for (const auto& sha : {sha_a, sha_b})
+    for (const char* service : {"worker", "api", "www"})
+      step(store, world,
+           core::StagingDeploymentObserved{sha, service, std::string(sha.abbrev()) + service, core::DeployStatus::success, "alice",
+                                           t0, "ci"},
+           t0);
+  step(store, world,
+       core::StagingDeploymentObserved{sha_c, "api", "c-api", core::DeployStatus::building, "alice", t0, "ci"}, t0);
+  REQUIRE(world.find(sha_a)->state == core::ReleaseState::superseded);
+
+  auto loaded = store.load(policy(), "production");
+  REQUIRE(loaded.has_value());
+  CHECK(loaded->find(sha_a) == nullptr);
+  REQUIRE(loaded->find(sha_b) != nullptr);
+  REQUIRE(loaded->find(sha_c) != nullptr);
+  CHECK(loaded->releases.size() == 2);
+  CHECK(loaded->next_seq == 4);
+
+  auto a = store.release(sha_a);
+  REQUIRE(a.has_value());
+  REQUIRE(a->has_value());
+  CHECK((*a)->state == core::ReleaseState::superseded);
+  CHECK((*a)->deployments.size() == 3);
+  auto unknown = store.release(*core::Sha::parse("dddddddddddddddddddddddddddddddddddddddd"));
+  REQUIRE(unknown.has_value());
+  CHECK_FALSE(unknown->has_value());
+
+  auto first = store.releases(std::nullopt, std::nullopt, 2);
+  REQUIRE(first.has_value());
+  REQUIRE(first->size() == 2);
+  CHECK((*first)[0].sha == sha_c);
+  CHECK((*first)[1].sha == sha_b);
+  CHECK((*first)[1].deployments.size() == 3);
+  auto second = store.releases(std::nullopt, (*first)[1].seq, 2);
+  REQUIRE(second.has_value());
+  REQUIRE(second->size() == 1);
+  CHECK((*second)[0].sha == sha_a);
+  auto superseded = store.releases(core::ReleaseState::superseded, std::nullopt, 10);
+  REQUIRE(superseded.has_value());
+  REQUIRE(superseded->size() == 1);
+  CHECK((*superseded)[0].sha == sha_a);
+
+  auto counts = store.release_counts();
+  REQUIRE(counts.has_value());
+  CHECK(*counts == std::map<std::string, int>{{"deploying", 1}, {"soaking", 1}, {"superseded", 1}});
+
+  // Keyset paging of the audit log: the second page starts below the first page's last id.
+  auto page1 = store.audit(std::nullopt, 3, std::nullopt);
+  REQUIRE(page1.has_value());
+  REQUIRE(page1->size() == 3);
+  auto page2 = store.audit(std::nullopt, 3, page1->back().id);
+  REQUIRE(page2.has_value());
+  REQUIRE_FALSE(page2->empty());
+  CHECK(page2->front().id < page1->back().id);
 }
 
 TEST_CASE("the audit log cannot be edited or deleted through SQL") {

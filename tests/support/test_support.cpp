@@ -241,6 +241,11 @@ std::vector<std::string> secrets_in(const std::map<std::string, std::string>& en
 }  // namespace
 
 void Daemon::start() {
+  spawn();
+  wait_ready();
+}
+
+void Daemon::spawn() {
   {
     std::ofstream given(dir_ / "given-secrets");
     for (const auto& s : secrets_in(env_)) given << s << '\n';
@@ -249,6 +254,9 @@ void Daemon::start() {
   const int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   pid_ = spawn_process({PROMOTERD_BIN, "--config", config_path_.string()}, env_, fd);
   close(fd);
+}
+
+void Daemon::wait_ready() {
   // The daemon logs its bound address once listening; the port is whatever the OS gave it.
   const bool listening = eventually([&] {
     const std::string text = log().substr(log_offset_);

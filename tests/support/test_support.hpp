@@ -60,7 +60,9 @@ class Daemon {
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
-  void start();                 // waits until /readyz answers 200
+  void start();                 // spawn(), then wait_ready()
+  void spawn();                 // starts the process, waiting for nothing
+  void wait_ready();            // waits until it listens and /readyz answers 200
   void kill_hard();             // SIGKILL, as a crash
   int terminate();              // SIGTERM; returns the exit code
   void send_signal(int signal) const;  // e.g. SIGHUP, without waiting for anything
