@@ -179,7 +179,25 @@ void scenario(const std::string& label, int services, int per_service, int idle_
   info(fmt::format("GET /v1/releases (50) p50 / max, {}", what),
        fmt::format("{} / {} ({} kB)", ms(releases.p50), ms(releases.max), releases.bytes / 1024));
   info(fmt::format("GET /v1/status p50 / max, {}", what), fmt::format("{} / {}", ms(status.p50), ms(status.max)));
-  daemon.terminate();
+
+  // Takeover: a standby on the same database; the leader is killed; the standby leads once it has loaded.
+  const auto standby_dir = testing::temp_dir("bench-footprint-" + label + "-standby");
+  Promoterd standby(standby_dir, config(standby_dir, services), env);
+  standby.start();
+  if (standby.get("/readyz").json().value("role", "") != "standby")
+    throw std::runtime_error("the second instance did not stand by: " + standby.get("/readyz").body);
+  const auto k0 = Clock::now();
+  daemon.kill_hard();
+  for (;;) {
+    auto r = standby.get("/readyz");
+    if (r.status == 200 && r.json().value("role", "") == "leader") break;
+    if (Clock::now() - k0 > std::chrono::seconds(900)) throw std::runtime_error("the standby never took over");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const double takeover_s = std::chrono::duration<double>(Clock::now() - k0).count();
+  std::cout << fmt::format("  takeover (leader killed -> standby leading and loaded): {:.2f} s\n", takeover_s);
+  info(fmt::format("takeover: leader kill -9 -> standby leading, {}", what), fmt::format("{:.2f} s", takeover_s));
+  standby.terminate();
 }
 
 }  // namespace
