@@ -49,7 +49,7 @@ std::string with_keepalives(const std::string& url) {
 PgLeadership::PgLeadership(PgLeadershipOptions options)
     : options_(std::move(options)), connector_(with_keepalives(options_.database_url), 1) {}
 
-PgLeadership::~PgLeadership() = default;
+PgLeadership::~PgLeadership() { release(); }
 
 pqxx::connection& PgLeadership::connection() {
   if (connection_ && connection_->is_open()) return *connection_;
@@ -140,6 +140,15 @@ core::Result<std::optional<daemon::LeaderInfo>> PgLeadership::current() {
 
 void PgLeadership::release() {
   std::lock_guard lock(mutex_);
+  // Unlock before closing: a closed socket frees the lock only once the server's backend has noticed,
+  // and a standby should not wait for that.
+  try {
+    if (connection_ && connection_->is_open()) {
+      pqxx::nontransaction n(*connection_);
+      n.exec_params("SELECT pg_advisory_unlock(hashtext('promoter-leader:' || $1))", options_.environment);
+    }
+  } catch (const std::exception&) {
+  }
   connection_.reset();
 }
 

@@ -136,6 +136,19 @@ struct string_traits<std::optional<std::string>> {
 
 namespace promoter::adapters {
 
+namespace {
+
+// One audit entry, stamped with the epoch it was written under (none when the store is not fenced).
+void insert_audit(pqxx::transaction_base& w, std::optional<std::int64_t> epoch, Timestamp at, const std::string& actor,
+                  const std::string& action, const std::optional<std::string>& sha, const std::string& detail) {
+  w.exec_params(
+      "INSERT INTO audit_log (at, actor, action, sha, detail, epoch) VALUES ($1::timestamptz, $2, $3, $4, $5, $6)",
+      ts(at), actor, action, sha, detail,
+      epoch ? std::optional<std::string>(std::to_string(*epoch)) : std::optional<std::string>());
+}
+
+}  // namespace
+
 struct PgStore::LeaseSlot {
   std::mutex mutex;
   std::unique_ptr<pqxx::connection> connection;
@@ -166,15 +179,15 @@ void PgStore::enable_fencing(std::string environment, std::function<void()> on_s
   on_stale_ = std::move(on_stale);
 }
 
-void PgStore::fence(pqxx::transaction_base& t) {
-  if (fenced_environment_.empty()) return;
+std::optional<std::int64_t> PgStore::fence(pqxx::transaction_base& t) {
+  if (fenced_environment_.empty()) return std::nullopt;
   const std::int64_t mine = epoch_.load();
   if (mine == 0) throw NotLeader("this instance is not the leader");
   // FOR SHARE: a takeover's UPDATE of this row waits until this transaction ends, so every write the
   // database accepts under epoch N is ordered before the leader of epoch N+1 loads its state.
   const auto row = t.exec_params("SELECT epoch FROM leadership WHERE environment = $1 FOR SHARE", fenced_environment_);
   const std::int64_t current = row.empty() ? 0 : row[0][0].as<long long>();
-  if (current == mine) return;
+  if (current == mine) return mine;
   // Deposed: stop writing before anything else happens, then tell the daemon.
   std::int64_t expected = mine;
   epoch_.compare_exchange_strong(expected, 0);
@@ -374,7 +387,7 @@ core::Result<std::vector<daemon::PromotionId>> PgStore::commit(const core::World
   return with_connection("recording a decision", [&](pqxx::connection& c)
                                                      -> core::Result<std::vector<daemon::PromotionId>> {
     pqxx::work w(c);
-    fence(w);
+    const std::optional<std::int64_t> epoch = fence(w);
     for (const auto& r : d.changed) {
       const core::Release* old = before.find(r.sha);
       upsert_release(w, r);
@@ -457,9 +470,8 @@ core::Result<std::vector<daemon::PromotionId>> PgStore::commit(const core::World
           "$5::timestamptz)",
           o.sha.str(), std::string(core::to_string(o.kind)), o.opened_by, ts(o.opened_at), ts(o.due_at));
     for (const auto& note : d.audit)
-      w.exec_params("INSERT INTO audit_log (at, actor, action, sha, detail) VALUES ($1::timestamptz, $2, $3, $4, $5)",
-                    ts(now), note.actor, note.action,
-                    note.sha ? std::optional<std::string>(note.sha->str()) : std::nullopt, note.detail);
+      insert_audit(w, epoch, now, note.actor, note.action,
+                   note.sha ? std::optional<std::string>(note.sha->str()) : std::nullopt, note.detail);
     std::vector<daemon::PromotionId> ids;
     for (const auto& effect : d.effects) {
       const auto* start = std::get_if<core::StartPromotion>(&effect);
@@ -487,10 +499,9 @@ core::Result<std::vector<daemon::PromotionId>> PgStore::commit(const core::World
 core::Result<void> PgStore::append_audit(const core::AuditNote& note, Timestamp now) {
   return with_connection("writing the audit log", [&](pqxx::connection& c) -> core::Result<void> {
     pqxx::work w(c);
-    fence(w);
-    w.exec_params("INSERT INTO audit_log (at, actor, action, sha, detail) VALUES ($1::timestamptz, $2, $3, $4, $5)",
-                  ts(now), note.actor, note.action,
-                  note.sha ? std::optional<std::string>(note.sha->str()) : std::nullopt, note.detail);
+    const std::optional<std::int64_t> epoch = fence(w);
+    insert_audit(w, epoch, now, note.actor, note.action,
+                 note.sha ? std::optional<std::string>(note.sha->str()) : std::nullopt, note.detail);
     w.commit();
     return {};
   });
@@ -502,7 +513,7 @@ core::Result<std::vector<daemon::AuditEntry>> PgStore::audit(const std::optional
                                                       -> core::Result<std::vector<daemon::AuditEntry>> {
     pqxx::read_transaction t(c);
     const auto rows = t.exec_params(
-        fmt::format("SELECT id, {}, actor, action, sha, detail FROM audit_log WHERE ($1::text IS NULL OR sha = $1) "
+        fmt::format("SELECT id, {}, actor, action, sha, detail, epoch FROM audit_log WHERE ($1::text IS NULL OR sha = $1) "
                     "AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $2",
                     ms("at")),
         sha, limit, before_id ? std::optional<std::string>(std::to_string(*before_id)) : std::nullopt);
@@ -511,6 +522,7 @@ core::Result<std::vector<daemon::AuditEntry>> PgStore::audit(const std::optional
       daemon::AuditEntry e{row[0].as<long long>(), ms_to_ts(row[1]), row[2].c_str(), row[3].c_str(), std::nullopt,
                            row[5].c_str()};
       if (!row[4].is_null()) e.sha = row[4].c_str();
+      if (!row[6].is_null()) e.epoch = row[6].as<long long>();
       out.push_back(std::move(e));
     }
     return out;
@@ -583,7 +595,7 @@ core::Result<daemon::PromotionRecord> PgStore::request_abort(daemon::PromotionId
                                                              const std::string& reason, Timestamp now) {
   return with_connection("requesting an abort", [&](pqxx::connection& c) -> core::Result<daemon::PromotionRecord> {
     pqxx::work w(c);
-    fence(w);
+    const std::optional<std::int64_t> epoch = fence(w);
     // The row lock orders concurrent requests: the first one stands.
     const auto rows =
         w.exec_params(fmt::format("SELECT {} FROM promotions WHERE id = $1 FOR UPDATE", promotion_columns()), id);
@@ -609,8 +621,7 @@ core::Result<daemon::PromotionRecord> PgStore::request_abort(daemon::PromotionId
         "UPDATE promotions SET abort_requested_by = $2, abort_requested_at = $3::timestamptz, abort_reason = $4 "
         "WHERE id = $1",
         id, by, ts(now), reason);
-    w.exec_params("INSERT INTO audit_log (at, actor, action, sha, detail) VALUES ($1::timestamptz, $2, $3, $4, $5)",
-                  ts(now), by, "promotion.abort_requested", p.sha, fmt::format("promotion {}: {}", id, reason));
+    insert_audit(w, epoch, now, by, "promotion.abort_requested", p.sha, fmt::format("promotion {}: {}", id, reason));
     w.commit();
     p.abort = daemon::AbortRequest{by, now, reason};
     return p;
@@ -739,7 +750,7 @@ core::Result<core::Obligation> PgStore::close_obligation(std::int64_t id, const 
                                                          const std::string& link, Timestamp now) {
   return with_connection("closing a hotfix obligation", [&](pqxx::connection& c) -> core::Result<core::Obligation> {
     pqxx::work w(c);
-    fence(w);
+    const std::optional<std::int64_t> epoch = fence(w);
     const auto found =
         w.exec_params(fmt::format("SELECT {} FROM obligations WHERE id = $1 FOR UPDATE", obligation_columns()), id);
     if (found.empty()) return fail(ErrorCode::not_found, fmt::format("no obligation {}", id));
@@ -750,10 +761,8 @@ core::Result<core::Obligation> PgStore::close_obligation(std::int64_t id, const 
                               core::format_timestamp(*o.closed_at), o.link));
     w.exec_params("UPDATE obligations SET closed_at = $2::timestamptz, closed_by = $3, link = $4 WHERE id = $1", id,
                   ts(now), by, link);
-    w.exec_params("INSERT INTO audit_log (at, actor, action, sha, detail) VALUES ($1::timestamptz, $2, $3, $4, $5)",
-                  ts(now), by, "hotfix.obligation_closed", o.sha.str(),
-                  fmt::format("{} {} closed{}: {}", core::to_string(o.kind), id, o.overdue(now) ? " overdue" : "",
-                              link));
+    insert_audit(w, epoch, now, by, "hotfix.obligation_closed", o.sha.str(),
+                 fmt::format("{} {} closed{}: {}", core::to_string(o.kind), id, o.overdue(now) ? " overdue" : "", link));
     w.commit();
     o.closed_at = now;
     o.closed_by = by;

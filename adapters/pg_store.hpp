@@ -61,7 +61,8 @@ class PgStore final : public daemon::Store {
   template <class F>
   auto with_connection(std::string_view what, F&& f) -> decltype(f(std::declval<pqxx::connection&>()));
   // Throws NotLeader (see pg_store.cpp) unless this store may write; call first in a write transaction.
-  void fence(pqxx::transaction_base&);
+  // The epoch written under (nullopt when fencing is off).
+  std::optional<std::int64_t> fence(pqxx::transaction_base&);
 
   PgPool pool_;
   std::string fenced_environment_;  // empty: fencing off (tests of the store alone)

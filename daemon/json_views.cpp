@@ -108,7 +108,8 @@ nlohmann::json audit_json(const AuditEntry& e) {
           {"actor", e.actor},
           {"action", e.action},
           {"sha", e.sha ? nlohmann::json(*e.sha) : nlohmann::json(nullptr)},
-          {"detail", e.detail}};
+          {"detail", e.detail},
+          {"epoch", e.epoch ? nlohmann::json(*e.epoch) : nlohmann::json(nullptr)}};
 }
 
 }  // namespace promoter::daemon

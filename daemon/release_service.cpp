@@ -31,6 +31,12 @@ asio::awaitable<core::Result<void>> ReleaseService::start(const core::Policy& po
 
 asio::awaitable<core::Result<std::optional<core::Release>>> ReleaseService::submit(core::Event event) {
   const std::string name(core::event_name(event));
+  // Deciding on an empty World would take every known release for a new one: not before start() loaded it
+  // (a leader that has just taken over is still loading).
+  if (!loaded_) {
+    metrics_.event(name, "error");
+    co_return core::fail(core::ErrorCode::unavailable, "promoterd is loading its releases; retry in a moment");
+  }
   auto work = call_on<core::Result<Applied>>([this, event = std::move(event)] { return decide_on_strand(event); });
   auto applied = co_await asio::co_spawn(strand_, std::move(work), asio::use_awaitable);
   if (!applied) {

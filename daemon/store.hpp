@@ -57,6 +57,7 @@ struct AuditEntry {
   std::string action;
   std::optional<std::string> sha;
   std::string detail;
+  std::optional<std::int64_t> epoch{};  // the leadership epoch it was written under
 };
 
 struct ProductionRecord {

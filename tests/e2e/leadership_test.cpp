@@ -82,6 +82,19 @@ struct Pair {
       return false;  // between a deposed App and its successor the socket still queues; a reset may show
     }
   }
+  // The audit trail records the epoch of each entry: after the first entry of a later epoch, nothing was
+  // written under `epoch` or before it (a deposed leader commits nothing), and the later leader wrote some.
+  void check_fenced_after(long long epoch) const {
+    pqxx::connection c(database);
+    pqxx::nontransaction n(c);
+    const int later = n.exec_params1("SELECT count(*)::int FROM audit_log WHERE epoch > $1", epoch)[0].as<int>();
+    const int stale = n.exec_params1("SELECT count(*)::int FROM audit_log WHERE epoch <= $1 AND id > (SELECT min(id) "
+                                     "FROM audit_log WHERE epoch > $1)",
+                                     epoch)[0]
+                          .as<int>();
+    CHECK(later > 0);
+    CHECK(stale == 0);
+  }
   void check_each_effect_once() const {
     const std::map<std::string, int> expected{
         {"migrate", 1}, {"deploy:worker", 1}, {"deploy:api", 1}, {"deploy:www", 1}, {"verify", 1}};
@@ -173,6 +186,7 @@ TEST_CASE("kill -9 of the leader mid-promotion: the standby takes over and finis
   CHECK(metric_line(*p.b, "promoter_leadership_takeovers_total") == "promoter_leadership_takeovers_total 1");
   REQUIRE(eventually([&] { return Pair::promoted(*p.b); }));
   p.check_each_effect_once();
+  p.check_fenced_after(epoch);
 }
 
 TEST_CASE("terminating the leader's lock session fences it; the promotion finishes once, under a newer epoch") {
@@ -198,6 +212,7 @@ TEST_CASE("terminating the leader's lock session fences it; the promotion finish
   const json sa = Pair::status(*p.a);
   const json sb = Pair::status(*p.b);
   CHECK(sb["leadership"]["epoch"].get<long long>() > epoch);
+  p.check_fenced_after(epoch);
   // Exactly one leader afterwards.
   CHECK(int(sa["leadership"]["role"] == "leader") + int(sb["leadership"]["role"] == "leader") == 1);
   // Every step succeeded, each started once after the takeover at most: nothing ran twice.
