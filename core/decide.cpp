@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/gates.hpp"
+#include "core/identity.hpp"
 #include "core/obligation.hpp"
 
 namespace promoter::core {
@@ -113,6 +114,10 @@ class Decider {
                   fmt::format("service '{}' is not configured (configured: {})", e.service,
                               fmt::join(policy().services, ", ")));
     if (e.deployment_id.empty()) return fail(ErrorCode::invalid_argument, "deployment_id must not be empty");
+    // The adapters refuse such names on arrival; core refuses them too, whatever the source.
+    if (!e.author.empty())
+      if (auto spelled = check_identity_spelling(e.author); !spelled)
+        return fail(ErrorCode::invalid_argument, fmt::format("commit author: {}", spelled.error().message));
     if (!find(e.sha)) {
       Release fresh(e.sha);
       fresh.seq = out_.next_seq++;
@@ -147,7 +152,7 @@ class Decider {
       }
     }
     Release& r = mut(e.sha);
-    if (r.author.empty()) r.author = e.author;
+    if (normalise_identity(r.author).empty()) r.author = e.author;  // blank is as good as unknown
     if (r.ancestors.empty() && !e.ancestors.empty())
       for (const auto& a : e.ancestors) r.ancestors.push_back(a.str());
     // A report that omits created_at does not forget the one known for the same deployment: it is what
@@ -202,14 +207,17 @@ class Decider {
     if (!r) return std::unexpected(r.error());
     const Release& rel = **r;
     // Fail closed: an approval taken before the author is known could later turn out to be the author's own.
-    if (rel.author.empty())
+    // A name of white space only is no better known.
+    if (normalise_identity(rel.author).empty())
       return fail(ErrorCode::failed_precondition,
                   fmt::format("the commit author of {} is not known yet, so separation of duties cannot be "
                               "checked; approve once staging reports the commit author",
                               rel.sha.abbrev()));
+    // "Bob", " bob" and "BOB" are one person: compared normalised, and confusable spellings count as the same.
     const bool is_author =
-        !rel.author.empty() && (rel.author == e.by || std::find(e.by_git_authors.begin(), e.by_git_authors.end(),
-                                                                rel.author) != e.by_git_authors.end());
+        same_identity(rel.author, e.by) ||
+        std::any_of(e.by_git_authors.begin(), e.by_git_authors.end(),
+                    [&](const std::string& login) { return same_identity(rel.author, login); });
     if (is_author)
       return fail(ErrorCode::forbidden,
                   fmt::format("{} is the author of {} ({}) and may not approve it: separation of duties needs "

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <fmt/format.h>
 
+#include "core/identity.hpp"
+
 namespace promoter::core {
 
 GateStatus soak_gate(const Release& r, const Policy& p, Timestamp now) {
@@ -49,7 +51,20 @@ GateStatus smoke_gate(const Release& r, const Policy& p) {
   return {true, fmt::format("smoke: {} passed", fmt::join(p.required_smoke_suites, ", "))};
 }
 
-GateStatus approval_gate(const Release& r, const Policy& p) {
+namespace {
+
+// A commit author no token names cannot be matched to an operator, so nothing stops them approving
+// their own release under their operator identity: the gate says so, for the reader to fix the config.
+std::string unknown_author_note(const Release& r, const Policy& p) {
+  if (p.known_identities.empty()) return "";
+  const std::string author = normalise_identity(r.author);
+  if (author.empty() || p.known_identities.contains(author)) return "";
+  return fmt::format("; the commit author {} matches no configured identity or git_authors entry, so approvals "
+                     "cannot be checked against it: add it to the git_authors of its operator's token",
+                     r.author);
+}
+
+GateStatus approval_gate_without_note(const Release& r, const Policy& p) {
   if (r.rejection)
     return {false, fmt::format("approval: rejected by {}: {}", r.rejection->by, r.rejection->reason)};
   if (r.hotfix)
@@ -64,6 +79,14 @@ GateStatus approval_gate(const Release& r, const Policy& p) {
                                needed == 1 ? "" : "s", needed == 1 ? "an operator" : "distinct operators")};
   return {false, fmt::format("approval: {} of {} approvals (by {}); another operator must approve", have, needed,
                              fmt::join(who, ", "))};
+}
+
+}  // namespace
+
+GateStatus approval_gate(const Release& r, const Policy& p) {
+  GateStatus status = approval_gate_without_note(r, p);
+  status.reason += unknown_author_note(r, p);
+  return status;
 }
 
 int required_approvals(const Release& r, const Policy& p) {

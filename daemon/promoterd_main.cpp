@@ -63,6 +63,13 @@ int main(int argc, char** argv) {
     std::cerr << config.error() << "\n";
     return 2;
   }
+  // Warnings never stop the daemon: they name settings that are valid but likely not meant.
+  for (const auto& warning : config->warnings) {
+    if (check)
+      std::cerr << warning << "\n";
+    else
+      daemon::log(daemon::LogLevel::warn, "configuration warning", {{"warning", warning}});
+  }
   if (check) {
     std::cout << fmt::format("{}: ok ({} services, soak {}{})\n", config_path, config->services.size(),
                              core::format_duration(config->policy.soak),

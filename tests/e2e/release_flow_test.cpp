@@ -2,6 +2,7 @@
 // CI would drive it.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -294,6 +295,21 @@ TEST_CASE("bad requests get a clear error and change nothing") {
   auto no_reason = env.daemon.post("/v1/releases/" + sha1 + "/reject", json::object(), bob);
   CHECK(no_reason.status == 400);
   CHECK(no_reason.json()["error"]["message"] == "field 'reason' is required");
+}
+
+TEST_CASE("promoterd --check warns when two git_authors entries are one author once normalised, and still exits 0") {
+  auto dir = temp_dir("check_git_authors");
+  const std::string good = config("30m", dir);
+  const auto lines = std::count(good.begin(), good.end(), '\n');
+  std::ofstream(dir / "promoter.toml") << good << "\n[[auth.tokens]]\nidentity = \"carol\"\nrole = \"operator\"\n"
+                                       << "token_env = \"T_CAROL\"\ngit_authors = [\"carol\", \"Alice-GH \"]\n";
+  std::string out;
+  CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "promoter.toml").string(), "--check"}, {}, out) == 0);
+  CHECK_MESSAGE(out.find(fmt::format("promoter.toml:{}:25: warning: auth.tokens.git_authors \"Alice-GH \" (identity "
+                                     "carol) and \"alice-gh\" (identity alice) are the same commit author",
+                                     lines + 6)) != std::string::npos,
+                out);
+  CHECK_MESSAGE(out.find(": ok (3 services") != std::string::npos, out);
 }
 
 TEST_CASE("promoterd --check validates a config: exit 0, or file:line:col and exit 2") {

@@ -246,5 +246,23 @@ TEST_CASE("all gates hold only when soak, smoke and approval each hold") {
   CHECK_FALSE(evaluate_gates(rejected, p, clock.now + 30min).all_ok());
 }
 
+TEST_CASE("approval gate: a commit author no configured identity matches is named in the reason") {
+  Policy p = standard_policy();
+  p.known_identities = {"alice", "bob"};
+  Release r = live_since(testing::t0());
+  r.author = "mallory";
+  const GateStatus g = approval_gate(r, p);
+  CHECK_FALSE(g.ok);
+  CHECK(g.reason ==
+        "approval: waiting for 1 approval by an operator other than the author; the commit author mallory matches "
+        "no configured identity or git_authors entry, so approvals cannot be checked against it: add it to the "
+        "git_authors of its operator's token");
+  r.author = " Alice";  // known, however spelled
+  CHECK(approval_gate(r, p).reason == "approval: waiting for 1 approval by an operator other than the author");
+  p.known_identities.clear();  // no tokens configured: nothing to compare with
+  r.author = "mallory";
+  CHECK(approval_gate(r, p).reason == "approval: waiting for 1 approval by an operator other than the author");
+}
+
 }  // namespace
 }  // namespace promoter::core
