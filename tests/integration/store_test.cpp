@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "adapters/pg_pool.hpp"
 #include "adapters/pg_store.hpp"
 #include "adapters/schema_migrations.hpp"
 #include "core/decide.hpp"
@@ -194,4 +195,26 @@ TEST_CASE("the journal refuses a step transition that skips or repeats a state")
   CHECK((*p)->steps[0].detail == "ok");
   CHECK((*p)->steps[1].step.kind == core::StepKind::migrate);
   CHECK((*p)->steps[2].step.name() == "deploy:worker");
+}
+
+TEST_CASE("connection errors never carry the connection string's password") {
+  CHECK(adapters::redact_connection_string("bad URI: \"postgres://u:S3cret@[::1\"", "postgres://u:S3cret@[::1") ==
+        "bad URI: \"postgres://u:***@[::1\"");
+  CHECK(adapters::redact_connection_string("password S3%25cret and S3%cret", "postgresql://me:S3%25cret@db/x") ==
+        "password *** and ***");
+  CHECK(adapters::redact_connection_string("conninfo: host=db password=hunter22 user=me",
+                                           "host=db password=hunter22 user=me") ==
+        "conninfo: host=db password=*** user=me");
+  CHECK(adapters::redact_connection_string("x 'sp ace' y", "host=db password='sp ace'") == "x '***' y");
+  CHECK(adapters::redact_connection_string("nothing secret", "dbname=promoter") == "nothing secret");
+  adapters::PgPool pool("postgres://u:S3cretPassw0rd@[::1", 1);
+  try {
+    pool.connect_dedicated();
+    FAIL("a malformed connection string connected");
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    CHECK(what.find("S3cretPassw0rd") == std::string::npos);
+    CHECK(what.find("the database connection string is malformed") != std::string::npos);
+    CHECK(what.find("postgres://u:***@[::1") != std::string::npos);
+  }
 }
