@@ -94,7 +94,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (auto ready = app.prepare(std::chrono::seconds(30)); !ready) {
-    daemon::log(daemon::LogLevel::error, "cannot start", {{"error", ready.error().message}});
+    daemon::log(daemon::LogLevel::error, "cannot start",
+                {{"error", ready.error().message}, {"detail", ready.error().detail}});
     return 1;
   }
   // Signals are waited for on a thread of their own so that stop() runs whatever the io thread is doing.

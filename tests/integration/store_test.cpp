@@ -9,6 +9,7 @@
 #include "adapters/pg_store.hpp"
 #include "adapters/schema_migrations.hpp"
 #include "core/decide.hpp"
+#include "daemon/api.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter;
@@ -195,6 +196,56 @@ TEST_CASE("the journal refuses a step transition that skips or repeats a state")
   CHECK((*p)->steps[0].detail == "ok");
   CHECK((*p)->steps[1].step.kind == core::StepKind::migrate);
   CHECK((*p)->steps[2].step.name() == "deploy:worker");
+}
+
+TEST_CASE("a unique violation answers 409 with a sentence for people; the constraint name only reaches the log") {
+  const auto url = testing::fresh_database("promoter_store_unique_words");
+  adapters::PgStore store(url);
+  REQUIRE(store.migrate());
+  {
+    // Another writer took sequence number 1, which this world hands out next.
+    pqxx::connection c(url);
+    pqxx::work w(c);
+    w.exec("INSERT INTO releases (sha, seq, first_seen_at, state) VALUES (repeat('b', 40), 1, now(), 'deploying')");
+    w.commit();
+  }
+  core::World world;
+  world.policy = policy();
+  const auto now = core::Timestamp{std::chrono::sys_days{std::chrono::year{2026} / 11 / 25}};
+  auto d = core::decide(world,
+                        core::StagingDeploymentObserved{sha_a, "api", "dep-1", core::DeployStatus::building, "alice",
+                                                        std::nullopt, "railway"},
+                        now);
+  REQUIRE(d.has_value());
+  auto r = store.commit(world, *d, core::make_plan(world.policy), "production", now);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == core::ErrorCode::conflict);
+  CHECK(r.error().message ==
+        "recording a decision conflicts with what another request recorded at the same time; read the current state "
+        "and retry if it still applies");
+  CHECK(r.error().detail.find("releases_seq_key") != std::string::npos);
+  const daemon::HttpResponse answer = daemon::error_response(r.error());
+  CHECK(answer.status == 409);
+  const auto body = nlohmann::json::parse(answer.body);
+  CHECK(body["error"]["code"] == "conflict");
+  CHECK(body["error"]["message"] == r.error().message);
+  CHECK(answer.body.find("releases_seq_key") == std::string::npos);
+  CHECK(answer.body.find("duplicate key") == std::string::npos);
+}
+
+TEST_CASE("an unreachable database answers 503 with a sentence for people; libpq's text only reaches the log") {
+  // Port 1 on the loopback: nothing listens, so libpq fails at once with its own words.
+  adapters::PgStore store("host=127.0.0.1 port=1 dbname=nothing connect_timeout=5");
+  auto r = store.ping();
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == core::ErrorCode::unavailable);
+  CHECK(r.error().message == "the database is unreachable (checking the database); retry later");
+  CHECK(r.error().detail.find("127.0.0.1") != std::string::npos);
+  const daemon::HttpResponse answer = daemon::error_response(r.error());
+  CHECK(answer.status == 503);
+  CHECK(nlohmann::json::parse(answer.body)["error"]["code"] == "unavailable");
+  CHECK(answer.body.find("127.0.0.1") == std::string::npos);
+  CHECK(answer.body.find("connection") == std::string::npos);
 }
 
 TEST_CASE("connection errors never carry the connection string's password") {
