@@ -402,10 +402,7 @@ class Decider {
       r.state_reason = "every gate holds";
     } else {
       r.state = ReleaseState::soaking;
-      std::vector<std::string> pending;
-      for (const GateStatus* g : {&gates.soak, &gates.smoke, &gates.approval})
-        if (!g->ok) pending.push_back(g->reason);
-      r.state_reason = fmt::format("waiting for {}", fmt::join(pending, "; "));
+      r.state_reason = pending_gates_reason(gates);
       if (gates.soak.ok && gates.smoke.ok && !was_waiting_for_approval)
         out_.effects.push_back(Notify{"release.ready_for_approval", r.sha,
                                       fmt::format("{} passed its soak and smoke tests; {}", r.sha.abbrev(),

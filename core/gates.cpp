@@ -107,4 +107,18 @@ GateReport evaluate_gates(const Release& r, const Policy& p, Timestamp now) {
   return report;
 }
 
+std::string pending_gates_reason(const GateReport& g) {
+  std::vector<std::string> pending;
+  for (const GateStatus* gate : {&g.soak, &g.smoke, &g.approval})
+    if (!gate->ok) pending.push_back(gate->reason);
+  // Between the soak deadline and its timer every gate can hold while the state still says soaking.
+  if (pending.empty()) return "every gate holds";
+  return fmt::format("waiting for {}", fmt::join(pending, "; "));
+}
+
+std::string state_reason_at(const Release& r, const Policy& p, Timestamp now) {
+  if (r.state != ReleaseState::soaking) return r.state_reason;
+  return pending_gates_reason(evaluate_gates(r, p, now));
+}
+
 }  // namespace promoter::core
