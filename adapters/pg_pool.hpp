@@ -4,11 +4,17 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <pqxx/connection>
 
 namespace promoter::adapters {
+
+// `text` (an error message, a log line) with every trace of the connection string `url` hidden: the
+// URL itself and its password (the URI's user:password@, a password= key, raw or percent-decoded) are
+// replaced by "***". libpq quotes the whole URI when it cannot parse it, password included.
+std::string redact_connection_string(std::string text, std::string_view url);
 
 class PgPool {
  public:
@@ -33,8 +39,9 @@ class PgPool {
   };
 
   // Blocks while every connection is in use; throws pqxx::broken_connection when the database is unreachable.
+  // Errors thrown here never carry the connection string or its password (redact_connection_string).
   Lease acquire();
-  // A connection outside the pool, for session state such as advisory locks.
+  // A connection outside the pool, for session state such as advisory locks. Errors are redacted as above.
   std::unique_ptr<pqxx::connection> connect_dedicated() const;
 
  private:

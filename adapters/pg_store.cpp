@@ -26,6 +26,12 @@ std::string first_line(std::string_view text) {
   return std::string(nl == std::string_view::npos ? text : text.substr(0, nl));
 }
 
+// libpq's words (constraint names, "Could not obtain client encoding") go to the log, never to clients:
+// the message is a sentence for people and the detail carries the driver's text.
+std::unexpected<core::Error> database_error(ErrorCode code, std::string message, std::string_view driver_text) {
+  return std::unexpected(core::Error{code, std::move(message), first_line(driver_text)});
+}
+
 std::string ts(Timestamp t) { return core::format_timestamp(t); }
 
 const char* opt_ts(const std::optional<Timestamp>& t, std::string& storage) {
@@ -207,15 +213,26 @@ auto PgStore::with_connection(std::string_view what, F&& f) -> decltype(f(std::d
       throw;
     }
   } catch (const pqxx::broken_connection& e) {
-    return fail(ErrorCode::unavailable, fmt::format("database unreachable while {}: {}", what, first_line(e.what())));
+    return database_error(ErrorCode::unavailable, fmt::format("the database is unreachable ({}); retry later", what),
+                          e.what());
   } catch (const NotLeader& e) {
+    // Written for people already, and carries no database text.
     return fail(ErrorCode::not_leader, fmt::format("not {}: {}", what, e.what()));
   } catch (const pqxx::unique_violation& e) {
-    return fail(ErrorCode::conflict, fmt::format("database refused {}: {}", what, first_line(e.what())));
+    return database_error(ErrorCode::conflict,
+                          fmt::format("{} conflicts with what another request recorded at the same time; read the "
+                                      "current state and retry if it still applies",
+                                      what),
+                          e.what());
   } catch (const pqxx::sql_error& e) {
-    return fail(ErrorCode::internal, fmt::format("database error while {}: {}", what, first_line(e.what())));
+    return database_error(ErrorCode::internal, fmt::format("the database failed while {}; see promoterd's log", what),
+                          e.what());
+  } catch (const std::invalid_argument& e) {
+    // PgPool's refusal of a malformed connection string: written for people, password redacted.
+    return fail(ErrorCode::internal, fmt::format("cannot connect to the database: {}", e.what()));
   } catch (const std::exception& e) {
-    return fail(ErrorCode::internal, fmt::format("error while {}: {}", what, first_line(e.what())));
+    return database_error(ErrorCode::internal, fmt::format("unexpected error while {}; see promoterd's log", what),
+                          e.what());
   }
 }
 
@@ -727,10 +744,14 @@ core::Result<std::unique_ptr<daemon::EnvironmentLease>> PgStore::lease_environme
   } catch (const pqxx::broken_connection& e) {
     std::lock_guard lock(lease_slot_->mutex);
     lease_slot_->connection.reset();
-    return fail(ErrorCode::unavailable, fmt::format("database unreachable while taking the {} promotion lock: {}",
-                                                    environment, first_line(e.what())));
+    return database_error(ErrorCode::unavailable,
+                          fmt::format("the database is unreachable (taking the {} promotion lock); retry later",
+                                      environment),
+                          e.what());
   } catch (const std::exception& e) {
-    return fail(ErrorCode::internal, fmt::format("taking the {} promotion lock: {}", environment, first_line(e.what())));
+    return database_error(ErrorCode::internal,
+                          fmt::format("taking the {} promotion lock failed; see promoterd's log", environment),
+                          e.what());
   }
 }
 

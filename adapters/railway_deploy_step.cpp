@@ -39,13 +39,23 @@ std::optional<std::string> RailwayDeployStep::deployment_in(const std::string& p
 }
 
 boost::asio::awaitable<core::Result<std::string>> RailwayDeployStep::perform(const daemon::StepContext& ctx) {
+  unclear_.erase(ctx.idempotency_key);
   auto id = co_await client_.deploy_commit(target_.service_id, target_.environment_id, ctx.sha.str());
-  if (!id) co_return std::unexpected(step_error(id.error(), fmt::format("deploying {} to Railway", ctx.sha.abbrev())));
+  if (!id) {
+    core::Error error = step_error(id.error(), fmt::format("deploying {} to Railway", ctx.sha.abbrev()));
+    if (error.code == ErrorCode::unavailable)
+      unclear_[ctx.idempotency_key] = fmt::format("the deploy request got no clear answer ({})", error.message);
+    co_return std::unexpected(std::move(error));
+  }
   if (ctx.note) {
     auto noted = co_await ctx.note(note_for(*id));
     if (!noted) co_return std::unexpected(noted.error());
   }
-  co_return co_await wait_live(*id, ctx);
+  auto live = co_await wait_live(*id, ctx);
+  if (!live && live.error().code == ErrorCode::unavailable)
+    unclear_[ctx.idempotency_key] =
+        fmt::format("Railway did not say whether deployment {} went live ({})", *id, live.error().message);
+  co_return live;
 }
 
 boost::asio::awaitable<core::Result<std::optional<std::string>>> RailwayDeployStep::find_done(
@@ -67,7 +77,14 @@ boost::asio::awaitable<core::Result<std::optional<std::string>>> RailwayDeploySt
   if (!id) co_return std::optional<std::string>();
   auto live = co_await wait_live(*id, ctx);
   if (!live) co_return std::unexpected(live.error());
-  co_return std::optional<std::string>(*live + " (found after restart)");
+  // Say what happened: a restart, or an earlier attempt of this process that got no clear answer.
+  std::string how = "found after restart";
+  if (auto it = unclear_.find(ctx.idempotency_key); it != unclear_.end()) {
+    how = fmt::format("found when settling the step: {}; the deployment had been made, so it was not made again",
+                      it->second);
+    unclear_.erase(it);
+  }
+  co_return std::optional<std::string>(fmt::format("{} ({})", *live, how));
 }
 
 boost::asio::awaitable<core::Result<std::string>> RailwayDeployStep::wait_live(std::string deployment_id,

@@ -5,6 +5,8 @@
 #include <utility>  // before asio: Boost 1.74's awaitable.hpp needs std::exchange
 
 #include <boost/asio/any_io_executor.hpp>
+#include <map>
+#include <string>
 
 #include "adapters/railway_client.hpp"
 #include "daemon/step_performer.hpp"
@@ -32,6 +34,11 @@ class RailwayDeployStep final : public daemon::StepPerformer {
  private:
   // Waits until the deployment is SUCCESS (detail line) or fails (failed_precondition) or times out.
   boost::asio::awaitable<core::Result<std::string>> wait_live(std::string deployment_id, const daemon::StepContext&);
+
+  // The journal says only "started" both after a restart and after an attempt in this process ended
+  // without a clear answer (a 502 on the deploy request, say); what find_done reports differs, so the
+  // second is remembered here: idempotency key → what the attempt saw. Empty after a restart.
+  std::map<std::string, std::string> unclear_;
 
   boost::asio::any_io_executor executor_;
   RailwayClient& client_;

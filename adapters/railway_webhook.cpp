@@ -2,6 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adapters/strict_json.hpp"
+#include "core/identity.hpp"
+#include "core/safe_text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -120,6 +124,26 @@ std::string missing(std::string_view field) {
     return "Railway webhook: missing or non-string field `" + std::string(field) + "`";
 }
 
+// Every text the event carries is shown to people or stored, so control, invisible and bidirectional
+// characters are refused (NUL would be cut off by PostgreSQL), and a commit author that imitates another
+// name by mixing scripts is refused as the /v1 API refuses it.
+std::optional<std::string> refused_text(const RailwayWebhookEvent& event,
+                                        std::initializer_list<std::pair<std::string_view, const std::string*>> fields,
+                                        std::string_view author_field) {
+    for (const auto& [name, value] : fields) {
+        if (value == nullptr) continue;
+        if (auto why = promoter::core::unsafe_text(*value, promoter::core::TextKind::single_line))
+            return "Railway webhook: field `" + std::string(name) + "` " + *why;
+    }
+    if (event.commit_author) {
+        if (auto spelled = promoter::core::check_identity_spelling(*event.commit_author); !spelled)
+            return "Railway webhook: field `" + std::string(author_field) + "`: " + spelled.error().message;
+    }
+    return std::nullopt;
+}
+
+const std::string* optional_text(const std::optional<std::string>& value) { return value ? &*value : nullptr; }
+
 std::expected<RailwayWebhookEvent, std::string> parse_current(const json& root, RailwayWebhookEvent event,
                                                               std::string_view suffix) {
     static const json kEmpty = json::object();
@@ -152,6 +176,18 @@ std::expected<RailwayWebhookEvent, std::string> parse_current(const json& root, 
     event.commit_hash = non_empty(string_at(details, "commitHash"));
     event.commit_author = non_empty(string_at(details, "commitAuthor"));
     event.timestamp = string_at(root, "timestamp").value_or("");
+    if (auto refused = refused_text(event, {{"type", &event.type},
+                    {"resource.deployment.id", &event.deployment_id},
+                    {"details.status", &event.status},
+                    {"resource.project.id", &event.project_id},
+                    {"resource.environment.id", &event.environment_id},
+                    {"resource.environment.name", &event.environment_name},
+                    {"resource.service.id", &event.service_id},
+                    {"resource.service.name", &event.service_name},
+                    {"details.commitHash", optional_text(event.commit_hash)},
+                    {"details.commitAuthor", optional_text(event.commit_author)},
+                    {"timestamp", &event.timestamp}},
+                   "details.commitAuthor")) return std::unexpected(std::move(*refused));
     return event;
 }
 
@@ -180,6 +216,18 @@ std::expected<RailwayWebhookEvent, std::string> parse_legacy(const json& root, R
         }
     }
     event.timestamp = string_at(root, "timestamp").value_or("");
+    if (auto refused = refused_text(event, {{"type", &event.type},
+                    {"status", &event.status},
+                    {"deployment.id", &event.deployment_id},
+                    {"project.id", &event.project_id},
+                    {"environment.id", &event.environment_id},
+                    {"environment.name", &event.environment_name},
+                    {"service.id", &event.service_id},
+                    {"service.name", &event.service_name},
+                    {"deployment.meta.commitHash", optional_text(event.commit_hash)},
+                    {"deployment.meta.commitAuthor", optional_text(event.commit_author)},
+                    {"timestamp", &event.timestamp}},
+                   "deployment.meta.commitAuthor")) return std::unexpected(std::move(*refused));
     return event;
 }
 
@@ -191,12 +239,13 @@ std::expected<RailwayWebhookEvent, std::string> parse(std::string_view body) {
     if (!nesting_within(body, kMaxNesting)) {
         return std::unexpected("Railway webhook: JSON nested deeper than " + std::to_string(kMaxNesting) + " levels");
     }
-    json root;
-    try {
-        root = json::parse(body);
-    } catch (const json::parse_error& e) {
-        return std::unexpected(std::string("Railway webhook: malformed JSON: ") + e.what());
+    auto parsed = parse_strict_json(body);
+    if (!parsed) {
+        if (parsed.error().kind == StrictJsonError::Kind::duplicate_key)
+            return std::unexpected("Railway webhook: " + parsed.error().message);
+        return std::unexpected("Railway webhook: malformed JSON: " + parsed.error().message);
     }
+    const json root = std::move(*parsed);
     if (!root.is_object()) return std::unexpected("Railway webhook: the body is not a JSON object");
     auto type = string_at(root, "type");
     if (!type) return std::unexpected(missing("type"));

@@ -6,6 +6,7 @@
 
 #include "core/capped_list.hpp"
 #include "core/gates.hpp"
+#include "core/identity.hpp"
 #include "core/obligation.hpp"
 
 namespace promoter::core {
@@ -114,6 +115,10 @@ class Decider {
                   fmt::format("service '{}' is not configured (configured: {})", e.service,
                               capped_list(policy().services)));
     if (e.deployment_id.empty()) return fail(ErrorCode::invalid_argument, "deployment_id must not be empty");
+    // The adapters refuse such names on arrival; core refuses them too, whatever the source.
+    if (!e.author.empty())
+      if (auto spelled = check_identity_spelling(e.author); !spelled)
+        return fail(ErrorCode::invalid_argument, fmt::format("commit author: {}", spelled.error().message));
     if (!find(e.sha)) {
       Release fresh(e.sha);
       fresh.seq = out_.next_seq++;
@@ -148,7 +153,7 @@ class Decider {
       }
     }
     Release& r = mut(e.sha);
-    if (r.author.empty()) r.author = e.author;
+    if (normalise_identity(r.author).empty()) r.author = e.author;  // blank is as good as unknown
     if (r.ancestors.empty() && !e.ancestors.empty())
       for (const auto& a : e.ancestors) r.ancestors.push_back(a.str());
     // A report that omits created_at does not forget the one known for the same deployment: it is what
@@ -203,14 +208,17 @@ class Decider {
     if (!r) return std::unexpected(r.error());
     const Release& rel = **r;
     // Fail closed: an approval taken before the author is known could later turn out to be the author's own.
-    if (rel.author.empty())
+    // A name of white space only is no better known.
+    if (normalise_identity(rel.author).empty())
       return fail(ErrorCode::failed_precondition,
                   fmt::format("the commit author of {} is not known yet, so separation of duties cannot be "
                               "checked; approve once staging reports the commit author",
                               rel.sha.abbrev()));
+    // "Bob", " bob" and "BOB" are one person: compared normalised, and confusable spellings count as the same.
     const bool is_author =
-        !rel.author.empty() && (rel.author == e.by || std::find(e.by_git_authors.begin(), e.by_git_authors.end(),
-                                                                rel.author) != e.by_git_authors.end());
+        same_identity(rel.author, e.by) ||
+        std::any_of(e.by_git_authors.begin(), e.by_git_authors.end(),
+                    [&](const std::string& login) { return same_identity(rel.author, login); });
     if (is_author)
       return fail(ErrorCode::forbidden,
                   fmt::format("{} is the author of {} ({}) and may not approve it: separation of duties needs "
@@ -395,10 +403,7 @@ class Decider {
       r.state_reason = "every gate holds";
     } else {
       r.state = ReleaseState::soaking;
-      std::vector<std::string> pending;
-      for (const GateStatus* g : {&gates.soak, &gates.smoke, &gates.approval})
-        if (!g->ok) pending.push_back(g->reason);
-      r.state_reason = fmt::format("waiting for {}", fmt::join(pending, "; "));
+      r.state_reason = pending_gates_reason(gates);
       if (gates.soak.ok && gates.smoke.ok && !was_waiting_for_approval)
         out_.effects.push_back(Notify{"release.ready_for_approval", r.sha,
                                       fmt::format("{} passed its soak and smoke tests; {}", r.sha.abbrev(),

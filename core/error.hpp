@@ -22,7 +22,8 @@ std::string_view to_string(ErrorCode);
 
 struct Error {
   ErrorCode code = ErrorCode::internal;
-  std::string message;
+  std::string message;  // for people: what went wrong and what to do; sent to API clients
+  std::string detail = {};  // for the log only: a driver's own words (libpq's, with constraint names); "" if none
 };
 
 template <class T>

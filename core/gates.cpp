@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "core/capped_list.hpp"
+#include "core/identity.hpp"
 
 namespace promoter::core {
 
@@ -59,7 +60,20 @@ GateStatus smoke_gate(const Release& r, const Policy& p) {
   return {true, fmt::format("smoke: {} passed", fmt::join(p.required_smoke_suites, ", "))};
 }
 
-GateStatus approval_gate(const Release& r, const Policy& p) {
+namespace {
+
+// A commit author no token names cannot be matched to an operator, so nothing stops them approving
+// their own release under their operator identity: the gate says so, for the reader to fix the config.
+std::string unknown_author_note(const Release& r, const Policy& p) {
+  if (p.known_identities.empty()) return "";
+  const std::string author = normalise_identity(r.author);
+  if (author.empty() || p.known_identities.contains(author)) return "";
+  return fmt::format("; the commit author {} matches no configured identity or git_authors entry, so approvals "
+                     "cannot be checked against it: add it to the git_authors of its operator's token",
+                     r.author);
+}
+
+GateStatus approval_gate_without_note(const Release& r, const Policy& p) {
   if (r.rejection)
     return {false, fmt::format("approval: rejected by {}: {}", r.rejection->by, r.rejection->reason)};
   if (r.hotfix)
@@ -74,6 +88,14 @@ GateStatus approval_gate(const Release& r, const Policy& p) {
                                needed == 1 ? "" : "s", needed == 1 ? "an operator" : "distinct operators")};
   return {false, fmt::format("approval: {} of {} approvals (by {}); another operator must approve", have, needed,
                              fmt::join(who, ", "))};
+}
+
+}  // namespace
+
+GateStatus approval_gate(const Release& r, const Policy& p) {
+  GateStatus status = approval_gate_without_note(r, p);
+  status.reason += unknown_author_note(r, p);
+  return status;
 }
 
 int required_approvals(const Release& r, const Policy& p) {
@@ -92,6 +114,20 @@ GateReport evaluate_gates(const Release& r, const Policy& p, Timestamp now) {
   GateReport report{soak_gate(r, p, now), smoke_gate(r, p), approval_gate(r, p), std::nullopt};
   if (r.soak_started_at) report.soak_deadline = *r.soak_started_at + p.soak;
   return report;
+}
+
+std::string pending_gates_reason(const GateReport& g) {
+  std::vector<std::string> pending;
+  for (const GateStatus* gate : {&g.soak, &g.smoke, &g.approval})
+    if (!gate->ok) pending.push_back(gate->reason);
+  // Between the soak deadline and its timer every gate can hold while the state still says soaking.
+  if (pending.empty()) return "every gate holds";
+  return fmt::format("waiting for {}", fmt::join(pending, "; "));
+}
+
+std::string state_reason_at(const Release& r, const Policy& p, Timestamp now) {
+  if (r.state != ReleaseState::soaking) return r.state_reason;
+  return pending_gates_reason(evaluate_gates(r, p, now));
 }
 
 }  // namespace promoter::core

@@ -30,5 +30,11 @@ int required_approvals(const Release&, const Policy&);
 // "soak: ...; smoke: ...; approval: ...", as recorded with approvals, rejections and hotfixes.
 std::string gate_facts(const GateReport&);
 GateReport evaluate_gates(const Release&, const Policy&, Timestamp now);
+// "waiting for soak: 10s of 40s; approval: ...": the gates that do not hold yet, as a soaking release's reason.
+std::string pending_gates_reason(const GateReport&);
+// The release's state_reason as of `now`. A soaking release's reason counts time, so it is derived from
+// the gates at `now` instead of read back as stored (which says how things were at the last event);
+// every other state's reason is the stored one.
+std::string state_reason_at(const Release&, const Policy&, Timestamp now);
 
 }  // namespace promoter::core

@@ -40,6 +40,9 @@ struct Policy {
   std::vector<std::string> services;  // in restart order: the promotion deploys them in this order
   bool run_migrations = true;
   bool verify_after_deploy = true;
+  // normalise_identity() of every configured identity and git_authors entry, so the approval gate can
+  // say when a commit author is nobody the separation-of-duties check knows. Empty: not configured.
+  std::set<std::string> known_identities;
 
   bool short_soak() const { return soak < soak_floor; }
 };

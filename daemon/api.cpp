@@ -27,6 +27,10 @@ HttpResponse error_response(const core::Error& e) {
     case core::ErrorCode::not_leader: status = 503; break;
     case core::ErrorCode::internal: status = 500; break;
   }
+  // The client gets the sentence; the driver's own words (constraint names, libpq's text) only the log.
+  if (!e.detail.empty())
+    log(LogLevel::warn, "request failed",
+        {{"status", status}, {"code", core::to_string(e.code)}, {"error", e.message}, {"detail", e.detail}});
   return HttpResponse::error(status, core::to_string(e.code), e.message);
 }
 

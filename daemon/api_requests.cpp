@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <fmt/format.h>
 
+#include "adapters/strict_json.hpp"
+#include "core/identity.hpp"
+
 namespace promoter::daemon {
 
 using nlohmann::json;
@@ -17,8 +20,13 @@ std::unexpected<core::Error> bad(std::string message) {
 
 core::Result<json> parse_object(std::string_view body, std::initializer_list<std::string_view> allowed) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return json::object();
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) return bad("request body is not valid JSON");
+  auto parsed = adapters::parse_strict_json(body);
+  if (!parsed) {
+    if (parsed.error().kind == adapters::StrictJsonError::Kind::duplicate_key)
+      return bad("request body has a " + parsed.error().message);
+    return bad("request body is not valid JSON");
+  }
+  json j = std::move(*parsed);
   if (!j.is_object()) return bad("request body must be a JSON object");
   for (const auto& [key, value] : j.items())
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
@@ -26,7 +34,8 @@ core::Result<json> parse_object(std::string_view body, std::initializer_list<std
   return j;
 }
 
-core::Result<std::string> text_field(const json& j, std::string_view name, bool required, std::size_t max) {
+core::Result<std::string> text_field(const json& j, std::string_view name, bool required, std::size_t max,
+                                     core::TextKind kind) {
   auto it = j.find(name);
   if (it == j.end() || it->is_null()) {
     if (required) return bad(fmt::format("field '{}' is required", name));
@@ -37,13 +46,17 @@ core::Result<std::string> text_field(const json& j, std::string_view name, bool 
   if (required && v.find_first_not_of(" \t\r\n") == std::string::npos)
     return bad(fmt::format("field '{}' must not be empty", name));
   if (v.size() > max) return bad(fmt::format("field '{}' is longer than {} characters", name, max));
+  // NUL would be cut off by PostgreSQL; control, invisible and bidirectional characters would make the
+  // text display as something else in promotectl's tables and the audit trail.
+  if (auto why = core::unsafe_text(v, kind))
+    return bad(fmt::format("field '{}' {}", name, *why));
   return v;
 }
 
 core::Result<ApproveRequest> parse_approve_request(std::string_view body) {
   auto j = parse_object(body, {"reason"});
   if (!j) return std::unexpected(j.error());
-  auto reason = text_field(*j, "reason", false);
+  auto reason = text_field(*j, "reason", false, 2000, core::TextKind::multi_line);
   if (!reason) return std::unexpected(reason.error());
   return ApproveRequest{std::move(*reason)};
 }
@@ -51,7 +64,7 @@ core::Result<ApproveRequest> parse_approve_request(std::string_view body) {
 core::Result<RejectRequest> parse_reject_request(std::string_view body) {
   auto j = parse_object(body, {"reason"});
   if (!j) return std::unexpected(j.error());
-  auto reason = text_field(*j, "reason", true);
+  auto reason = text_field(*j, "reason", true, 2000, core::TextKind::multi_line);
   if (!reason) return std::unexpected(reason.error());
   return RejectRequest{std::move(*reason)};
 }
@@ -67,7 +80,7 @@ core::Result<SmokeRequest> parse_smoke_request(std::string_view body) {
   if (!j) return std::unexpected(j.error());
   auto suite = text_field(*j, "suite", true, 200);
   if (!suite) return std::unexpected(suite.error());
-  auto details = text_field(*j, "details", false, 4000);
+  auto details = text_field(*j, "details", false, 4000, core::TextKind::multi_line);
   if (!details) return std::unexpected(details.error());
   auto passed = j->find("passed");
   if (passed == j->end() || !passed->is_boolean()) return bad("field 'passed' is required and must be true or false");
@@ -89,6 +102,10 @@ core::Result<StagingDeploymentRequest> parse_staging_deployment_request(std::str
   if (!status) return std::unexpected(status.error());
   auto author = text_field(*j, "author", false, 200);
   if (!author) return std::unexpected(author.error());
+  // Refused on arrival, so a look-alike of an operator's name never becomes a release's author.
+  if (!author->empty())
+    if (auto spelled = core::check_identity_spelling(*author); !spelled)
+      return bad(fmt::format("field 'author': {}", spelled.error().message));
   auto created_text = text_field(*j, "created_at", false, 64);
   if (!created_text) return std::unexpected(created_text.error());
   std::optional<core::Timestamp> created;
@@ -128,7 +145,7 @@ core::Result<HotfixRequest> parse_hotfix_request(std::string_view body) {
   if (!sha_text) return std::unexpected(sha_text.error());
   auto sha = core::Sha::parse(*sha_text);
   if (!sha) return bad(fmt::format("field 'sha': {}", sha.error().message));
-  auto reason = text_field(*j, "reason", true);
+  auto reason = text_field(*j, "reason", true, 2000, core::TextKind::multi_line);
   if (!reason) return std::unexpected(reason.error());
   auto incident = url_field(*j, "incident_url");
   if (!incident) return std::unexpected(incident.error());

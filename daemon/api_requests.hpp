@@ -10,18 +10,21 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/safe_text.hpp"
 #include "core/sha.hpp"
 #include "core/time.hpp"
 
 namespace promoter::daemon {
 
-// A JSON object with only the `allowed` fields. An empty (or all-whitespace) body is an empty object.
+// A JSON object with only the `allowed` fields, each named once. An empty (or all-whitespace) body is
+// an empty object.
 core::Result<nlohmann::json> parse_object(std::string_view body, std::initializer_list<std::string_view> allowed);
 
 // A string field of at most `max` bytes. Absent or null: an error when `required`, else "".
-// A required field must not be blank.
+// A required field must not be blank. Characters core::unsafe_text refuses for `kind` are refused:
+// every field is single-line but free text a person writes (reasons, smoke details).
 core::Result<std::string> text_field(const nlohmann::json& object, std::string_view name, bool required,
-                                     std::size_t max = 2000);
+                                     std::size_t max = 2000, core::TextKind kind = core::TextKind::single_line);
 
 // POST /v1/releases/{sha}/approve
 struct ApproveRequest {
@@ -55,7 +58,7 @@ struct StagingDeploymentRequest {
   core::Sha sha;
   std::string deployment_id;
   std::string status;  // as sent; an unknown status is not an error (see core::parse_deploy_status)
-  std::string author;  // "" when not given
+  std::string author;  // "" when not given; refused when it mixes scripts (core::check_identity_spelling)
   std::optional<core::Timestamp> created_at;
   std::vector<core::Sha> ancestors;  // empty when not given
 };

@@ -340,7 +340,8 @@ core::Result<void> App::prepare(core::Duration db_wait, int inherited_socket) {
     if (m) break;
     if (m.error().code != core::ErrorCode::unavailable || std::chrono::steady_clock::now() >= deadline)
       return std::unexpected(m.error());
-    log(LogLevel::warn, "database not reachable yet; retrying", {{"attempt", attempt}, {"error", m.error().message}});
+    log(LogLevel::warn, "database not reachable yet; retrying",
+        {{"attempt", attempt}, {"error", m.error().message}, {"detail", m.error().detail}});
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   metrics_.set_database_up(true);

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "core/identity.hpp"
+
 namespace promoter::daemon {
 
 namespace {
@@ -23,10 +25,14 @@ class Reader {
   explicit Reader(std::string path) : path_(std::move(path)) {}
 
   [[noreturn]] void error(const toml::node* node, std::string_view message) const {
+    throw ConfigError{at(node, message)};
+  }
+
+  // "file:line:col: message", or "file: message" when the node has no position.
+  std::string at(const toml::node* node, std::string_view message) const {
     if (node && node->source().begin.line)
-      throw ConfigError{fmt::format("{}:{}:{}: {}", path_, node->source().begin.line, node->source().begin.column,
-                                    message)};
-    throw ConfigError{fmt::format("{}: {}", path_, message)};
+      return fmt::format("{}:{}:{}: {}", path_, node->source().begin.line, node->source().begin.column, message);
+    return fmt::format("{}: {}", path_, message);
   }
 
   // Unknown keys are mistakes (a typo silently ignored is a policy silently not applied).
@@ -472,9 +478,40 @@ class Reader {
           tc.git_authors = strings(*t, "git_authors", "auth.tokens.git_authors").value_or(std::vector<std::string>{});
           c.tokens.push_back(std::move(tc));
         }
+        warn_colliding_git_authors(*arr, c);
       }
     }
+    for (const auto& t : c.tokens) {
+      c.policy.known_identities.insert(core::normalise_identity(t.identity));
+      for (const auto& author : t.git_authors) c.policy.known_identities.insert(core::normalise_identity(author));
+    }
     return c;
+  }
+
+  // Two git_authors entries that normalise alike name one commit author: the author check treats them as
+  // one person, which is rarely what whoever wrote two spellings (or gave two tokens one login) meant.
+  void warn_colliding_git_authors(const toml::array& tokens, Config& c) const {
+    struct Seen {
+      std::string spelling, identity;
+    };
+    std::map<std::string, Seen> seen;  // by normalised form
+    for (std::size_t i = 0; i < tokens.size() && i < c.tokens.size(); ++i) {
+      const TokenConfig& token = c.tokens[i];
+      const toml::array* authors = nullptr;
+      if (const toml::table* t = tokens.get(i)->as_table())
+        if (const toml::node* node = t->get("git_authors")) authors = node->as_array();
+      for (std::size_t k = 0; k < token.git_authors.size(); ++k) {
+        const std::string& author = token.git_authors[k];
+        auto [it, fresh] = seen.emplace(core::normalise_identity(author), Seen{author, token.identity});
+        if (fresh || (it->second.identity == token.identity && it->second.spelling == author)) continue;
+        const toml::node* where = authors && k < authors->size() ? authors->get(k) : nullptr;
+        c.warnings.push_back(at(where, fmt::format(
+            "warning: auth.tokens.git_authors \"{}\" (identity {}) and \"{}\" (identity {}) are the same commit "
+            "author once case, width and surrounding space are ignored; an approval by either identity is refused "
+            "for releases by that author",
+            author, token.identity, it->second.spelling, it->second.identity)));
+      }
+    }
   }
 
  private:

@@ -142,6 +142,8 @@ struct Config {
   std::optional<NotificationsConfig> notifications;  // absent: no chat notifications
   // Each top-level key's TOML as written, so a reload can tell which sections changed.
   std::map<std::string, std::string> section_texts;
+  // Doubtful but valid settings, as "file:line:col: warning: ..."; `promoterd --check` prints them.
+  std::vector<std::string> warnings;
 };
 
 // Errors read "conf/promoter.toml:12:9: policy.soak = \"10m\" is below the policy floor of 30m ...".

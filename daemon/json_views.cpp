@@ -35,7 +35,7 @@ nlohmann::json release_json(const core::Release& r, const core::Policy& policy, 
   return {{"sha", r.sha.str()},
           {"author", r.author},
           {"state", core::to_string(r.state)},
-          {"state_reason", r.state_reason},
+          {"state_reason", core::state_reason_at(r, policy, now)},  // a soaking release's counts time: as of now
           {"first_seen_at", core::format_timestamp(r.first_seen_at)},
           {"live_at", ts_or_null(r.live_at)},
           {"gates", {{"soak", gate_json(gates.soak)}, {"smoke", gate_json(gates.smoke)}, {"approval", gate_json(gates.approval)}}},

@@ -64,6 +64,13 @@ int main(int argc, char** argv) {
     std::cerr << config.error() << "\n";
     return 2;
   }
+  // Warnings never stop the daemon: they name settings that are valid but likely not meant.
+  for (const auto& warning : config->warnings) {
+    if (check)
+      std::cerr << warning << "\n";
+    else
+      daemon::log(daemon::LogLevel::warn, "configuration warning", {{"warning", warning}});
+  }
   if (check) {
     std::cout << fmt::format("{}: ok ({} services, soak {}{})\n", config_path, config->services.size(),
                              core::format_duration(config->policy.soak),
@@ -115,7 +122,8 @@ int main(int argc, char** argv) {
   for (;;) {
     daemon::App app(*config, *secrets, clock);
     if (auto ready = app.prepare(std::chrono::seconds(30), inherited_socket); !ready) {
-      daemon::log(daemon::LogLevel::error, "cannot start", {{"error", ready.error().message}});
+      daemon::log(daemon::LogLevel::error, "cannot start",
+                  {{"error", ready.error().message}, {"detail", ready.error().detail}});
       return finish(1);
     }
     current = &app;

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "adapters/railway_webhook.hpp"
+#include "core/identity.hpp"
 #include "daemon/log.hpp"
 
 namespace promoter::daemon {
@@ -94,8 +95,17 @@ asio::awaitable<core::Result<void>> RailwayStaging::observe(const adapters::Rail
   if (auto it = seen_.find(d.id); it != seen_.end() && it->second == d.status) co_return core::Result<void>{};
   std::optional<core::Timestamp> created;
   if (auto t = core::parse_timestamp(d.created_at)) created = *t;
+  // An author that imitates another name (mixed scripts, invisible characters) is not recorded: the
+  // deployment still is, and the release waits for a readable author before anyone may approve it.
+  std::string author = d.commit_author.value_or("");
+  if (!author.empty())
+    if (auto spelled = core::check_identity_spelling(author); !spelled) {
+      log(LogLevel::warn, "staging deployment's commit author refused; recorded without it",
+          {{"deployment_id", d.id}, {"service", service}, {"reason", spelled.error().message}});
+      author.clear();
+    }
   core::Event event = core::StagingDeploymentObserved{*sha,   service, d.id, core::parse_deploy_status(d.status),
-                                                      d.commit_author.value_or(""), created, "railway"};
+                                                      std::move(author), created, "railway"};
   auto r = co_await releases_.submit(std::move(event));
   if (!r && r.error().code == core::ErrorCode::unavailable) co_return std::unexpected(r.error());
   if (!r)

@@ -5,7 +5,7 @@
 PROMOTER_PACKAGES=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
   libboost-dev libboost-system-dev libssl-dev libpqxx-dev libfmt-dev libtomlplusplus-dev
-  prometheus-cpp-dev doctest-dev nlohmann-json3-dev libsystemd-dev
+  prometheus-cpp-dev doctest-dev nlohmann-json3-dev libsystemd-dev libicu-dev
   postgresql-15 postgresql-common postgresql-client-15
   openssl
   prometheus

@@ -276,3 +276,24 @@ TEST_CASE("deploy/systemd/promoterd.service passes systemd-analyze verify") {
   CHECK_MESSAGE(code == 0, out);
   CHECK_MESSAGE(out.empty(), out);  // an unknown or misspelt key is only a warning, but a warning is a failure
 }
+
+TEST_CASE("a malformed database URL stops promoterd with a clear error that never shows its password") {
+  // libpq quotes a URI it cannot parse in full, password included; promoterd must redact it everywhere.
+  const std::string password = "S3cretPassw0rd-malformed";
+  const std::string url = "postgres://u:" + password + "@[::1";
+  auto dir = temp_dir("malformed_database_url");
+  std::ofstream(dir / "promoter.toml") << config("1h", dir, "0ms");
+  auto env = auth_tokens_env();
+  env["PROMOTER_DATABASE_URL"] = url;
+  std::string out;
+  const int code = run_program({PROMOTERD_BIN, "--config", (dir / "promoter.toml").string()}, env, out);
+  // Left where tests/scripts/check_secrets looks, so the suite-wide secrets check covers this run too.
+  std::ofstream(dir / "promoterd.log") << out;
+  std::ofstream(dir / "given-secrets") << password << "\n" << url << "\n";
+  CHECK(code == 1);
+  CHECK_MESSAGE(out.find(password) == std::string::npos, out);
+  CHECK_MESSAGE(out.find("\"msg\":\"cannot start\"") != std::string::npos, out);
+  CHECK_MESSAGE(out.find("the database connection string is malformed") != std::string::npos, out);
+  CHECK_MESSAGE(out.find("postgres://u:***@[::1") != std::string::npos, out);
+  CHECK_MESSAGE(out.find("retrying") == std::string::npos, out);  // a configuration error, not an outage
+}

@@ -2,6 +2,7 @@
 // CI would drive it.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -294,6 +295,50 @@ TEST_CASE("bad requests get a clear error and change nothing") {
   auto no_reason = env.daemon.post("/v1/releases/" + sha1 + "/reject", json::object(), bob);
   CHECK(no_reason.status == 400);
   CHECK(no_reason.json()["error"]["message"] == "field 'reason' is required");
+}
+
+TEST_CASE("text that would be stored cut short or shown disguised is refused with 400 naming the field") {
+  Env env("input_rules", "1h");
+  const auto post_raw = [&](const std::string& target, const std::string& body, const std::string& token) {
+    return http(env.daemon.port(), "POST", target, body, token);
+  };
+  const std::string head = R"({"service":"api","sha":")" + sha1 + R"(","status":"SUCCESS",)";
+  auto nul = post_raw("/v1/staging-deployments", head + R"("deployment_id":"a\u0000b"})", ci);
+  CHECK(nul.status == 400);
+  CHECK(nul.json()["error"]["message"] == "field 'deployment_id' contains U+0000 (a control character) at byte 1");
+  auto twice = post_raw("/v1/staging-deployments", head + R"("deployment_id":"d1","status":"FAILED"})", ci);
+  CHECK(twice.status == 400);
+  CHECK(twice.json()["error"]["message"] == "request body has a duplicate key 'status' in the same object");
+  auto lookalike = post_raw("/v1/staging-deployments", head + R"("deployment_id":"d1","author":"b\u043eb"})", ci);
+  CHECK(lookalike.status == 400);
+  CHECK(lookalike.json()["error"]["message"].get<std::string>().starts_with("field 'author': the name mixes scripts"));
+  CHECK(env.daemon.get("/v1/releases", viewer).json()["releases"].empty());  // nothing was recorded
+
+  // bob, spelled "Bob " by CI, is still bob: his approval of his own release is refused.
+  env.deploy(sha1, "api", "SUCCESS", "Bob ");
+  auto own = env.daemon.post("/v1/releases/" + sha1 + "/approve", json::object(), bob);
+  CHECK(own.status == 403);
+  CHECK(own.json()["error"]["message"].get<std::string>().find("bob is the author of") != std::string::npos);
+  auto disguised = post_raw("/v1/releases/" + sha1 + "/reject", R"({"reason":"breaks \u202echeckout"})", alice);
+  CHECK(disguised.status == 400);
+  CHECK(disguised.json()["error"]["message"] ==
+        "field 'reason' contains U+202E (a bidirectional control character) at byte 7");
+  CHECK(env.release(sha1)["rejection"].is_null());
+}
+
+TEST_CASE("promoterd --check warns when two git_authors entries are one author once normalised, and still exits 0") {
+  auto dir = temp_dir("check_git_authors");
+  const std::string good = config("30m", dir);
+  const auto lines = std::count(good.begin(), good.end(), '\n');
+  std::ofstream(dir / "promoter.toml") << good << "\n[[auth.tokens]]\nidentity = \"carol\"\nrole = \"operator\"\n"
+                                       << "token_env = \"T_CAROL\"\ngit_authors = [\"carol\", \"Alice-GH \"]\n";
+  std::string out;
+  CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "promoter.toml").string(), "--check"}, {}, out) == 0);
+  CHECK_MESSAGE(out.find(fmt::format("promoter.toml:{}:25: warning: auth.tokens.git_authors \"Alice-GH \" (identity "
+                                     "carol) and \"alice-gh\" (identity alice) are the same commit author",
+                                     lines + 6)) != std::string::npos,
+                out);
+  CHECK_MESSAGE(out.find(": ok (3 services") != std::string::npos, out);
 }
 
 TEST_CASE("promoterd --check validates a config: exit 0, or file:line:col and exit 2") {

@@ -362,7 +362,7 @@ std::optional<std::string> optional_string(const json& object, const char* key) 
 
 struct FakeRailway::State : std::enable_shared_from_this<FakeRailway::State> {
     struct Fault {
-        enum class Kind { status, rate_limit, delay, graphql_error, drop } kind;
+        enum class Kind { status, status_after_effect, rate_limit, delay, graphql_error, drop } kind;
         int status = 500;
         std::chrono::milliseconds delay{0};
         std::string message;
@@ -727,6 +727,10 @@ asio::awaitable<std::optional<Response>> handle(std::shared_ptr<FakeRailway::Sta
             case Kind::status:
                 co_return json_response(request, static_cast<http::status>(fault.status),
                                         error_body("injected HTTP " + std::to_string(fault.status)));
+            case Kind::status_after_effect:
+                if (operation && record.authorized) state->answer(*operation);
+                co_return json_response(request, static_cast<http::status>(fault.status),
+                                        error_body("injected HTTP " + std::to_string(fault.status)));
             case Kind::rate_limit: {
                 auto response = json_response(request, http::status::too_many_requests,
                                               error_body("You are being ratelimited. Please try again later"));
@@ -947,6 +951,11 @@ std::vector<FakeRequestRecord> FakeRailway::requests() const { return state_->re
 
 void FakeRailway::fail_next(int n, int http_status) {
     for (int i = 0; i < n; ++i) state_->faults.push_back({State::Fault::Kind::status, http_status, {}, {}});
+}
+
+void FakeRailway::fail_next_after_effect(int n, int http_status) {
+    for (int i = 0; i < n; ++i)
+        state_->faults.push_back({State::Fault::Kind::status_after_effect, http_status, {}, {}});
 }
 
 void FakeRailway::rate_limit_next(int n, int retry_after_seconds) {

@@ -104,6 +104,9 @@ public:
 
     // ---- failure injection: each affects the next N GraphQL requests, in the order queued ----
     void fail_next(int n, int http_status = 500);
+    // The request takes effect (a deploy is made), but the answer is this status: a gateway that gave up
+    // after the backend acted, the ambiguous case a step must settle by asking.
+    void fail_next_after_effect(int n, int http_status = 502);
     void rate_limit_next(int n, int retry_after_seconds);
     void delay_next(int n, std::chrono::milliseconds delay);  // then answered normally
     void graphql_error_next(int n, std::string message);      // HTTP 200 with `errors`

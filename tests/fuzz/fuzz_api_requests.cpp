@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "core/identity.hpp"
+#include "core/safe_text.hpp"
 #include "daemon/api_requests.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
@@ -18,30 +20,34 @@ using nlohmann::json;
 
 bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
 
+// The input rules (README "Input rules"): what is accepted shows as what it is.
+bool single_line(const std::string& s) { return !core::unsafe_text(s, core::TextKind::single_line); }
+bool multi_line(const std::string& s) { return !core::unsafe_text(s, core::TextKind::multi_line); }
+
 bool lowercase_hex_sha(const std::string& s) {
   return s.size() == 40 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 json to_json(const ApproveRequest& r) { return {{"reason", r.reason}}; }
-void check(const ApproveRequest& r) { FUZZ_CHECK(r.reason.size() <= 2000); }
+void check(const ApproveRequest& r) { FUZZ_CHECK(r.reason.size() <= 2000 && multi_line(r.reason)); }
 
 json to_json(const RejectRequest& r) { return {{"reason", r.reason}}; }
 void check(const RejectRequest& r) {
-  FUZZ_CHECK(!blank(r.reason));
+  FUZZ_CHECK(!blank(r.reason) && multi_line(r.reason));
   FUZZ_CHECK(r.reason.size() <= 2000);
 }
 
 json to_json(const AbortPromotionRequest& r) { return {{"reason", r.reason}}; }
 void check(const AbortPromotionRequest& r) {
-  FUZZ_CHECK(!blank(r.reason));
+  FUZZ_CHECK(!blank(r.reason) && multi_line(r.reason));
   FUZZ_CHECK(r.reason.size() <= 2000);
 }
 
 json to_json(const SmokeRequest& r) { return {{"suite", r.suite}, {"passed", r.passed}, {"details", r.details}}; }
 void check(const SmokeRequest& r) {
   FUZZ_CHECK(!blank(r.suite));
-  FUZZ_CHECK(r.suite.size() <= 200);
-  FUZZ_CHECK(r.details.size() <= 4000);
+  FUZZ_CHECK(r.suite.size() <= 200 && single_line(r.suite));
+  FUZZ_CHECK(r.details.size() <= 4000 && multi_line(r.details));
 }
 
 json to_json(const StagingDeploymentRequest& r) {
@@ -56,18 +62,19 @@ json to_json(const StagingDeploymentRequest& r) {
   return j;
 }
 void check(const StagingDeploymentRequest& r) {
-  FUZZ_CHECK(!blank(r.service) && r.service.size() <= 200);
+  FUZZ_CHECK(!blank(r.service) && r.service.size() <= 200 && single_line(r.service));
   FUZZ_CHECK(lowercase_hex_sha(r.sha.str()));
-  FUZZ_CHECK(!blank(r.deployment_id) && r.deployment_id.size() <= 200);
-  FUZZ_CHECK(!blank(r.status) && r.status.size() <= 50);
+  FUZZ_CHECK(!blank(r.deployment_id) && r.deployment_id.size() <= 200 && single_line(r.deployment_id));
+  FUZZ_CHECK(!blank(r.status) && r.status.size() <= 50 && single_line(r.status));
   FUZZ_CHECK(r.author.size() <= 200);
+  FUZZ_CHECK(r.author.empty() || core::check_identity_spelling(r.author).has_value());
   FUZZ_CHECK(r.ancestors.size() <= 10000);
   for (const auto& a : r.ancestors) FUZZ_CHECK(lowercase_hex_sha(a.str()));
 }
 
 bool http_url(const std::string& s) {
   return (s.starts_with("https://") || s.starts_with("http://")) && s.size() <= 2000 &&
-         s.find_first_of(" \t\r\n") == std::string::npos;
+         s.find_first_of(" \t\r\n") == std::string::npos && single_line(s);
 }
 
 json to_json(const HotfixRequest& r) {
@@ -75,7 +82,7 @@ json to_json(const HotfixRequest& r) {
 }
 void check(const HotfixRequest& r) {
   FUZZ_CHECK(lowercase_hex_sha(r.sha.str()));
-  FUZZ_CHECK(!blank(r.reason) && r.reason.size() <= 2000);
+  FUZZ_CHECK(!blank(r.reason) && r.reason.size() <= 2000 && multi_line(r.reason));
   FUZZ_CHECK(http_url(r.incident_url));
 }
 

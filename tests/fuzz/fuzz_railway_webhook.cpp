@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "adapters/railway_webhook.hpp"
+#include "core/safe_text.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
@@ -69,6 +70,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(!event->status.empty());
     FUZZ_CHECK(!event->commit_hash || !event->commit_hash->empty());
     FUZZ_CHECK(!event->commit_author || !event->commit_author->empty());
+    // The input rules: every field shows as what it is.
+    for (const std::string* text : {&event->type, &event->deployment_id, &event->status, &event->project_id,
+                                    &event->environment_id, &event->environment_name, &event->service_id,
+                                    &event->service_name, &event->timestamp})
+      FUZZ_CHECK(!promoter::core::unsafe_text(*text, promoter::core::TextKind::single_line));
   }
   // Strict dump: every string must be valid UTF-8, since events end up in logs and the audit trail.
   const std::string again_text = payload_of(*event).dump();

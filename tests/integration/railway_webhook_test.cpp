@@ -134,6 +134,69 @@ TEST_CASE("malformed bodies and missing required fields are errors naming the fi
     }
 }
 
+TEST_CASE("a key named twice is refused naming the key, at any depth") {
+    std::string top = current_payload("Deployment.crashed");
+    top.insert(top.rfind('}'), R"(, "type": "Deployment.deployed")");
+    auto event = parse_railway_webhook(top);
+    REQUIRE_FALSE(event.has_value());
+    CHECK(event.error() == "Railway webhook: duplicate key 'type' in the same object");
+
+    std::string nested = current_payload("Deployment.crashed");
+    nested.replace(nested.find(R"("id": "dep-1", )"), 15, R"("id": "dep-1", "status": "CRASHED", )");
+    event = parse_railway_webhook(nested);
+    REQUIRE_FALSE(event.has_value());
+    CHECK(event.error() == "Railway webhook: duplicate key 'status' in the same object");
+
+    std::string legacy = kLegacy;
+    legacy.replace(legacy.find(R"("branch": "main")"), 16, R"("branch": "main", "commitAuthor": "mallory")");
+    event = parse_railway_webhook(legacy);
+    REQUIRE_FALSE(event.has_value());
+    CHECK(event.error() == "Railway webhook: duplicate key 'commitAuthor' in the same object");
+}
+
+TEST_CASE("control, invisible and bidirectional characters in a field are refused naming the field") {
+    struct Case {
+        std::string from, to, error;
+    };
+    const Case cases[] = {
+        {R"("deployment": {"id": "dep-1"})", R"("deployment": {"id": "dep\u0000-1"})",
+         "Railway webhook: field `resource.deployment.id` contains U+0000 (a control character) at byte 3"},
+        {R"("name": "api")", R"("name": "a\npi")",
+         "Railway webhook: field `resource.service.name` contains U+000A (a control character) at byte 1"},
+        {R"("commitAuthor": "octocat")", R"("commitAuthor": "octo\u202ecat")",
+         "Railway webhook: field `details.commitAuthor` contains U+202E (a bidirectional control character) at byte 4"},
+        {R"("status": "SUCCESS")", R"("status": "SUCCESS\u200b")",
+         "Railway webhook: field `details.status` contains U+200B (an invisible character) at byte 7"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.to);
+        std::string body = current_payload("Deployment.deployed");
+        REQUIRE(body.find(c.from) != std::string::npos);
+        body.replace(body.find(c.from), c.from.size(), c.to);
+        auto event = parse_railway_webhook(body);
+        REQUIRE_FALSE(event.has_value());
+        CHECK(event.error() == c.error);
+    }
+    std::string legacy = kLegacy;
+    legacy.replace(legacy.find(R"("id": "dep-9")"), 13, R"("id": "dep-9\u0007")");
+    auto event = parse_railway_webhook(legacy);
+    REQUIRE_FALSE(event.has_value());
+    CHECK(event.error() == "Railway webhook: field `deployment.id` contains U+0007 (a control character) at byte 5");
+}
+
+TEST_CASE("a commit author that mixes scripts is refused, in both shapes") {
+    std::string current = current_payload("Deployment.deployed");
+    current.replace(current.find("octocat"), 7, "\u043ectocat");  // Cyrillic о
+    auto event = parse_railway_webhook(current);
+    REQUIRE_FALSE(event.has_value());
+    CHECK(event.error().starts_with("Railway webhook: field `details.commitAuthor`: the name mixes scripts"));
+    std::string legacy = kLegacy;
+    legacy.replace(legacy.find("octocat"), 7, "\u043ectocat");
+    event = parse_railway_webhook(legacy);
+    REQUIRE_FALSE(event.has_value());
+    CHECK(event.error().starts_with("Railway webhook: field `deployment.meta.commitAuthor`: the name mixes scripts"));
+}
+
 TEST_CASE("a few hundred randomly mutated payloads never crash the parser") {
     std::mt19937 rng(20260101);  // fixed seed: a failure reproduces
     const std::vector<std::string> seeds = {current_payload("Deployment.crashed"), current_payload("Deployment.deployed", ""),

@@ -5,9 +5,11 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "adapters/pg_pool.hpp"
 #include "adapters/pg_store.hpp"
 #include "adapters/schema_migrations.hpp"
 #include "core/decide.hpp"
+#include "daemon/api.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter;
@@ -260,4 +262,76 @@ TEST_CASE("the journal refuses a step transition that skips or repeats a state")
   CHECK((*p)->steps[0].detail == "ok");
   CHECK((*p)->steps[1].step.kind == core::StepKind::migrate);
   CHECK((*p)->steps[2].step.name() == "deploy:worker");
+}
+
+TEST_CASE("a unique violation answers 409 with a sentence for people; the constraint name only reaches the log") {
+  const auto url = testing::fresh_database("promoter_store_unique_words");
+  adapters::PgStore store(url);
+  REQUIRE(store.migrate());
+  {
+    // Another writer took sequence number 1, which this world hands out next.
+    pqxx::connection c(url);
+    pqxx::work w(c);
+    w.exec("INSERT INTO releases (sha, seq, first_seen_at, state) VALUES (repeat('b', 40), 1, now(), 'deploying')");
+    w.commit();
+  }
+  core::World world;
+  world.policy = policy();
+  const auto now = core::Timestamp{std::chrono::sys_days{std::chrono::year{2026} / 11 / 25}};
+  auto d = core::decide(world,
+                        core::StagingDeploymentObserved{sha_a, "api", "dep-1", core::DeployStatus::building, "alice",
+                                                        std::nullopt, "railway"},
+                        now);
+  REQUIRE(d.has_value());
+  auto r = store.commit(world, *d, core::make_plan(world.policy), "production", now);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == core::ErrorCode::conflict);
+  CHECK(r.error().message ==
+        "recording a decision conflicts with what another request recorded at the same time; read the current state "
+        "and retry if it still applies");
+  CHECK(r.error().detail.find("releases_seq_key") != std::string::npos);
+  const daemon::HttpResponse answer = daemon::error_response(r.error());
+  CHECK(answer.status == 409);
+  const auto body = nlohmann::json::parse(answer.body);
+  CHECK(body["error"]["code"] == "conflict");
+  CHECK(body["error"]["message"] == r.error().message);
+  CHECK(answer.body.find("releases_seq_key") == std::string::npos);
+  CHECK(answer.body.find("duplicate key") == std::string::npos);
+}
+
+TEST_CASE("an unreachable database answers 503 with a sentence for people; libpq's text only reaches the log") {
+  // Port 1 on the loopback: nothing listens, so libpq fails at once with its own words.
+  adapters::PgStore store("host=127.0.0.1 port=1 dbname=nothing connect_timeout=5");
+  auto r = store.ping();
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == core::ErrorCode::unavailable);
+  CHECK(r.error().message == "the database is unreachable (checking the database); retry later");
+  CHECK(r.error().detail.find("127.0.0.1") != std::string::npos);
+  const daemon::HttpResponse answer = daemon::error_response(r.error());
+  CHECK(answer.status == 503);
+  CHECK(nlohmann::json::parse(answer.body)["error"]["code"] == "unavailable");
+  CHECK(answer.body.find("127.0.0.1") == std::string::npos);
+  CHECK(answer.body.find("connection") == std::string::npos);
+}
+
+TEST_CASE("connection errors never carry the connection string's password") {
+  CHECK(adapters::redact_connection_string("bad URI: \"postgres://u:S3cret@[::1\"", "postgres://u:S3cret@[::1") ==
+        "bad URI: \"postgres://u:***@[::1\"");
+  CHECK(adapters::redact_connection_string("password S3%25cret and S3%cret", "postgresql://me:S3%25cret@db/x") ==
+        "password *** and ***");
+  CHECK(adapters::redact_connection_string("conninfo: host=db password=hunter22 user=me",
+                                           "host=db password=hunter22 user=me") ==
+        "conninfo: host=db password=*** user=me");
+  CHECK(adapters::redact_connection_string("x 'sp ace' y", "host=db password='sp ace'") == "x '***' y");
+  CHECK(adapters::redact_connection_string("nothing secret", "dbname=promoter") == "nothing secret");
+  adapters::PgPool pool("postgres://u:S3cretPassw0rd@[::1", 1);
+  try {
+    pool.connect_dedicated();
+    FAIL("a malformed connection string connected");
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    CHECK(what.find("S3cretPassw0rd") == std::string::npos);
+    CHECK(what.find("the database connection string is malformed") != std::string::npos);
+    CHECK(what.find("postgres://u:***@[::1") != std::string::npos);
+  }
 }

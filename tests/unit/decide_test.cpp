@@ -388,6 +388,54 @@ TEST_CASE("approval by an identity whose git logins include the author is refuse
   CHECK(d.release(A).approvals[0].by == "bob@example.com");
 }
 
+TEST_CASE("the author cannot approve by having staging spell their name differently") {
+  for (const std::string reported : {"Bob", "bob ", " bob", "BOB", "\uff42\uff4f\uff42"}) {
+    INFO("author reported as '", reported, "'");
+    Driver d;
+    d.ok(deployment(A, "worker", DeployStatus::success, {}, reported));
+    Error e = d.refused(approval(A, "bob@example.com", {"bob"}));
+    CHECK(e.code == ErrorCode::forbidden);
+    CHECK(e.message.find("bob@example.com is the author") != std::string::npos);
+    Error by_name = d.refused(approval(A, "bob"));
+    CHECK(by_name.code == ErrorCode::forbidden);
+    CHECK(d.release(A).approvals.empty());
+  }
+}
+
+TEST_CASE("a commit author mixing scripts is refused, so a Cyrillic look-alike never becomes the author") {
+  Driver d;
+  Error e = d.refused(deployment(A, "worker", DeployStatus::success, {}, "b\u043eb"));
+  CHECK(e.code == ErrorCode::invalid_argument);
+  CHECK(e.message.find("commit author: the name mixes scripts") != std::string::npos);
+  Error hidden = d.refused(deployment(A, "worker", DeployStatus::success, {}, "bob\u200b"));
+  CHECK(hidden.message.find("U+200B") != std::string::npos);
+  CHECK(d.world.find(A) == nullptr);
+}
+
+TEST_CASE("a commit author of white space only counts as unknown: nobody may approve yet") {
+  Driver d;
+  d.ok(deployment(A, "worker", DeployStatus::success, {}, "  "));
+  Error e = d.refused(approval(A, "bob"));
+  CHECK(e.code == ErrorCode::failed_precondition);
+  CHECK(e.message.find("is not known yet") != std::string::npos);
+  d.ok(deployment(A, "api", DeployStatus::success, {}, "alice"));
+  CHECK(d.release(A).author == "alice");
+  d.ok(approval(A, "bob"));
+  CHECK(d.release(A).approvals.size() == 1);
+}
+
+TEST_CASE("a look-alike author recorded before names were checked still cannot be approved by its owner") {
+  Driver d;
+  d.all_live(A);
+  Release r = d.release(A);
+  r.author = "b\u043eb";  // as an older promoterd could have stored it
+  d.world.put(std::move(r));
+  Error e = d.refused(approval(A, "robert", {"bob"}));
+  CHECK(e.code == ErrorCode::forbidden);
+  d.ok(approval(A, "carol", {"carol"}));
+  CHECK(d.release(A).approvals.size() == 1);
+}
+
 TEST_CASE("an approval given before the commit author is known cannot count as the author's own approval") {
   // The first webhook carries no commit author; bob approves; later webhooks name bob as the author.
   Driver d;

@@ -13,6 +13,7 @@ namespace promoter::core {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Driver;
 using testing::FakeClock;
 using testing::sha_of;
 using testing::standard_policy;
@@ -270,6 +271,47 @@ TEST_CASE("all gates hold only when soak, smoke and approval each hold") {
   Release rejected = r;
   rejected.rejection = Verdict{"carol", clock.now, "no"};
   CHECK_FALSE(evaluate_gates(rejected, p, clock.now + 30min).all_ok());
+}
+
+TEST_CASE("approval gate: a commit author no configured identity matches is named in the reason") {
+  Policy p = standard_policy();
+  p.known_identities = {"alice", "bob"};
+  Release r = live_since(testing::t0());
+  r.author = "mallory";
+  const GateStatus g = approval_gate(r, p);
+  CHECK_FALSE(g.ok);
+  CHECK(g.reason ==
+        "approval: waiting for 1 approval by an operator other than the author; the commit author mallory matches "
+        "no configured identity or git_authors entry, so approvals cannot be checked against it: add it to the "
+        "git_authors of its operator's token");
+  r.author = " Alice";  // known, however spelled
+  CHECK(approval_gate(r, p).reason == "approval: waiting for 1 approval by an operator other than the author");
+  p.known_identities.clear();  // no tokens configured: nothing to compare with
+  r.author = "mallory";
+  CHECK(approval_gate(r, p).reason == "approval: waiting for 1 approval by an operator other than the author");
+}
+
+TEST_CASE("a soaking release's state_reason counts the soak as of now, not as of its last event") {
+  const Sha A = sha_of(0xa);
+  Driver d;
+  d.all_live(A);  // the soak starts now; the stored reason says so
+  const Timestamp live = d.clock.now;
+  const std::string stored = d.release(A).state_reason;
+  CHECK(stored.starts_with("waiting for soak: 0s of 30m;"));
+  d.clock.now = live + 10s;
+  CHECK(d.release(A).state_reason == stored);  // nothing happened: nothing was stored
+  CHECK(state_reason_at(d.release(A), d.world.policy, d.clock.now) ==
+        "waiting for soak: 10s of 30m; smoke: suite e2e has not reported; approval: waiting for 1 approval by an "
+        "operator other than the author");
+  CHECK(state_reason_at(d.release(A), d.world.policy, d.clock.now) ==
+        "waiting for " + evaluate_gates(d.release(A), d.world.policy, d.clock.now).soak.reason +
+            "; smoke: suite e2e has not reported; approval: waiting for 1 approval by an operator other than the "
+            "author");
+  // Other states' reasons do not depend on the time.
+  Release rejected = d.release(A);
+  rejected.state = ReleaseState::rejected;
+  rejected.state_reason = "rejected by bob: breaks checkout";
+  CHECK(state_reason_at(rejected, d.world.policy, d.clock.now) == "rejected by bob: breaks checkout");
 }
 
 }  // namespace
