@@ -1,8 +1,8 @@
 // Every GraphQL document RailwayClient can send validates against Railway's real public schema.
 //
-// Where the schema comes from: shared/reference/railway-schema/schema.graphql is the SDL printed
-// from the Railway CLI's introspection result (railwayapp/cli, src/gql/schema.json, commit
-// df3838bf117cfa332d0ea28e9d26405639a98b2b, CLI v5.43.1); see that folder's README.md.
+// Where the schema comes from: tests/schema/railway-schema.graphql is the SDL printed from the Railway
+// CLI's introspection result (railwayapp/cli, src/gql/schema.json, commit
+// df3838bf117cfa332d0ea28e9d26405639a98b2b, CLI v5.43.1), vendored; see tests/schema/README.md.
 // Validation is graphql-js 16 (buildSchema + validate), run by tests/schema/validate_railway.mjs;
 // install it first with `npm ci --prefix tests/schema`.
 
@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const fs::path kSource = PROMOTER_SOURCE_DIR;
-const fs::path kSchema = kSource / ".." / "shared" / "reference" / "railway-schema" / "schema.graphql";
+const fs::path kSchema = kSource / "tests" / "schema" / "railway-schema.graphql";
 const fs::path kValidator = kSource / "tests" / "schema" / "validate_railway.mjs";
 const fs::path kGraphqlModule = kSource / "tests" / "schema" / "node_modules" / "graphql" / "package.json";
 
@@ -55,7 +55,7 @@ fs::path fresh_dir(const std::string& tag) {
 
 void require_tools() {
     REQUIRE_MESSAGE(fs::exists(kSchema), "Railway schema not found at " << kSchema.string()
-                                                                        << " (shared/ must sit beside the repo)");
+                                                                        << " (vendored in the repository)");
     REQUIRE_MESSAGE(fs::exists(kGraphqlModule),
                     "graphql-js is not installed: run `npm ci --prefix tests/schema` in the repository root");
     REQUIRE_MESSAGE(std::system("node --version >/dev/null 2>&1") == 0, "node is not on PATH");
