@@ -364,7 +364,8 @@ void App::run() {
     log(LogLevel::warn, "SHORT SOAK MODE: the soak is below the policy floor; for demos and tests only",
         {{"soak", core::format_duration(config_.policy.soak)}, {"floor", core::format_duration(core::soak_floor)}});
   server_->start();
-  asio::co_spawn(io_, startup(), asio::detached);
+  // Everything that changes state waits for the lead: see lead().
+  leadership_.start();
   service_.start_watchdog();
   if (notifier_) {
     const auto& kinds = config_.notifications->kinds;
@@ -375,12 +376,6 @@ void App::run() {
       {{"address", fmt::format("http://{}:{}", config_.listen_host, server_->port())},
        {"environment", config_.environment}, {"version", PROMOTER_VERSION}});
   io_.run();
-}
-
-asio::awaitable<void> App::startup() {
-  // Everything that changes state waits for the lead: see lead().
-  leadership_.start();
-  co_return;
 }
 
 void App::leadership_changed() {

@@ -78,7 +78,6 @@ class App {
  private:
   void start_promotion(PromotionId, std::string sha);
   boost::asio::awaitable<void> run_promotion(PromotionId, std::string sha);
-  boost::asio::awaitable<void> startup();
   // Runs once this instance leads: fences the store with the epoch, loads the World, resumes promotions.
   boost::asio::awaitable<core::Result<void>> lead(const LeaderInfo&);
   void leadership_changed();

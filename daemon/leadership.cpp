@@ -41,8 +41,7 @@ void Leadership::stop() {
 
 void Leadership::depose(std::string why) {
   asio::dispatch(io_, [this, why = std::move(why)] {
-    if (role_ != NodeRole::leader || deposed_once_) return;
-    deposed_once_ = true;
+    if (role_ != NodeRole::leader) return;  // a standby, or deposed already
     role_ = NodeRole::standby;
     log(LogLevel::error, "leadership lost; stopping every leader duty and starting again as a standby",
         {{"instance", instance_}, {"epoch", leader_ ? leader_->epoch : 0}, {"reason", why}});

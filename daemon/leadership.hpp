@@ -67,7 +67,6 @@ class Leadership {
   NodeRole role_ = NodeRole::starting;
   std::optional<LeaderInfo> leader_;
   bool stopped_ = false;
-  bool deposed_once_ = false;
 };
 
 }  // namespace promoter::daemon
