@@ -73,23 +73,6 @@ struct NotLeader : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-void upsert_release(pqxx::work& w, const core::Release& r) {
-  std::string live, soak;
-  w.exec_params(
-      "INSERT INTO releases (sha, seq, author, first_seen_at, live_at, soak_started_at, soak_resets, state, "
-      "state_reason, promotion_id, ancestors, updated_at) VALUES ($1, $2, $3, $4::timestamptz, $5::timestamptz, "
-      "$6::timestamptz, $7, $8, $9, $10, $11, now()) "
-      "ON CONFLICT (sha) DO UPDATE SET author = EXCLUDED.author, live_at = EXCLUDED.live_at, "
-      "ancestors = EXCLUDED.ancestors, "
-      "soak_started_at = EXCLUDED.soak_started_at, soak_resets = EXCLUDED.soak_resets, state = EXCLUDED.state, "
-      "state_reason = EXCLUDED.state_reason, promotion_id = COALESCE(EXCLUDED.promotion_id, releases.promotion_id), "
-      "updated_at = now()",
-      r.sha.str(), r.seq, r.author, ts(r.first_seen_at), opt_ts(r.live_at, live), opt_ts(r.soak_started_at, soak),
-      r.soak_resets, std::string(core::to_string(r.state)), r.state_reason,
-      r.promotion_id ? std::optional<std::string>(std::to_string(*r.promotion_id)) : std::optional<std::string>(),
-      fmt::format("{}", fmt::join(r.ancestors, " ")));
-}
-
 std::vector<std::string> split_words(const std::string& text) {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -398,118 +381,146 @@ core::Result<std::map<std::string, int>> PgStore::release_counts() {
   });
 }
 
-core::Result<std::vector<daemon::PromotionId>> PgStore::commit(const core::World& before, const core::Decision& d,
-                                                               const core::PromotionPlan& plan,
-                                                               const std::string& environment, Timestamp now) {
-  return with_connection("recording a decision", [&](pqxx::connection& c)
-                                                     -> core::Result<std::vector<daemon::PromotionId>> {
+namespace {
+
+// Writes one fact of a decision. Facts come in the order core gave them: a release's own record first.
+class FactWriter {
+ public:
+  FactWriter(pqxx::work& w, const core::PromotionPlan& plan, const std::string& environment, Timestamp now)
+      : w_(w), plan_(plan), environment_(environment), now_(now) {}
+
+  daemon::OpenedPromotions opened;
+
+  void operator()(const core::ReleaseStateChanged& f) {
+    std::string live, soak;
+    const std::string ancestors = fmt::format("{}", fmt::join(f.ancestors, " "));
+    if (f.discovered)
+      w_.exec_params(
+          "INSERT INTO releases (sha, seq, author, first_seen_at, live_at, soak_started_at, soak_resets, state, "
+          "state_reason, ancestors, updated_at) VALUES ($1, $2, $3, $4::timestamptz, $5::timestamptz, "
+          "$6::timestamptz, $7, $8, $9, $10, now())",
+          f.sha.str(), f.seq, f.author, ts(f.first_seen_at), opt_ts(f.live_at, live), opt_ts(f.soak_started_at, soak),
+          f.soak_resets, std::string(core::to_string(f.state)), f.state_reason, ancestors);
+    else
+      w_.exec_params(
+          "UPDATE releases SET author = $2, ancestors = $3, live_at = $4::timestamptz, soak_started_at = "
+          "$5::timestamptz, soak_resets = $6, state = $7, state_reason = $8, updated_at = now() WHERE sha = $1",
+          f.sha.str(), f.author, ancestors, opt_ts(f.live_at, live), opt_ts(f.soak_started_at, soak), f.soak_resets,
+          std::string(core::to_string(f.state)), f.state_reason);
+  }
+
+  void operator()(const core::DeploymentObserved& f) {
+    const core::StagingDeployment& dep = f.deployment;
+    std::string created;
+    w_.exec_params(
+        "INSERT INTO staging_deployments (sha, service, deployment_id, status, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5::timestamptz, $6::timestamptz) ON CONFLICT (sha, service) DO UPDATE SET "
+        "deployment_id = EXCLUDED.deployment_id, status = EXCLUDED.status, created_at = EXCLUDED.created_at, "
+        "updated_at = EXCLUDED.updated_at",
+        f.sha.str(), dep.service, dep.deployment_id, std::string(core::to_string(dep.status)),
+        opt_ts(dep.created_at, created), ts(dep.updated_at));
+  }
+
+  void operator()(const core::SmokeRecorded& f) {
+    const core::SmokeResult& s = f.result;
+    w_.exec_params(
+        "INSERT INTO smoke_results (sha, suite, passed, reported_by, reported_at, details) VALUES ($1, $2, $3, "
+        "$4, $5::timestamptz, $6) ON CONFLICT (sha, suite) DO UPDATE SET passed = EXCLUDED.passed, "
+        "reported_by = EXCLUDED.reported_by, reported_at = EXCLUDED.reported_at, details = EXCLUDED.details",
+        f.sha.str(), s.suite, s.passed, s.reported_by, ts(s.at), s.details);
+  }
+
+  void operator()(const core::ApprovalAdded& f) {
+    w_.exec_params(
+        "INSERT INTO approvals (sha, approved_by, approved_at, reason, gate_facts) VALUES ($1, $2, $3::timestamptz, "
+        "$4, $5)",
+        f.sha.str(), f.approval.by, ts(f.approval.at), f.approval.reason, f.approval.gate_facts);
+  }
+
+  void operator()(const core::RejectionAdded& f) {
+    w_.exec_params(
+        "INSERT INTO rejections (sha, rejected_by, rejected_at, reason, gate_facts) VALUES ($1, $2, $3::timestamptz, "
+        "$4, $5)",
+        f.sha.str(), f.rejection.by, ts(f.rejection.at), f.rejection.reason, f.rejection.gate_facts);
+  }
+
+  void operator()(const core::HotfixDeclared& f) {
+    w_.exec_params(
+        "INSERT INTO hotfixes (sha, requested_by, requested_at, reason, incident_url) VALUES ($1, $2, "
+        "$3::timestamptz, $4, $5)",
+        f.sha.str(), f.hotfix.by, ts(f.hotfix.at), f.hotfix.reason, f.hotfix.incident_url);
+  }
+
+  void operator()(const core::ObligationOpened& f) {
+    const core::Obligation& o = f.obligation;
+    w_.exec_params(
+        "INSERT INTO obligations (sha, kind, opened_by, opened_at, due_at) VALUES ($1, $2, $3, $4::timestamptz, "
+        "$5::timestamptz)",
+        o.sha.str(), std::string(core::to_string(o.kind)), o.opened_by, ts(o.opened_at), ts(o.due_at));
+  }
+
+  void operator()(const core::PromotionOpened& f) {
+    const auto id = w_.exec_params1(
+                          "INSERT INTO promotions (sha, environment, state, hotfix, created_at) VALUES ($1, $2, "
+                          "'running', EXISTS (SELECT 1 FROM hotfixes WHERE sha = $1), $3::timestamptz) RETURNING id",
+                          f.sha.str(), environment_, ts(now_))[0]
+                        .as<long long>();
+    for (const auto& step : plan_.steps)
+      w_.exec_params(
+          "INSERT INTO promotion_steps (promotion_id, idx, kind, service, name, state, idempotency_key) VALUES "
+          "($1, $2, $3, $4, $5, 'planned', $6)",
+          id, step.index, std::string(core::to_string(step.kind)),
+          step.service.empty() ? std::nullopt : std::optional<std::string>(step.service), step.name(),
+          core::idempotency_key(id, step));
+    w_.exec_params("UPDATE releases SET promotion_id = $2 WHERE sha = $1", f.sha.str(), id);
+    opened[f.sha.str()] = id;
+  }
+
+  void operator()(const core::PromotionEnded& f) {
+    const bool ok = f.outcome == core::PromotionOutcome::succeeded;
+    w_.exec_params(
+        "UPDATE promotions SET state = $2, finished_at = $3::timestamptz, error = $4 WHERE id = $1 AND state = "
+        "'running'",
+        f.promotion_id, std::string(core::to_string(f.outcome)), ts(now_),
+        ok ? std::optional<std::string>() : std::optional<std::string>(f.detail));
+    // The record step's side effect is this very transaction: it succeeds with it, atomically.
+    if (ok)
+      w_.exec_params(
+          "UPDATE promotion_steps SET state = 'succeeded', finished_at = $2::timestamptz, "
+          "detail = 'production release recorded' WHERE promotion_id = $1 AND kind = 'record' AND state = 'started'",
+          f.promotion_id, ts(now_));
+  }
+
+  void operator()(const core::ProductionSet& f) {
+    w_.exec_params(
+        "INSERT INTO production_releases (environment, sha, promotion_id, promoted_at) VALUES ($1, $2, $3, "
+        "$4::timestamptz) ON CONFLICT (environment) DO UPDATE SET sha = EXCLUDED.sha, promotion_id = "
+        "EXCLUDED.promotion_id, promoted_at = EXCLUDED.promoted_at",
+        environment_, f.sha.str(), f.promotion_id ? std::optional<std::string>(std::to_string(*f.promotion_id)) : std::nullopt,
+        ts(now_));
+  }
+
+ private:
+  pqxx::work& w_;
+  const core::PromotionPlan& plan_;
+  const std::string& environment_;
+  Timestamp now_;
+};
+
+}  // namespace
+
+core::Result<daemon::OpenedPromotions> PgStore::commit(const core::Decision& d, const core::PromotionPlan& plan,
+                                                       const std::string& environment, Timestamp now) {
+  return with_connection("recording a decision", [&](pqxx::connection& c) -> core::Result<daemon::OpenedPromotions> {
     pqxx::work w(c);
     const std::optional<std::int64_t> epoch = fence(w);
-    for (const auto& r : d.changed) {
-      const core::Release* old = before.find(r.sha);
-      upsert_release(w, r);
-      for (const auto& [service, dep] : r.deployments) {
-        if (old) {
-          auto it = old->deployments.find(service);
-          if (it != old->deployments.end() && it->second.deployment_id == dep.deployment_id &&
-              it->second.status == dep.status)
-            continue;
-        }
-        std::string created;
-        w.exec_params(
-            "INSERT INTO staging_deployments (sha, service, deployment_id, status, created_at, updated_at) "
-            "VALUES ($1, $2, $3, $4, $5::timestamptz, $6::timestamptz) ON CONFLICT (sha, service) DO UPDATE SET "
-            "deployment_id = EXCLUDED.deployment_id, status = EXCLUDED.status, created_at = EXCLUDED.created_at, "
-            "updated_at = EXCLUDED.updated_at",
-            r.sha.str(), service, dep.deployment_id, std::string(core::to_string(dep.status)),
-            opt_ts(dep.created_at, created), ts(dep.updated_at));
-      }
-      for (const auto& [suite, s] : r.smoke) {
-        if (old) {
-          auto it = old->smoke.find(suite);
-          if (it != old->smoke.end() && it->second.at == s.at) continue;
-        }
-        w.exec_params(
-            "INSERT INTO smoke_results (sha, suite, passed, reported_by, reported_at, details) VALUES ($1, $2, $3, "
-            "$4, $5::timestamptz, $6) ON CONFLICT (sha, suite) DO UPDATE SET passed = EXCLUDED.passed, "
-            "reported_by = EXCLUDED.reported_by, reported_at = EXCLUDED.reported_at, details = EXCLUDED.details",
-            r.sha.str(), suite, s.passed, s.reported_by, ts(s.at), s.details);
-      }
-      const std::size_t known_approvals = old ? old->approvals.size() : 0;
-      for (std::size_t i = known_approvals; i < r.approvals.size(); ++i)
-        w.exec_params(
-            "INSERT INTO approvals (sha, approved_by, approved_at, reason, gate_facts) VALUES ($1, $2, "
-            "$3::timestamptz, $4, $5)",
-            r.sha.str(), r.approvals[i].by, ts(r.approvals[i].at), r.approvals[i].reason, r.approvals[i].gate_facts);
-      if (r.rejection && !(old && old->rejection))
-        w.exec_params(
-            "INSERT INTO rejections (sha, rejected_by, rejected_at, reason, gate_facts) VALUES ($1, $2, "
-            "$3::timestamptz, $4, $5)",
-            r.sha.str(), r.rejection->by, ts(r.rejection->at), r.rejection->reason, r.rejection->gate_facts);
-      if (r.hotfix && !(old && old->hotfix))
-        w.exec_params(
-            "INSERT INTO hotfixes (sha, requested_by, requested_at, reason, incident_url) VALUES ($1, $2, "
-            "$3::timestamptz, $4, $5)",
-            r.sha.str(), r.hotfix->by, ts(r.hotfix->at), r.hotfix->reason, r.hotfix->incident_url);
-      // The promotion row follows its release out of `promoting`.
-      if (old && old->state == core::ReleaseState::promoting && r.state != core::ReleaseState::promoting &&
-          r.promotion_id) {
-        const bool ok = r.state == core::ReleaseState::promoted;
-        const char* state = ok ? "succeeded" : r.state == core::ReleaseState::promotion_aborted ? "aborted" : "failed";
-        w.exec_params(
-            "UPDATE promotions SET state = $2, finished_at = $3::timestamptz, error = $4 WHERE id = $1 AND state = "
-            "'running'",
-            *r.promotion_id, state, ts(now),
-            ok ? std::optional<std::string>() : std::optional<std::string>(r.state_reason));
-        // The record step's side effect is this very transaction: it succeeds with it, atomically.
-        if (ok)
-          w.exec_params(
-              "UPDATE promotion_steps SET state = 'succeeded', finished_at = $2::timestamptz, "
-              "detail = 'production release recorded' WHERE promotion_id = $1 AND kind = 'record' AND state = 'started'",
-              *r.promotion_id, ts(now));
-      }
-    }
-    if (d.production && d.production != before.production) {
-      const core::Release* r = nullptr;
-      for (const auto& changed : d.changed)
-        if (changed.sha == *d.production) r = &changed;
-      if (!r) r = before.find(*d.production);
-      w.exec_params(
-          "INSERT INTO production_releases (environment, sha, promotion_id, promoted_at) VALUES ($1, $2, $3, "
-          "$4::timestamptz) ON CONFLICT (environment) DO UPDATE SET sha = EXCLUDED.sha, promotion_id = "
-          "EXCLUDED.promotion_id, promoted_at = EXCLUDED.promoted_at",
-          environment, d.production->str(),
-          r && r->promotion_id ? std::optional<std::string>(std::to_string(*r->promotion_id)) : std::nullopt, ts(now));
-    }
-    for (const auto& o : d.obligations)
-      w.exec_params(
-          "INSERT INTO obligations (sha, kind, opened_by, opened_at, due_at) VALUES ($1, $2, $3, $4::timestamptz, "
-          "$5::timestamptz)",
-          o.sha.str(), std::string(core::to_string(o.kind)), o.opened_by, ts(o.opened_at), ts(o.due_at));
+    FactWriter writer(w, plan, environment, now);
+    for (const auto& fact : d.facts) std::visit(writer, fact);
     for (const auto& note : d.audit)
       insert_audit(w, epoch, now, note.actor, note.action,
                    note.sha ? std::optional<std::string>(note.sha->str()) : std::nullopt, note.detail);
-    std::vector<daemon::PromotionId> ids;
-    for (const auto& effect : d.effects) {
-      const auto* start = std::get_if<core::StartPromotion>(&effect);
-      if (!start) continue;
-      const auto id = w.exec_params1(
-                           "INSERT INTO promotions (sha, environment, state, hotfix, created_at) VALUES ($1, $2, "
-                           "'running', EXISTS (SELECT 1 FROM hotfixes WHERE sha = $1), $3::timestamptz) RETURNING id",
-                           start->sha.str(), environment, ts(now))[0]
-                          .as<long long>();
-      for (const auto& step : plan.steps)
-        w.exec_params(
-            "INSERT INTO promotion_steps (promotion_id, idx, kind, service, name, state, idempotency_key) VALUES "
-            "($1, $2, $3, $4, $5, 'planned', $6)",
-            id, step.index, std::string(core::to_string(step.kind)),
-            step.service.empty() ? std::nullopt : std::optional<std::string>(step.service), step.name(),
-            core::idempotency_key(id, step));
-      w.exec_params("UPDATE releases SET promotion_id = $2 WHERE sha = $1", start->sha.str(), id);
-      ids.push_back(id);
-    }
     w.commit();
-    return ids;
+    return std::move(writer.opened);
   });
 }
 

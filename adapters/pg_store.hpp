@@ -32,9 +32,8 @@ class PgStore final : public daemon::Store {
   core::Result<void> migrate() override;
   core::Result<void> ping() override;
   core::Result<core::World> load(const core::Policy&, const std::string& environment) override;
-  core::Result<std::vector<daemon::PromotionId>> commit(const core::World& before, const core::Decision&,
-                                                        const core::PromotionPlan&, const std::string& environment,
-                                                        core::Timestamp now) override;
+  core::Result<daemon::OpenedPromotions> commit(const core::Decision&, const core::PromotionPlan&,
+                                                const std::string& environment, core::Timestamp now) override;
   core::Result<void> append_audit(const core::AuditNote&, core::Timestamp now) override;
   core::Result<std::optional<core::Release>> release(const core::Sha&) override;
   core::Result<std::vector<core::Release>> releases(std::optional<core::ReleaseState>,

@@ -57,8 +57,7 @@ class Decider {
     Result<void> r = std::visit([this](const auto& e) { return on(e); }, event);
     if (!r) return std::unexpected(r.error());
     try_start_promotion();
-    for (auto& [sha, release] : touched_) out_.changed.push_back(std::move(release));
-    return std::move(out_);
+    return finish();
   }
 
   Decision resume() {
@@ -74,11 +73,31 @@ class Decider {
       if (is_gathering(r.state)) refresh(mut(r.sha));
     }
     try_start_promotion();
+    return finish();
+  }
+
+ private:
+  // A release's own record goes first among the facts: what hangs off it refers to it.
+  Decision finish() {
+    std::vector<Fact> rows;
+    for (const auto& [sha, r] : touched_) {
+      const Release* old = world_.find(r.sha);
+      if (old && old->author == r.author && old->ancestors == r.ancestors && old->live_at == r.live_at &&
+          old->soak_started_at == r.soak_started_at && old->soak_resets == r.soak_resets && old->state == r.state &&
+          old->state_reason == r.state_reason)
+        continue;
+      rows.push_back(ReleaseStateChanged{r.sha, !old, r.seq, r.author, r.ancestors, r.first_seen_at, r.live_at,
+                                         r.soak_started_at, r.soak_resets, r.state, r.state_reason});
+    }
+    out_.facts.insert(out_.facts.begin(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
     for (auto& [sha, release] : touched_) out_.changed.push_back(std::move(release));
     return std::move(out_);
   }
 
- private:
+  void observed(const Release& r, const std::string& service) {
+    out_.facts.push_back(DeploymentObserved{r.sha, r.deployments.at(service)});
+  }
+
   const Policy& policy() const { return world_.policy; }
 
   const Release* find(const Sha& sha) const {
@@ -136,7 +155,9 @@ class Decider {
         // deployment was created: keep that, it is what recognises a late report of an older deployment.
         const DeployStatus old_status = old.status;
         if (!old.created_at && e.created_at) {
-          mut(e.sha).deployments[e.service].created_at = e.created_at;
+          Release& m = mut(e.sha);
+          m.deployments[e.service].created_at = e.created_at;
+          observed(m, e.service);
           audit(e.actor, "staging.deployment_created_at", e.sha,
                 fmt::format("{} {} was created at {}", e.service, e.deployment_id, format_timestamp(*e.created_at)));
         }
@@ -163,6 +184,7 @@ class Decider {
         !created_at && it != r.deployments.end() && it->second.deployment_id == e.deployment_id)
       created_at = it->second.created_at;
     r.deployments[e.service] = StagingDeployment{e.service, e.deployment_id, e.status, now_, created_at};
+    observed(r, e.service);
     audit(e.actor, "staging.deployment", e.sha,
           fmt::format("{} {} {}", e.service, e.deployment_id, to_string(e.status)));
     if (accepts(r.state, staging) == Accept::apply) refresh(r);
@@ -197,6 +219,7 @@ class Decider {
     if (e.suite.empty()) return fail(ErrorCode::invalid_argument, "suite must not be empty");
     Release& rel = mut(e.sha);
     rel.smoke[e.suite] = SmokeResult{e.suite, e.passed, e.reported_by, now_, e.details};
+    out_.facts.push_back(SmokeRecorded{rel.sha, rel.smoke[e.suite]});
     audit(e.reported_by, e.passed ? "smoke.passed" : "smoke.failed", e.sha,
           e.details.empty() ? e.suite : fmt::format("{}: {}", e.suite, e.details));
     if (accepts(rel.state, smoke) == Accept::apply) refresh(rel);
@@ -233,6 +256,7 @@ class Decider {
     Release& m = mut(e.sha);
     const std::string facts = gate_facts(evaluate_gates(m, policy(), now_));
     m.approvals.push_back(Verdict{e.by, now_, e.reason, facts});
+    out_.facts.push_back(ApprovalAdded{m.sha, m.approvals.back()});
     audit(e.by, "release.approved", e.sha,
           fmt::format("{}; at that moment: {}", e.reason.empty() ? "no reason given" : e.reason, facts));
     refresh(m);
@@ -246,6 +270,7 @@ class Decider {
     Release& m = mut(e.sha);
     const std::string facts = gate_facts(evaluate_gates(m, policy(), now_));
     m.rejection = Verdict{e.by, now_, e.reason, facts};
+    out_.facts.push_back(RejectionAdded{m.sha, *m.rejection});
     m.state = ReleaseState::rejected;
     m.state_reason = fmt::format("rejected by {}: {}", e.by, e.reason);
     audit(e.by, "release.rejected", e.sha, fmt::format("{}; at that moment: {}", e.reason, facts));
@@ -304,6 +329,7 @@ class Decider {
     const std::string facts = gate_facts(evaluate_gates(rel, policy(), now_));
     Release& m = mut(e.sha);
     m.hotfix = Hotfix{e.by, now_, e.reason, e.incident_url};
+    out_.facts.push_back(HotfixDeclared{m.sha, *m.hotfix});
     auto obligations = hotfix_obligations(m.sha, e.by, now_, policy().hotfix);
     const bool by_author = m.author == e.by;
     audit(e.by, "hotfix.requested", e.sha,
@@ -311,7 +337,7 @@ class Decider {
                       "report due {}",
                       e.reason, e.incident_url, ancestry, by_author ? "; requested by the commit author" : "", facts,
                       format_timestamp(obligations[0].due_at), format_timestamp(obligations[1].due_at)));
-    for (auto& o : obligations) out_.obligations.push_back(std::move(o));
+    for (auto& o : obligations) out_.facts.push_back(ObligationOpened{std::move(o)});
     refresh(m);
     return {};
   }
@@ -335,23 +361,29 @@ class Decider {
       return fail(ErrorCode::conflict, fmt::format("promotion {} is not the running promotion of {}",
                                                    e.promotion_id, e.sha.abbrev()));
     Release& m = mut(e.sha);
-    if (e.succeeded) {
-      m.state = ReleaseState::promoted;
-      m.state_reason = fmt::format("promoted to production by promotion {}", e.promotion_id);
-      out_.production = e.sha;
-      out_.effects.push_back(Notify{"promotion.succeeded", e.sha, m.state_reason});
-    } else if (e.aborted) {
-      m.state = ReleaseState::promotion_aborted;
-      m.state_reason = fmt::format("promotion {} aborted {}", e.promotion_id, e.detail);
-      out_.effects.push_back(Notify{"promotion.aborted", e.sha, m.state_reason});
-    } else {
-      m.state = ReleaseState::promotion_failed;
-      m.state_reason = fmt::format("promotion {} failed: {}", e.promotion_id, e.detail);
-      out_.effects.push_back(Notify{"promotion.failed", e.sha, m.state_reason});
+    switch (e.outcome) {
+      case PromotionOutcome::succeeded:
+        m.state = ReleaseState::promoted;
+        m.state_reason = fmt::format("promoted to production by promotion {}", e.promotion_id);
+        out_.production = e.sha;
+        break;
+      case PromotionOutcome::aborted:
+        m.state = ReleaseState::promotion_aborted;
+        m.state_reason = fmt::format("promotion {} aborted {}", e.promotion_id, e.detail);
+        break;
+      case PromotionOutcome::failed:
+        m.state = ReleaseState::promotion_failed;
+        m.state_reason = fmt::format("promotion {} failed: {}", e.promotion_id, e.detail);
+        break;
     }
-    const char* action = e.succeeded ? "promotion.succeeded" : e.aborted ? "promotion.aborted" : "promotion.failed";
+    const bool succeeded = e.outcome == PromotionOutcome::succeeded;
+    const std::string action = fmt::format("promotion.{}", to_string(e.outcome));
+    out_.effects.push_back(Notify{action, e.sha, m.state_reason});
+    out_.facts.push_back(PromotionEnded{e.sha, e.promotion_id, e.outcome, succeeded ? "" : m.state_reason});
+    if (succeeded) out_.facts.push_back(ProductionSet{e.sha, e.promotion_id});
+    const char* separator = e.outcome == PromotionOutcome::aborted ? " " : ": ";
     audit("promoterd", action, e.sha,
-          fmt::format("promotion {}{}", e.promotion_id, e.detail.empty() ? "" : (e.aborted ? " " : ": ") + e.detail));
+          fmt::format("promotion {}{}", e.promotion_id, e.detail.empty() ? "" : separator + e.detail));
     out_.promoting.reset();
     return {};
   }
@@ -436,6 +468,7 @@ class Decider {
     r.state = ReleaseState::promoting;
     r.state_reason = r.hotfix ? "hotfix promotion to production running" : "promotion to production running";
     out_.promoting = r.sha;
+    out_.facts.push_back(PromotionOpened{r.sha});
     out_.effects.push_back(StartPromotion{r.sha});
     out_.effects.push_back(Notify{
         "promotion.started", r.sha,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/deploy_status.hpp"
+#include "core/promotion_outcome.hpp"
 #include "core/sha.hpp"
 #include "core/time.hpp"
 
@@ -59,10 +60,8 @@ struct SoakDeadlineReached {
 struct PromotionFinished {
   Sha sha;
   std::int64_t promotion_id = 0;
-  bool succeeded = false;
-  std::string detail;
-  // Not succeeded because an operator aborted it (detail says who and why), rather than a step failing.
-  bool aborted = false;
+  PromotionOutcome outcome = PromotionOutcome::failed;
+  std::string detail;  // the failed step's error, or who aborted it and why
 };
 
 using Event = std::variant<StagingDeploymentObserved, SmokeResultReported, ApprovalGiven, RejectionGiven,

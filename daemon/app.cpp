@@ -167,10 +167,9 @@ App::App(Config config, Secrets secrets, const Clock& clock)
     };
     co_return co_await releases_.read(std::move(check));
   };
-  hooks.finish = [this](const core::Sha& sha, PromotionId id, PromotionState outcome,
+  hooks.finish = [this](const core::Sha& sha, PromotionId id, core::PromotionOutcome outcome,
                         std::string detail) -> asio::awaitable<core::Result<void>> {
-    core::Event finished = core::PromotionFinished{sha, id, outcome == PromotionState::succeeded, std::move(detail),
-                                                   outcome == PromotionState::aborted};
+    core::Event finished = core::PromotionFinished{sha, id, outcome, std::move(detail)};
     auto r = co_await releases_.submit(std::move(finished));
     if (!r && r.error().code != core::ErrorCode::failed_precondition) co_return std::unexpected(r.error());
     co_return core::Result<void>{};

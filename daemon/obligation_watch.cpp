@@ -10,7 +10,7 @@ namespace promoter::daemon {
 
 namespace asio = boost::asio;
 
-ObligationWatch::ObligationWatch(asio::any_io_executor io, asio::any_io_executor blocking, Store& store,
+ObligationWatch::ObligationWatch(asio::any_io_executor io, asio::any_io_executor blocking, HistoryQueries& store,
                                  const Clock& clock)
     : blocking_(std::move(blocking)), store_(store), clock_(clock), timer_(io) {}
 

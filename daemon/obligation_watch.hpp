@@ -12,7 +12,7 @@
 
 #include "core/obligation.hpp"
 #include "daemon/clock.hpp"
-#include "daemon/store.hpp"
+#include "daemon/history_queries.hpp"
 
 namespace promoter::daemon {
 
@@ -28,7 +28,7 @@ ObligationCounts count_obligations(const std::vector<core::Obligation>& open, co
 // Every member runs on the io thread (`io`'s executor); store calls go to `blocking`.
 class ObligationWatch {
  public:
-  ObligationWatch(boost::asio::any_io_executor io, boost::asio::any_io_executor blocking, Store& store,
+  ObligationWatch(boost::asio::any_io_executor io, boost::asio::any_io_executor blocking, HistoryQueries& store,
                   const Clock& clock);
 
   // Called once per obligation when it is first seen overdue (after a restart: once more).
@@ -46,7 +46,7 @@ class ObligationWatch {
   void arm();
 
   boost::asio::any_io_executor blocking_;
-  Store& store_;
+  HistoryQueries& store_;
   const Clock& clock_;
   boost::asio::steady_timer timer_;
   std::vector<core::Obligation> open_;

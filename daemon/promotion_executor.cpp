@@ -12,7 +12,7 @@ using core::fail;
 using core::StepKind;
 using core::StepState;
 
-PromotionExecutor::PromotionExecutor(boost::asio::any_io_executor blocking, Store& store, const Clock& clock,
+PromotionExecutor::PromotionExecutor(boost::asio::any_io_executor blocking, PromotionJournal& store, const Clock& clock,
                                      StepPerformers performers, ExecutorHooks hooks, std::string environment,
                                      Metrics* metrics)
     : blocking_(std::move(blocking)),
@@ -54,7 +54,7 @@ boost::asio::awaitable<core::Result<void>> PromotionExecutor::finish_aborted(con
                                          core::production_changes(plan_steps(promotion), states));
   log(LogLevel::warn, "promotion aborted by an operator",
       {{"promotion_id", promotion.id}, {"sha", promotion.sha}, {"stopped", where}, {"aborted_by", request.by}});
-  auto r = co_await hooks_.finish(sha, promotion.id, PromotionState::aborted, detail);
+  auto r = co_await hooks_.finish(sha, promotion.id, core::PromotionOutcome::aborted, detail);
   if (!r) co_return std::unexpected(r.error());
   finished(PromotionState::aborted, promotion.created_at);
   co_return core::Result<void>{};
@@ -86,7 +86,7 @@ boost::asio::awaitable<core::Result<std::string>> PromotionExecutor::perform(con
     case StepKind::preflight: co_return co_await hooks_.preflight(ctx.sha, ctx.promotion_id);
     case StepKind::record: {
       // Ends the promotion; the store marks this step succeeded in the same transaction.
-      auto r = co_await hooks_.finish(ctx.sha, ctx.promotion_id, PromotionState::succeeded, "");
+      auto r = co_await hooks_.finish(ctx.sha, ctx.promotion_id, core::PromotionOutcome::succeeded, "");
       if (!r) co_return std::unexpected(r.error());
       co_return std::string("production release recorded");
     }
@@ -144,10 +144,10 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
         detail = fmt::format("step {} failed: {}; {}", promotion.steps[next.index].step.name(),
                              promotion.steps[next.index].detail, core::production_changes(steps, states));
       }
-      const PromotionState outcome = ok ? PromotionState::succeeded : PromotionState::failed;
-      auto r = co_await hooks_.finish(*sha, id, outcome, detail);
+      auto r = co_await hooks_.finish(*sha, id, ok ? core::PromotionOutcome::succeeded : core::PromotionOutcome::failed,
+                                      detail);
       if (!r) co_return std::unexpected(r.error());
-      finished(outcome, promotion.created_at);
+      finished(ok ? PromotionState::succeeded : PromotionState::failed, promotion.created_at);
       continue;
     }
 

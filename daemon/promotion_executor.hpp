@@ -9,10 +9,11 @@
 #include <map>
 #include <string>
 
+#include "core/promotion_outcome.hpp"
 #include "daemon/clock.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/step_performer.hpp"
-#include "daemon/store.hpp"
+#include "daemon/promotion_journal.hpp"
 
 namespace promoter::daemon {
 
@@ -27,15 +28,14 @@ struct ExecutorHooks {
   // Re-checks that the release may still go to production; a detail line, or why not.
   std::function<boost::asio::awaitable<core::Result<std::string>>(const core::Sha&, PromotionId)> preflight;
   // Records the end of the promotion (release promoted, failed or aborted; production pointer) durably.
-  // `outcome` is never `running`.
-  std::function<boost::asio::awaitable<core::Result<void>>(const core::Sha&, PromotionId, PromotionState outcome,
-                                                           std::string detail)>
+  std::function<boost::asio::awaitable<core::Result<void>>(const core::Sha&, PromotionId,
+                                                           core::PromotionOutcome, std::string detail)>
       finish;
 };
 
 class PromotionExecutor {
  public:
-  PromotionExecutor(boost::asio::any_io_executor blocking, Store& store, const Clock& clock, StepPerformers performers,
+  PromotionExecutor(boost::asio::any_io_executor blocking, PromotionJournal& store, const Clock& clock, StepPerformers performers,
                     ExecutorHooks hooks, std::string environment, Metrics* metrics = nullptr);
 
   // Runs or resumes promotion `id` until it ends. An error means the executor had to stop early (the
@@ -57,7 +57,7 @@ class PromotionExecutor {
   boost::asio::awaitable<core::Result<void>> journal(PromotionId, int index, core::StepState, std::string detail);
 
   boost::asio::any_io_executor blocking_;
-  Store& store_;
+  PromotionJournal& store_;
   const Clock& clock_;
   StepPerformers performers_;
   ExecutorHooks hooks_;

@@ -11,11 +11,11 @@ namespace promoter::daemon {
 
 namespace asio = boost::asio;
 
-ReleaseService::ReleaseService(asio::io_context& io, asio::thread_pool& pool, Store& store, const Clock& clock,
+ReleaseService::ReleaseService(asio::io_context& io, asio::thread_pool& pool, Ledger& ledger, const Clock& clock,
                                Metrics& metrics, std::string environment)
     : io_(io),
       strand_(asio::make_strand(pool.get_executor())),
-      store_(store),
+      ledger_(ledger),
       clock_(clock),
       metrics_(metrics),
       environment_(std::move(environment)) {}
@@ -52,12 +52,12 @@ asio::awaitable<core::Result<std::optional<core::Release>>> ReleaseService::subm
 }
 
 core::Result<ReleaseService::Applied> ReleaseService::load_on_strand(const core::Policy& policy) {
-  auto world = store_.load(policy, environment_);
+  auto world = ledger_.load(policy, environment_);
   if (!world) return std::unexpected(world.error());
   world_ = std::move(*world);
   plan_ = core::make_plan(world_.policy);
   // History stays in the database; its counts are read once and kept in step from here on.
-  auto counts = store_.release_counts();
+  auto counts = ledger_.release_counts();
   if (!counts) return std::unexpected(counts.error());
   state_counts_ = std::move(*counts);
   const auto now = clock_.now();
@@ -71,7 +71,7 @@ core::Result<ReleaseService::Applied> ReleaseService::decide_on_strand(const cor
   // A release that finished its course is not in memory: bring it back for this event, so core sees it as
   // it is (a late staging report of a promoted release is recorded, not taken for a new release).
   if (!world_.find(sha)) {
-    auto known = store_.release(sha);
+    auto known = ledger_.release(sha);
     if (!known) return std::unexpected(known.error());
     if (*known) world_.put(std::move(**known));
   }
@@ -98,16 +98,13 @@ core::Result<ReleaseService::Applied> ReleaseService::commit_on_strand(const cor
                                                                        const std::optional<core::Sha>& sha) {
   Applied out{decision, {}, std::nullopt};
   if (!decision.empty()) {
-    auto ids = store_.commit(world_, decision, plan_, environment_, now);
-    metrics_.set_database_up(ids.has_value() || ids.error().code != core::ErrorCode::unavailable);
-    if (!ids) return std::unexpected(ids.error());
-    out.promotion_ids = *ids;
+    auto opened = ledger_.commit(decision, plan_, environment_, now);
+    metrics_.set_database_up(opened.has_value() || opened.error().code != core::ErrorCode::unavailable);
+    if (!opened) return std::unexpected(opened.error());
+    out.opened = std::move(*opened);
     // The store numbered the new promotions; the World learns the numbers before it applies.
-    std::size_t next = 0;
-    for (const auto& effect : out.decision.effects)
-      if (const auto* start = std::get_if<core::StartPromotion>(&effect))
-        for (auto& r : out.decision.changed)
-          if (r.sha == start->sha && next < out.promotion_ids.size()) r.promotion_id = out.promotion_ids[next++];
+    for (auto& r : out.decision.changed)
+      if (auto it = out.opened.find(r.sha.str()); it != out.opened.end()) r.promotion_id = it->second;
     for (const auto& r : out.decision.changed) {
       if (const auto* old = world_.find(r.sha)) --state_counts_[std::string(core::to_string(old->state))];
       ++state_counts_[std::string(core::to_string(r.state))];
@@ -137,12 +134,12 @@ void ReleaseService::update_gauges() {
 }
 
 void ReleaseService::perform(const Applied& applied) {
-  std::size_t next = 0;
   for (const auto& effect : applied.decision.effects) {
     if (const auto* timer = std::get_if<core::ArmSoakTimer>(&effect)) {
       arm(timer->sha, timer->deadline);
     } else if (const auto* start = std::get_if<core::StartPromotion>(&effect)) {
-      const PromotionId id = next < applied.promotion_ids.size() ? applied.promotion_ids[next++] : 0;
+      const auto opened = applied.opened.find(start->sha.str());
+      const PromotionId id = opened == applied.opened.end() ? 0 : opened->second;
       log(LogLevel::info, "promotion created", {{"sha", start->sha.str()}, {"promotion_id", id}});
       metrics_.promotion_started();
       if (starter_ && id) starter_(id, start->sha);

@@ -19,7 +19,7 @@
 #include "daemon/blocking.hpp"
 #include "daemon/clock.hpp"
 #include "daemon/metrics.hpp"
-#include "daemon/store.hpp"
+#include "daemon/ledger.hpp"
 
 namespace promoter::daemon {
 
@@ -27,7 +27,7 @@ class ReleaseService {
  public:
   using PromotionStarter = std::function<void(PromotionId, const core::Sha&)>;
 
-  ReleaseService(boost::asio::io_context& io, boost::asio::thread_pool& pool, Store& store, const Clock& clock,
+  ReleaseService(boost::asio::io_context& io, boost::asio::thread_pool& pool, Ledger& ledger, const Clock& clock,
                  Metrics& metrics, std::string environment);
 
   // Called for every promotion a decision creates (on the io thread).
@@ -65,7 +65,7 @@ class ReleaseService {
  private:
   struct Applied {
     core::Decision decision;
-    std::vector<PromotionId> promotion_ids;
+    OpenedPromotions opened;
     std::optional<core::Release> release;
   };
 
@@ -81,7 +81,7 @@ class ReleaseService {
 
   boost::asio::io_context& io_;
   boost::asio::strand<boost::asio::thread_pool::executor_type> strand_;
-  Store& store_;
+  Ledger& ledger_;
   const Clock& clock_;
   Metrics& metrics_;
   std::string environment_;

@@ -144,7 +144,7 @@ TEST_CASE("a fenced store writes under its epoch and refuses every write once an
                                                      std::nullopt, "ci", {}};
   auto decision = core::decide(world, seen, t0);
   REQUIRE(decision.has_value());
-  REQUIRE(store.commit(world, *decision, core::make_plan(world.policy), "production", t0).has_value());
+  REQUIRE(store.commit(*decision, core::make_plan(world.policy), "production", t0).has_value());
   core::apply(world, *decision);
 
   // Another instance takes over (a's session died; the server freed the lock).
@@ -157,7 +157,7 @@ TEST_CASE("a fenced store writes under its epoch and refuses every write once an
                                                      std::nullopt, "ci", {}};
   auto later = core::decide(world, next, t0 + 2s);
   REQUIRE(later.has_value());
-  auto stale = store.commit(world, *later, core::make_plan(world.policy), "production", t0 + 2s);
+  auto stale = store.commit(*later, core::make_plan(world.policy), "production", t0 + 2s);
   REQUIRE_FALSE(stale.has_value());
   CHECK(stale.error().code == core::ErrorCode::not_leader);
   CHECK(store.stale_epoch_refusals() == 1);

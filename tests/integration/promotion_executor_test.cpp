@@ -28,43 +28,19 @@ class FixedClock final : public daemon::Clock {
   core::Timestamp t{std::chrono::sys_days{std::chrono::year{2026} / 11 / 25}};
 };
 
-// A Store that crashes the executor at its n-th journal write: either after the write reached the
+// A journal that crashes the executor at its n-th step write: either after the write reached the
 // database, or instead of it. Everything else passes through.
-class CrashingStore final : public daemon::Store {
+class CrashingStore final : public daemon::PromotionJournal {
  public:
   enum class Mode { after_write, instead_of_write };
-  CrashingStore(daemon::Store& inner, int crash_at, Mode mode) : inner_(inner), crash_at_(crash_at), mode_(mode) {}
+  CrashingStore(daemon::PromotionJournal& inner, int crash_at, Mode mode)
+      : inner_(inner), crash_at_(crash_at), mode_(mode) {}
 
-  core::Result<void> migrate() override { return inner_.migrate(); }
-  core::Result<void> ping() override { return inner_.ping(); }
-  core::Result<core::World> load(const core::Policy& p, const std::string& e) override { return inner_.load(p, e); }
-  core::Result<std::vector<daemon::PromotionId>> commit(const core::World& w, const core::Decision& d,
-                                                        const core::PromotionPlan& p, const std::string& e,
-                                                        core::Timestamp t) override {
-    return inner_.commit(w, d, p, e, t);
-  }
-  core::Result<void> append_audit(const core::AuditNote& n, core::Timestamp t) override { return inner_.append_audit(n, t); }
-  core::Result<std::optional<core::Release>> release(const core::Sha& s) override { return inner_.release(s); }
-  core::Result<std::vector<core::Release>> releases(std::optional<core::ReleaseState> st,
-                                                    std::optional<std::int64_t> b, int l) override {
-    return inner_.releases(st, b, l);
-  }
-  core::Result<std::map<std::string, int>> release_counts() override { return inner_.release_counts(); }
-  core::Result<std::vector<daemon::AuditEntry>> audit(const std::optional<std::string>& s, int l,
-                                                      std::optional<std::int64_t> b) override {
-    return inner_.audit(s, l, b);
-  }
   core::Result<std::optional<daemon::PromotionRecord>> promotion(daemon::PromotionId id) override {
     return inner_.promotion(id);
   }
-  core::Result<std::vector<daemon::PromotionRecord>> promotions(int l, std::optional<std::int64_t> b) override {
-    return inner_.promotions(l, b);
-  }
   core::Result<std::vector<daemon::PromotionId>> running_promotions(const std::string& e) override {
     return inner_.running_promotions(e);
-  }
-  core::Result<std::optional<daemon::ProductionRecord>> production(const std::string& e) override {
-    return inner_.production(e);
   }
   core::Result<std::unique_ptr<daemon::EnvironmentLease>> lease_environment(const std::string& e) override {
     return inner_.lease_environment(e);
@@ -72,13 +48,6 @@ class CrashingStore final : public daemon::Store {
   core::Result<daemon::PromotionRecord> request_abort(daemon::PromotionId id, const std::string& by,
                                                       const std::string& reason, core::Timestamp now) override {
     return inner_.request_abort(id, by, reason, now);
-  }
-  core::Result<std::vector<core::Obligation>> obligations(bool open_only) override {
-    return inner_.obligations(open_only);
-  }
-  core::Result<core::Obligation> close_obligation(std::int64_t id, const std::string& by, const std::string& link,
-                                                  core::Timestamp now) override {
-    return inner_.close_obligation(id, by, link, now);
   }
   core::Result<void> journal_progress(daemon::PromotionId id, int index, const std::string& p) override {
     return inner_.journal_progress(id, index, p);
@@ -100,7 +69,7 @@ class CrashingStore final : public daemon::Store {
     crashed = true;
     return core::fail(core::ErrorCode::unavailable, "simulated crash");
   }
-  daemon::Store& inner_;
+  daemon::PromotionJournal& inner_;
   int crash_at_;
   Mode mode_;
 };
@@ -148,15 +117,16 @@ struct Harness {
   std::vector<daemon::PromotionId> submit(const core::Event& e) {
     auto d = core::decide(world, e, clock.now());
     REQUIRE_MESSAGE(d.has_value(), (d ? "" : d.error().message));
-    auto ids = store.commit(world, *d, core::make_plan(world.policy), "production", clock.now());
-    REQUIRE_MESSAGE(ids.has_value(), (ids ? "" : ids.error().message));
-    std::size_t next = 0;
-    for (const auto& effect : d->effects)
-      if (const auto* s = std::get_if<core::StartPromotion>(&effect))
-        for (auto& r : d->changed)
-          if (r.sha == s->sha) r.promotion_id = (*ids)[next++];
+    auto opened = store.commit(*d, core::make_plan(world.policy), "production", clock.now());
+    REQUIRE_MESSAGE(opened.has_value(), (opened ? "" : opened.error().message));
+    std::vector<daemon::PromotionId> ids;
+    for (auto& r : d->changed)
+      if (auto it = opened->find(r.sha.str()); it != opened->end()) {
+        r.promotion_id = it->second;
+        ids.push_back(it->second);
+      }
     core::apply(world, *d);
-    return *ids;
+    return ids;
   }
 
   daemon::PromotionId create_promotion() {
@@ -176,22 +146,21 @@ struct Harness {
       if (!gates.all_ok()) co_return core::fail(core::ErrorCode::failed_precondition, "gates do not hold");
       co_return std::string("gates hold");
     };
-    h.finish = [this](const core::Sha& s, daemon::PromotionId id, daemon::PromotionState outcome,
+    h.finish = [this](const core::Sha& s, daemon::PromotionId id, core::PromotionOutcome outcome,
                       std::string detail) -> asio::awaitable<core::Result<void>> {
       ++finish_calls;
       if (fail_next_finish) {
         fail_next_finish = false;
         co_return core::fail(core::ErrorCode::unavailable, "simulated crash before the end was recorded");
       }
-      submit(core::PromotionFinished{s, id, outcome == daemon::PromotionState::succeeded, std::move(detail),
-                                     outcome == daemon::PromotionState::aborted});
+      submit(core::PromotionFinished{s, id, outcome, std::move(detail)});
       co_return core::Result<void>{};
     };
     return h;
   }
 
   // Runs one executor to its end (or its crash) on a fresh io_context.
-  core::Result<daemon::PromotionState> run(daemon::Store& via, daemon::PromotionId id,
+  core::Result<daemon::PromotionState> run(daemon::PromotionJournal& via, daemon::PromotionId id,
                                            adapters::SimulatedProduction& production, BeforeStep before = {},
                                            std::string stops_part_way = "") {
     asio::io_context io;

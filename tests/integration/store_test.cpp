@@ -2,6 +2,7 @@
 #include <utility>
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -33,14 +34,16 @@ std::vector<daemon::PromotionId> step(adapters::PgStore& store, core::World& wor
                                       core::Timestamp now) {
   auto d = core::decide(world, e, now);
   REQUIRE_MESSAGE(d.has_value(), (d ? "" : d.error().message));
-  auto ids = store.commit(world, *d, core::make_plan(world.policy), "production", now);
-  REQUIRE_MESSAGE(ids.has_value(), (ids ? "" : ids.error().message));
-  for (const auto& effect : d->effects)
-    if (std::holds_alternative<core::StartPromotion>(effect))
-      for (auto& r : d->changed)
-        if (r.sha == std::get<core::StartPromotion>(effect).sha) r.promotion_id = ids->front();
+  auto opened = store.commit(*d, core::make_plan(world.policy), "production", now);
+  REQUIRE_MESSAGE(opened.has_value(), (opened ? "" : opened.error().message));
+  std::vector<daemon::PromotionId> ids;
+  for (auto& r : d->changed)
+    if (auto it = opened->find(r.sha.str()); it != opened->end()) {
+      r.promotion_id = it->second;
+      ids.push_back(it->second);
+    }
   core::apply(world, *d);
-  return *ids;
+  return ids;
 }
 
 int count(const std::string& conninfo, const std::string& sql) {
@@ -117,6 +120,67 @@ TEST_CASE("a committed release with its gate facts loads back the same") {
   bool approved = false;
   for (const auto& e : *audit) approved = approved || (e.action == "release.approved" && e.actor == "bob");
   CHECK(approved);
+}
+
+TEST_CASE("the store writes a decision's facts and nothing else; opened promotions come back by SHA") {
+  const auto url = testing::fresh_database("promoter_store_facts");
+  adapters::PgStore store(url);
+  REQUIRE(store.migrate());
+  const core::Timestamp t0{std::chrono::sys_days{std::chrono::year{2026} / 11 / 25}};
+  const core::Sha sha_b = *core::Sha::parse("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+  const auto plan = core::make_plan(policy());
+
+  // A release the decision changed but stated no fact about is not written: the store does not diff releases.
+  core::Decision silent;
+  silent.changed.emplace_back(sha_a);
+  REQUIRE(store.commit(silent, plan, "production", t0));
+  CHECK(count(url, "SELECT count(*) FROM releases") == 0);
+
+  core::Decision d;
+  for (const core::Sha& sha : {sha_a, sha_b}) {
+    core::ReleaseStateChanged row{sha, true, sha == sha_a ? 1 : 2, "alice", {}, t0, t0, t0, 0,
+                                  core::ReleaseState::promoting, "promotion to production running"};
+    d.facts.emplace_back(row);
+    d.facts.emplace_back(core::DeploymentObserved{
+        sha, core::StagingDeployment{"api", "dep-" + std::string(sha.abbrev()), core::DeployStatus::success, t0, std::nullopt}});
+  }
+  // Only b is promoted: the id must come back under b's SHA, whatever the order of the facts.
+  d.facts.emplace_back(core::PromotionOpened{sha_b});
+  auto opened = store.commit(d, plan, "production", t0);
+  REQUIRE(opened.has_value());
+  REQUIRE(opened->size() == 1);
+  REQUIRE(opened->contains(sha_b.str()));
+  const daemon::PromotionId id = opened->at(sha_b.str());
+  CHECK(count(url, fmt::format("SELECT count(*) FROM promotions WHERE id = {} AND sha = '{}'", id, sha_b.str())) == 1);
+  CHECK(count(url, fmt::format("SELECT count(*) FROM promotion_steps WHERE promotion_id = {}", id)) ==
+        static_cast<int>(plan.steps.size()));
+  CHECK(count(url, "SELECT count(*) FROM staging_deployments") == 2);
+
+  // The promotion ends with an outcome; production is set by its own fact.
+  core::Decision end;
+  end.facts.emplace_back(core::ReleaseStateChanged{sha_b, false, 2, "alice", {}, t0, t0, t0, 0,
+                                                   core::ReleaseState::promotion_aborted, "promotion aborted by carol"});
+  end.facts.emplace_back(core::PromotionEnded{sha_b, id, core::PromotionOutcome::aborted, "aborted by carol"});
+  REQUIRE(store.commit(end, plan, "production", t0 + 1min));
+  auto promotion = store.promotion(id);
+  REQUIRE(promotion.has_value());
+  REQUIRE(promotion->has_value());
+  CHECK((*promotion)->state == daemon::PromotionState::aborted);
+  CHECK((*promotion)->error == "aborted by carol");
+  CHECK(count(url, "SELECT count(*) FROM production_releases") == 0);
+  auto b = store.release(sha_b);
+  REQUIRE(b.has_value());
+  REQUIRE(b->has_value());
+  CHECK((*b)->state == core::ReleaseState::promotion_aborted);
+  CHECK((*b)->promotion_id == id);
+
+  core::Decision promoted;
+  promoted.facts.emplace_back(core::ProductionSet{sha_a, std::nullopt});
+  REQUIRE(store.commit(promoted, plan, "production", t0 + 2min));
+  auto production = store.production("production");
+  REQUIRE(production.has_value());
+  REQUIRE(production->has_value());
+  CHECK((*production)->sha == sha_a.str());
 }
 
 TEST_CASE("the World holds the releases at work and production; history is read a page at a time") {
@@ -283,7 +347,7 @@ TEST_CASE("a unique violation answers 409 with a sentence for people; the constr
                                                         std::nullopt, "railway"},
                         now);
   REQUIRE(d.has_value());
-  auto r = store.commit(world, *d, core::make_plan(world.policy), "production", now);
+  auto r = store.commit(*d, core::make_plan(world.policy), "production", now);
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().code == core::ErrorCode::conflict);
   CHECK(r.error().message ==

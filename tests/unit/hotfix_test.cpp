@@ -87,8 +87,11 @@ TEST_CASE("a hotfix waives the soak, starts the promotion at once and opens its 
   CHECK(r.hotfix->by == "bob");
   CHECK(r.hotfix->incident_url == "https://status.example.com/incidents/42");
   CHECK(effects_of<StartPromotion>(dec).size() == 1);
-  REQUIRE(dec.obligations.size() == 2);
-  CHECK(dec.obligations[1].due_at == d.clock.now + 24h);
+  const auto opened = facts_of<ObligationOpened>(dec);
+  REQUIRE(opened.size() == 2);
+  CHECK(opened[1].obligation.due_at == d.clock.now + 24h);
+  REQUIRE(facts_of<HotfixDeclared>(dec).size() == 1);
+  CHECK(facts_of<PromotionOpened>(dec).size() == 1);
   REQUIRE(has_audit(dec, "hotfix.requested"));
   for (const auto& a : dec.audit)
     if (a.action == "hotfix.requested") {
@@ -103,7 +106,7 @@ TEST_CASE("a hotfix waives the soak, starts the promotion at once and opens its 
   REQUIRE_FALSE(notices.empty());
   CHECK(contains(notices.back().text, "hotfix"));
   // A retried request is a no-op: no second set of obligations.
-  CHECK(d.ok(hotfix_of(A)).obligations.empty());
+  CHECK(d.ok(hotfix_of(A)).facts.empty());
 }
 
 TEST_CASE("a hotfix is refused with a clear reason when ancestry, staging or smoke do not allow it") {

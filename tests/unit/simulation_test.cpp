@@ -54,7 +54,7 @@ std::string describe(const Event& e) {
     }
     std::string operator()(const SoakDeadlineReached& x) const { return fmt::format("soak deadline {}", x.sha.abbrev()); }
     std::string operator()(const PromotionFinished& x) const {
-      return fmt::format("promotion {} of {} finished {}", x.promotion_id, x.sha.abbrev(), x.succeeded ? "ok" : "failed");
+      return fmt::format("promotion {} of {} finished {}", x.promotion_id, x.sha.abbrev(), to_string(x.outcome));
     }
     std::string operator()(const HotfixRequested& x) const {
       return fmt::format("hotfix {} by {}", x.sha.abbrev(), x.by);
@@ -106,6 +106,44 @@ bool same_facts(const Release& a, const Release& b) {
                             [&](const auto& x, const auto& y) { return x.first == y.first && smoke_equal(x.second, y.second); }) &&
          std::ranges::equal(a.approvals, b.approvals, verdict_equal) &&
          a.rejection.has_value() == b.rejection.has_value() && (!a.rejection || verdict_equal(*a.rejection, *b.rejection));
+}
+
+// What the store would hold after writing these facts: the decision's facts alone, never its releases.
+void replay(std::map<std::string, Release>& recorded, std::optional<Sha>& production, const Decision& d) {
+  for (const auto& fact : d.facts)
+    std::visit(
+        [&](const auto& f) {
+          using F = std::decay_t<decltype(f)>;
+          if constexpr (std::is_same_v<F, ReleaseStateChanged>) {
+            if (f.discovered) {
+              Release fresh(f.sha);
+              fresh.seq = f.seq;
+              fresh.first_seen_at = f.first_seen_at;
+              recorded.insert_or_assign(f.sha.str(), std::move(fresh));
+            }
+            Release& r = recorded.at(f.sha.str());
+            r.author = f.author;
+            r.ancestors = f.ancestors;
+            r.live_at = f.live_at;
+            r.soak_started_at = f.soak_started_at;
+            r.soak_resets = f.soak_resets;
+            r.state = f.state;
+            r.state_reason = f.state_reason;
+          } else if constexpr (std::is_same_v<F, DeploymentObserved>) {
+            recorded.at(f.sha.str()).deployments[f.deployment.service] = f.deployment;
+          } else if constexpr (std::is_same_v<F, SmokeRecorded>) {
+            recorded.at(f.sha.str()).smoke[f.result.suite] = f.result;
+          } else if constexpr (std::is_same_v<F, ApprovalAdded>) {
+            recorded.at(f.sha.str()).approvals.push_back(f.approval);
+          } else if constexpr (std::is_same_v<F, RejectionAdded>) {
+            recorded.at(f.sha.str()).rejection = f.rejection;
+          } else if constexpr (std::is_same_v<F, HotfixDeclared>) {
+            recorded.at(f.sha.str()).hotfix = f.hotfix;
+          } else if constexpr (std::is_same_v<F, ProductionSet>) {
+            production = f.sha;
+          }
+        },
+        fact);
 }
 
 World reload(const World& persisted) {
@@ -477,7 +515,8 @@ class Simulation {
       deliver(e);
     } else if (r < 78) {
       // a promotion result nobody asked for, or with a stale id
-      PromotionFinished f{some_sha(), 1 + roll(next_promotion_id_ + 1), chance(0.5), "bogus"};
+      PromotionFinished f{some_sha(), 1 + roll(next_promotion_id_ + 1),
+                          chance(0.5) ? PromotionOutcome::succeeded : PromotionOutcome::failed, "bogus"};
       if (!(oracle_.running && oracle_.running->first == f.sha && oracle_.running->second == f.promotion_id)) deliver(f);
     } else if (r < 81) {
       restart();
@@ -598,10 +637,12 @@ class Simulation {
           }
           if constexpr (std::is_same_v<T, PromotionFinished>) {
             oracle_.releases[x.sha.str()].finished = true;
-            if (x.succeeded) oracle_.production = x.sha;
+            if (x.outcome == PromotionOutcome::succeeded) oracle_.production = x.sha;
             oracle_.running.reset();
             promotion_.reset();
-            ++(x.succeeded ? stats_.promoted : x.aborted ? stats_.aborted : stats_.promotion_failed);
+            ++(x.outcome == PromotionOutcome::succeeded  ? stats_.promoted
+               : x.outcome == PromotionOutcome::aborted ? stats_.aborted
+                                                        : stats_.promotion_failed);
           }
         },
         e);
@@ -662,6 +703,23 @@ class Simulation {
       if (const Release* r = world_.find(c.sha)) before_apply.emplace(c.sha.str(), r->state);
     apply(world_, d);
 
+    // (e) the facts alone record every change: what the store writes equals what the World now holds
+    replay(recorded_, recorded_production_, d);
+    for (const auto& c : d.changed) {
+      const Release& held = world_.releases.at(c.sha.str());
+      auto it = recorded_.find(c.sha.str());
+      if (it == recorded_.end())
+        return fail("facts", fmt::format("{} changed {} but no fact records it", what(), c.sha.abbrev()));
+      const Release& rec = it->second;
+      if (!same_facts(rec, held) || rec.state_reason != held.state_reason || rec.ancestors != held.ancestors ||
+          rec.hotfix.has_value() != held.hotfix.has_value())
+        return fail("facts", fmt::format("after {} the facts record {} as {} ({}), the World holds {} ({})", what(),
+                                         c.sha.abbrev(), to_string(rec.state), rec.state_reason,
+                                         to_string(held.state), held.state_reason));
+    }
+    if (recorded_production_ != world_.production)
+      return fail("facts", fmt::format("after {} the facts name another production release", what()));
+
     // (b) at most one promotion at any time, and World agrees with the releases
     int promoting = 0;
     for (const auto& [sha, r] : world_.releases)
@@ -699,6 +757,7 @@ class Simulation {
     const std::int64_t id = ++next_promotion_id_;
     oracle_.running = {sha, id};
     testing::record_promotion_id(world_, sha, id);  // the daemon's commit records the promotion row
+    recorded_.at(sha.str()).promotion_id = id;      // as the store does for a PromotionOpened fact
     SimPromotion p{sha, id, make_plan(world_.policy), {}, {}};
     p.journal.assign(p.plan.steps.size(), StepState::planned);
     // The plan itself: preflight first, migrate (if any) before every deploy, each service once in order.
@@ -742,7 +801,8 @@ class Simulation {
                                                    times, ok ? "is done" : "stopped"));
           }
           const std::int64_t id = p.id;
-          deliver(PromotionFinished{p.sha, id, ok, ok ? "" : "step failed"});  // may start the next promotion
+          deliver(PromotionFinished{p.sha, id, ok ? PromotionOutcome::succeeded : PromotionOutcome::failed,
+                                    ok ? "" : "step failed"});  // may start the next promotion
           if (failure_.empty() && promotion_ && promotion_->id == id)
             fail("plan walk", "PromotionFinished of the running promotion refused");
           return;
@@ -756,7 +816,7 @@ class Simulation {
               return fail("abort", fmt::format("step {} performed {} times before an abort at step {}", key(i),
                                                p.performed[key(i)], n.index));
           const std::int64_t id = p.id;
-          deliver(PromotionFinished{p.sha, id, false, "by sim: aborted", true});
+          deliver(PromotionFinished{p.sha, id, PromotionOutcome::aborted, "by sim: aborted"});
           if (failure_.empty() && promotion_ && promotion_->id == id) fail("abort", "aborted PromotionFinished refused");
           return;
         }
@@ -840,6 +900,8 @@ class Simulation {
   std::mt19937_64 rng_;
   Stats& stats_;
   World world_;
+  std::map<std::string, Release> recorded_;  // the releases as the decisions' facts alone record them
+  std::optional<Sha> recorded_production_;
   Oracle oracle_;
   Timestamp now_;
   int step_ = 0;

@@ -1,4 +1,4 @@
-#include "daemon/store.hpp"
+#include "daemon/promotion_journal.hpp"
 
 namespace promoter::daemon {
 

@@ -1,0 +1,86 @@
+#pragma once
+// What a decision changed, as facts the store writes one by one: it never compares whole releases to find
+// out. Each fact names what it is about by key (a SHA, a promotion id), never by position.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/obligation.hpp"
+#include "core/promotion_outcome.hpp"
+#include "core/release.hpp"
+
+namespace promoter::core {
+
+// A release's own record: its state and reason, and the clocks and names its gates read. Emitted when any of
+// them changed, and for a release seen for the first time (`discovered`: the store inserts it).
+struct ReleaseStateChanged {
+  Sha sha;
+  bool discovered = false;
+  std::int64_t seq = 0;
+  std::string author;
+  std::vector<std::string> ancestors;
+  Timestamp first_seen_at{};
+  std::optional<Timestamp> live_at;
+  std::optional<Timestamp> soak_started_at;
+  int soak_resets = 0;
+  ReleaseState state = ReleaseState::deploying;
+  std::string state_reason;
+};
+
+// The current staging deployment of one service of a release (new, or a new status or creation time).
+struct DeploymentObserved {
+  Sha sha;
+  StagingDeployment deployment;
+};
+
+// The latest result of one smoke suite.
+struct SmokeRecorded {
+  Sha sha;
+  SmokeResult result;
+};
+
+struct ApprovalAdded {
+  Sha sha;
+  Verdict approval;
+};
+
+struct RejectionAdded {
+  Sha sha;
+  Verdict rejection;
+};
+
+struct HotfixDeclared {
+  Sha sha;
+  Hotfix hotfix;
+};
+
+// The store assigns its id.
+struct ObligationOpened {
+  Obligation obligation;
+};
+
+// A promotion of this release starts: the store creates it with the plan's steps and returns its id under
+// this SHA.
+struct PromotionOpened {
+  Sha sha;
+};
+
+struct PromotionEnded {
+  Sha sha;
+  std::int64_t promotion_id = 0;
+  PromotionOutcome outcome = PromotionOutcome::failed;
+  std::string detail;  // why it failed or who aborted it; empty on success
+};
+
+// The environment's production release is now this one, put there by this promotion.
+struct ProductionSet {
+  Sha sha;
+  std::optional<std::int64_t> promotion_id;
+};
+
+using Fact = std::variant<ReleaseStateChanged, DeploymentObserved, SmokeRecorded, ApprovalAdded, RejectionAdded,
+                          HotfixDeclared, ObligationOpened, PromotionOpened, PromotionEnded, ProductionSet>;
+
+}  // namespace promoter::core
