@@ -148,7 +148,12 @@ Metrics::Metrics(std::string_view version, bool short_soak)
                             .Name("promoter_forwarded_writes_total")
                             .Help("Write requests a standby forwarded to the leader, by result (forwarded, "
                                   "no_leader, unreachable)")
-                            .Register(*registry_)) {
+                            .Register(*registry_)),
+      commit_batch_(prometheus::BuildHistogram()
+                        .Name("promoter_commit_batch_events")
+                        .Help("Events committed together in one transaction (group commit on the state strand)")
+                        .Register(*registry_)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64})) {
   prometheus::BuildGauge()
       .Name("promoter_build_info")
       .Help("promoterd build; the value is always 1")
@@ -269,5 +274,7 @@ void Metrics::set_stale_epoch_refusals(std::uint64_t total) {
 void Metrics::write_forwarded(std::string_view result) {
   forwarded_writes_.Add({{"result", std::string(result)}}).Increment();
 }
+
+void Metrics::commit_batch(std::size_t events) { commit_batch_.Observe(static_cast<double>(events)); }
 
 }  // namespace promoter::daemon

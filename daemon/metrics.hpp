@@ -60,6 +60,8 @@ class Metrics {
   void set_stale_epoch_refusals(std::uint64_t total);
   // Writes a standby forwarded to the leader, by result (forwarded, no_leader, unreachable).
   void write_forwarded(std::string_view result);
+  // One group commit of the state strand and how many events it carried.
+  void commit_batch(std::size_t events);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -91,6 +93,7 @@ class Metrics {
   prometheus::Counter& takeovers_;
   prometheus::Counter& stale_epoch_refusals_;
   prometheus::Family<prometheus::Counter>& forwarded_writes_;
+  prometheus::Histogram& commit_batch_;
 };
 
 }  // namespace promoter::daemon

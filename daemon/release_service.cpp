@@ -37,8 +37,17 @@ asio::awaitable<core::Result<std::optional<core::Release>>> ReleaseService::subm
     metrics_.event(name, "error");
     co_return core::fail(core::ErrorCode::unavailable, "promoterd is loading its releases; retry in a moment");
   }
-  auto work = call_on<core::Result<Applied>>([this, event = std::move(event)] { return decide_on_strand(event); });
-  auto applied = co_await asio::co_spawn(strand_, std::move(work), asio::use_awaitable);
+  auto pending = std::make_shared<Pending>(Pending{std::move(event), std::nullopt});
+  {
+    std::lock_guard lock(queue_mutex_);
+    queue_.push_back(pending);
+  }
+  // The strand runs drains in order: by the time this one runs, an earlier drain may have taken this event
+  // into its batch already. Either way its answer is there when the drain returns.
+  auto work = call_on<void>([this] { drain_on_strand(); });
+  co_await asio::co_spawn(strand_, std::move(work), asio::use_awaitable);
+  if (!pending->result) co_return core::fail(core::ErrorCode::internal, "the event was not decided");
+  core::Result<Applied>& applied = *pending->result;
   if (!applied) {
     metrics_.event(name, applied.error().code == core::ErrorCode::unavailable ||
                                  applied.error().code == core::ErrorCode::internal
@@ -66,24 +75,114 @@ core::Result<ReleaseService::Applied> ReleaseService::load_on_strand(const core:
   return applied;
 }
 
-core::Result<ReleaseService::Applied> ReleaseService::decide_on_strand(const core::Event& event) {
-  const core::Sha& sha = core::event_sha(event);
+void ReleaseService::drain_on_strand() {
+  std::vector<std::shared_ptr<Pending>> batch;
+  {
+    std::lock_guard lock(queue_mutex_);
+    batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+    queue_.clear();
+  }
+  if (batch.empty()) return;
+  metrics_.commit_batch(batch.size());
+  if (batch.size() == 1)
+    batch.front()->result = decide_on_strand(batch.front()->event);
+  else
+    decide_batch(batch);
+  retire_finished();
+}
+
+core::Result<void> ReleaseService::hydrate(const core::Sha& sha) {
   // A release that finished its course is not in memory: bring it back for this event, so core sees it as
   // it is (a late staging report of a promoted release is recorded, not taken for a new release).
-  if (!world_.find(sha)) {
-    auto known = ledger_.release(sha);
-    if (!known) return std::unexpected(known.error());
-    if (*known) world_.put(std::move(**known));
+  if (world_.find(sha)) return {};
+  auto known = ledger_.release(sha);
+  if (!known) return std::unexpected(known.error());
+  if (*known) world_.put(std::move(**known));
+  return {};
+}
+
+void ReleaseService::decide_batch(std::vector<std::shared_ptr<Pending>>& batch) {
+  // What the World was before the batch, to put back if its transaction fails.
+  const auto saved_counts = state_counts_;
+  const auto saved_production = world_.production;
+  const auto saved_promoting = world_.promoting;
+  const auto saved_next_seq = world_.next_seq;
+  std::vector<std::pair<core::Sha, std::optional<core::Release>>> undo;
+  core::Decision combined;
+  struct Accepted {
+    std::shared_ptr<Pending> pending;
+    core::Decision decision;
+    std::optional<core::Release> release;  // as this event left it, before later events of the batch
+  };
+  std::vector<Accepted> accepted;
+  const auto now = clock_.now();
+  for (auto& p : batch) {
+    const core::Sha& sha = core::event_sha(p->event);
+    if (auto hydrated = hydrate(sha); !hydrated) {
+      p->result = std::unexpected(hydrated.error());
+      continue;
+    }
+    auto d = core::decide(world_, p->event, now);
+    if (!d) {
+      p->result = std::unexpected(d.error());
+      continue;
+    }
+    for (const auto& r : d->changed) {
+      const core::Release* old = world_.find(r.sha);
+      undo.emplace_back(r.sha, old ? std::optional<core::Release>(*old) : std::nullopt);
+      if (old) --state_counts_[std::string(core::to_string(old->state))];
+      ++state_counts_[std::string(core::to_string(r.state))];
+    }
+    core::apply(world_, *d);
+    combined.facts.insert(combined.facts.end(), d->facts.begin(), d->facts.end());
+    combined.audit.insert(combined.audit.end(), d->audit.begin(), d->audit.end());
+    const core::Release* after = world_.find(sha);
+    accepted.push_back(Accepted{p, std::move(*d), after ? std::optional<core::Release>(*after) : std::nullopt});
   }
+  if (accepted.empty()) return;
+  auto opened = ledger_.commit(combined, plan_, environment_, now);
+  metrics_.set_database_up(opened.has_value() || opened.error().code != core::ErrorCode::unavailable);
+  if (!opened) {
+    for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+      if (it->second)
+        world_.put(*it->second);
+      else
+        world_.forget(it->first);
+    }
+    world_.production = saved_production;
+    world_.promoting = saved_promoting;
+    world_.next_seq = saved_next_seq;
+    state_counts_ = saved_counts;
+    const auto code = opened.error().code;
+    if (code == core::ErrorCode::unavailable || code == core::ErrorCode::not_leader || code == core::ErrorCode::internal) {
+      // The database or the lead is gone: no event of the batch can be recorded now.
+      for (auto& a : accepted) a.pending->result = std::unexpected(opened.error());
+      return;
+    }
+    // Something one event did: record each alone, so the others are not refused for it.
+    for (auto& a : accepted) a.pending->result = decide_on_strand(a.pending->event);
+    return;
+  }
+  // The store numbered the new promotions: the World, the decisions and the answers learn the numbers.
+  for (const auto& [sha, id] : *opened)
+    if (auto w = world_.releases.find(sha); w != world_.releases.end()) w->second.promotion_id = id;
+  for (auto& a : accepted) {
+    for (auto& r : a.decision.changed)
+      if (auto it = opened->find(r.sha.str()); it != opened->end()) r.promotion_id = it->second;
+    if (a.release)
+      if (auto it = opened->find(a.release->sha.str()); it != opened->end()) a.release->promotion_id = it->second;
+    a.pending->result = Applied{std::move(a.decision), *opened, std::move(a.release)};
+  }
+  update_gauges();
+}
+
+core::Result<ReleaseService::Applied> ReleaseService::decide_on_strand(const core::Event& event) {
+  const core::Sha& sha = core::event_sha(event);
+  if (auto hydrated = hydrate(sha); !hydrated) return std::unexpected(hydrated.error());
   const auto now = clock_.now();
   auto d = core::decide(world_, event, now);
-  if (!d) {
-    retire_finished();
-    return std::unexpected(d.error());
-  }
-  auto applied = commit_on_strand(*d, now, sha);
-  retire_finished();
-  return applied;
+  if (!d) return std::unexpected(d.error());
+  return commit_on_strand(*d, now, sha);
 }
 
 void ReleaseService::retire_finished() {

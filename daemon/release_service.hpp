@@ -1,6 +1,11 @@
 #pragma once
 // Owns the World. Every event goes through one strand: decide (core) -> commit (store) -> apply -> effects,
 // so an event is durable before anyone is told it happened, and events never interleave.
+//
+// Group commit: events that arrive while the strand is busy queue up, and the strand then decides them in
+// order and commits all their facts in one transaction. Each answer goes out only after that commit. When
+// the transaction fails for a reason of one event's own (a conflict), the World is put back and each event is
+// decided and committed alone, so one bad event cannot fail the others.
 #include <utility>  // before asio: Boost 1.74's awaitable.hpp needs std::exchange
 
 #include <boost/asio/co_spawn.hpp>
@@ -10,9 +15,11 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 
 #include "core/decide.hpp"
 #include "core/promotion_plan.hpp"
@@ -69,8 +76,19 @@ class ReleaseService {
     std::optional<core::Release> release;
   };
 
+  // An event waiting for the strand, and its answer once the strand has committed it.
+  struct Pending {
+    core::Event event;
+    std::optional<core::Result<Applied>> result;
+  };
+
   core::Result<Applied> load_on_strand(const core::Policy&);
+  // Takes every queued event and decides and commits them as one batch.
+  void drain_on_strand();
+  void decide_batch(std::vector<std::shared_ptr<Pending>>&);
   core::Result<Applied> decide_on_strand(const core::Event&);
+  // Brings a release that finished its course back into memory for an event that names it.
+  core::Result<void> hydrate(const core::Sha&);
   core::Result<Applied> commit_on_strand(const core::Decision&, core::Timestamp now, const std::optional<core::Sha>&);
   void perform(const Applied&);
   // Memory holds active work: drops every terminal release but production from the World (strand only).
@@ -88,6 +106,8 @@ class ReleaseService {
   core::World world_;
   core::PromotionPlan plan_;
   std::map<std::string, int> state_counts_;  // strand only
+  std::mutex queue_mutex_;
+  std::deque<std::shared_ptr<Pending>> queue_;  // guarded by queue_mutex_
   PromotionStarter starter_;
   std::function<void(const core::Sha&)> smoke_checks_;
   std::function<void(const core::Notify&)> notify_;
