@@ -5,7 +5,15 @@
 
 #include "daemon/cli.hpp"
 
+#ifndef PROMOTER_GIT_COMMIT
+#define PROMOTER_GIT_COMMIT "unknown"
+#endif
+
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  if (args.size() == 1 && args[0] == "--version") {
+    std::cout << "promotectl " << PROMOTER_VERSION << " (commit " << PROMOTER_GIT_COMMIT << ")\n";
+    return 0;
+  }
   return promoter::daemon::run_cli(args, promoter::daemon::CliEnv::from_process(), std::cout, std::cerr);
 }

@@ -10,6 +10,10 @@
 #include <thread>
 #include <atomic>
 
+#ifndef PROMOTER_GIT_COMMIT
+#define PROMOTER_GIT_COMMIT "unknown"
+#endif
+
 #include "daemon/app.hpp"
 #include "daemon/config.hpp"
 #include "daemon/log.hpp"
@@ -48,7 +52,7 @@ int main(int argc, char** argv) {
       std::cout << usage;
       return 0;
     } else if (arg == "--version") {
-      std::cout << "promoterd " << PROMOTER_VERSION << "\n";
+      std::cout << "promoterd " << PROMOTER_VERSION << " (commit " << PROMOTER_GIT_COMMIT << ")\n";
       return 0;
     } else {
       std::cerr << "promoterd: unknown argument '" << arg << "'\n" << usage;

@@ -8,6 +8,7 @@ PROMOTER_PACKAGES=(
   prometheus-cpp-dev doctest-dev nlohmann-json3-dev libsystemd-dev libicu-dev
   postgresql-15 postgresql-common postgresql-client-15
   openssl
+  dpkg-dev  # scripts/package: CPack computes the .deb's Depends with dpkg-shlibdeps
   prometheus
   clang-16 libclang-rt-16-dev  # scripts/fuzz: libFuzzer harnesses
 )
