@@ -253,8 +253,8 @@ namespace {
 constexpr const char* terminal_states = "('promoted', 'promotion_failed', 'promotion_aborted', 'rejected', 'superseded')";
 
 std::string release_columns() {
-  return fmt::format("sha, seq, author, {}, {}, {}, soak_resets, state, state_reason, promotion_id, ancestors",
-                     ms("first_seen_at"), ms("live_at"), ms("soak_started_at"));
+  return fmt::format("sha, seq, author, {}, {}, {}, soak_resets, state, state_reason, promotion_id, ancestors, {}",
+                     ms("first_seen_at"), ms("live_at"), ms("soak_started_at"), ms("awaiting_approval_since"));
 }
 
 // The releases of `rows` (release_columns(), in that order) with every fact recorded for them.
@@ -277,6 +277,7 @@ core::Result<std::vector<core::Release>> with_facts(pqxx::transaction_base& t, c
     r.state_reason = row[8].c_str();
     if (!row[9].is_null()) r.promotion_id = row[9].as<long long>();
     r.ancestors = split_words(row[10].c_str());
+    r.awaiting_approval_since = opt_ms(row[11]);
     index.emplace(sha->str(), out.size());
     shas += (out.empty() ? "" : ",") + sha->str();  // hex: nothing to quote in an array literal
     out.push_back(std::move(r));
@@ -393,21 +394,23 @@ class FactWriter {
   daemon::OpenedPromotions opened;
 
   void operator()(const core::ReleaseStateChanged& f) {
-    std::string live, soak;
+    std::string live, soak, awaiting;
     const std::string ancestors = fmt::format("{}", fmt::join(f.ancestors, " "));
     if (f.discovered)
       w_.exec_params(
           "INSERT INTO releases (sha, seq, author, first_seen_at, live_at, soak_started_at, soak_resets, state, "
-          "state_reason, ancestors, updated_at) VALUES ($1, $2, $3, $4::timestamptz, $5::timestamptz, "
-          "$6::timestamptz, $7, $8, $9, $10, now())",
+          "state_reason, ancestors, awaiting_approval_since, updated_at) VALUES ($1, $2, $3, $4::timestamptz, "
+          "$5::timestamptz, $6::timestamptz, $7, $8, $9, $10, $11::timestamptz, now())",
           f.sha.str(), f.seq, f.author, ts(f.first_seen_at), opt_ts(f.live_at, live), opt_ts(f.soak_started_at, soak),
-          f.soak_resets, std::string(core::to_string(f.state)), f.state_reason, ancestors);
+          f.soak_resets, std::string(core::to_string(f.state)), f.state_reason, ancestors,
+          opt_ts(f.awaiting_approval_since, awaiting));
     else
       w_.exec_params(
           "UPDATE releases SET author = $2, ancestors = $3, live_at = $4::timestamptz, soak_started_at = "
-          "$5::timestamptz, soak_resets = $6, state = $7, state_reason = $8, updated_at = now() WHERE sha = $1",
+          "$5::timestamptz, soak_resets = $6, state = $7, state_reason = $8, awaiting_approval_since = "
+          "$9::timestamptz, updated_at = now() WHERE sha = $1",
           f.sha.str(), f.author, ancestors, opt_ts(f.live_at, live), opt_ts(f.soak_started_at, soak), f.soak_resets,
-          std::string(core::to_string(f.state)), f.state_reason);
+          std::string(core::to_string(f.state)), f.state_reason, opt_ts(f.awaiting_approval_since, awaiting));
   }
 
   void operator()(const core::DeploymentObserved& f) {

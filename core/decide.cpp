@@ -83,11 +83,13 @@ class Decider {
     for (const auto& [sha, r] : touched_) {
       const Release* old = world_.find(r.sha);
       if (old && old->author == r.author && old->ancestors == r.ancestors && old->live_at == r.live_at &&
-          old->soak_started_at == r.soak_started_at && old->soak_resets == r.soak_resets && old->state == r.state &&
+          old->soak_started_at == r.soak_started_at && old->soak_resets == r.soak_resets &&
+          old->awaiting_approval_since == r.awaiting_approval_since && old->state == r.state &&
           old->state_reason == r.state_reason)
         continue;
       rows.push_back(ReleaseStateChanged{r.sha, !old, r.seq, r.author, r.ancestors, r.first_seen_at, r.live_at,
-                                         r.soak_started_at, r.soak_resets, r.state, r.state_reason});
+                                         r.soak_started_at, r.soak_resets, r.awaiting_approval_since, r.state,
+                                         r.state_reason});
     }
     out_.facts.insert(out_.facts.begin(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
     for (auto& [sha, release] : touched_) out_.changed.push_back(std::move(release));
@@ -391,7 +393,6 @@ class Decider {
   // Derives a gathering release's state from its facts; starts or resets the soak.
   void refresh(Release& r) {
     if (!is_gathering(r.state)) return;
-    const bool was_waiting_for_approval = r.state_reason.starts_with("waiting for approval:");
     bool all_healthy = true, any_broken = false, any_failed = false;
     std::string broken_service;
     for (const auto& service : policy().services) {
@@ -405,6 +406,7 @@ class Decider {
       }
     }
     if (!all_healthy) {
+      r.awaiting_approval_since.reset();
       if (r.soak_started_at) {
         r.soak_started_at.reset();
         ++r.soak_resets;
@@ -430,16 +432,23 @@ class Decider {
       out_.effects.push_back(RunSmokeChecks{r.sha});
     }
     const GateReport gates = evaluate_gates(r, policy(), now_);
+    // The notice is keyed on the gates, not on any text: it goes out when soak and smoke come to hold while
+    // approval is missing, once for each such wait.
+    const bool awaiting_approval = gates.soak.ok && gates.smoke.ok && !gates.approval.ok;
+    if (awaiting_approval && !r.awaiting_approval_since) {
+      r.awaiting_approval_since = now_;
+      out_.effects.push_back(Notify{"release.ready_for_approval", r.sha,
+                                    fmt::format("{} passed its soak and smoke tests; {}", r.sha.abbrev(),
+                                                gates.approval.reason)});
+    } else if (!awaiting_approval) {
+      r.awaiting_approval_since.reset();
+    }
     if (gates.all_ok()) {
       r.state = ReleaseState::ready;
       r.state_reason = "every gate holds";
     } else {
       r.state = ReleaseState::soaking;
       r.state_reason = pending_gates_reason(gates);
-      if (gates.soak.ok && gates.smoke.ok && !was_waiting_for_approval)
-        out_.effects.push_back(Notify{"release.ready_for_approval", r.sha,
-                                      fmt::format("{} passed its soak and smoke tests; {}", r.sha.abbrev(),
-                                                  gates.approval.reason)});
     }
   }
 

@@ -25,6 +25,7 @@ struct ReleaseStateChanged {
   std::optional<Timestamp> live_at;
   std::optional<Timestamp> soak_started_at;
   int soak_resets = 0;
+  std::optional<Timestamp> awaiting_approval_since;
   ReleaseState state = ReleaseState::deploying;
   std::string state_reason;
 };

@@ -76,6 +76,9 @@ struct Release {
   std::optional<Timestamp> live_at;                      // first moment every service was healthy
   std::optional<Timestamp> soak_started_at;              // start of the current continuous healthy run
   int soak_resets = 0;
+  // Since when soak and smoke hold and only approval is missing: set when the ready-for-approval notice goes
+  // out, cleared when that stops being so. It is what keeps the notice to once per wait.
+  std::optional<Timestamp> awaiting_approval_since;
   std::map<std::string, SmokeResult> smoke;  // latest result per suite
   std::vector<Verdict> approvals;
   std::optional<Verdict> rejection;

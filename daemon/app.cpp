@@ -94,11 +94,12 @@ std::expected<Secrets, std::string> read_secrets(const Config& config, const Env
   return s;
 }
 
-App::App(Config config, Secrets secrets, const Clock& clock)
+App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carried)
     : config_(std::move(config)),
       clock_(clock),
       store_(secrets.database_url, config_.database_max_connections),
       metrics_(PROMOTER_VERSION, config_.policy.short_soak()),
+      carried_(carried),
       instance_(config_.instance_name.empty() ? default_instance_name() : config_.instance_name),
       leader_lock_({secrets.database_url, config_.environment, instance_, config_.advertise_url}),
       leadership_(io_.get_executor(), pool_.get_executor(), leader_lock_, clock_, instance_, leadership_interval),
@@ -108,6 +109,8 @@ App::App(Config config, Secrets secrets, const Clock& clock)
       simulated_({config_.simulation.record_file, config_.simulation.step_delay, config_.simulation.fail_steps},
                  [&clock] { return clock.now(); }),
       service_(io_) {
+  metrics_.set_stale_epoch_refusals(carried_.stale_epoch_writes);
+  if (carried_.takeovers > 0) metrics_.leadership_takeover(carried_.takeovers);
   make_notifier(secrets);
   if (config_.railway) {
     adapters::HttpClientOptions options;
@@ -199,7 +202,7 @@ App::App(Config config, Secrets secrets, const Clock& clock)
   leadership_.on_elected([this](const LeaderInfo& info) { return lead(info); });
   leadership_.on_deposed([this](const std::string&) {
     store_.set_epoch(0);
-    metrics_.set_stale_epoch_refusals(store_.stale_epoch_refusals());
+    metrics_.set_stale_epoch_refusals(carried_.stale_epoch_writes + store_.stale_epoch_refusals());
     deposed_ = true;
     stop();
   });
@@ -389,8 +392,13 @@ void App::leadership_changed() {
   }
 }
 
+ProcessTotals App::totals() const {
+  return {carried_.stale_epoch_writes + store_.stale_epoch_refusals(), carried_.takeovers + takeovers_};
+}
+
 asio::awaitable<core::Result<void>> App::lead(const LeaderInfo& info) {
   store_.set_epoch(info.epoch);
+  ++takeovers_;
   metrics_.leadership_takeover();
   metrics_.set_leadership_epoch(info.epoch);
   auto started = co_await releases_.start(config_.policy);

@@ -47,9 +47,16 @@ struct Secrets {
 // Reads every secret the config names; errors name the variable or file, never a value.
 std::expected<Secrets, std::string> read_secrets(const Config&, const EnvLookup&);
 
+// Counters that outlive an App: when one loses the lead, main() builds the next on them, so a scrape of the
+// process never sees them fall (a deposed leader's stale-write refusals are the reason it stepped down).
+struct ProcessTotals {
+  std::uint64_t stale_epoch_writes = 0;
+  std::uint64_t takeovers = 0;
+};
+
 class App {
  public:
-  App(Config config, Secrets secrets, const Clock& clock);
+  App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carried = {});
   ~App();
 
   // Applies schema migrations (waiting up to `db_wait` for the database), binds the listen address, or
@@ -71,6 +78,8 @@ class App {
   // fresh App, a standby, on take_listen_socket(): a duplicate of the listening socket kept from prepare(),
   // which the caller then owns (-1 if none).
   bool deposed() const { return deposed_; }
+  // The counters to carry into the next App of this process.
+  ProcessTotals totals() const;
   int take_listen_socket() { return std::exchange(kept_socket_, -1); }
   // (method, pattern) of every route the server answers; for promoterd --list-routes.
   std::vector<std::pair<std::string, std::string>> routes() const { return router_.routes(); }
@@ -93,6 +102,7 @@ class App {
   boost::asio::thread_pool pool_{4};
   adapters::PgStore store_;
   Metrics metrics_;
+  ProcessTotals carried_;
   std::string instance_;
   adapters::PgLeadership leader_lock_;
   Leadership leadership_;
@@ -118,6 +128,7 @@ class App {
   std::set<PromotionId> running_;  // io thread only
   bool stopping_ = false;
   bool deposed_ = false;
+  std::uint64_t takeovers_ = 0;  // io thread
   bool announced_ready_ = false;  // io thread only
   int kept_socket_ = -1;
 };

@@ -263,7 +263,7 @@ void Metrics::set_leader(bool leader) { leader_.Set(leader ? 1 : 0); }
 
 void Metrics::set_leadership_epoch(std::int64_t epoch) { leadership_epoch_.Set(static_cast<double>(epoch)); }
 
-void Metrics::leadership_takeover() { takeovers_.Increment(); }
+void Metrics::leadership_takeover(std::uint64_t count) { takeovers_.Increment(static_cast<double>(count)); }
 
 void Metrics::set_stale_epoch_refusals(std::uint64_t total) {
   // A counter only rises: add what the store counted since the last report.

@@ -56,7 +56,7 @@ class Metrics {
   // (or last saw, on a standby), takeovers by this instance, and writes refused for a stale epoch.
   void set_leader(bool leader);
   void set_leadership_epoch(std::int64_t epoch);
-  void leadership_takeover();
+  void leadership_takeover(std::uint64_t count = 1);
   void set_stale_epoch_refusals(std::uint64_t total);
   // Writes a standby forwarded to the leader, by result (forwarded, no_leader, unreachable).
   void write_forwarded(std::string_view result);

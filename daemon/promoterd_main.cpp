@@ -123,8 +123,9 @@ int main(int argc, char** argv) {
     signal_thread.join();
     return code;
   };
+  daemon::ProcessTotals totals;
   for (;;) {
-    daemon::App app(*config, *secrets, clock);
+    daemon::App app(*config, *secrets, clock, totals);
     if (auto ready = app.prepare(std::chrono::seconds(30), inherited_socket); !ready) {
       daemon::log(daemon::LogLevel::error, "cannot start",
                   {{"error", ready.error().message}, {"detail", ready.error().detail}});
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
     if (terminate) app.stop();  // the signal came while this App was being built
     app.run();
     current = nullptr;
+    totals = app.totals();
     if (!app.deposed() || terminate) break;
     inherited_socket = app.take_listen_socket();
     if (inherited_socket < 0) {

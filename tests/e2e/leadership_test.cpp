@@ -215,6 +215,10 @@ TEST_CASE("terminating the leader's lock session fences it; the promotion finish
   p.check_fenced_after(epoch);
   // Exactly one leader afterwards.
   CHECK(int(sa["leadership"]["role"] == "leader") + int(sb["leadership"]["role"] == "leader") == 1);
+  // The process that stepped down still counts the takeover it made: its counters outlive the leader it was.
+  const std::string takeovers = metric_line(*p.a, "promoter_leadership_takeovers_total");
+  REQUIRE(takeovers.starts_with("promoter_leadership_takeovers_total "));
+  CHECK(std::stod(takeovers.substr(takeovers.find(' ') + 1)) >= 1);
   // Every step succeeded, each started once after the takeover at most: nothing ran twice.
   auto promotion_id = p.b->get("/v1/releases/" + sha1, viewer).json()["promotion_id"].get<std::string>();
   auto promotion = p.b->get("/v1/promotions/" + promotion_id, viewer).json();

@@ -138,7 +138,7 @@ TEST_CASE("the store writes a decision's facts and nothing else; opened promotio
 
   core::Decision d;
   for (const core::Sha& sha : {sha_a, sha_b}) {
-    core::ReleaseStateChanged row{sha, true, sha == sha_a ? 1 : 2, "alice", {}, t0, t0, t0, 0,
+    core::ReleaseStateChanged row{sha, true, sha == sha_a ? 1 : 2, "alice", {}, t0, t0, t0, 0, std::nullopt,
                                   core::ReleaseState::promoting, "promotion to production running"};
     d.facts.emplace_back(row);
     d.facts.emplace_back(core::DeploymentObserved{
@@ -158,7 +158,7 @@ TEST_CASE("the store writes a decision's facts and nothing else; opened promotio
 
   // The promotion ends with an outcome; production is set by its own fact.
   core::Decision end;
-  end.facts.emplace_back(core::ReleaseStateChanged{sha_b, false, 2, "alice", {}, t0, t0, t0, 0,
+  end.facts.emplace_back(core::ReleaseStateChanged{sha_b, false, 2, "alice", {}, t0, t0, t0, 0, std::nullopt,
                                                    core::ReleaseState::promotion_aborted, "promotion aborted by carol"});
   end.facts.emplace_back(core::PromotionEnded{sha_b, id, core::PromotionOutcome::aborted, "aborted by carol"});
   REQUIRE(store.commit(end, plan, "production", t0 + 1min));

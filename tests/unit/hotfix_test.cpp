@@ -218,6 +218,23 @@ TEST_CASE("release.ready_for_approval is announced once, when soak and smoke hol
   // A later fact that leaves only approval missing does not announce it again.
   d.ok(smoke_result(A, "e2e", true));
   CHECK(effects_of<Notify>(d.last).empty());
+  const Timestamp announced = d.clock.now;
+  CHECK(d.release(A).awaiting_approval_since == announced);
+  // Keyed on the gates, not on the reason's wording: a reworded reason announces nothing.
+  d.world.releases.at(A.str()).state_reason = "reworded for people";
+  d.ok(smoke_result(A, "e2e", true));
+  CHECK(effects_of<Notify>(d.last).empty());
+  CHECK(d.release(A).awaiting_approval_since == announced);
+  // A crash ends the wait; once soak and smoke hold again, the new wait is announced once.
+  d.ok(deployment(A, "api", DeployStatus::crashed, "d-2"));
+  CHECK_FALSE(d.release(A).awaiting_approval_since.has_value());
+  d.ok(deployment(A, "api", DeployStatus::success, "d-3"));
+  CHECK(effects_of<Notify>(d.last).empty());
+  d.clock.advance(30min);
+  d.ok(SoakDeadlineReached{A});
+  auto again = effects_of<Notify>(d.last);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].kind == "release.ready_for_approval");
 }
 
 }  // namespace

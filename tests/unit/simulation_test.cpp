@@ -127,6 +127,7 @@ void replay(std::map<std::string, Release>& recorded, std::optional<Sha>& produc
             r.live_at = f.live_at;
             r.soak_started_at = f.soak_started_at;
             r.soak_resets = f.soak_resets;
+            r.awaiting_approval_since = f.awaiting_approval_since;
             r.state = f.state;
             r.state_reason = f.state_reason;
           } else if constexpr (std::is_same_v<F, DeploymentObserved>) {
@@ -712,7 +713,8 @@ class Simulation {
         return fail("facts", fmt::format("{} changed {} but no fact records it", what(), c.sha.abbrev()));
       const Release& rec = it->second;
       if (!same_facts(rec, held) || rec.state_reason != held.state_reason || rec.ancestors != held.ancestors ||
-          rec.hotfix.has_value() != held.hotfix.has_value())
+          rec.hotfix.has_value() != held.hotfix.has_value() ||
+          rec.awaiting_approval_since != held.awaiting_approval_since)
         return fail("facts", fmt::format("after {} the facts record {} as {} ({}), the World holds {} ({})", what(),
                                          c.sha.abbrev(), to_string(rec.state), rec.state_reason,
                                          to_string(held.state), held.state_reason));
