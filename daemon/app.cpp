@@ -219,7 +219,9 @@ App::App(Config config, Secrets secrets, const Clock& clock)
   };
   server_hooks.before_write = [this](HttpRequest& req) { return (*forwarder_)(req); };
   server_hooks.response_headers = {{"X-Promoter-Served-By", instance_}};
-  server_hooks.on_auth_failure = [this](const HttpRequest& req, unsigned status, std::string_view reason) {
+  server_hooks.on_auth_failure = [this](const HttpRequest& req, unsigned status, AuthRefusal kind,
+                                        std::string_view reason) {
+    metrics_.auth_refused(to_string(kind));
     log(LogLevel::warn, "request refused",
         {{"status", status}, {"route", req.route}, {"remote", req.remote},
          {"identity", req.principal ? req.principal->identity : ""}, {"reason", reason}});
@@ -231,7 +233,12 @@ App::App(Config config, Secrets secrets, const Clock& clock)
     // A standby changes nothing, the audit log included: its refusals are in its log.
     if (leadership_.role() == NodeRole::leader) asio::post(pool_, [this, note, now] { (void)store_.append_audit(note, now); });
   };
-  server_ = std::make_unique<HttpServer>(io_, router_, tokens_, ServerLimits{}, std::move(server_hooks));
+  server_hooks.on_connection_refused = [this](ConnectionRefusal why) { metrics_.connection_refused(to_string(why)); };
+  ServerLimits limits;
+  limits.max_connections = config_.max_connections;
+  limits.max_connections_per_peer = config_.max_connections_per_peer;
+  limits.header_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.header_timeout);
+  server_ = std::make_unique<HttpServer>(io_, router_, tokens_, limits, std::move(server_hooks));
 }
 
 adapters::HttpObserver App::adapter_observer(std::string adapter) {

@@ -148,7 +148,17 @@ Metrics::Metrics(std::string_view version, bool short_soak)
                             .Name("promoter_forwarded_writes_total")
                             .Help("Write requests a standby forwarded to the leader, by result (forwarded, "
                                   "no_leader, unreachable)")
-                            .Register(*registry_)) {
+                            .Register(*registry_)),
+      connections_refused_(prometheus::BuildCounter()
+                               .Name("promoter_http_connections_refused_total")
+                               .Help("HTTP connections refused at a limit (max_connections, per_peer) or closed "
+                                     "because no complete request header arrived in time (header_timeout)")
+                               .Register(*registry_)),
+      auth_refusals_(prometheus::BuildCounter()
+                         .Name("promoter_auth_refusals_total")
+                         .Help("API requests refused by authentication (missing_token, invalid_token: 401) or "
+                               "authorisation (forbidden: 403)")
+                         .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("promoter_build_info")
       .Help("promoterd build; the value is always 1")
@@ -172,6 +182,8 @@ Metrics::Metrics(std::string_view version, bool short_soak)
     migrations_.Add({{"result", result}});
     reconciles_.Add({{"result", result}});
   }
+  for (auto reason : {"max_connections", "per_peer", "header_timeout"}) connections_refused_.Add({{"reason", reason}});
+  for (auto reason : {"missing_token", "invalid_token", "forbidden"}) auth_refusals_.Add({{"reason", reason}});
 }
 
 std::string Metrics::serialize() const {
@@ -269,5 +281,11 @@ void Metrics::set_stale_epoch_refusals(std::uint64_t total) {
 void Metrics::write_forwarded(std::string_view result) {
   forwarded_writes_.Add({{"result", std::string(result)}}).Increment();
 }
+
+void Metrics::connection_refused(std::string_view reason) {
+  connections_refused_.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::auth_refused(std::string_view reason) { auth_refusals_.Add({{"reason", std::string(reason)}}).Increment(); }
 
 }  // namespace promoter::daemon
