@@ -3,6 +3,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <thread>
@@ -108,7 +110,8 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
       obligations_(io_.get_executor(), pool_.get_executor(), store_, clock_),
       simulated_({config_.simulation.record_file, config_.simulation.step_delay, config_.simulation.fail_steps},
                  [&clock] { return clock.now(); }),
-      service_(io_) {
+      service_(io_),
+      refusals_(clock_) {
   metrics_.set_stale_epoch_refusals(carried_.stale_epoch_writes);
   if (carried_.takeovers > 0) metrics_.leadership_takeover(carried_.takeovers);
   make_notifier(secrets);
@@ -221,19 +224,36 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
   };
   server_hooks.before_write = [this](HttpRequest& req) { return (*forwarder_)(req); };
   server_hooks.response_headers = {{"X-Promoter-Served-By", instance_}};
-  server_hooks.on_auth_failure = [this](const HttpRequest& req, unsigned status, std::string_view reason) {
+  server_hooks.on_auth_failure = [this](const HttpRequest& req, unsigned status, AuthRefusal kind,
+                                        std::string_view reason) {
+    metrics_.auth_refused(to_string(kind));
     log(LogLevel::warn, "request refused",
         {{"status", status}, {"route", req.route}, {"remote", req.remote},
          {"identity", req.principal ? req.principal->identity : ""}, {"reason", reason}});
-    core::AuditNote note{req.principal ? req.principal->identity : "anonymous",
-                         status == 401 ? "auth.unauthenticated" : "auth.forbidden", std::nullopt,
-                         fmt::format("{} {} from {}: {}", std::string(boost::beast::http::to_string(req.method)), req.path,
-                                     req.remote, reason)};
+    // A standby changes nothing, the audit log included: its refusals are in its log and the metric.
+    if (leadership_.role() != NodeRole::leader) return;
+    const std::string method(boost::beast::http::to_string(req.method));
+    if (kind != AuthRefusal::forbidden) {
+      // Anyone can send these, as fast as they like: one audit row per peer, route and reason a minute.
+      refusals_.add(req.remote, method + " " + req.route, reason);
+      return;
+    }
+    // A known caller refused: audited one by one.
+    core::AuditNote note{req.principal ? req.principal->identity : "anonymous", "auth.forbidden", std::nullopt,
+                         fmt::format("{} {} from {}: {}", method, req.path, req.remote, reason)};
     const auto now = clock_.now();
-    // A standby changes nothing, the audit log included: its refusals are in its log.
-    if (leadership_.role() == NodeRole::leader) asio::post(pool_, [this, note, now] { (void)store_.append_audit(note, now); });
+    asio::post(pool_, [this, note, now] {
+      if (auto r = store_.append_audit(note, now); !r)
+        log(LogLevel::error, "could not audit a refused request",
+            {{"error", r.error().message}, {"action", note.action}, {"detail", note.detail}});
+    });
   };
-  server_ = std::make_unique<HttpServer>(io_, router_, tokens_, ServerLimits{}, std::move(server_hooks));
+  server_hooks.on_connection_refused = [this](ConnectionRefusal why) { metrics_.connection_refused(to_string(why)); };
+  ServerLimits limits;
+  limits.max_connections = config_.max_connections;
+  limits.max_connections_per_peer = config_.max_connections_per_peer;
+  limits.header_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.header_timeout);
+  server_ = std::make_unique<HttpServer>(io_, router_, tokens_, limits, std::move(server_hooks));
 }
 
 adapters::HttpObserver App::adapter_observer(std::string adapter) {
@@ -366,6 +386,7 @@ void App::run() {
     log(LogLevel::warn, "SHORT SOAK MODE: the soak is below the policy floor; for demos and tests only",
         {{"soak", core::format_duration(config_.policy.soak)}, {"floor", core::format_duration(core::soak_floor)}});
   server_->start();
+  asio::co_spawn(io_, audit_refusals_loop(), asio::detached);
   // Everything that changes state waits for the lead: see lead().
   leadership_.start();
   service_.start_watchdog();
@@ -462,6 +483,9 @@ void App::stop() {
     service_.stopping();
     if (notifier_) notifier_->stop();
     server_->stop();
+    refusals_timer_.cancel();
+    // Written on the pool, which ~App joins: the store is still fenced by this instance's epoch then.
+    if (leadership_.role() == NodeRole::leader) audit_refusals(true);
     releases_.stop();
     obligations_.stop();
     if (railway_staging_) railway_staging_->stop();
@@ -469,6 +493,48 @@ void App::stop() {
     leadership_.stop();
     metrics_.set_leader(false);
     io_.stop();
+  });
+}
+
+asio::awaitable<void> App::audit_refusals_loop() {
+  while (!stopping_) {
+    refusals_timer_.expires_after(std::chrono::seconds(5));
+    boost::system::error_code ec;
+    co_await refusals_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping_) break;
+    if (leadership_.role() == NodeRole::leader) audit_refusals(false);
+  }
+}
+
+void App::audit_refusals(bool everything) {
+  if (refusals_writing_ && !everything) return;  // the batch in flight gives back what it could not write
+  auto counts = everything ? refusals_.take_all() : refusals_.take_closed();
+  if (counts.empty()) return;
+  refusals_writing_ = true;
+  const auto now = clock_.now();
+  asio::post(pool_, [this, counts = std::move(counts), now, everything]() mutable {
+    std::vector<RefusalCount> unwritten;
+    for (auto& count : counts) {
+      if (unwritten.empty()) {
+        auto written = store_.append_audit(to_audit_note(count), now);
+        if (written) continue;
+        log(LogLevel::warn, "could not audit refused requests; keeping their counts to write once the database is back",
+            {{"error", written.error().message}});
+      }
+      unwritten.push_back(std::move(count));  // after one failure, the rest wait too
+    }
+    if (everything) {
+      std::uint64_t lost = 0;
+      for (const auto& count : unwritten) lost += count.count;
+      if (lost > 0)
+        log(LogLevel::error, "stopping with unauthenticated refusals not audited (the database is unavailable)",
+            {{"refusals", lost}, {"counts", unwritten.size()}});
+      return;
+    }
+    asio::post(io_, [this, unwritten = std::move(unwritten)]() mutable {
+      refusals_.give_back(std::move(unwritten));
+      refusals_writing_ = false;
+    });
   });
 }
 

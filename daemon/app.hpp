@@ -25,6 +25,7 @@
 #include "daemon/obligation_watch.hpp"
 #include "daemon/promotion_executor.hpp"
 #include "daemon/railway_staging.hpp"
+#include "daemon/refusal_tally.hpp"
 #include "daemon/release_service.hpp"
 #include "daemon/service_notifier.hpp"
 #include "daemon/staging_smoke.hpp"
@@ -95,6 +96,10 @@ class App {
   adapters::HttpObserver adapter_observer(std::string adapter);
   void make_notifier(const Secrets&);
   void apply_reload(const EnvLookup&);
+  // 401s are audited in aggregate (see RefusalTally): every few seconds the closed minutes are written;
+  // at stop, everything. Counts that fail to be written wait for the next pass.
+  boost::asio::awaitable<void> audit_refusals_loop();
+  void audit_refusals(bool everything);
 
   Config config_;
   const Clock& clock_;
@@ -126,6 +131,9 @@ class App {
   Router router_;
   std::unique_ptr<HttpServer> server_;
   std::set<PromotionId> running_;  // io thread only
+  RefusalTally refusals_;          // io thread only
+  boost::asio::steady_timer refusals_timer_{io_};
+  bool refusals_writing_ = false;  // io thread only: a batch is being written on the pool
   bool stopping_ = false;
   bool deposed_ = false;
   std::uint64_t takeovers_ = 0;  // io thread

@@ -205,7 +205,28 @@ class Reader {
     if (auto v = string(root, "environment", "environment")) c.environment = *v;
 
     if (const auto* server = table(root, "server", "[server]")) {
-      only(*server, "server", {"listen", "advertise_url", "instance_name"});
+      only(*server, "server",
+           {"listen", "advertise_url", "instance_name", "max_connections", "max_connections_per_peer",
+            "header_timeout"});
+      if (auto v = integer(*server, "max_connections", "server.max_connections", 1, 100000))
+        c.max_connections = static_cast<std::size_t>(*v);
+      if (auto v = integer(*server, "max_connections_per_peer", "server.max_connections_per_peer", 1, 100000))
+        c.max_connections_per_peer = static_cast<std::size_t>(*v);
+      if (!server->get("max_connections_per_peer"))
+        c.max_connections_per_peer = std::min(c.max_connections_per_peer, c.max_connections);
+      if (c.max_connections_per_peer > c.max_connections)
+        error(server->get("max_connections_per_peer"),
+              fmt::format("server.max_connections_per_peer = {} is above server.max_connections = {}; one address "
+                          "would be allowed more than every address together",
+                          c.max_connections_per_peer, c.max_connections));
+      if (auto v = duration(*server, "header_timeout", "server.header_timeout")) {
+        if (*v < std::chrono::milliseconds(100) || *v > std::chrono::minutes(5))
+          error(server->get("header_timeout"),
+                fmt::format("server.header_timeout = \"{}\" must be between 100ms and 5m: how long a connection may "
+                            "take to send a complete request header",
+                            core::format_duration(*v)));
+        c.header_timeout = *v;
+      }
       if (auto url = string(*server, "advertise_url", "server.advertise_url")) {
         std::string trimmed = *url;
         while (trimmed.ends_with('/')) trimmed.pop_back();

@@ -129,6 +129,10 @@ struct Config {
   // standby are refused with 503 instead of forwarded.
   std::string advertise_url;
   std::string instance_name;  // as /v1/status and the leadership row show it; empty: hostname:pid
+  // [server] connection limits (see ServerLimits in daemon/http_server.hpp).
+  std::size_t max_connections = 256;          // served at once; a small reserve still answers health checks
+  std::size_t max_connections_per_peer = 64;  // from one address
+  core::Duration header_timeout = std::chrono::seconds{5};  // accept (or last response) to complete header
   std::string database_url_env = "PROMOTER_DATABASE_URL";
   std::size_t database_max_connections = 8;
   core::Policy policy;

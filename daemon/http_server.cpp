@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <exception>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <sys/socket.h>
@@ -119,7 +120,28 @@ std::optional<HttpResponse> read_error_response(const beast::error_code& ec, con
   return HttpResponse::error(400, "invalid_argument", "malformed HTTP request: " + ec.message());
 }
 
+// The path of a request target, without its query.
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
 }  // namespace
+
+std::string_view to_string(ConnectionRefusal refusal) {
+  switch (refusal) {
+    case ConnectionRefusal::max_connections: return "max_connections";
+    case ConnectionRefusal::per_peer: return "per_peer";
+    case ConnectionRefusal::header_timeout: return "header_timeout";
+  }
+  return "max_connections";
+}
+
+std::string_view to_string(AuthRefusal refusal) {
+  switch (refusal) {
+    case AuthRefusal::missing_token: return "missing_token";
+    case AuthRefusal::invalid_token: return "invalid_token";
+    case AuthRefusal::forbidden: return "forbidden";
+  }
+  return "forbidden";
+}
 
 struct HttpServer::Impl {
   // What stop() may do to a connection: close it at once, or let it finish its response first.
@@ -129,6 +151,34 @@ struct HttpServer::Impl {
     explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
     beast::tcp_stream stream;
     Phase phase = Phase::waiting;
+  };
+
+  // Which count a connection is held against: served (max_connections), the probes-only reserve, or
+  // the connections being told 503.
+  enum class Slot { general, reserve, refusal };
+
+  // Counts a connection against the limits from its accept (synchronously, in the accept loop, so a burst
+  // of connections cannot overtake the count) until its coroutine ends.
+  class Ticket {
+   public:
+    Ticket(Impl& impl, Slot slot, std::string peer) : impl_(&impl), slot_(slot), peer_(std::move(peer)) {
+      impl_->hold(slot_, peer_, +1);
+    }
+    Ticket(Ticket&& other) noexcept
+        : impl_(std::exchange(other.impl_, nullptr)), slot_(other.slot_), peer_(std::move(other.peer_)) {}
+    Ticket(const Ticket&) = delete;
+    Ticket& operator=(const Ticket&) = delete;
+    Ticket& operator=(Ticket&&) = delete;
+    ~Ticket() {
+      if (impl_) impl_->hold(slot_, peer_, -1);
+    }
+    Slot slot() const { return slot_; }
+    const std::string& peer() const { return peer_; }
+
+   private:
+    Impl* impl_;
+    Slot slot_;
+    std::string peer_;
   };
 
   // Keeps a connection in a set while its coroutine runs, so stop() can find it.
@@ -160,19 +210,54 @@ struct HttpServer::Impl {
   asio::steady_timer backoff;  // after an accept error like EMFILE, so the loop does not spin
   unsigned short bound_port = 0;
   bool stopping = false;
-  std::unordered_set<Connection*> served;   // counted against max_connections
-  std::unordered_set<Connection*> refused;  // being told 503
+  std::unordered_set<Connection*> open;  // every connection whose coroutine runs
+  std::size_t general = 0;                // connections held per Slot
+  std::size_t reserved = 0;
+  std::size_t refusing = 0;
+  std::unordered_map<std::string, std::size_t> per_peer;  // general and reserve connections by address
+
+  void hold(Slot slot, const std::string& peer, int delta) {
+    auto apply = [delta](std::size_t& n) { n = delta > 0 ? n + 1 : n - 1; };
+    if (slot == Slot::refusal) {
+      apply(refusing);
+      return;
+    }
+    apply(slot == Slot::general ? general : reserved);
+    if (delta > 0) {
+      ++per_peer[peer];
+    } else if (auto it = per_peer.find(peer); it != per_peer.end() && --it->second == 0) {
+      per_peer.erase(it);
+    }
+  }
+
+  std::size_t held_by(const std::string& peer) const {
+    auto it = per_peer.find(peer);
+    return it == per_peer.end() ? 0 : it->second;
+  }
+
+  void refused(ConnectionRefusal why) const { call_hook(hooks.on_connection_refused, "on_connection_refused", why); }
+
+  bool reserve_path(std::string_view target) const {
+    const auto path = path_of(target);
+    return std::find(limits.reserve_paths.begin(), limits.reserve_paths.end(), path) != limits.reserve_paths.end();
+  }
+
+  HttpResponse too_many_connections() const {
+    auto response = HttpResponse::error(
+        503, "unavailable",
+        "too many connections (limit " + std::to_string(limits.max_connections) + "); retry shortly");
+    response.headers.emplace_back("Retry-After", "1");
+    return response;
+  }
 
   void stop_now() {
     stopping = true;
     beast::error_code ignored;
     acceptor.close(ignored);
     backoff.cancel();
-    for (auto* set : {&served, &refused}) {
-      for (auto* connection : *set) {
-        // Closing completes the pending read with operation_aborted; the coroutine then unwinds.
-        if (connection->phase != Phase::busy) connection->stream.close();
-      }
+    for (auto* connection : open) {
+      // Closing completes the pending read with operation_aborted; the coroutine then unwinds.
+      if (connection->phase != Phase::busy) connection->stream.close();
     }
   }
 
@@ -195,67 +280,96 @@ struct HttpServer::Impl {
         co_await self->backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         continue;
       }
-      if (self->served.size() < self->limits.max_connections) {
-        spawn(self, serve(self, std::move(socket)), "connection");
-      } else if (self->refused.size() < self->limits.max_connections) {
-        spawn(self, refuse(self, std::move(socket)), "refused connection");
+      std::string peer;
+      if (auto endpoint = socket.remote_endpoint(ec); !ec) peer = endpoint.address().to_string();
+      auto& limits = self->limits;
+      if (self->held_by(peer) >= limits.max_connections_per_peer) {
+        refuse(self, std::move(socket), std::move(peer), ConnectionRefusal::per_peer);
+      } else if (self->general < limits.max_connections) {
+        Ticket ticket(*self, Slot::general, std::move(peer));
+        spawn(self, serve(self, std::move(socket), std::move(ticket)), "connection");
+      } else if (self->reserved < limits.reserve_connections) {
+        Ticket ticket(*self, Slot::reserve, std::move(peer));
+        spawn(self, serve(self, std::move(socket), std::move(ticket)), "reserve connection");
+      } else {
+        refuse(self, std::move(socket), std::move(peer), ConnectionRefusal::max_connections);
       }
-      // else: so many refusals are pending that even answering 503 would pile up sockets; the
-      // socket is closed as it goes out of scope.
     }
   }
 
-  // Answer 503 without reading the request: we are over max_connections.
-  static asio::awaitable<void> refuse(std::shared_ptr<Impl> self, tcp::socket socket) {
+  static void refuse(const std::shared_ptr<Impl>& self, tcp::socket socket, std::string peer, ConnectionRefusal why) {
+    self->refused(why);
+    // So many refusals pending that even answering 503 would pile up sockets: the socket just closes.
+    if (self->refusing >= self->limits.max_connections) return;
+    Ticket ticket(*self, Slot::refusal, std::move(peer));
+    spawn(self, answer_refusal(self, std::move(socket), std::move(ticket), why), "refused connection");
+  }
+
+  // Answers 503 without reading the request.
+  static asio::awaitable<void> answer_refusal(std::shared_ptr<Impl> self, tcp::socket socket, Ticket ticket,
+                                              ConnectionRefusal why) {
     Connection connection(std::move(socket));
-    Registration registration(self->refused, &connection);
-    auto response = HttpResponse::error(503, "unavailable",
-                                        "too many connections (limit " + std::to_string(self->limits.max_connections) +
-                                            "); retry shortly");
-    response.headers.emplace_back("Retry-After", "1");
+    Registration registration(self->open, &connection);
+    HttpResponse response = self->too_many_connections();
+    if (why == ConnectionRefusal::per_peer) {
+      response = HttpResponse::error(503, "too_many_connections",
+                                     "too many connections from " + ticket.peer() + " (limit " +
+                                         std::to_string(self->limits.max_connections_per_peer) +
+                                         " per address); close idle connections or retry shortly");
+      response.headers.emplace_back("Retry-After", "1");
+    }
     co_await self->write_response(connection, std::move(response), 11, false);
     co_await self->close_gracefully(connection);
   }
 
-  static asio::awaitable<void> serve(std::shared_ptr<Impl> self, tcp::socket socket) {
+  static asio::awaitable<void> serve(std::shared_ptr<Impl> self, tcp::socket socket, Ticket ticket) {
     beast::error_code ec;
-    std::string remote;
-    if (auto endpoint = socket.remote_endpoint(ec); !ec) remote = endpoint.address().to_string();
+    const std::string remote = ticket.peer();
+    const bool reserve_only = ticket.slot() == Slot::reserve;
 
     Connection connection(std::move(socket));
-    Registration registration(self->served, &connection);
+    Registration registration(self->open, &connection);
     beast::flat_buffer buffer;
     const auto& limits = self->limits;
     bool first = true;
 
     while (!self->stopping) {
-      // Wait for the next request's first byte: a new connection should speak promptly, an idle
-      // keep-alive one may take longer.
+      // From here (the accept, or the end of the previous response) the whole request header must
+      // arrive within header_timeout: neither a slow sender nor an idle client holds a slot longer.
       connection.phase = Phase::waiting;
+      connection.stream.expires_after(limits.header_timeout);
       if (buffer.size() == 0) {
-        connection.stream.expires_after(first ? limits.read_timeout : limits.idle_timeout);
         const std::size_t n = co_await connection.stream.async_read_some(
             buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) break;
+        if (ec) {
+          // A keep-alive connection idle between requests is simply closed, not counted as refused.
+          if (ec == beast::error::timeout && first) self->refused(ConnectionRefusal::header_timeout);
+          break;
+        }
         buffer.commit(n);
       }
       first = false;
 
-      // From here the whole request must arrive within read_timeout: a slow sender cannot hold a
-      // connection slot forever.
       connection.phase = Phase::reading;
       const auto started = Clock::now();
-      connection.stream.expires_after(limits.read_timeout);
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(limits.max_header_bytes, UINT32_MAX)));
       parser.body_limit(limits.max_body_bytes);
 
       std::optional<HttpResponse> early;  // an answer given without reading the rest; closes the connection
+      bool refusal = false;  // answered like a connection refused at a limit: no on_request
       co_await http::async_read_header(connection.stream, buffer, parser,
                                        asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec) connection.stream.expires_after(limits.read_timeout);  // the body's own deadline
       if (ec) {
+        if (ec == beast::error::timeout) self->refused(ConnectionRefusal::header_timeout);
         early = read_error_response(ec, limits);
         if (!early) break;
+      } else if (reserve_only && !self->reserve_path(to_std(parser.get().target()))) {
+        // A reserve connection serves only health checks and scrapes.
+        self->refused(ConnectionRefusal::max_connections);
+        early = self->too_many_connections();
+        refusal = true;
       } else if (parser.get().target().size() > limits.max_target_bytes) {
         early = HttpResponse::error(
             414, "uri_too_long", "request target exceeds " + std::to_string(limits.max_target_bytes) + " bytes");
@@ -277,7 +391,8 @@ struct HttpServer::Impl {
       const unsigned version = parser.is_header_done() ? parser.get().version() : 11;
       if (early) {
         connection.phase = Phase::busy;
-        call_hook(self->hooks.on_request, "on_request", method_text(method), unmatched_route, early->status,
+        if (!refusal)
+          call_hook(self->hooks.on_request, "on_request", method_text(method), unmatched_route, early->status,
                   std::chrono::duration<double>(Clock::now() - started).count());
         co_await self->write_response(connection, std::move(*early), version, false);
         break;
@@ -290,7 +405,8 @@ struct HttpServer::Impl {
       HttpResponse response = co_await self->respond(message, remote, route);
       call_hook(self->hooks.on_request, "on_request", method_text(method), route, response.status,
                 std::chrono::duration<double>(Clock::now() - started).count());
-      const bool keep_alive = message.keep_alive() && !self->stopping;
+      // A reserve connection answers one request, then frees its slot.
+      const bool keep_alive = message.keep_alive() && !self->stopping && !reserve_only;
       const bool written = co_await self->write_response(connection, std::move(response), version, keep_alive);
       if (!written) co_return;
       if (!keep_alive) break;
@@ -353,17 +469,17 @@ struct HttpServer::Impl {
   // Sets request.principal on success; otherwise returns the 401/403 to send.
   std::optional<HttpResponse> authorize(const http::request<http::string_body>& message, const RouteAccess& access,
                                         HttpRequest& request) const {
-    auto refuse_unauthenticated = [&](std::string_view reason) {
-      call_hook(hooks.on_auth_failure, "on_auth_failure", std::as_const(request), 401u, reason);
+    auto refuse_unauthenticated = [&](AuthRefusal kind, std::string_view reason) {
+      call_hook(hooks.on_auth_failure, "on_auth_failure", std::as_const(request), 401u, kind, reason);
       auto response = HttpResponse::error(401, "unauthorized", reason);
       response.headers.emplace_back("WWW-Authenticate", "Bearer");
       return response;
     };
 
     const auto token = bearer_token(to_std(message[http::field::authorization]));
-    if (!token) return refuse_unauthenticated("missing bearer token");
+    if (!token) return refuse_unauthenticated(AuthRefusal::missing_token, "missing bearer token");
     auto principal = tokens.authenticate(*token);
-    if (!principal) return refuse_unauthenticated("invalid bearer token");
+    if (!principal) return refuse_unauthenticated(AuthRefusal::invalid_token, "invalid bearer token");
 
     const Role role = principal->role;
     request.principal = std::move(principal);
@@ -371,7 +487,8 @@ struct HttpServer::Impl {
       const std::string reason = "role " + std::string(to_string(role)) + " may not " +
                                  std::string(method_text(request.method)) + " " + request.route + "; needs " +
                                  join_roles(access.roles);
-      call_hook(hooks.on_auth_failure, "on_auth_failure", std::as_const(request), 403u, std::string_view(reason));
+      call_hook(hooks.on_auth_failure, "on_auth_failure", std::as_const(request), 403u, AuthRefusal::forbidden,
+                std::string_view(reason));
       return HttpResponse::error(403, "forbidden", reason);
     }
     return std::nullopt;

@@ -149,6 +149,16 @@ Metrics::Metrics(std::string_view version, bool short_soak)
                             .Help("Write requests a standby forwarded to the leader, by result (forwarded, "
                                   "no_leader, unreachable)")
                             .Register(*registry_)),
+      connections_refused_(prometheus::BuildCounter()
+                               .Name("promoter_http_connections_refused_total")
+                               .Help("HTTP connections refused at a limit (max_connections, per_peer) or closed "
+                                     "because no complete request header arrived in time (header_timeout)")
+                               .Register(*registry_)),
+      auth_refusals_(prometheus::BuildCounter()
+                         .Name("promoter_auth_refusals_total")
+                         .Help("API requests refused by authentication (missing_token, invalid_token: 401) or "
+                               "authorisation (forbidden: 403)")
+                         .Register(*registry_)),
       commit_batch_(prometheus::BuildHistogram()
                         .Name("promoter_commit_batch_events")
                         .Help("Events committed together in one transaction (group commit on the state strand)")
@@ -177,6 +187,8 @@ Metrics::Metrics(std::string_view version, bool short_soak)
     migrations_.Add({{"result", result}});
     reconciles_.Add({{"result", result}});
   }
+  for (auto reason : {"max_connections", "per_peer", "header_timeout"}) connections_refused_.Add({{"reason", reason}});
+  for (auto reason : {"missing_token", "invalid_token", "forbidden"}) auth_refusals_.Add({{"reason", reason}});
 }
 
 std::string Metrics::serialize() const {
@@ -276,5 +288,11 @@ void Metrics::write_forwarded(std::string_view result) {
 }
 
 void Metrics::commit_batch(std::size_t events) { commit_batch_.Observe(static_cast<double>(events)); }
+
+void Metrics::connection_refused(std::string_view reason) {
+  connections_refused_.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::auth_refused(std::string_view reason) { auth_refusals_.Add({{"reason", std::string(reason)}}).Increment(); }
 
 }  // namespace promoter::daemon

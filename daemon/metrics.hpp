@@ -60,6 +60,10 @@ class Metrics {
   void set_stale_epoch_refusals(std::uint64_t total);
   // Writes a standby forwarded to the leader, by result (forwarded, no_leader, unreachable).
   void write_forwarded(std::string_view result);
+  // A connection refused by the HTTP server (reason: max_connections, per_peer, header_timeout).
+  void connection_refused(std::string_view reason);
+  // A request refused by authentication or authorisation (reason: missing_token, invalid_token, forbidden).
+  void auth_refused(std::string_view reason);
   // One group commit of the state strand and how many events it carried.
   void commit_batch(std::size_t events);
 
@@ -93,6 +97,8 @@ class Metrics {
   prometheus::Counter& takeovers_;
   prometheus::Counter& stale_epoch_refusals_;
   prometheus::Family<prometheus::Counter>& forwarded_writes_;
+  prometheus::Family<prometheus::Counter>& connections_refused_;
+  prometheus::Family<prometheus::Counter>& auth_refusals_;
   prometheus::Histogram& commit_batch_;
 };
 

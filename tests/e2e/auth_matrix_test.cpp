@@ -113,11 +113,16 @@ restart_order = 1
     }
   }
 
-  // Refusals reach the audit trail, naming who and what, never the token that was presented.
+  // Refusals reach the audit trail, naming who and what, never the token that was presented. A 403 is
+  // written at once; 401s are counted per peer, route and reason and written when their minute closes or
+  // at shutdown, so restart to see them now.
+  CHECK(daemon.terminate() == 0);
+  daemon.start();
   const auto audit = daemon.get("/v1/audit?limit=1000", tokens::viewer).body;
   CHECK(audit.find("auth.unauthenticated") != std::string::npos);
   CHECK(audit.find("auth.forbidden") != std::string::npos);
   CHECK(audit.find("POST /v1/hotfixes") != std::string::npos);
+  CHECK(audit.find("1 refusal from 127.0.0.1 on POST /v1/hotfixes: invalid bearer token") != std::string::npos);
   for (const auto& token : {bad_token, tokens::viewer, tokens::ci, tokens::alice}) {
     CHECK(audit.find(token) == std::string::npos);
     CHECK(daemon.get("/metrics", "").body.find(token) == std::string::npos);

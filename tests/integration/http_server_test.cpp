@@ -72,8 +72,13 @@ using Response = http::response<http::string_body>;
 // 5 s deadline, so a server that misbehaves fails the test instead of hanging it.
 class Client {
  public:
-  explicit Client(unsigned short port) : stream_(ioc_) {
+  // `from`: the loopback address to connect from (127.0.0.x), so the server sees distinct peers.
+  explicit Client(unsigned short port, const char* from = nullptr) : stream_(ioc_) {
     beast::error_code result;
+    if (from != nullptr) {
+      stream_.socket().open(tcp::v4());
+      stream_.socket().bind(tcp::endpoint(asio::ip::make_address(from), 0));
+    }
     stream_.expires_after(timeout);
     stream_.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
                           [&](beast::error_code ec) { result = ec; });
@@ -221,11 +226,16 @@ class TestServer {
                });
 
     ServerHooks hooks;
-    hooks.on_auth_failure = [this](const HttpRequest& request, unsigned status, std::string_view reason) {
+    hooks.on_auth_failure = [this](const HttpRequest& request, unsigned status, promoter::daemon::AuthRefusal,
+                                   std::string_view reason) {
       std::lock_guard lock(mutex);
       auth_failures.push_back(AuthFailure{
           status, std::string(reason), request.route,
           request.principal ? std::optional<std::string>(request.principal->identity) : std::nullopt});
+    };
+    hooks.on_connection_refused = [this](promoter::daemon::ConnectionRefusal why) {
+      std::lock_guard lock(mutex);
+      refusals.push_back(why);
     };
     hooks.on_request = [this](std::string_view method, std::string_view route, unsigned status, double seconds) {
       std::lock_guard lock(mutex);
@@ -256,7 +266,7 @@ class TestServer {
     ServerLimits limits;
     limits.max_body_bytes = 64 * 1024;
     limits.read_timeout = 2s;
-    limits.idle_timeout = 5s;
+    limits.header_timeout = 2s;
     return limits;
   }
 
@@ -269,6 +279,10 @@ class TestServer {
   std::vector<RequestRecord> requests_seen() {
     std::lock_guard lock(mutex);
     return requests;
+  }
+  std::vector<promoter::daemon::ConnectionRefusal> refusals_seen() {
+    std::lock_guard lock(mutex);
+    return refusals;
   }
 
   asio::io_context ioc;
@@ -284,6 +298,7 @@ class TestServer {
   std::mutex mutex;
   std::vector<AuthFailure> auth_failures;
   std::vector<RequestRecord> requests;
+  std::vector<promoter::daemon::ConnectionRefusal> refusals;
 };
 
 // Compile-time checks that no plaintext token is reachable through the registry's types.
@@ -534,9 +549,9 @@ TEST_CASE("keep-alive serves several requests on one connection until the client
   CHECK(closed_by_peer(client.wait_closed()));
 }
 
-TEST_CASE("a client that sends half a request is disconnected after read_timeout") {
+TEST_CASE("a client that sends half a request header is disconnected after header_timeout") {
   auto limits = TestServer::test_limits();
-  limits.read_timeout = 200ms;
+  limits.header_timeout = 200ms;
   TestServer server(limits);
 
   Client slow(server.port());
@@ -553,9 +568,9 @@ TEST_CASE("a client that sends half a request is disconnected after read_timeout
   CHECK(closed_by_peer(silent.wait_closed()));
 }
 
-TEST_CASE("a keep-alive connection idle for idle_timeout is closed") {
+TEST_CASE("a keep-alive connection idle for header_timeout is closed") {
   auto limits = TestServer::test_limits();
-  limits.idle_timeout = 200ms;
+  limits.header_timeout = 200ms;
   TestServer server(limits);
   Client client(server.port());
   REQUIRE(client.request(http::verb::get, "/healthz").result_int() == 200);
@@ -564,12 +579,13 @@ TEST_CASE("a keep-alive connection idle for idle_timeout is closed") {
   const auto elapsed = std::chrono::steady_clock::now() - started;
   CHECK_MESSAGE(closed_by_peer(ended_with), ended_with.message());
   CHECK(elapsed >= 150ms);  // the server's clock started a little before ours
-  CHECK(elapsed < 1500ms);  // idle_timeout applied, not the 2 s read_timeout
+  CHECK(elapsed < 1500ms);  // header_timeout applied, not the 2 s read_timeout
 }
 
 TEST_CASE("connections beyond max_connections are answered 503 and closed, then served once a slot frees") {
   auto limits = TestServer::test_limits();
   limits.max_connections = 2;
+  limits.reserve_connections = 0;  // no probes-only reserve: every connection past the limit is refused
   TestServer server(limits);
 
   auto first = std::make_unique<Client>(server.port());
@@ -600,6 +616,53 @@ TEST_CASE("connections beyond max_connections are answered 503 and closed, then 
     served = response && response->result_int() == 200;
   }
   CHECK(served);
+}
+
+TEST_CASE("past max_connections a reserve answers only health checks; one address past its limit is refused") {
+  using promoter::daemon::ConnectionRefusal;
+  auto limits = TestServer::test_limits();
+  limits.header_timeout = 30s;  // the idle connections below hold their slots for the whole test
+  limits.max_connections = 2;
+  limits.reserve_connections = 1;
+  limits.reserve_paths = {"/healthz"};
+  limits.max_connections_per_peer = 1;
+  TestServer server(limits);
+
+  // A completed exchange proves the server accepted (and counts) each connection.
+  Client first(server.port(), "127.0.0.2");
+  REQUIRE(first.request(http::verb::get, "/healthz").result_int() == 200);
+  Client second(server.port(), "127.0.0.3");
+  REQUIRE(second.request(http::verb::get, "/healthz").result_int() == 200);
+
+  // The first address again: over its own limit, refused at once without reading the request.
+  Client again(server.port(), "127.0.0.2");
+  beast::error_code read_error;
+  auto per_peer = again.read_response(&read_error);
+  REQUIRE_MESSAGE(per_peer, read_error.message());
+  CHECK(per_peer->result_int() == 503);
+  CHECK(error_code_of(*per_peer) == "too_many_connections");
+  CHECK(sv((*per_peer)["Retry-After"]) == "1");
+  check_standard_headers(*per_peer);
+  CHECK(closed_by_peer(again.wait_closed()));
+
+  // Every slot is taken: a third address lands in the reserve, which answers a health check once...
+  Client monitor(server.port(), "127.0.0.4");
+  auto health = monitor.request(http::verb::get, "/healthz");
+  CHECK(health.result_int() == 200);
+  CHECK_FALSE(health.keep_alive());
+  CHECK(closed_by_peer(monitor.wait_closed()));
+  // ...and nothing else.
+  Client api(server.port(), "127.0.0.5");
+  auto busy = api.request(http::verb::get, "/v1/items", viewer_token);
+  CHECK(busy.result_int() == 503);
+  CHECK(error_code_of(busy) == "unavailable");
+  CHECK(sv(busy["Retry-After"]) == "1");
+  CHECK(closed_by_peer(api.wait_closed()));
+
+  const std::vector<ConnectionRefusal> expected{ConnectionRefusal::per_peer, ConnectionRefusal::max_connections};
+  CHECK(server.refusals_seen() == expected);
+  // Refusals are not requests: only the three health checks were.
+  CHECK(server.requests_seen().size() == 3);
 }
 
 TEST_CASE("a handler that throws is a 500 with a generic message and the connection stays usable") {
