@@ -335,14 +335,23 @@ App::~App() {
 
 core::Result<void> App::prepare(core::Duration db_wait, int inherited_socket) {
   const auto deadline = std::chrono::steady_clock::now() + db_wait;
+  const auto stopped = [] {
+    return core::fail(core::ErrorCode::aborted, "stopped while waiting for the database; nothing was started");
+  };
   for (int attempt = 1;; ++attempt) {
+    {
+      std::lock_guard lock(prepare_mutex_);
+      if (stop_requested_) return stopped();
+    }
     auto m = store_.migrate();
     if (m) break;
     if (m.error().code != core::ErrorCode::unavailable || std::chrono::steady_clock::now() >= deadline)
       return std::unexpected(m.error());
     log(LogLevel::warn, "database not reachable yet; retrying",
         {{"attempt", attempt}, {"error", m.error().message}, {"detail", m.error().detail}});
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    // Waits for the next attempt, or for stop(): a SIGTERM here must not wait out the budget.
+    std::unique_lock lock(prepare_mutex_);
+    if (prepare_wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_requested_; })) return stopped();
   }
   metrics_.set_database_up(true);
   auto bound = inherited_socket >= 0 ? server_->adopt(inherited_socket)
@@ -448,6 +457,11 @@ asio::awaitable<void> App::run_promotion(PromotionId id, std::string sha) {
 }
 
 void App::stop() {
+  {
+    std::lock_guard lock(prepare_mutex_);
+    stop_requested_ = true;
+  }
+  prepare_wake_.notify_all();
   asio::post(io_, [this] {
     if (stopping_) return;
     stopping_ = true;

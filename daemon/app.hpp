@@ -5,7 +5,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <set>
 
 #include "adapters/fly_client.hpp"
@@ -53,7 +55,8 @@ class App {
   ~App();
 
   // Applies schema migrations (waiting up to `db_wait` for the database), binds the listen address, or
-  // serves `inherited_socket` (>= 0: a listening socket this App takes over) instead.
+  // serves `inherited_socket` (>= 0: a listening socket this App takes over) instead. A stop() before or
+  // during the wait ends it at once with ErrorCode::aborted (checked between connection attempts).
   core::Result<void> prepare(core::Duration db_wait, int inherited_socket = -1);
   // Runs until stop(); returns once the io_context has no work left.
   void run();
@@ -117,6 +120,10 @@ class App {
   std::unique_ptr<HttpServer> server_;
   std::set<PromotionId> running_;  // io thread only
   bool stopping_ = false;
+  // stop() wakes prepare() from its wait between database connection attempts.
+  std::mutex prepare_mutex_;
+  std::condition_variable prepare_wake_;
+  bool stop_requested_ = false;  // guarded by prepare_mutex_
   bool deposed_ = false;
   bool announced_ready_ = false;  // io thread only
   int kept_socket_ = -1;
