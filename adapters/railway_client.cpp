@@ -185,6 +185,7 @@ RailwayClient::Result<json> RailwayClient::execute(std::string operation, std::s
     spec.url = options_.endpoint;
     spec.idempotent = idempotent;
     spec.operation = operation;  // one of the few GraphQL operation names above: a bounded label
+    spec.budget = options_.budget;
     spec.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
     if (options_.token_kind == RailwayTokenKind::project) {
         spec.headers.emplace_back("Project-Access-Token", options_.token);

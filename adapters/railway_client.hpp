@@ -29,6 +29,8 @@ struct RailwayClientOptions {
     std::string endpoint = "https://backboard.railway.com/graphql/v2";
     std::string token;  // given by the caller (read from the environment), never from a config file
     RailwayTokenKind token_kind = RailwayTokenKind::account;
+    // The token's allowance, shared with every other client of the same token (TokenBudgets); empty: none.
+    std::shared_ptr<TokenBudget> budget{};
 };
 
 struct RailwayDeployment {

@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cmath>
 #include <fmt/format.h>
 #include <thread>
 #include <fcntl.h>
@@ -114,11 +115,14 @@ App::App(Config config, Secrets secrets, const Clock& clock)
     options.ca_file = config_.railway->ca_file;
     options.observer = adapter_observer("railway");
     http_client_ = std::make_unique<adapters::HttpClient>(io_.get_executor(), options);
+    const std::string token = secrets.railway_token.value_or("");
     railway_ = std::make_unique<adapters::RailwayClient>(
-        *http_client_, adapters::RailwayClientOptions{config_.railway->endpoint, secrets.railway_token.value_or(""),
+        *http_client_, adapters::RailwayClientOptions{config_.railway->endpoint, token,
                                                       config_.railway->token_kind == "project"
                                                           ? adapters::RailwayTokenKind::project
-                                                          : adapters::RailwayTokenKind::account});
+                                                          : adapters::RailwayTokenKind::account,
+                                                      token_budget("railway", "railway", token,
+                                                                   config_.railway->requests_per_hour)});
     railway_staging_ = std::make_unique<RailwayStaging>(
         io_, *railway_, releases_, config_, secrets.railway_webhook_secret, [this](core::AuditNote note) {
           const auto now = clock_.now();
@@ -134,8 +138,10 @@ App::App(Config config, Secrets secrets, const Clock& clock)
     options.ca_file = config_.fly->ca_file;
     options.observer = adapter_observer("fly");
     fly_http_ = std::make_unique<adapters::HttpClient>(io_.get_executor(), options);
+    const std::string token = secrets.fly_token.value_or("");
     fly_ = std::make_unique<adapters::FlyClient>(
-        *fly_http_, adapters::FlyClientOptions{config_.fly->endpoint, secrets.fly_token.value_or("")});
+        *fly_http_, adapters::FlyClientOptions{config_.fly->endpoint, token,
+                                               token_budget("fly", "fly", token, config_.fly->requests_per_hour)});
   }
   {
     adapters::HttpClientOptions options;
@@ -325,6 +331,22 @@ StepPerformers App::make_performers(const Secrets& secrets) {
   else
     performers.verify = keep(std::make_unique<adapters::ProbeVerifyStep>(*probe_http_, to_probes(config_.smoke.production)));
   return performers;
+}
+
+std::shared_ptr<adapters::TokenBudget> App::token_budget(const std::string& provider, const std::string& section,
+                                                         std::string_view token, int requests_per_hour) {
+  adapters::TokenBudget::Options options;
+  options.provider = provider;
+  options.label = section;
+  options.requests_per_hour = requests_per_hour;
+  options.report = [this](const adapters::TokenBudget& b) {
+    const auto left = b.back_off_until() - adapters::TokenBudget::Clock::now();
+    metrics_.set_provider_budget(b.provider(), b.label(), std::floor(b.remaining()),
+                                 std::max(0.0, std::chrono::duration<double>(left).count()));
+  };
+  auto budget = budgets_.for_token(token, std::move(options));
+  metrics_.set_provider_budget(budget->provider(), budget->label(), std::floor(budget->remaining()), 0);
+  return budget;
 }
 
 App::~App() {

@@ -17,6 +17,7 @@
 #include "adapters/railway_client.hpp"
 #include "adapters/simulated_production.hpp"
 #include "adapters/slack_notifier.hpp"
+#include "adapters/token_budget.hpp"
 #include "daemon/api.hpp"
 #include "daemon/auth.hpp"
 #include "daemon/clock.hpp"
@@ -87,6 +88,10 @@ class App {
   StepPerformers make_performers(const Secrets&);
   // Reports every outbound request attempt of one adapter (railway, fly, probe) to the metrics.
   adapters::HttpObserver adapter_observer(std::string adapter);
+  // The budget of a provider token (made on first use), reported to the metrics under `section`, the config
+  // section that names the token.
+  std::shared_ptr<adapters::TokenBudget> token_budget(const std::string& provider, const std::string& section,
+                                                      std::string_view token, int requests_per_hour);
   void make_notifier(const Secrets&);
   void apply_reload(const EnvLookup&);
 
@@ -103,6 +108,8 @@ class App {
   ReleaseService releases_;
   ObligationWatch obligations_;
   adapters::SimulatedProduction simulated_;
+  // One request allowance per provider token, shared by every client of that token in this process.
+  adapters::TokenBudgets budgets_;
   std::unique_ptr<adapters::HttpClient> http_client_;
   std::unique_ptr<adapters::RailwayClient> railway_;
   std::unique_ptr<RailwayStaging> railway_staging_;

@@ -148,6 +148,16 @@ Metrics::Metrics(std::string_view version, bool short_soak)
                             .Name("promoter_forwarded_writes_total")
                             .Help("Write requests a standby forwarded to the leader, by result (forwarded, "
                                   "no_leader, unreachable)")
+                            .Register(*registry_)),
+      provider_budget_(prometheus::BuildGauge()
+                           .Name("promoter_provider_budget_remaining")
+                           .Help("Requests left in the hourly budget of a provider token, by provider and the config "
+                                 "section naming the token (never the token)")
+                           .Register(*registry_)),
+      provider_backoff_(prometheus::BuildGauge()
+                            .Name("promoter_provider_backoff_seconds")
+                            .Help("Seconds every request of a provider token still waits on the provider's "
+                                  "Retry-After, when last looked at (0: none)")
                             .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("promoter_build_info")
@@ -268,6 +278,13 @@ void Metrics::set_stale_epoch_refusals(std::uint64_t total) {
 
 void Metrics::write_forwarded(std::string_view result) {
   forwarded_writes_.Add({{"result", std::string(result)}}).Increment();
+}
+
+void Metrics::set_provider_budget(std::string_view provider, std::string_view token, double remaining,
+                                  double backoff_seconds) {
+  const std::map<std::string, std::string> labels{{"provider", std::string(provider)}, {"token", std::string(token)}};
+  provider_budget_.Add(labels).Set(remaining);
+  provider_backoff_.Add(labels).Set(backoff_seconds);
 }
 
 }  // namespace promoter::daemon

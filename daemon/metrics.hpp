@@ -60,6 +60,10 @@ class Metrics {
   void set_stale_epoch_refusals(std::uint64_t total);
   // Writes a standby forwarded to the leader, by result (forwarded, no_leader, unreachable).
   void write_forwarded(std::string_view result);
+  // A provider token's hourly budget left and the back-off it is under. `token` names where the token is
+  // configured (its config section, e.g. "railway"), never the token or any part of it.
+  void set_provider_budget(std::string_view provider, std::string_view token, double remaining,
+                           double backoff_seconds);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -91,6 +95,8 @@ class Metrics {
   prometheus::Counter& takeovers_;
   prometheus::Counter& stale_epoch_refusals_;
   prometheus::Family<prometheus::Counter>& forwarded_writes_;
+  prometheus::Family<prometheus::Gauge>& provider_budget_;
+  prometheus::Family<prometheus::Gauge>& provider_backoff_;
 };
 
 }  // namespace promoter::daemon

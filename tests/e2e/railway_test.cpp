@@ -344,4 +344,11 @@ TEST_CASE("a webhook Railway's API does not confirm is acknowledged 202 ignored 
   r = post(payload(real));
   CHECK_MESSAGE(r.status == 503, r.body);
   CHECK(env.state(sha1) == "soaking");  // nothing recorded was changed by any of it
+
+  // The Railway token's budget is a metric labelled by its config section, never by the token.
+  const std::string metrics = env.daemon.get("/metrics", "").body;
+  CHECK_MESSAGE(metrics.find(R"(promoter_provider_budget_remaining{provider="railway",token="railway"} )") !=
+                    std::string::npos,
+                metrics);
+  CHECK(metrics.find(railway_token.substr(0, 8)) == std::string::npos);
 }
