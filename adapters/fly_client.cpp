@@ -170,6 +170,7 @@ asio::awaitable<std::expected<json, AdapterError>> perform(HttpClient& http, con
     spec.idempotent = call.idempotent;
     spec.timeout = call.timeout;
     spec.operation = call.operation;
+    spec.budget = options.budget;
     spec.headers = {{"Accept", "application/json"}};
     if (const auto authorization = authorization_value(options); !authorization.empty()) {
         spec.headers.emplace_back("Authorization", authorization);

@@ -62,6 +62,8 @@ struct FlyClientOptions {
     // The Authorization header value as given: "Bearer <token>" or "FlyV1 <macaroon>". A bare token
     // (no space) is sent as "Bearer <token>". Never logged.
     std::string authorization;
+    // The token's allowance, shared with every other client of the same token (TokenBudgets); empty: none.
+    std::shared_ptr<TokenBudget> budget{};
 };
 
 // Every call converts a non-2xx answer into AdapterError{http_status, status, "<what>: <fly's

@@ -196,14 +196,27 @@ boost::asio::awaitable<core::Result<void>> FlyDeployStep::roll(const FlyMachine&
   co_return healthy;
 }
 
-boost::asio::awaitable<void> FlyDeployStep::release_noted_lease(const std::string& progress) {
+boost::asio::awaitable<core::Result<void>> FlyDeployStep::settle_noted_machine(const std::string& progress,
+                                                                               const std::string& image) {
   const auto j = nlohmann::json::parse(progress, nullptr, false);
-  if (!j.is_object() || !j.contains("fly_machine") || !j.contains("lease_nonce")) co_return;
+  if (!j.is_object() || !j.contains("fly_machine") || !j.contains("lease_nonce")) co_return core::Result<void>{};
   const auto machine = j.value("fly_machine", std::string());
   const auto nonce = j.value("lease_nonce", std::string());
-  if (machine.empty() || nonce.empty()) co_return;
+  if (machine.empty() || nonce.empty()) co_return core::Result<void>{};
+  // The order a roll keeps is started, checks passing, then release: a crash must not shorten it. Ask Fly
+  // where the machine is; if our update reached it, it is waited healthy while the lease is still ours.
+  auto m = co_await client_.get_machine(target_.app, machine);
+  core::Result<void> healthy{};
+  if (m) {
+    if (m->image == image) healthy = co_await wait_healthy(m->id, m->instance_id, image);
+  } else if (!(m.error().kind == AdapterError::Kind::http_status && m.error().http_status == 404)) {
+    // Cannot tell whether the update was applied: keep the lease (it expires on its own) and let the
+    // executor retry, rather than release a machine that may still be starting.
+    co_return std::unexpected(step_error(m.error(), fmt::format("reading Fly machine {} of {}", machine, target_.app)));
+  }
   // Ours from before the crash; if it expired or was released already, Fly says so and nothing is lost.
   co_await client_.release_lease(target_.app, machine, nonce);
+  co_return healthy;
 }
 
 boost::asio::awaitable<core::Result<std::string>> FlyDeployStep::perform(const daemon::StepContext& ctx) {
@@ -240,8 +253,9 @@ boost::asio::awaitable<core::Result<std::string>> FlyDeployStep::perform(const d
 }
 
 boost::asio::awaitable<core::Result<std::optional<std::string>>> FlyDeployStep::find_done(const daemon::StepContext& ctx) {
-  co_await release_noted_lease(ctx.progress);
   const std::string image = fly_image_for(target_.image_template, ctx.sha);
+  auto settled = co_await settle_noted_machine(ctx.progress, image);
+  if (!settled) co_return std::unexpected(settled.error());
   auto list = co_await machines();
   if (!list) co_return std::unexpected(list.error());
   const bool all_on_image =

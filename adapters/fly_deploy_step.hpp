@@ -5,7 +5,8 @@
 //
 // Never updates a machine twice: a machine already on the target image counts as done (it is only waited
 // healthy), and the lease nonce and new instance id are noted in the journal before each wait, so a
-// restart gives back a lease it held and resumes with the next machine.
+// restart resumes with the next machine. A restart keeps the order of a machine's roll: a machine it had
+// updated is waited started with passing checks before the lease it noted is given back.
 #include <utility>  // before asio: Boost 1.74's awaitable.hpp needs it
 
 #include <boost/asio/any_io_executor.hpp>
@@ -47,7 +48,11 @@ class FlyDeployStep final : public daemon::StepPerformer {
                                                            const std::string& nonce);
   boost::asio::awaitable<core::Result<void>> wait_healthy(const std::string& machine_id, const std::string& instance_id,
                                                           const std::string& image);
-  boost::asio::awaitable<void> release_noted_lease(const std::string& progress);
+  // After a restart: the machine the journal noted as being rolled, if it is on `image`, is waited healthy;
+  // then the lease noted for it is released (also when the wait failed: a failed machine is for people to
+  // look at, not to stay locked).
+  boost::asio::awaitable<core::Result<void>> settle_noted_machine(const std::string& progress,
+                                                                  const std::string& image);
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds);
 
   boost::asio::any_io_executor executor_;

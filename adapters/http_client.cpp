@@ -425,6 +425,7 @@ asio::awaitable<std::expected<HttpResult, AdapterError>> HttpClient::request(Htt
     const int max_attempts = options_.retry.max_attempts;
 
     for (int attempt = 1;; ++attempt) {
+        if (spec.budget) co_await spec.budget->acquire();
         const auto started = Clock::now();
         auto outcome = co_await impl_->attempt(*url, request, timeout);
         if (options_.observer) {
@@ -435,14 +436,21 @@ asio::awaitable<std::expected<HttpResult, AdapterError>> HttpClient::request(Htt
         }
         const bool last = attempt >= max_attempts;
         std::chrono::milliseconds delay{};
+        bool budget_waits = false;  // the budget's acquire() waits out a token's back-off instead
         if (outcome) {
             outcome->attempts = attempt;
-            if (!retryable_status(outcome->status) || last || !may_repeat) co_return std::move(*outcome);
             std::optional<std::chrono::seconds> retry_after;
             if (const auto it = outcome->headers.find("retry-after"); it != outcome->headers.end()) {
                 retry_after = parse_retry_after(it->second);
             }
-            if (retry_after) {
+            // A rate limit holds back every request of the token, this one's retry and other callers' alike,
+            // also when this request is not retried.
+            const bool token_backs_off = spec.budget && outcome->status == 429 && retry_after;
+            if (token_backs_off) spec.budget->back_off(*retry_after);
+            if (!retryable_status(outcome->status) || last || !may_repeat) co_return std::move(*outcome);
+            if (token_backs_off) {
+                budget_waits = true;
+            } else if (retry_after) {
                 delay = std::min<std::chrono::milliseconds>(*retry_after, options_.retry.retry_after_cap);
             } else {
                 delay = backoff_delay(options_.retry, attempt, options_.jitter());
@@ -457,7 +465,7 @@ asio::awaitable<std::expected<HttpResult, AdapterError>> HttpClient::request(Htt
             }
             delay = backoff_delay(options_.retry, attempt, options_.jitter());
         }
-        co_await options_.sleeper(delay);
+        if (!budget_waits) co_await options_.sleeper(delay);
     }
 }
 

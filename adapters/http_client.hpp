@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "adapters/adapter_error.hpp"
+#include "adapters/token_budget.hpp"
 
 namespace promoter::adapters {
 
@@ -74,6 +75,10 @@ struct HttpRequestSpec {
     // What the request does, as a bounded metrics label (a GraphQL operation name, "machines.list");
     // never anything per call such as an id or a SHA.
     std::string operation{};
+    // The allowance of the token this request carries: every attempt waits for the token's back-off and
+    // spends one request of its budget; a 429 sets the back-off for every request of the token. Empty:
+    // the request is not rate-limited here.
+    std::shared_ptr<TokenBudget> budget{};
 };
 
 struct HttpResult {

@@ -125,6 +125,27 @@ std::string clip(std::string_view text, std::size_t limit = 300) {
     return out;
 }
 
+// Railway (and GraphQL servers generally) report a missing object as an error whose path is the field and
+// whose message says so ("Deployment not found"); the field, or all of `data` when the field is non-null in
+// the schema, is null. The message is the only signal Railway gives: no error code tells it apart.
+bool reports_not_found(const json& body, const std::string& field) {
+    if (!body.is_object() || !body.contains("errors") || !body["errors"].is_array() || body["errors"].empty())
+        return false;
+    for (const auto& error : body["errors"]) {
+        if (!error.is_object() || !error.contains("path") || !error["path"].is_array() || error["path"].size() != 1 ||
+            error["path"][0] != field)
+            return false;
+        auto message = string_field(error, "message");
+        if (!message) return false;
+        std::string lower;
+        for (const char c : *message) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (lower.find("not found") == std::string::npos) return false;
+    }
+    const auto data = body.find("data");
+    return data == body.end() || data->is_null() ||
+           (data->is_object() && (!data->contains(field) || (*data)[field].is_null()));
+}
+
 }  // namespace
 
 bool is_known_railway_deployment_status(std::string_view status) {
@@ -158,12 +179,13 @@ RailwayClient::RailwayClient(HttpClient& http, RailwayClientOptions options)
     : http_(http), options_(std::move(options)) {}
 
 RailwayClient::Result<json> RailwayClient::execute(std::string operation, std::string document, json variables,
-                                                   bool idempotent) {
+                                                   bool idempotent, std::string missing_field) {
     HttpRequestSpec spec;
     spec.method = HttpMethod::post;
     spec.url = options_.endpoint;
     spec.idempotent = idempotent;
     spec.operation = operation;  // one of the few GraphQL operation names above: a bounded label
+    spec.budget = options_.budget;
     spec.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
     if (options_.token_kind == RailwayTokenKind::project) {
         spec.headers.emplace_back("Project-Access-Token", options_.token);
@@ -205,6 +227,9 @@ RailwayClient::Result<json> RailwayClient::execute(std::string operation, std::s
             message += " (rate limited; see X-RateLimit-Reset)";
         }
         co_return std::unexpected(AdapterError{AdapterError::Kind::http_status, response.status, std::move(message)});
+    }
+    if (!graphql_messages.empty() && !missing_field.empty() && reports_not_found(body, missing_field)) {
+        co_return json{{missing_field, nullptr}};
     }
     if (!graphql_messages.empty()) {
         co_return std::unexpected(AdapterError{AdapterError::Kind::graphql, response.status,
@@ -276,6 +301,17 @@ RailwayClient::Result<RailwayDeployment> RailwayClient::get_deployment(std::stri
     auto deployment = parse_deployment((*data)["deployment"]);
     if (!deployment) co_return std::unexpected(protocol_error("Railway GetDeployment: " + deployment.error()));
     co_return std::move(*deployment);
+}
+
+RailwayClient::Result<std::optional<RailwayDeployment>> RailwayClient::find_deployment(std::string deployment_id) {
+    json variables = {{"id", deployment_id}};
+    auto data = co_await execute(std::string("GetDeployment"), kGetDeployment, std::move(variables), true,
+                                 std::string("deployment"));
+    if (!data) co_return std::unexpected(std::move(data.error()));
+    if ((*data)["deployment"].is_null()) co_return std::optional<RailwayDeployment>();
+    auto deployment = parse_deployment((*data)["deployment"]);
+    if (!deployment) co_return std::unexpected(protocol_error("Railway GetDeployment: " + deployment.error()));
+    co_return std::optional<RailwayDeployment>(std::move(*deployment));
 }
 
 RailwayClient::Result<std::string> RailwayClient::deploy_commit(std::string service_id, std::string environment_id,

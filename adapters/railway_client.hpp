@@ -29,6 +29,8 @@ struct RailwayClientOptions {
     std::string endpoint = "https://backboard.railway.com/graphql/v2";
     std::string token;  // given by the caller (read from the environment), never from a config file
     RailwayTokenKind token_kind = RailwayTokenKind::account;
+    // The token's allowance, shared with every other client of the same token (TokenBudgets); empty: none.
+    std::shared_ptr<TokenBudget> budget{};
 };
 
 struct RailwayDeployment {
@@ -67,6 +69,10 @@ public:
         std::string environment_id, std::string project_id, std::vector<std::string> service_ids, int first);
 
     Result<RailwayDeployment> get_deployment(std::string deployment_id);
+    // As get_deployment, but nullopt when Railway answers definitively that no deployment has this id
+    // (a GraphQL error at path ["deployment"] saying "not found", the field null). Anything else that
+    // goes wrong (unreachable, 5xx, 429, "Not Authorized") stays an error: it may pass.
+    Result<std::optional<RailwayDeployment>> find_deployment(std::string deployment_id);
 
     // serviceInstanceDeployV2 with an exact commit (a 40-hex SHA); returns the new deployment id.
     // Sent once, never retried after it may have reached Railway: the caller reconciles.
@@ -78,8 +84,10 @@ public:
 private:
     // POSTs {"query","variables","operationName"}; returns `data`, or an error for a non-2xx
     // answer, a non-empty `errors` array, or an answer that is not GraphQL JSON.
+    // With `missing_field` set, an answer whose only errors say that field's object was not found is
+    // `data` with that field null instead of an error.
     Result<nlohmann::json> execute(std::string operation, std::string document, nlohmann::json variables,
-                                   bool idempotent);
+                                   bool idempotent, std::string missing_field = {});
 
     HttpClient& http_;
     RailwayClientOptions options_;

@@ -6,6 +6,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cmath>
 #include <fmt/format.h>
 #include <thread>
 #include <fcntl.h>
@@ -120,11 +121,14 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
     options.ca_file = config_.railway->ca_file;
     options.observer = adapter_observer("railway");
     http_client_ = std::make_unique<adapters::HttpClient>(io_.get_executor(), options);
+    const std::string token = secrets.railway_token.value_or("");
     railway_ = std::make_unique<adapters::RailwayClient>(
-        *http_client_, adapters::RailwayClientOptions{config_.railway->endpoint, secrets.railway_token.value_or(""),
+        *http_client_, adapters::RailwayClientOptions{config_.railway->endpoint, token,
                                                       config_.railway->token_kind == "project"
                                                           ? adapters::RailwayTokenKind::project
-                                                          : adapters::RailwayTokenKind::account});
+                                                          : adapters::RailwayTokenKind::account,
+                                                      token_budget("railway", "railway", token,
+                                                                   config_.railway->requests_per_hour)});
     railway_staging_ = std::make_unique<RailwayStaging>(
         io_, *railway_, releases_, config_, secrets.railway_webhook_secret, [this](core::AuditNote note) {
           const auto now = clock_.now();
@@ -140,8 +144,10 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
     options.ca_file = config_.fly->ca_file;
     options.observer = adapter_observer("fly");
     fly_http_ = std::make_unique<adapters::HttpClient>(io_.get_executor(), options);
+    const std::string token = secrets.fly_token.value_or("");
     fly_ = std::make_unique<adapters::FlyClient>(
-        *fly_http_, adapters::FlyClientOptions{config_.fly->endpoint, secrets.fly_token.value_or("")});
+        *fly_http_, adapters::FlyClientOptions{config_.fly->endpoint, token,
+                                               token_budget("fly", "fly", token, config_.fly->requests_per_hour)});
   }
   {
     adapters::HttpClientOptions options;
@@ -349,6 +355,22 @@ StepPerformers App::make_performers(const Secrets& secrets) {
   return performers;
 }
 
+std::shared_ptr<adapters::TokenBudget> App::token_budget(const std::string& provider, const std::string& section,
+                                                         std::string_view token, int requests_per_hour) {
+  adapters::TokenBudget::Options options;
+  options.provider = provider;
+  options.label = section;
+  options.requests_per_hour = requests_per_hour;
+  options.report = [this](const adapters::TokenBudget& b) {
+    const auto left = b.back_off_until() - adapters::TokenBudget::Clock::now();
+    metrics_.set_provider_budget(b.provider(), b.label(), std::floor(b.remaining()),
+                                 std::max(0.0, std::chrono::duration<double>(left).count()));
+  };
+  auto budget = budgets_.for_token(token, std::move(options));
+  metrics_.set_provider_budget(budget->provider(), budget->label(), std::floor(budget->remaining()), 0);
+  return budget;
+}
+
 App::~App() {
   stop();
   pool_.join();
@@ -357,14 +379,23 @@ App::~App() {
 
 core::Result<void> App::prepare(core::Duration db_wait, int inherited_socket) {
   const auto deadline = std::chrono::steady_clock::now() + db_wait;
+  const auto stopped = [] {
+    return core::fail(core::ErrorCode::aborted, "stopped while waiting for the database; nothing was started");
+  };
   for (int attempt = 1;; ++attempt) {
+    {
+      std::lock_guard lock(prepare_mutex_);
+      if (stop_requested_) return stopped();
+    }
     auto m = store_.migrate();
     if (m) break;
     if (m.error().code != core::ErrorCode::unavailable || std::chrono::steady_clock::now() >= deadline)
       return std::unexpected(m.error());
     log(LogLevel::warn, "database not reachable yet; retrying",
         {{"attempt", attempt}, {"error", m.error().message}, {"detail", m.error().detail}});
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    // Waits for the next attempt, or for stop(): a SIGTERM here must not wait out the budget.
+    std::unique_lock lock(prepare_mutex_);
+    if (prepare_wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_requested_; })) return stopped();
   }
   metrics_.set_database_up(true);
   auto bound = inherited_socket >= 0 ? server_->adopt(inherited_socket)
@@ -476,6 +507,11 @@ asio::awaitable<void> App::run_promotion(PromotionId id, std::string sha) {
 }
 
 void App::stop() {
+  {
+    std::lock_guard lock(prepare_mutex_);
+    stop_requested_ = true;
+  }
+  prepare_wake_.notify_all();
   asio::post(io_, [this] {
     if (stopping_) return;
     stopping_ = true;

@@ -5,7 +5,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <set>
 
 #include "adapters/fly_client.hpp"
@@ -15,6 +17,7 @@
 #include "adapters/railway_client.hpp"
 #include "adapters/simulated_production.hpp"
 #include "adapters/slack_notifier.hpp"
+#include "adapters/token_budget.hpp"
 #include "daemon/api.hpp"
 #include "daemon/auth.hpp"
 #include "daemon/clock.hpp"
@@ -61,7 +64,8 @@ class App {
   ~App();
 
   // Applies schema migrations (waiting up to `db_wait` for the database), binds the listen address, or
-  // serves `inherited_socket` (>= 0: a listening socket this App takes over) instead.
+  // serves `inherited_socket` (>= 0: a listening socket this App takes over) instead. A stop() before or
+  // during the wait ends it at once with ErrorCode::aborted (checked between connection attempts).
   core::Result<void> prepare(core::Duration db_wait, int inherited_socket = -1);
   // Runs until stop(); returns once the io_context has no work left.
   void run();
@@ -94,6 +98,10 @@ class App {
   StepPerformers make_performers(const Secrets&);
   // Reports every outbound request attempt of one adapter (railway, fly, probe) to the metrics.
   adapters::HttpObserver adapter_observer(std::string adapter);
+  // The budget of a provider token (made on first use), reported to the metrics under `section`, the config
+  // section that names the token.
+  std::shared_ptr<adapters::TokenBudget> token_budget(const std::string& provider, const std::string& section,
+                                                      std::string_view token, int requests_per_hour);
   void make_notifier(const Secrets&);
   void apply_reload(const EnvLookup&);
   // 401s are audited in aggregate (see RefusalTally): every few seconds the closed minutes are written;
@@ -115,6 +123,8 @@ class App {
   ReleaseService releases_;
   ObligationWatch obligations_;
   adapters::SimulatedProduction simulated_;
+  // One request allowance per provider token, shared by every client of that token in this process.
+  adapters::TokenBudgets budgets_;
   std::unique_ptr<adapters::HttpClient> http_client_;
   std::unique_ptr<adapters::RailwayClient> railway_;
   std::unique_ptr<RailwayStaging> railway_staging_;
@@ -135,6 +145,10 @@ class App {
   boost::asio::steady_timer refusals_timer_{io_};
   bool refusals_writing_ = false;  // io thread only: a batch is being written on the pool
   bool stopping_ = false;
+  // stop() wakes prepare() from its wait between database connection attempts.
+  std::mutex prepare_mutex_;
+  std::condition_variable prepare_wake_;
+  bool stop_requested_ = false;  // guarded by prepare_mutex_
   bool deposed_ = false;
   std::uint64_t takeovers_ = 0;  // io thread
   bool announced_ready_ = false;  // io thread only

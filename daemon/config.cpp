@@ -355,7 +355,7 @@ class Reader {
     if (const auto* rw = table(root, "railway", "[railway]")) {
       only(*rw, "railway",
            {"endpoint", "token_env", "token_kind", "ca_file", "webhook_secret_env", "reconcile_interval",
-            "poll_interval", "deploy_timeout"});
+            "poll_interval", "deploy_timeout", "requests_per_hour"});
       RailwayConfig r;
       if (auto v = string(*rw, "endpoint", "railway.endpoint")) r.endpoint = *v;
       if (!r.endpoint.starts_with("https://") && !r.endpoint.starts_with("http://"))
@@ -369,6 +369,8 @@ class Reader {
       if (auto v = duration(*rw, "reconcile_interval", "railway.reconcile_interval")) r.reconcile_interval = *v;
       if (auto v = duration(*rw, "poll_interval", "railway.poll_interval")) r.poll_interval = *v;
       if (auto v = duration(*rw, "deploy_timeout", "railway.deploy_timeout")) r.deploy_timeout = *v;
+      if (auto v = integer(*rw, "requests_per_hour", "railway.requests_per_hour", 1, 1'000'000))
+        r.requests_per_hour = static_cast<int>(*v);
       if (r.reconcile_interval < std::chrono::seconds(1))
         error(rw->get("reconcile_interval"), "railway.reconcile_interval must be at least 1s");
       if (r.poll_interval < std::chrono::milliseconds(50))
@@ -381,7 +383,8 @@ class Reader {
 
     if (const auto* fl = table(root, "fly", "[fly]")) {
       only(*fl, "fly",
-           {"endpoint", "token_env", "ca_file", "poll_interval", "lease_ttl", "lease_wait", "machine_timeout"});
+           {"endpoint", "token_env", "ca_file", "poll_interval", "lease_ttl", "lease_wait", "machine_timeout",
+            "requests_per_hour"});
       FlyConfig f;
       if (auto v = string(*fl, "endpoint", "fly.endpoint")) f.endpoint = *v;
       if (!f.endpoint.starts_with("https://") && !f.endpoint.starts_with("http://"))
@@ -393,6 +396,8 @@ class Reader {
       if (auto v = duration(*fl, "lease_ttl", "fly.lease_ttl")) f.lease_ttl = *v;
       if (auto v = duration(*fl, "lease_wait", "fly.lease_wait")) f.lease_wait = *v;
       if (auto v = duration(*fl, "machine_timeout", "fly.machine_timeout")) f.machine_timeout = *v;
+      if (auto v = integer(*fl, "requests_per_hour", "fly.requests_per_hour", 1, 1'000'000))
+        f.requests_per_hour = static_cast<int>(*v);
       if (f.poll_interval < std::chrono::milliseconds(50))
         error(fl->get("poll_interval"), "fly.poll_interval must be at least 50ms");
       if (f.lease_ttl < std::chrono::seconds(10)) error(fl->get("lease_ttl"), "fly.lease_ttl must be at least 10s");

@@ -42,6 +42,8 @@ struct FlyConfig {
   core::Duration lease_ttl = std::chrono::minutes{2};        // per machine, while it is updated
   core::Duration lease_wait = std::chrono::minutes{3};       // a lease held by someone else: wait, then fail (> ttl)
   core::Duration machine_timeout = std::chrono::minutes{5};  // a machine must be started and passing by then
+  // Requests per hour this process may send with the Fly token (every client of the token shares it).
+  int requests_per_hour = 3600;
 };
 
 // An HTTP probe: a smoke check against staging, or a verification against production.
@@ -70,6 +72,9 @@ struct RailwayConfig {
   core::Duration reconcile_interval = std::chrono::seconds{60};
   core::Duration poll_interval = std::chrono::seconds{5};      // while a production deployment builds
   core::Duration deploy_timeout = std::chrono::minutes{20};    // a production deployment must be live by then
+  // Requests per hour this process may send with the Railway token (every client of the token shares it);
+  // Railway allows 100 (Free), 1,000 (Hobby) or 10,000 (Pro) per hour.
+  int requests_per_hour = 1000;
 };
 
 struct ServiceConfig {

@@ -163,7 +163,17 @@ Metrics::Metrics(std::string_view version, bool short_soak)
                         .Name("promoter_commit_batch_events")
                         .Help("Events committed together in one transaction (group commit on the state strand)")
                         .Register(*registry_)
-                        .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64})) {
+                        .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64})),
+      provider_budget_(prometheus::BuildGauge()
+                           .Name("promoter_provider_budget_remaining")
+                           .Help("Requests left in the hourly budget of a provider token, by provider and the config "
+                                 "section naming the token (never the token)")
+                           .Register(*registry_)),
+      provider_backoff_(prometheus::BuildGauge()
+                            .Name("promoter_provider_backoff_seconds")
+                            .Help("Seconds every request of a provider token still waits on the provider's "
+                                  "Retry-After, when last looked at (0: none)")
+                            .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("promoter_build_info")
       .Help("promoterd build; the value is always 1")
@@ -294,5 +304,12 @@ void Metrics::connection_refused(std::string_view reason) {
 }
 
 void Metrics::auth_refused(std::string_view reason) { auth_refusals_.Add({{"reason", std::string(reason)}}).Increment(); }
+
+void Metrics::set_provider_budget(std::string_view provider, std::string_view token, double remaining,
+                                  double backoff_seconds) {
+  const std::map<std::string, std::string> labels{{"provider", std::string(provider)}, {"token", std::string(token)}};
+  provider_budget_.Add(labels).Set(remaining);
+  provider_backoff_.Add(labels).Set(backoff_seconds);
+}
 
 }  // namespace promoter::daemon

@@ -66,6 +66,10 @@ class Metrics {
   void auth_refused(std::string_view reason);
   // One group commit of the state strand and how many events it carried.
   void commit_batch(std::size_t events);
+  // A provider token's hourly budget left and the back-off it is under. `token` names where the token is
+  // configured (its config section, e.g. "railway"), never the token or any part of it.
+  void set_provider_budget(std::string_view provider, std::string_view token, double remaining,
+                           double backoff_seconds);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -100,6 +104,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& connections_refused_;
   prometheus::Family<prometheus::Counter>& auth_refusals_;
   prometheus::Histogram& commit_batch_;
+  prometheus::Family<prometheus::Gauge>& provider_budget_;
+  prometheus::Family<prometheus::Gauge>& provider_backoff_;
 };
 
 }  // namespace promoter::daemon

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 #include <atomic>
+#include <mutex>
 
 #ifndef PROMOTER_GIT_COMMIT
 #define PROMOTER_GIT_COMMIT "unknown"
@@ -101,18 +102,26 @@ int main(int argc, char** argv) {
   // An App that loses the lead stops like a crashed daemon; a fresh one then stands by on the same
   // listening socket (kept open, so clients queue instead of being refused). See daemon/leadership.hpp.
   int inherited_socket = -1;
-  std::atomic<daemon::App*> current{nullptr};
-  std::atomic<bool> terminate{false};
+  // The App being prepared or run; the signal thread reaches it under current_mutex, so main() never
+  // destroys an App while a signal is being delivered to it.
+  std::mutex current_mutex;
+  daemon::App* current = nullptr;
+  std::atomic<int> terminate{0};  // the signal that asked to stop; 0: none
+  auto set_current = [&](daemon::App* app) {
+    std::lock_guard lock(current_mutex);
+    current = app;
+  };
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
                                                                             int signal) {
     if (ec) return;
+    std::lock_guard lock(current_mutex);
     if (signal == SIGHUP) {
-      if (auto* app = current.load()) app->reload(env);
+      if (current) current->reload(env);
       signals.async_wait(on_signal);
       return;
     }
-    terminate = true;
-    if (auto* app = current.load()) app->stop();
+    terminate = signal;
+    if (current) current->stop();
   };
   signals.async_wait(on_signal);
   // Signals are waited for on a thread of their own so that stop() runs whatever the io thread is doing.
@@ -126,15 +135,24 @@ int main(int argc, char** argv) {
   daemon::ProcessTotals totals;
   for (;;) {
     daemon::App app(*config, *secrets, clock, totals);
+    set_current(&app);  // from here a SIGTERM stops it, also while prepare() waits for the database
+    if (terminate) app.stop();  // the signal came while this App was being built
     if (auto ready = app.prepare(std::chrono::seconds(30), inherited_socket); !ready) {
+      set_current(nullptr);
+      // Only a stop that ended the wait itself is a clean stop; any other failure is reported as one.
+      if (const int signal = terminate.load(); signal && ready.error().code == core::ErrorCode::aborted) {
+        daemon::log(daemon::LogLevel::info, "promoterd stopped",
+                    {{"reason", "stop requested while waiting for the database"},
+                     {"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
+        finish(0);
+        return 0;
+      }
       daemon::log(daemon::LogLevel::error, "cannot start",
                   {{"error", ready.error().message}, {"detail", ready.error().detail}});
       return finish(1);
     }
-    current = &app;
-    if (terminate) app.stop();  // the signal came while this App was being built
     app.run();
-    current = nullptr;
+    set_current(nullptr);
     totals = app.totals();
     if (!app.deposed() || terminate) break;
     inherited_socket = app.take_listen_socket();

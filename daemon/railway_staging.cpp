@@ -159,22 +159,48 @@ asio::awaitable<HttpResponse> RailwayStaging::handle_webhook(HttpRequest& req, s
     co_return HttpResponse::json(200, {{"status", "ignored"}, {"reason", "not a deployment event"}});
   const Tracked* tracked = nullptr;
   for (const auto& t : tracked_)
-    if (t.environment_id == event->environment_id && t.service_names.contains(event->service_id)) tracked = &t;
+    if (t.project_id == event->project_id && t.environment_id == event->environment_id &&
+        t.service_names.contains(event->service_id))
+      tracked = &t;
+  // 2xx for everything deliberately not acted on: Railway retries other answers and, after repeated
+  // failures, suspends the webhook for every environment of the project.
   if (!tracked)
-    co_return HttpResponse::json(200, {{"status", "ignored"}, {"reason", "not a tracked staging service"}});
+    co_return HttpResponse::json(202, {{"status", "ignored"}, {"reason", "not a tracked staging service"}});
   const std::string service = tracked->service_names.at(event->service_id);
   // A webhook is a hint: the deployment as the API reports it is what gets recorded.
-  auto confirmed = co_await client_.get_deployment(event->deployment_id);
-  result = "unavailable";
-  if (!confirmed)
+  auto confirmed = co_await client_.find_deployment(event->deployment_id);
+  if (!confirmed) {
+    result = "unavailable";
     co_return HttpResponse::error(503, "unavailable",
                                   fmt::format("cannot confirm deployment {} with Railway now; retry later",
                                               event->deployment_id));
-  auto r = co_await observe(*confirmed, service);
-  if (!r) co_return HttpResponse::error(503, "unavailable", "cannot record the deployment now; retry later");
+  }
+  // Railway answered, and what it says settles the event: no such deployment, or one elsewhere.
+  std::string ignored;
+  if (!*confirmed) {
+    ignored = fmt::format("Railway has no deployment {}", event->deployment_id);
+  } else if ((!(*confirmed)->environment_id.empty() && (*confirmed)->environment_id != tracked->environment_id) ||
+             (!(*confirmed)->service_id.empty() && (*confirmed)->service_id != event->service_id)) {
+    ignored = fmt::format("Railway reports deployment {} in environment {}, service {}, not the tracked {} service",
+                          event->deployment_id, (*confirmed)->environment_id, (*confirmed)->service_id, service);
+  }
+  if (!ignored.empty()) {
+    log(LogLevel::warn, "Railway webhook ignored: the API does not confirm its deployment",
+        {{"deployment_id", event->deployment_id}, {"service", service}, {"reason", ignored}});
+    if (audit_)
+      audit_(core::AuditNote{"railway", "staging.webhook_ignored", std::nullopt,
+                             fmt::format("webhook {} for {}: {}; not recorded", event->type, service, ignored)});
+    co_return HttpResponse::json(202, {{"status", "ignored"}, {"reason", ignored}});
+  }
+  const adapters::RailwayDeployment& deployment = **confirmed;
+  auto r = co_await observe(deployment, service);
+  if (!r) {
+    result = "unavailable";
+    co_return HttpResponse::error(503, "unavailable", "cannot record the deployment now; retry later");
+  }
   poke();
-  result = confirmed->commit_hash ? "accepted" : "recorded_without_commit";
-  if (!confirmed->commit_hash)
+  result = deployment.commit_hash ? "accepted" : "recorded_without_commit";
+  if (!deployment.commit_hash)
     co_return HttpResponse::json(202, {{"status", "recorded_without_commit"},
                                        {"reason", "the deployment's metadata has no commit hash"}});
   co_return HttpResponse::json(200, {{"status", "accepted"}});

@@ -9,6 +9,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -296,4 +297,33 @@ TEST_CASE("a malformed database URL stops promoterd with a clear error that neve
   CHECK_MESSAGE(out.find("the database connection string is malformed") != std::string::npos, out);
   CHECK_MESSAGE(out.find("postgres://u:***@[::1") != std::string::npos, out);
   CHECK_MESSAGE(out.find("retrying") == std::string::npos, out);  // a configuration error, not an outage
+}
+
+TEST_CASE("SIGTERM while promoterd waits for the database at start-up stops it at once with exit 0") {
+  // A port bound but never listened on: every connection attempt is refused, so promoterd keeps waiting.
+  const int blocker = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(blocker >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(blocker, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  socklen_t len = sizeof(addr);
+  REQUIRE(::getsockname(blocker, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  const unsigned port = ntohs(addr.sin_port);
+
+  auto dir = temp_dir("sigterm_waiting_for_database");
+  auto env = auth_tokens_env();
+  env["PROMOTER_DATABASE_URL"] = fmt::format("host=127.0.0.1 port={} dbname=promoter user=promoter", port);
+  Daemon d(dir, config("1h", dir, "0ms"), env);
+  d.spawn();
+  REQUIRE_MESSAGE(eventually([&] { return d.log().find("database not reachable yet; retrying") != std::string::npos; }),
+                  d.log());
+  const int code = d.terminate();
+  ::close(blocker);
+  CHECK_MESSAGE(code == 0, d.log());
+  const json stopped = last_line(d, "promoterd stopped");
+  REQUIRE_MESSAGE(stopped.is_object(), d.log());
+  CHECK(stopped["reason"] == "stop requested while waiting for the database");
+  CHECK(stopped["signal"] == "SIGTERM");
+  CHECK_MESSAGE(d.log().find("\"msg\":\"cannot start\"") == std::string::npos, d.log());
 }

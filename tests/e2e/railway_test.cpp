@@ -274,3 +274,81 @@ TEST_CASE("a webhook that arrives while the database is down gets 503, and its r
   REQUIRE(r.has_value());
   CHECK(eventually([&] { return env.state(sha1) == "soaking"; }));  // the reconciler fills in the rest
 }
+
+TEST_CASE("a webhook Railway's API does not confirm is acknowledged 202 ignored and audited; an API error is 503") {
+  RailwayFixture railway;
+  Env env("webhook_ignored", railway);
+  auto ids = railway.merge(sha1);  // no webhook URL: the webhooks are sent by hand below
+  CHECK(eventually([&] { return env.state(sha1) == "soaking"; }));
+  const auto real = railway.call([&] { return *railway.fake().deployment(ids[1]); });  // api on staging
+  auto payload = [&](fakes::FakeDeployment d) {
+    return railway.call([&] { return railway.fake().webhook_payload(d, fakes::WebhookShape::current); });
+  };
+  auto post = [&](const std::string& body) { return http(env.daemon.port(), "POST", "/webhooks/railway/" + secret, body); };
+
+  // A deployment id Railway answers "not found" for: retrying cannot help, so it is not a 503.
+  auto unknown = real;
+  unknown.id = "dep-railway-never-made";
+  auto r = post(payload(unknown));
+  CHECK_MESSAGE(r.status == 202, r.body);
+  CHECK(r.json()["status"] == "ignored");
+  CHECK(r.json()["reason"].get<std::string>().find("dep-railway-never-made") != std::string::npos);
+
+  // A real deployment of another environment, claimed by the webhook for staging: Railway's word wins.
+  const auto prod = railway.call([&] {
+    return railway.fake().add_deployment({"", "env-prod", "svc-api-prod", "SUCCESS", sha2, "alice-gh", "x", "main", {}});
+  });
+  auto elsewhere = real;
+  elsewhere.id = prod;
+  elsewhere.commit_hash = sha2;
+  r = post(payload(elsewhere));
+  CHECK_MESSAGE(r.status == 202, r.body);
+  CHECK(r.json()["status"] == "ignored");
+  CHECK(r.json()["reason"].get<std::string>().find("env-prod") != std::string::npos);
+  CHECK(env.state(sha2) == "absent");
+
+  // Webhooks for other environments and other projects of the token: acknowledged, not looked up.
+  const int lookups = railway.call([&] { return railway.fake().request_count("GetDeployment"); });
+  auto other_env = real;
+  other_env.environment_id = "env-prod";
+  other_env.service_id = "svc-api-prod";
+  r = post(payload(other_env));
+  CHECK_MESSAGE(r.status == 202, r.body);
+  CHECK(r.json()["status"] == "ignored");
+  auto other_project = real;
+  other_project.project_id = "proj-someone-else";
+  r = post(payload(other_project));
+  CHECK_MESSAGE(r.status == 202, r.body);
+  CHECK(r.json()["status"] == "ignored");
+  CHECK(railway.call([&] { return railway.fake().request_count("GetDeployment"); }) == lookups);
+
+  const bool audited = eventually([&] {
+    const json audit = env.daemon.get("/v1/audit?limit=200", viewer).json();  // named: the loop must not dangle
+    bool never_made = false, in_prod = false;
+    for (const auto& e : audit["entries"]) {
+      if (e["action"] != "staging.webhook_ignored") continue;
+      const auto detail = e["detail"].get<std::string>();
+      never_made = never_made || detail.find("dep-railway-never-made") != std::string::npos;
+      in_prod = in_prod || detail.find(prod) != std::string::npos;
+    }
+    return never_made && in_prod;
+  });
+  CHECK(audited);
+
+  // Railway answering with an error that is not "not found" (here: the token may not see it) may pass: 503,
+  // so Railway retries.
+  railway.call([&] {
+    railway.fake().graphql_error_next(1000, "Not Authorized");
+    return 0;
+  });
+  r = post(payload(real));
+  CHECK_MESSAGE(r.status == 503, r.body);
+  CHECK(env.state(sha1) == "soaking");  // nothing recorded was changed by any of it
+
+  // The Railway token's budget is a metric labelled by its config section, never by the token.
+  const std::string metrics = env.daemon.get("/metrics", "").body;
+  CHECK_MESSAGE(metrics.find(R"(promoter_provider_budget_remaining{provider="railway",token="railway"} )") !=
+                    std::string::npos,
+                metrics);
+  CHECK(metrics.find(railway_token.substr(0, 8)) == std::string::npos);
+}

@@ -965,6 +965,13 @@ asio::awaitable<void> serve_connection(std::shared_ptr<FakeFly::State> state,
         }
         if (!response || !state->listener.running()) break;
         state->records[index].status = response->result_int();
+        if (const auto* m = state->find(state->records[index].app, state->records[index].machine_id)) {
+            state->records[index].machine_state = m->state;
+            state->records[index].machine_checks_passing =
+                !m->checks.empty() && std::ranges::all_of(m->checks, [](const json& c) {
+                    return c.value("status", std::string()) == "passing";
+                });
+        }
         co_await http::async_write(*stream, *response, asio::redirect_error(asio::use_awaitable, ec));
         if (ec || !response->keep_alive()) break;
     }

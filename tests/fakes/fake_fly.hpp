@@ -158,6 +158,10 @@ struct FakeFlyRequest {
     FlyOperation operation = FlyOperation::other;
     std::string app, machine_id;  // empty when the path has none
     int status = 0;  // answer status; 0: not answered yet, or dropped without an answer
+    // The machine the path names, as it was when the answer was made (empty/false without a machine):
+    // lets a test check what a request came after, e.g. a lease released only once checks passed.
+    std::string machine_state;
+    bool machine_checks_passing = false;  // every health check passing (and at least one defined)
 };
 
 // Holds matching requests until resume_all(): before the fake applies them, or after applying

@@ -5,7 +5,9 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/use_future.hpp>
 #include <doctest/doctest.h>
+#include <future>
 #include <thread>
 #include <fmt/format.h>
 
@@ -352,6 +354,69 @@ TEST_CASE("after a crash the rollout gives back the lease it noted and resumes w
   REQUIRE(done.has_value());
   REQUIRE(done->has_value());
   CHECK(done->value().find("found after restart") != std::string::npos);
+}
+
+TEST_CASE("after a crash while a machine started, the resumed run releases its lease only after its checks pass") {
+  Fly fly;
+  const auto ids = fly.add_machines(3);
+  // The run before the crash: machine 1 done; machine 2 updated (nonce and new instance noted), then the
+  // process died while it waited for machine 2 to start.
+  Doomed doomed(fly);
+  adapters::FlyDeployStep first(doomed.io.get_executor(), doomed.client,
+                                adapters::FlyTarget{app, "registry.fly.io/rotor-api:{sha}", "app"},
+                                adapters::FlyTimings{20ms, 60s, 2s, 10s});
+  fly.with_fake([&](FakeFly& f) {
+    f.pause(fakes::PausePoint{FlyOperation::wait, "", ids[1], false});
+  });
+  doomed.start(first, fly.context());
+  crash_at_pause(fly, doomed);
+  REQUIRE(fly.updates().size() == 2);
+  REQUIRE_FALSE(fly.notes.empty());
+  const std::string noted = fly.notes.back();
+  REQUIRE(nlohmann::json::parse(noted).contains("instance_id"));
+  // Machine 2's checks stay critical until the test lets them pass.
+  fly.with_fake([&](FakeFly& f) { f.checks_fail(app, ids[1]); });
+  const std::size_t before = fly.requests().size();
+
+  // The restart. find_done runs on the fake's thread while the test watches the requests it makes.
+  auto second = fly.deploy_step();
+  auto ctx = fly.context(noted);
+  auto found_future = asio::co_spawn(fly.fake.executor(), second.find_done(ctx), asio::use_future);
+  auto seen_critical = [&] {
+    const auto all = fly.requests();
+    for (std::size_t i = before; i < all.size(); ++i)
+      if (all[i].operation == FlyOperation::get && all[i].machine_id == ids[1] && all[i].machine_state == "started" &&
+          !all[i].machine_checks_passing && all[i].status == 200)
+        return true;
+    return false;
+  };
+  // Either the resumed run looks at the started machine with critical checks, or it ended without waiting.
+  REQUIRE(testing::eventually([&] {
+    return seen_critical() || found_future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  }));
+  fly.with_fake([&](FakeFly& f) { f.checks_recover(app, ids[1]); });
+  auto found = found_future.get();
+  REQUIRE_MESSAGE(found.has_value(), found.error().message);
+  CHECK_FALSE(found->has_value());  // machine 3 is still to do
+
+  // The order the README promises: started, then checks passing, then release.
+  const auto all = fly.requests();
+  std::optional<std::size_t> release, passing;
+  for (std::size_t i = before; i < all.size(); ++i) {
+    if (all[i].machine_id != ids[1]) continue;
+    if (all[i].operation == FlyOperation::release_lease && !release) release = i;
+    if (all[i].operation == FlyOperation::get && all[i].machine_checks_passing && !passing) passing = i;
+  }
+  REQUIRE(release.has_value());
+  CHECK_MESSAGE(all[*release].machine_checks_passing, "the lease was released while the machine's checks were "
+                                                      << all[*release].machine_state << ", not passing");
+  REQUIRE(passing.has_value());
+  CHECK(*passing < *release);
+
+  // The rollout then finishes, each machine updated once.
+  auto r = fly.run(second.perform(fly.context()));
+  REQUIRE_MESSAGE(r.has_value(), r.error().message);
+  CHECK(updates_per_machine(fly.updates()) == std::map<std::string, int>{{ids[0], 1}, {ids[1], 1}, {ids[2], 1}});
 }
 
 TEST_CASE("the Fly migration runs the command in a one-off machine on the release image and destroys it") {

@@ -253,6 +253,30 @@ TEST_CASE("get_deployment reads one deployment; an unknown id is a GraphQL error
     CHECK(missing.error().message.find("Deployment not found") != std::string::npos);
 }
 
+TEST_CASE("find_deployment: an id Railway reports not found is nullopt; other GraphQL errors stay errors") {
+    Fixture f;
+    const auto id = f.add("svc-worker", kStaging, "SUCCESS", kShaA);
+    auto one = run_on(f.ioc, f.client->find_deployment(id));
+    REQUIRE(one.has_value());
+    REQUIRE(one->has_value());
+    CHECK((*one)->id == id);
+    CHECK((*one)->environment_id == kStaging);
+
+    auto missing = run_on(f.ioc, f.client->find_deployment("no-such-deployment"));
+    REQUIRE_MESSAGE(missing.has_value(), missing.error().message);
+    CHECK_FALSE(missing->has_value());
+
+    // Not definitive: the token may not see it, or Railway had a problem. The caller must not drop it.
+    f.fake.graphql_error_next(1, "Not Authorized");
+    auto refused = run_on(f.ioc, f.client->find_deployment(id));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().kind == AdapterError::Kind::graphql);
+    f.fake.fail_next(3, 500);
+    auto down = run_on(f.ioc, f.client->find_deployment("no-such-deployment"));
+    REQUIRE_FALSE(down.has_value());
+    CHECK(down.error().kind == AdapterError::Kind::http_status);
+}
+
 TEST_CASE("deploy_commit creates a deployment of the exact SHA that progresses to SUCCESS as it is read") {
     FakeRailwayOptions options;
     options.deploy_reads_to_finish = 4;
