@@ -568,11 +568,8 @@ daemon::PromotionRecord promotion_from_row(const pqxx::row& row) {
   p.id = row[0].as<long long>();
   p.sha = row[1].c_str();
   p.environment = row[2].c_str();
-  const std::string state = row[3].c_str();
-  p.state = state == "succeeded" ? daemon::PromotionState::succeeded
-            : state == "failed"  ? daemon::PromotionState::failed
-            : state == "aborted" ? daemon::PromotionState::aborted
-                                 : daemon::PromotionState::running;
+  // The table's CHECK allows only these names.
+  p.state = daemon::parse_promotion_state(row[3].c_str()).value_or(daemon::PromotionState::running);
   p.hotfix = row[4].as<bool>();
   p.created_at = ms_to_ts(row[5]);
   p.finished_at = opt_ms(row[6]);

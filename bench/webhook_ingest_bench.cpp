@@ -53,6 +53,9 @@ std::string config(const std::string& railway_url, const std::filesystem::path& 
   return fmt::format(R"(
 [server]
 listen = "127.0.0.1:0"
+# Every wrk connection comes from 127.0.0.1: one peer holding up to 128 connections.
+max_connections = 512
+max_connections_per_peer = 256
 [database]
 url_env = "PROMOTER_DATABASE_URL"
 [policy]
@@ -64,6 +67,8 @@ endpoint = "{}"
 token_env = "RW_TOKEN"
 webhook_secret_env = "RW_SECRET"
 reconcile_interval = "60s"
+# The fake Railway has no rate limit: the bench measures promoterd, not the per-token budget's pacing.
+requests_per_hour = 1000000
 [[services]]
 name = "api"
 restart_order = 1

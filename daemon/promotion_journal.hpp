@@ -6,8 +6,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/enum_names.hpp"
 #include "core/error.hpp"
 #include "core/promotion_plan.hpp"
 
@@ -28,7 +30,19 @@ struct StepRecord {
 };
 
 enum class PromotionState { running, succeeded, failed, aborted };
-std::string_view to_string(PromotionState);
+
+// The text is what the promotions table stores and the API shows: one table for both directions. Inline: a
+// port is headers only, so the adapters that implement it need nothing from daemon/.
+inline constexpr core::EnumNames<PromotionState, 4> promotion_state_names{{{
+    {PromotionState::running, "running"},
+    {PromotionState::succeeded, "succeeded"},
+    {PromotionState::failed, "failed"},
+    {PromotionState::aborted, "aborted"},
+}}};
+inline std::string_view to_string(PromotionState s) { return promotion_state_names.name(s, "running"); }
+inline std::optional<PromotionState> parse_promotion_state(std::string_view text) {
+  return promotion_state_names.parse(text);
+}
 
 // An operator asked a running promotion to stop before its next step that could change production.
 struct AbortRequest {
