@@ -158,14 +158,17 @@ struct HttpServer::Impl {
   enum class Slot { general, reserve, refusal };
 
   // Counts a connection against the limits from its accept (synchronously, in the accept loop, so a burst
-  // of connections cannot overtake the count) until its coroutine ends.
+  // of connections cannot overtake the count) until its coroutine ends. It owns a reference to the server:
+  // when the io_context is destroyed with connections still suspended, their frames (and tickets) go after
+  // the HttpServer, and g++ 12 may destroy a coroutine's `self` parameter before its ticket.
   class Ticket {
    public:
-    Ticket(Impl& impl, Slot slot, std::string peer) : impl_(&impl), slot_(slot), peer_(std::move(peer)) {
+    Ticket(std::shared_ptr<Impl> impl, Slot slot, std::string peer)
+        : impl_(std::move(impl)), slot_(slot), peer_(std::move(peer)) {
       impl_->hold(slot_, peer_, +1);
     }
     Ticket(Ticket&& other) noexcept
-        : impl_(std::exchange(other.impl_, nullptr)), slot_(other.slot_), peer_(std::move(other.peer_)) {}
+        : impl_(std::move(other.impl_)), slot_(other.slot_), peer_(std::move(other.peer_)) {}
     Ticket(const Ticket&) = delete;
     Ticket& operator=(const Ticket&) = delete;
     Ticket& operator=(Ticket&&) = delete;
@@ -176,7 +179,7 @@ struct HttpServer::Impl {
     const std::string& peer() const { return peer_; }
 
    private:
-    Impl* impl_;
+    std::shared_ptr<Impl> impl_;
     Slot slot_;
     std::string peer_;
   };
@@ -286,10 +289,10 @@ struct HttpServer::Impl {
       if (self->held_by(peer) >= limits.max_connections_per_peer) {
         refuse(self, std::move(socket), std::move(peer), ConnectionRefusal::per_peer);
       } else if (self->general < limits.max_connections) {
-        Ticket ticket(*self, Slot::general, std::move(peer));
+        Ticket ticket(self, Slot::general, std::move(peer));
         spawn(self, serve(self, std::move(socket), std::move(ticket)), "connection");
       } else if (self->reserved < limits.reserve_connections) {
-        Ticket ticket(*self, Slot::reserve, std::move(peer));
+        Ticket ticket(self, Slot::reserve, std::move(peer));
         spawn(self, serve(self, std::move(socket), std::move(ticket)), "reserve connection");
       } else {
         refuse(self, std::move(socket), std::move(peer), ConnectionRefusal::max_connections);
@@ -301,7 +304,7 @@ struct HttpServer::Impl {
     self->refused(why);
     // So many refusals pending that even answering 503 would pile up sockets: the socket just closes.
     if (self->refusing >= self->limits.max_connections) return;
-    Ticket ticket(*self, Slot::refusal, std::move(peer));
+    Ticket ticket(self, Slot::refusal, std::move(peer));
     spawn(self, answer_refusal(self, std::move(socket), std::move(ticket), why), "refused connection");
   }
 
