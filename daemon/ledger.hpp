@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/decide.hpp"
 #include "core/promotion_plan.hpp"
@@ -15,6 +16,12 @@ namespace promoter::daemon {
 
 // The promotions a commit opened, by the SHA of the release each promotes.
 using OpenedPromotions = std::map<std::string, PromotionId>;
+
+// Gives each release a commit opened a promotion for the id the store numbered it with.
+inline void number_opened_promotions(std::vector<core::Release>& releases, const OpenedPromotions& opened) {
+  for (auto& r : releases)
+    if (auto it = opened.find(r.sha.str()); it != opened.end()) r.promotion_id = it->second;
+}
 
 class Ledger {
  public:

@@ -130,9 +130,8 @@ void ReleaseService::decide_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     for (const auto& r : d->changed) {
       const core::Release* old = world_.find(r.sha);
       undo.emplace_back(r.sha, old ? std::optional<core::Release>(*old) : std::nullopt);
-      if (old) --state_counts_[std::string(core::to_string(old->state))];
-      ++state_counts_[std::string(core::to_string(r.state))];
     }
+    count_states(*d);
     core::apply(world_, *d);
     combined.facts.insert(combined.facts.end(), d->facts.begin(), d->facts.end());
     combined.audit.insert(combined.audit.end(), d->audit.begin(), d->audit.end());
@@ -167,8 +166,7 @@ void ReleaseService::decide_batch(std::vector<std::shared_ptr<Pending>>& batch) 
   for (const auto& [sha, id] : *opened)
     if (auto w = world_.releases.find(sha); w != world_.releases.end()) w->second.promotion_id = id;
   for (auto& a : accepted) {
-    for (auto& r : a.decision.changed)
-      if (auto it = opened->find(r.sha.str()); it != opened->end()) r.promotion_id = it->second;
+    number_opened_promotions(a.decision.changed, *opened);
     if (a.release)
       if (auto it = opened->find(a.release->sha.str()); it != opened->end()) a.release->promotion_id = it->second;
     a.pending->result = Applied{std::move(a.decision), *opened, std::move(a.release)};
@@ -202,18 +200,21 @@ core::Result<ReleaseService::Applied> ReleaseService::commit_on_strand(const cor
     if (!opened) return std::unexpected(opened.error());
     out.opened = std::move(*opened);
     // The store numbered the new promotions; the World learns the numbers before it applies.
-    for (auto& r : out.decision.changed)
-      if (auto it = out.opened.find(r.sha.str()); it != out.opened.end()) r.promotion_id = it->second;
-    for (const auto& r : out.decision.changed) {
-      if (const auto* old = world_.find(r.sha)) --state_counts_[std::string(core::to_string(old->state))];
-      ++state_counts_[std::string(core::to_string(r.state))];
-    }
+    number_opened_promotions(out.decision.changed, out.opened);
+    count_states(out.decision);
     core::apply(world_, out.decision);
     update_gauges();
   }
   if (sha)
     if (const auto* r = world_.find(*sha)) out.release = *r;
   return out;
+}
+
+void ReleaseService::count_states(const core::Decision& decision) {
+  for (const auto& r : decision.changed) {
+    if (const auto* old = world_.find(r.sha)) --state_counts_[std::string(core::to_string(old->state))];
+    ++state_counts_[std::string(core::to_string(r.state))];
+  }
 }
 
 void ReleaseService::update_gauges() {

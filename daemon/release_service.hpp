@@ -94,6 +94,8 @@ class ReleaseService {
   // Memory holds active work: drops every terminal release but production from the World (strand only).
   // The World holds only active releases and production then, so the scan is short.
   void retire_finished();
+  // Keeps state_counts_ in step with a decision about to be applied (strand only).
+  void count_states(const core::Decision&);
   void arm(const core::Sha&, core::Timestamp deadline);
   void update_gauges();
 

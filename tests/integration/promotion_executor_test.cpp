@@ -119,12 +119,9 @@ struct Harness {
     REQUIRE_MESSAGE(d.has_value(), (d ? "" : d.error().message));
     auto opened = store.commit(*d, core::make_plan(world.policy), "production", clock.now());
     REQUIRE_MESSAGE(opened.has_value(), (opened ? "" : opened.error().message));
+    daemon::number_opened_promotions(d->changed, *opened);
     std::vector<daemon::PromotionId> ids;
-    for (auto& r : d->changed)
-      if (auto it = opened->find(r.sha.str()); it != opened->end()) {
-        r.promotion_id = it->second;
-        ids.push_back(it->second);
-      }
+    for (const auto& [sha, id] : *opened) ids.push_back(id);
     core::apply(world, *d);
     return ids;
   }

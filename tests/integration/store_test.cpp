@@ -36,12 +36,9 @@ std::vector<daemon::PromotionId> step(adapters::PgStore& store, core::World& wor
   REQUIRE_MESSAGE(d.has_value(), (d ? "" : d.error().message));
   auto opened = store.commit(*d, core::make_plan(world.policy), "production", now);
   REQUIRE_MESSAGE(opened.has_value(), (opened ? "" : opened.error().message));
+  daemon::number_opened_promotions(d->changed, *opened);
   std::vector<daemon::PromotionId> ids;
-  for (auto& r : d->changed)
-    if (auto it = opened->find(r.sha.str()); it != opened->end()) {
-      r.promotion_id = it->second;
-      ids.push_back(it->second);
-    }
+  for (const auto& [sha, id] : *opened) ids.push_back(id);
   core::apply(world, *d);
   return ids;
 }
