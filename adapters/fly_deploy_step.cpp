@@ -72,7 +72,7 @@ boost::asio::awaitable<core::Result<std::vector<FlyMachine>>> FlyDeployStep::mac
   co_return out;
 }
 
-boost::asio::awaitable<core::Result<FlyLease>> FlyDeployStep::lease(const FlyMachine& m, const daemon::StepContext& ctx) {
+boost::asio::awaitable<core::Result<FlyLease>> FlyDeployStep::lease(const FlyMachine& m, const ports::StepContext& ctx) {
   const auto deadline = Clock::now() + timings_.lease_wait;
   const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(timings_.lease_ttl);
   const std::string description = fmt::format("promoter {} {}", ctx.idempotency_key, ctx.sha.abbrev());
@@ -173,7 +173,7 @@ boost::asio::awaitable<core::Result<void>> FlyDeployStep::wait_healthy(const std
 }
 
 boost::asio::awaitable<core::Result<void>> FlyDeployStep::roll(const FlyMachine& m, const std::string& image,
-                                                               const daemon::StepContext& ctx) {
+                                                               const ports::StepContext& ctx) {
   auto l = co_await lease(m, ctx);
   if (!l) co_return std::unexpected(l.error());
   const std::string nonce = l->nonce;
@@ -219,7 +219,7 @@ boost::asio::awaitable<core::Result<void>> FlyDeployStep::settle_noted_machine(c
   co_return healthy;
 }
 
-boost::asio::awaitable<core::Result<std::string>> FlyDeployStep::perform(const daemon::StepContext& ctx) {
+boost::asio::awaitable<core::Result<std::string>> FlyDeployStep::perform(const ports::StepContext& ctx) {
   const std::string image = fly_image_for(target_.image_template, ctx.sha);
   auto list = co_await machines();
   if (!list) co_return std::unexpected(list.error());
@@ -252,7 +252,7 @@ boost::asio::awaitable<core::Result<std::string>> FlyDeployStep::perform(const d
                         target_.app, updated, image, already);
 }
 
-boost::asio::awaitable<core::Result<std::optional<std::string>>> FlyDeployStep::find_done(const daemon::StepContext& ctx) {
+boost::asio::awaitable<core::Result<std::optional<std::string>>> FlyDeployStep::find_done(const ports::StepContext& ctx) {
   const std::string image = fly_image_for(target_.image_template, ctx.sha);
   auto settled = co_await settle_noted_machine(ctx.progress, image);
   if (!settled) co_return std::unexpected(settled.error());

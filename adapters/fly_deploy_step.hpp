@@ -12,7 +12,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "adapters/fly_client.hpp"
-#include "daemon/step_performer.hpp"
+#include "ports/step_performer.hpp"
 
 namespace promoter::adapters {
 
@@ -32,18 +32,18 @@ struct FlyTimings {
 // The image template with the SHA filled in.
 std::string fly_image_for(const std::string& image_template, const core::Sha& sha);
 
-class FlyDeployStep final : public daemon::StepPerformer {
+class FlyDeployStep final : public ports::StepPerformer {
  public:
   FlyDeployStep(boost::asio::any_io_executor executor, FlyClient& client, FlyTarget target, FlyTimings timings);
 
-  boost::asio::awaitable<core::Result<std::string>> perform(const daemon::StepContext&) override;
-  boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const daemon::StepContext&) override;
+  boost::asio::awaitable<core::Result<std::string>> perform(const ports::StepContext&) override;
+  boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const ports::StepContext&) override;
 
  private:
   boost::asio::awaitable<core::Result<std::vector<FlyMachine>>> machines();
   boost::asio::awaitable<core::Result<void>> roll(const FlyMachine&, const std::string& image,
-                                                  const daemon::StepContext&);
-  boost::asio::awaitable<core::Result<FlyLease>> lease(const FlyMachine&, const daemon::StepContext&);
+                                                  const ports::StepContext&);
+  boost::asio::awaitable<core::Result<FlyLease>> lease(const FlyMachine&, const ports::StepContext&);
   boost::asio::awaitable<core::Result<std::string>> update(const FlyMachine&, const std::string& image,
                                                            const std::string& nonce);
   boost::asio::awaitable<core::Result<void>> wait_healthy(const std::string& machine_id, const std::string& instance_id,

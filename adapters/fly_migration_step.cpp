@@ -52,7 +52,7 @@ FlyMigrationStep::FlyMigrationStep(boost::asio::any_io_executor executor, FlyCli
       poll_interval_(poll_interval),
       timeout_(timeout) {}
 
-boost::asio::awaitable<core::Result<std::string>> FlyMigrationStep::perform(const daemon::StepContext& ctx) {
+boost::asio::awaitable<core::Result<std::string>> FlyMigrationStep::perform(const ports::StepContext& ctx) {
   const std::string image = fly_image_for(target_.image_template, ctx.sha);
   nlohmann::json body = {
       {"config",
@@ -75,7 +75,7 @@ boost::asio::awaitable<core::Result<std::string>> FlyMigrationStep::perform(cons
 
 boost::asio::awaitable<core::Result<std::string>> FlyMigrationStep::finish(const std::string& machine_id,
                                                                            const std::string& instance_id,
-                                                                           const daemon::StepContext& ctx) {
+                                                                           const ports::StepContext& ctx) {
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   const std::string command = fmt::format("{}", fmt::join(target_.command, " "));
   std::optional<int> code;
@@ -123,7 +123,7 @@ boost::asio::awaitable<core::Result<std::string>> FlyMigrationStep::finish(const
 }
 
 boost::asio::awaitable<core::Result<std::optional<std::string>>> FlyMigrationStep::find_done(
-    const daemon::StepContext& ctx) {
+    const ports::StepContext& ctx) {
   std::optional<Noted> noted = parse_note(ctx.progress);
   if (noted && noted->exit_code) {
     co_await client_.destroy_machine(target_.app, noted->machine, false);

@@ -10,7 +10,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "adapters/fly_client.hpp"
-#include "daemon/step_performer.hpp"
+#include "ports/step_performer.hpp"
 
 namespace promoter::adapters {
 
@@ -21,18 +21,18 @@ struct FlyMigrationTarget {
   std::vector<std::string> command;
 };
 
-class FlyMigrationStep final : public daemon::StepPerformer {
+class FlyMigrationStep final : public ports::StepPerformer {
  public:
   FlyMigrationStep(boost::asio::any_io_executor executor, FlyClient& client, FlyMigrationTarget target,
                    std::chrono::milliseconds poll_interval, std::chrono::milliseconds timeout);
 
-  boost::asio::awaitable<core::Result<std::string>> perform(const daemon::StepContext&) override;
-  boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const daemon::StepContext&) override;
+  boost::asio::awaitable<core::Result<std::string>> perform(const ports::StepContext&) override;
+  boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const ports::StepContext&) override;
 
  private:
   // Waits for the machine to stop, notes and judges its exit code, destroys it.
   boost::asio::awaitable<core::Result<std::string>> finish(const std::string& machine_id,
-                                                           const std::string& instance_id, const daemon::StepContext&);
+                                                           const std::string& instance_id, const ports::StepContext&);
 
   boost::asio::any_io_executor executor_;
   FlyClient& client_;

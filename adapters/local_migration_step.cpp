@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/command_runner.hpp"
-#include "daemon/blocking.hpp"
+#include "ports/blocking.hpp"
 
 namespace promoter::adapters {
 
@@ -53,7 +53,7 @@ LocalMigrationStep::LocalMigrationStep(boost::asio::any_io_executor blocking, bo
                                        LocalMigrationOptions options)
     : blocking_(std::move(blocking)), io_(std::move(io)), options_(std::move(options)) {}
 
-boost::asio::awaitable<core::Result<std::string>> LocalMigrationStep::perform(const daemon::StepContext& ctx) {
+boost::asio::awaitable<core::Result<std::string>> LocalMigrationStep::perform(const ports::StepContext& ctx) {
   const std::string command = fmt::format("{}", fmt::join(options_.command, " "));
   CommandSpec spec;
   spec.argv = options_.command;
@@ -66,7 +66,7 @@ boost::asio::awaitable<core::Result<std::string>> LocalMigrationStep::perform(co
   spec.redact = options_.secrets;
 
   auto start = [spec = std::move(spec)] { return start_command(spec); };
-  auto started = co_await daemon::run_blocking(blocking_, std::move(start));
+  auto started = co_await ports::run_blocking(blocking_, std::move(start));
   if (!started)
     co_return fail(ErrorCode::failed_precondition,
                    fmt::format("migration command `{}` could not start: {}", command, started.error()));
@@ -77,7 +77,7 @@ boost::asio::awaitable<core::Result<std::string>> LocalMigrationStep::perform(co
     if (!noted) co_return std::unexpected(noted.error());  // `running` dies here: it kills the group
   }
   auto wait = [running] { return running->wait(); };
-  const CommandResult result = co_await daemon::run_blocking(blocking_, std::move(wait));
+  const CommandResult result = co_await ports::run_blocking(blocking_, std::move(wait));
 
   std::string detail;
   bool ok = false;
@@ -110,7 +110,7 @@ boost::asio::awaitable<core::Result<std::string>> LocalMigrationStep::perform(co
 }
 
 boost::asio::awaitable<core::Result<std::optional<std::string>>> LocalMigrationStep::find_done(
-    const daemon::StepContext& ctx) {
+    const ports::StepContext& ctx) {
   const auto note = nlohmann::json::parse(ctx.progress, nullptr, false);
   if (!note.is_object()) co_return std::optional<std::string>();  // never started: run it
   if (note.contains("exit")) {

@@ -10,7 +10,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
-#include "daemon/step_performer.hpp"
+#include "ports/step_performer.hpp"
 
 namespace promoter::adapters {
 
@@ -23,13 +23,13 @@ struct LocalMigrationOptions {
   std::chrono::milliseconds poll_interval{500};  // while waiting out a run cut off by a crash
 };
 
-class LocalMigrationStep final : public daemon::StepPerformer {
+class LocalMigrationStep final : public ports::StepPerformer {
  public:
   // `blocking` runs the subprocess waits (never the I/O thread); `io` runs timers.
   LocalMigrationStep(boost::asio::any_io_executor blocking, boost::asio::any_io_executor io, LocalMigrationOptions);
 
-  boost::asio::awaitable<core::Result<std::string>> perform(const daemon::StepContext&) override;
-  boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const daemon::StepContext&) override;
+  boost::asio::awaitable<core::Result<std::string>> perform(const ports::StepContext&) override;
+  boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const ports::StepContext&) override;
 
  private:
   boost::asio::any_io_executor blocking_;

@@ -20,9 +20,9 @@ std::string first_line(std::string_view text) {
   return std::string(nl == std::string_view::npos ? text : text.substr(0, nl));
 }
 
-std::optional<daemon::LeaderInfo> info_from(const pqxx::result& rows) {
+std::optional<ports::LeaderInfo> info_from(const pqxx::result& rows) {
   if (rows.empty()) return std::nullopt;
-  daemon::LeaderInfo info;
+  ports::LeaderInfo info;
   info.epoch = rows[0][0].as<long long>();
   info.holder = rows[0][1].c_str();
   info.advertise_url = rows[0][2].c_str();
@@ -65,7 +65,7 @@ pqxx::connection& PgLeadership::connection() {
   return *connection_;
 }
 
-core::Result<std::optional<daemon::LeaderInfo>> PgLeadership::try_acquire(core::Timestamp now) {
+core::Result<std::optional<ports::LeaderInfo>> PgLeadership::try_acquire(core::Timestamp now) {
   std::lock_guard lock(mutex_);
   try {
     pqxx::connection& c = connection();
@@ -125,7 +125,7 @@ bool PgLeadership::confirm(std::int64_t epoch) {
   }
 }
 
-core::Result<std::optional<daemon::LeaderInfo>> PgLeadership::current() {
+core::Result<std::optional<ports::LeaderInfo>> PgLeadership::current() {
   std::lock_guard lock(mutex_);
   try {
     pqxx::nontransaction n(connection());

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "adapters/pg_pool.hpp"
-#include "daemon/leader_lock.hpp"
+#include "ports/leader_lock.hpp"
 
 namespace promoter::adapters {
 
@@ -22,14 +22,14 @@ struct PgLeadershipOptions {
   std::string advertise_url;  // where standbys forward writes to this instance once it leads
 };
 
-class PgLeadership final : public daemon::LeaderLock {
+class PgLeadership final : public ports::LeaderLock {
  public:
   explicit PgLeadership(PgLeadershipOptions);
   ~PgLeadership() override;
 
-  core::Result<std::optional<daemon::LeaderInfo>> try_acquire(core::Timestamp now) override;
+  core::Result<std::optional<ports::LeaderInfo>> try_acquire(core::Timestamp now) override;
   bool confirm(std::int64_t epoch) override;
-  core::Result<std::optional<daemon::LeaderInfo>> current() override;
+  core::Result<std::optional<ports::LeaderInfo>> current() override;
   void release() override;
   // Known only once the daemon has bound its port; set before the first try_acquire.
   void set_advertise_url(std::string url) {

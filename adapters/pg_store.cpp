@@ -57,7 +57,7 @@ int version_of(std::string_view file) {
 
 // Takes the environment's promotion lock on the store's one lease connection; gives it back on destruction.
 // If the connection broke meanwhile, the session's end released the lock already: the connection is dropped.
-class PgEnvironmentLease final : public daemon::EnvironmentLease {
+class PgEnvironmentLease final : public ports::EnvironmentLease {
  public:
   PgEnvironmentLease(std::shared_ptr<PgStore::LeaseSlot> slot, std::string environment)
       : slot_(std::move(slot)), environment_(std::move(environment)) {}
@@ -391,7 +391,7 @@ class FactWriter {
   FactWriter(pqxx::work& w, const core::PromotionPlan& plan, const std::string& environment, Timestamp now)
       : w_(w), plan_(plan), environment_(environment), now_(now) {}
 
-  daemon::OpenedPromotions opened;
+  ports::OpenedPromotions opened;
 
   void operator()(const core::ReleaseStateChanged& f) {
     std::string live, soak, awaiting;
@@ -513,9 +513,9 @@ class FactWriter {
 
 }  // namespace
 
-core::Result<daemon::OpenedPromotions> PgStore::commit(const core::Decision& d, const core::PromotionPlan& plan,
+core::Result<ports::OpenedPromotions> PgStore::commit(const core::Decision& d, const core::PromotionPlan& plan,
                                                        const std::string& environment, Timestamp now) {
-  return with_connection("recording a decision", [&](pqxx::connection& c) -> core::Result<daemon::OpenedPromotions> {
+  return with_connection("recording a decision", [&](pqxx::connection& c) -> core::Result<ports::OpenedPromotions> {
     pqxx::work w(c);
     const std::optional<std::int64_t> epoch = fence(w);
     FactWriter writer(w, plan, environment, now);
@@ -539,19 +539,19 @@ core::Result<void> PgStore::append_audit(const core::AuditNote& note, Timestamp 
   });
 }
 
-core::Result<std::vector<daemon::AuditEntry>> PgStore::audit(const std::optional<std::string>& sha, int limit,
+core::Result<std::vector<ports::AuditEntry>> PgStore::audit(const std::optional<std::string>& sha, int limit,
                                                              std::optional<std::int64_t> before_id) {
   return with_connection("reading the audit log", [&](pqxx::connection& c)
-                                                      -> core::Result<std::vector<daemon::AuditEntry>> {
+                                                      -> core::Result<std::vector<ports::AuditEntry>> {
     pqxx::read_transaction t(c);
     const auto rows = t.exec_params(
         fmt::format("SELECT id, {}, actor, action, sha, detail, epoch FROM audit_log WHERE ($1::text IS NULL OR sha = $1) "
                     "AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $2",
                     ms("at")),
         sha, limit, before_id ? std::optional<std::string>(std::to_string(*before_id)) : std::nullopt);
-    std::vector<daemon::AuditEntry> out;
+    std::vector<ports::AuditEntry> out;
     for (const auto& row : rows) {
-      daemon::AuditEntry e{row[0].as<long long>(), ms_to_ts(row[1]), row[2].c_str(), row[3].c_str(), std::nullopt,
+      ports::AuditEntry e{row[0].as<long long>(), ms_to_ts(row[1]), row[2].c_str(), row[3].c_str(), std::nullopt,
                            row[5].c_str()};
       if (!row[4].is_null()) e.sha = row[4].c_str();
       if (!row[6].is_null()) e.epoch = row[6].as<long long>();
@@ -563,18 +563,18 @@ core::Result<std::vector<daemon::AuditEntry>> PgStore::audit(const std::optional
 
 namespace {
 
-daemon::PromotionRecord promotion_from_row(const pqxx::row& row) {
-  daemon::PromotionRecord p;
+ports::PromotionRecord promotion_from_row(const pqxx::row& row) {
+  ports::PromotionRecord p;
   p.id = row[0].as<long long>();
   p.sha = row[1].c_str();
   p.environment = row[2].c_str();
   // The table's CHECK allows only these names.
-  p.state = daemon::parse_promotion_state(row[3].c_str()).value_or(daemon::PromotionState::running);
+  p.state = ports::parse_promotion_state(row[3].c_str()).value_or(ports::PromotionState::running);
   p.hotfix = row[4].as<bool>();
   p.created_at = ms_to_ts(row[5]);
   p.finished_at = opt_ms(row[6]);
   if (!row[7].is_null()) p.error = row[7].c_str();
-  if (!row[8].is_null()) p.abort = daemon::AbortRequest{row[8].c_str(), ms_to_ts(row[9]), row[10].c_str()};
+  if (!row[8].is_null()) p.abort = ports::AbortRequest{row[8].c_str(), ms_to_ts(row[9]), row[10].c_str()};
   return p;
 }
 
@@ -583,14 +583,14 @@ std::string promotion_columns() {
                      ms("created_at"), ms("finished_at"), ms("abort_requested_at"));
 }
 
-std::vector<daemon::StepRecord> promotion_steps(pqxx::transaction_base& t, daemon::PromotionId id) {
-  std::vector<daemon::StepRecord> steps;
+std::vector<ports::StepRecord> promotion_steps(pqxx::transaction_base& t, ports::PromotionId id) {
+  std::vector<ports::StepRecord> steps;
   for (const auto& row : t.exec_params(
            fmt::format("SELECT idx, kind, service, state, idempotency_key, attempts, {}, {}, detail, progress FROM "
                        "promotion_steps WHERE promotion_id = $1 ORDER BY idx",
                        ms("started_at"), ms("finished_at")),
            id)) {
-    daemon::StepRecord s;
+    ports::StepRecord s;
     s.step.index = row[0].as<int>();
     s.step.kind = core::parse_step_kind(row[1].c_str()).value_or(core::StepKind::preflight);
     if (!row[2].is_null()) s.step.service = row[2].c_str();
@@ -608,30 +608,30 @@ std::vector<daemon::StepRecord> promotion_steps(pqxx::transaction_base& t, daemo
 
 }  // namespace
 
-core::Result<std::optional<daemon::PromotionRecord>> PgStore::promotion(daemon::PromotionId id) {
+core::Result<std::optional<ports::PromotionRecord>> PgStore::promotion(ports::PromotionId id) {
   return with_connection("reading a promotion", [&](pqxx::connection& c)
-                                                    -> core::Result<std::optional<daemon::PromotionRecord>> {
+                                                    -> core::Result<std::optional<ports::PromotionRecord>> {
     pqxx::read_transaction t(c);
     const auto rows = t.exec_params(fmt::format("SELECT {} FROM promotions WHERE id = $1", promotion_columns()), id);
     if (rows.empty()) return std::nullopt;
-    daemon::PromotionRecord p = promotion_from_row(rows[0]);
+    ports::PromotionRecord p = promotion_from_row(rows[0]);
     p.steps = promotion_steps(t, id);
     return p;
   });
 }
 
-core::Result<daemon::PromotionRecord> PgStore::request_abort(daemon::PromotionId id, const std::string& by,
+core::Result<ports::PromotionRecord> PgStore::request_abort(ports::PromotionId id, const std::string& by,
                                                              const std::string& reason, Timestamp now) {
-  return with_connection("requesting an abort", [&](pqxx::connection& c) -> core::Result<daemon::PromotionRecord> {
+  return with_connection("requesting an abort", [&](pqxx::connection& c) -> core::Result<ports::PromotionRecord> {
     pqxx::work w(c);
     const std::optional<std::int64_t> epoch = fence(w);
     // The row lock orders concurrent requests: the first one stands.
     const auto rows =
         w.exec_params(fmt::format("SELECT {} FROM promotions WHERE id = $1 FOR UPDATE", promotion_columns()), id);
     if (rows.empty()) return fail(ErrorCode::not_found, fmt::format("no promotion {}", id));
-    daemon::PromotionRecord p = promotion_from_row(rows[0]);
+    ports::PromotionRecord p = promotion_from_row(rows[0]);
     p.steps = promotion_steps(w, id);
-    if (p.state != daemon::PromotionState::running)
+    if (p.state != ports::PromotionState::running)
       return fail(ErrorCode::failed_precondition,
                   fmt::format("promotion {} has ended ({}); only a running promotion can be aborted", id,
                               rows[0][3].c_str()));
@@ -652,16 +652,16 @@ core::Result<daemon::PromotionRecord> PgStore::request_abort(daemon::PromotionId
         id, by, ts(now), reason);
     insert_audit(w, epoch, now, by, "promotion.abort_requested", p.sha, fmt::format("promotion {}: {}", id, reason));
     w.commit();
-    p.abort = daemon::AbortRequest{by, now, reason};
+    p.abort = ports::AbortRequest{by, now, reason};
     return p;
   });
 }
 
-core::Result<std::vector<daemon::PromotionRecord>> PgStore::promotions(int limit, std::optional<std::int64_t> before_id) {
+core::Result<std::vector<ports::PromotionRecord>> PgStore::promotions(int limit, std::optional<std::int64_t> before_id) {
   return with_connection("listing promotions", [&](pqxx::connection& c)
-                                                   -> core::Result<std::vector<daemon::PromotionRecord>> {
+                                                   -> core::Result<std::vector<ports::PromotionRecord>> {
     pqxx::read_transaction t(c);
-    std::vector<daemon::PromotionRecord> out;
+    std::vector<ports::PromotionRecord> out;
     for (const auto& row : t.exec_params(
              fmt::format("SELECT {} FROM promotions WHERE ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $1",
                          promotion_columns()),
@@ -671,11 +671,11 @@ core::Result<std::vector<daemon::PromotionRecord>> PgStore::promotions(int limit
   });
 }
 
-core::Result<std::vector<daemon::PromotionId>> PgStore::running_promotions(const std::string& environment) {
+core::Result<std::vector<ports::PromotionId>> PgStore::running_promotions(const std::string& environment) {
   return with_connection("listing running promotions", [&](pqxx::connection& c)
-                                                           -> core::Result<std::vector<daemon::PromotionId>> {
+                                                           -> core::Result<std::vector<ports::PromotionId>> {
     pqxx::read_transaction t(c);
-    std::vector<daemon::PromotionId> out;
+    std::vector<ports::PromotionId> out;
     for (const auto& row : t.exec_params(
              "SELECT id FROM promotions WHERE environment = $1 AND state = 'running' ORDER BY id", environment))
       out.push_back(row[0].as<long long>());
@@ -683,21 +683,21 @@ core::Result<std::vector<daemon::PromotionId>> PgStore::running_promotions(const
   });
 }
 
-core::Result<std::optional<daemon::ProductionRecord>> PgStore::production(const std::string& environment) {
+core::Result<std::optional<ports::ProductionRecord>> PgStore::production(const std::string& environment) {
   return with_connection("reading the production release", [&](pqxx::connection& c)
-                                                               -> core::Result<std::optional<daemon::ProductionRecord>> {
+                                                               -> core::Result<std::optional<ports::ProductionRecord>> {
     pqxx::read_transaction t(c);
     const auto rows = t.exec_params(
         fmt::format("SELECT sha, promotion_id, {} FROM production_releases WHERE environment = $1", ms("promoted_at")),
         environment);
     if (rows.empty()) return std::nullopt;
-    daemon::ProductionRecord p{rows[0][0].c_str(), std::nullopt, ms_to_ts(rows[0][2])};
+    ports::ProductionRecord p{rows[0][0].c_str(), std::nullopt, ms_to_ts(rows[0][2])};
     if (!rows[0][1].is_null()) p.promotion_id = rows[0][1].as<long long>();
     return p;
   });
 }
 
-core::Result<void> PgStore::journal_step(daemon::PromotionId id, int index, core::StepState to,
+core::Result<void> PgStore::journal_step(ports::PromotionId id, int index, core::StepState to,
                                          const std::string& detail, Timestamp at) {
   return with_connection("writing the promotion journal", [&](pqxx::connection& c) -> core::Result<void> {
     pqxx::work w(c);
@@ -721,7 +721,7 @@ core::Result<void> PgStore::journal_step(daemon::PromotionId id, int index, core
   });
 }
 
-core::Result<void> PgStore::journal_progress(daemon::PromotionId id, int index, const std::string& progress) {
+core::Result<void> PgStore::journal_progress(ports::PromotionId id, int index, const std::string& progress) {
   return with_connection("noting a step's progress", [&](pqxx::connection& c) -> core::Result<void> {
     pqxx::work w(c);
     fence(w);
@@ -735,7 +735,7 @@ core::Result<void> PgStore::journal_progress(daemon::PromotionId id, int index, 
   });
 }
 
-core::Result<std::unique_ptr<daemon::EnvironmentLease>> PgStore::lease_environment(const std::string& environment) {
+core::Result<std::unique_ptr<ports::EnvironmentLease>> PgStore::lease_environment(const std::string& environment) {
   auto busy = [&] {
     return fail(ErrorCode::conflict,
                 fmt::format("another executor holds the {} promotion lock; it will finish the running promotion",

@@ -6,11 +6,11 @@
 #include <string>
 
 #include "adapters/pg_pool.hpp"
-#include "daemon/store.hpp"
+#include "ports/store.hpp"
 
 namespace promoter::adapters {
 
-class PgStore final : public daemon::Store {
+class PgStore final : public ports::Store {
  public:
   explicit PgStore(std::string database_url, std::size_t max_connections = 8);
   ~PgStore() override;
@@ -32,25 +32,25 @@ class PgStore final : public daemon::Store {
   core::Result<void> migrate() override;
   core::Result<void> ping() override;
   core::Result<core::World> load(const core::Policy&, const std::string& environment) override;
-  core::Result<daemon::OpenedPromotions> commit(const core::Decision&, const core::PromotionPlan&,
+  core::Result<ports::OpenedPromotions> commit(const core::Decision&, const core::PromotionPlan&,
                                                 const std::string& environment, core::Timestamp now) override;
   core::Result<void> append_audit(const core::AuditNote&, core::Timestamp now) override;
   core::Result<std::optional<core::Release>> release(const core::Sha&) override;
   core::Result<std::vector<core::Release>> releases(std::optional<core::ReleaseState>,
                                                     std::optional<std::int64_t> before_seq, int limit) override;
   core::Result<std::map<std::string, int>> release_counts() override;
-  core::Result<std::vector<daemon::AuditEntry>> audit(const std::optional<std::string>& sha, int limit,
+  core::Result<std::vector<ports::AuditEntry>> audit(const std::optional<std::string>& sha, int limit,
                                                       std::optional<std::int64_t> before_id) override;
-  core::Result<std::optional<daemon::PromotionRecord>> promotion(daemon::PromotionId) override;
-  core::Result<std::vector<daemon::PromotionRecord>> promotions(int limit,
+  core::Result<std::optional<ports::PromotionRecord>> promotion(ports::PromotionId) override;
+  core::Result<std::vector<ports::PromotionRecord>> promotions(int limit,
                                                                std::optional<std::int64_t> before_id) override;
-  core::Result<std::vector<daemon::PromotionId>> running_promotions(const std::string& environment) override;
-  core::Result<std::optional<daemon::ProductionRecord>> production(const std::string& environment) override;
-  core::Result<void> journal_step(daemon::PromotionId, int index, core::StepState to, const std::string& detail,
+  core::Result<std::vector<ports::PromotionId>> running_promotions(const std::string& environment) override;
+  core::Result<std::optional<ports::ProductionRecord>> production(const std::string& environment) override;
+  core::Result<void> journal_step(ports::PromotionId, int index, core::StepState to, const std::string& detail,
                                   core::Timestamp at) override;
-  core::Result<void> journal_progress(daemon::PromotionId, int index, const std::string& progress) override;
-  core::Result<std::unique_ptr<daemon::EnvironmentLease>> lease_environment(const std::string& environment) override;
-  core::Result<daemon::PromotionRecord> request_abort(daemon::PromotionId, const std::string& by,
+  core::Result<void> journal_progress(ports::PromotionId, int index, const std::string& progress) override;
+  core::Result<std::unique_ptr<ports::EnvironmentLease>> lease_environment(const std::string& environment) override;
+  core::Result<ports::PromotionRecord> request_abort(ports::PromotionId, const std::string& by,
                                                       const std::string& reason, core::Timestamp now) override;
   core::Result<std::vector<core::Obligation>> obligations(bool open_only) override;
   core::Result<core::Obligation> close_obligation(std::int64_t id, const std::string& by, const std::string& link,

@@ -4,7 +4,7 @@
 
 namespace promoter::adapters {
 
-boost::asio::awaitable<core::Result<std::string>> ProbeVerifyStep::perform(const daemon::StepContext& ctx) {
+boost::asio::awaitable<core::Result<std::string>> ProbeVerifyStep::perform(const ports::StepContext& ctx) {
   if (probes_.empty()) co_return std::string("no production probes are configured: nothing to verify");
   auto report = co_await run_probes(http_, probes_);
   if (!report.passed())
@@ -13,7 +13,7 @@ boost::asio::awaitable<core::Result<std::string>> ProbeVerifyStep::perform(const
   co_return report.summary();
 }
 
-boost::asio::awaitable<core::Result<std::optional<std::string>>> ProbeVerifyStep::find_done(const daemon::StepContext&) {
+boost::asio::awaitable<core::Result<std::optional<std::string>>> ProbeVerifyStep::find_done(const ports::StepContext&) {
   co_return std::optional<std::string>();
 }
 

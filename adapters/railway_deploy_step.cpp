@@ -38,7 +38,7 @@ std::optional<std::string> RailwayDeployStep::deployment_in(const std::string& p
   return progress.substr(note_prefix.size());
 }
 
-boost::asio::awaitable<core::Result<std::string>> RailwayDeployStep::perform(const daemon::StepContext& ctx) {
+boost::asio::awaitable<core::Result<std::string>> RailwayDeployStep::perform(const ports::StepContext& ctx) {
   unclear_.erase(ctx.idempotency_key);
   auto id = co_await client_.deploy_commit(target_.service_id, target_.environment_id, ctx.sha.str());
   if (!id) {
@@ -59,7 +59,7 @@ boost::asio::awaitable<core::Result<std::string>> RailwayDeployStep::perform(con
 }
 
 boost::asio::awaitable<core::Result<std::optional<std::string>>> RailwayDeployStep::find_done(
-    const daemon::StepContext& ctx) {
+    const ports::StepContext& ctx) {
   std::optional<std::string> id = deployment_in(ctx.progress);
   if (!id) {
     // Crashed between asking Railway to deploy and noting the id: look for a deployment of this exact
@@ -88,7 +88,7 @@ boost::asio::awaitable<core::Result<std::optional<std::string>>> RailwayDeploySt
 }
 
 boost::asio::awaitable<core::Result<std::string>> RailwayDeployStep::wait_live(std::string deployment_id,
-                                                                                const daemon::StepContext& ctx) {
+                                                                                const ports::StepContext& ctx) {
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   for (;;) {
     auto d = co_await client_.get_deployment(deployment_id);

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "adapters/railway_client.hpp"
-#include "daemon/step_performer.hpp"
+#include "ports/step_performer.hpp"
 
 namespace promoter::adapters {
 
@@ -19,13 +19,13 @@ struct RailwayTarget {
   std::string service_id;
 };
 
-class RailwayDeployStep final : public daemon::StepPerformer {
+class RailwayDeployStep final : public ports::StepPerformer {
  public:
   RailwayDeployStep(boost::asio::any_io_executor executor, RailwayClient& client, RailwayTarget target,
                     std::chrono::milliseconds poll_interval, std::chrono::milliseconds timeout);
 
-  boost::asio::awaitable<core::Result<std::string>> perform(const daemon::StepContext&) override;
-  boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const daemon::StepContext&) override;
+  boost::asio::awaitable<core::Result<std::string>> perform(const ports::StepContext&) override;
+  boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const ports::StepContext&) override;
 
   // The progress note for a deployment id, and back.
   static std::string note_for(const std::string& deployment_id);
@@ -33,7 +33,7 @@ class RailwayDeployStep final : public daemon::StepPerformer {
 
  private:
   // Waits until the deployment is SUCCESS (detail line) or fails (failed_precondition) or times out.
-  boost::asio::awaitable<core::Result<std::string>> wait_live(std::string deployment_id, const daemon::StepContext&);
+  boost::asio::awaitable<core::Result<std::string>> wait_live(std::string deployment_id, const ports::StepContext&);
 
   // The journal says only "started" both after a restart and after an attempt in this process ended
   // without a clear answer (a 502 on the deploy request, say); what find_done reports differs, so the

@@ -32,7 +32,7 @@ void SimulatedProduction::reload() const {
   }
 }
 
-core::Result<void> SimulatedProduction::record(const daemon::StepContext& ctx) {
+core::Result<void> SimulatedProduction::record(const ports::StepContext& ctx) {
   SimulatedEffect e{ctx.idempotency_key, ctx.step.name(), ctx.sha.str(), now_()};
   std::lock_guard lock(mutex_);
   if (!options_.record_file.empty()) {
@@ -72,7 +72,7 @@ void SimulatedProduction::set_fail_steps(std::vector<std::string> steps) {
   options_.fail_steps = std::move(steps);
 }
 
-boost::asio::awaitable<core::Result<std::string>> SimulatedStep::perform(const daemon::StepContext& ctx) {
+boost::asio::awaitable<core::Result<std::string>> SimulatedStep::perform(const ports::StepContext& ctx) {
   if (world_.step_delay() > core::Duration::zero()) {
     boost::asio::steady_timer timer(executor_, world_.step_delay());
     co_await timer.async_wait(boost::asio::use_awaitable);
@@ -85,7 +85,7 @@ boost::asio::awaitable<core::Result<std::string>> SimulatedStep::perform(const d
 }
 
 boost::asio::awaitable<core::Result<std::optional<std::string>>> SimulatedStep::find_done(
-    const daemon::StepContext& ctx) {
+    const ports::StepContext& ctx) {
   if (auto e = world_.find(ctx.idempotency_key))
     co_return std::optional<std::string>(
         fmt::format("simulated {} of {} already done at {}", e->step, ctx.sha.abbrev(), core::format_timestamp(e->at)));

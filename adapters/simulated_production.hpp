@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/step_performer.hpp"
+#include "ports/step_performer.hpp"
 
 namespace promoter::adapters {
 
@@ -30,7 +30,7 @@ class SimulatedProduction {
   };
   SimulatedProduction(Options, std::function<core::Timestamp()> now);
 
-  core::Result<void> record(const daemon::StepContext&);
+  core::Result<void> record(const ports::StepContext&);
   std::optional<SimulatedEffect> find(const std::string& key) const;
   std::vector<SimulatedEffect> effects() const;
   bool fails(const std::string& step_name) const;
@@ -48,12 +48,12 @@ class SimulatedProduction {
 };
 
 // The StepPerformer for any step whose target is simulated.
-class SimulatedStep final : public daemon::StepPerformer {
+class SimulatedStep final : public ports::StepPerformer {
  public:
   SimulatedStep(SimulatedProduction& world, boost::asio::any_io_executor executor)
       : world_(world), executor_(std::move(executor)) {}
-  boost::asio::awaitable<core::Result<std::string>> perform(const daemon::StepContext&) override;
-  boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const daemon::StepContext&) override;
+  boost::asio::awaitable<core::Result<std::string>> perform(const ports::StepContext&) override;
+  boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const ports::StepContext&) override;
 
  private:
   SimulatedProduction& world_;

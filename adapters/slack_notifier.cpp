@@ -19,7 +19,7 @@ struct SlackNotifier::State {
   std::string host;
   // Replaced by set_retry(); a request in flight keeps the client it started with alive.
   std::shared_ptr<HttpClient> client;
-  std::deque<daemon::Notification> queue;
+  std::deque<ports::Notification> queue;
   bool sending = false;
   bool stopped = false;
 };
@@ -41,7 +41,7 @@ void report(const SlackNotifier::State& s, DeliveryReport r) {
   if (s.options.report) s.options.report(r);
 }
 
-asio::awaitable<void> deliver(std::shared_ptr<SlackNotifier::State> s, daemon::Notification n) {
+asio::awaitable<void> deliver(std::shared_ptr<SlackNotifier::State> s, ports::Notification n) {
   HttpRequestSpec spec;
   spec.method = HttpMethod::post;
   spec.url = s->options.webhook_url;
@@ -67,7 +67,7 @@ asio::awaitable<void> deliver(std::shared_ptr<SlackNotifier::State> s, daemon::N
 
 asio::awaitable<void> drain(std::shared_ptr<SlackNotifier::State> s) {
   while (!s->stopped && !s->queue.empty()) {
-    daemon::Notification n = s->queue.front();
+    ports::Notification n = s->queue.front();
     s->queue.pop_front();
     try {
       auto delivery = deliver(s, n);
@@ -94,7 +94,7 @@ SlackNotifier::SlackNotifier(asio::any_io_executor executor, SlackNotifierOption
 
 SlackNotifier::~SlackNotifier() { stop(); }
 
-void SlackNotifier::notify(daemon::Notification n) {
+void SlackNotifier::notify(ports::Notification n) {
   auto& s = *state_;
   if (s.stopped) return;
   if (s.queue.size() >= std::max<std::size_t>(1, s.options.max_queue)) {
@@ -124,7 +124,7 @@ std::size_t SlackNotifier::queued() const { return state_->queue.size(); }
 
 const std::string& SlackNotifier::host() const { return state_->host; }
 
-std::string slack_message(const daemon::Notification& n, std::string_view environment) {
+std::string slack_message(const ports::Notification& n, std::string_view environment) {
   const nlohmann::json body = {
       {"text", fmt::format("[{}] {} {}: {}", environment, n.kind, n.sha.abbrev(), n.text)}};
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

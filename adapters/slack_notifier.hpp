@@ -12,14 +12,14 @@
 #include <string>
 #include <string_view>
 
-#include "daemon/notifier.hpp"
+#include "ports/notifier.hpp"
 
 namespace promoter::adapters {
 
 // What became of one message; the daemon logs it (adapters do not log).
 struct DeliveryReport {
-  explicit DeliveryReport(daemon::Notification n) : notification(std::move(n)) {}
-  daemon::Notification notification;
+  explicit DeliveryReport(ports::Notification n) : notification(std::move(n)) {}
+  ports::Notification notification;
   bool delivered = false;
   int attempts = 0;    // requests made (0: dropped before any, e.g. the queue was full)
   int status = 0;      // the last HTTP status, 0 if none
@@ -38,7 +38,7 @@ struct SlackNotifierOptions {
   std::function<void(const DeliveryReport&)> report;  // on the executor, once per message
 };
 
-class SlackNotifier final : public daemon::Notifier {
+class SlackNotifier final : public ports::Notifier {
  public:
   // Runs on `executor` (the daemon's io thread): call every member from there.
   SlackNotifier(boost::asio::any_io_executor executor, SlackNotifierOptions options);
@@ -46,7 +46,7 @@ class SlackNotifier final : public daemon::Notifier {
   SlackNotifier(const SlackNotifier&) = delete;
   SlackNotifier& operator=(const SlackNotifier&) = delete;
 
-  void notify(daemon::Notification) override;
+  void notify(ports::Notification) override;
   void stop() override;
 
   // For a config reload: messages sent from now on use these (a request in flight keeps its own).
@@ -62,7 +62,7 @@ class SlackNotifier final : public daemon::Notifier {
 };
 
 // The webhook's JSON body: {"text": "[production] promotion.started 1111111 ...: text"}.
-std::string slack_message(const daemon::Notification&, std::string_view environment);
+std::string slack_message(const ports::Notification&, std::string_view environment);
 
 // "hooks.slack.com" of "https://hooks.slack.com/services/T/B/secret": what logs may say about the URL.
 std::string webhook_host(std::string_view url);

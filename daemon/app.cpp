@@ -18,7 +18,8 @@
 #include "adapters/local_migration_step.hpp"
 #include "adapters/probe_verify_step.hpp"
 #include "adapters/railway_deploy_step.hpp"
-#include "daemon/blocking.hpp"
+#include "ports/blocking.hpp"
+#include "daemon/uses_ports.hpp"
 #include "daemon/log.hpp"
 
 namespace promoter::daemon {

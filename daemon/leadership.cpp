@@ -6,7 +6,8 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "daemon/blocking.hpp"
+#include "ports/blocking.hpp"
+#include "daemon/uses_ports.hpp"
 #include "daemon/log.hpp"
 
 namespace promoter::daemon {

@@ -17,8 +17,9 @@
 #include <optional>
 #include <string>
 
-#include "daemon/clock.hpp"
-#include "daemon/leader_lock.hpp"
+#include "ports/clock.hpp"
+#include "ports/leader_lock.hpp"
+#include "daemon/uses_ports.hpp"
 
 namespace promoter::daemon {
 

@@ -4,7 +4,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "daemon/blocking.hpp"
+#include "ports/blocking.hpp"
+#include "daemon/uses_ports.hpp"
 
 namespace promoter::daemon {
 

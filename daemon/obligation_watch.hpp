@@ -11,8 +11,9 @@
 #include <vector>
 
 #include "core/obligation.hpp"
-#include "daemon/clock.hpp"
-#include "daemon/history_queries.hpp"
+#include "ports/clock.hpp"
+#include "ports/history_queries.hpp"
+#include "daemon/uses_ports.hpp"
 
 namespace promoter::daemon {
 

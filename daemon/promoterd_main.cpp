@@ -15,8 +15,9 @@
 #define PROMOTER_GIT_COMMIT "unknown"
 #endif
 
+#include "adapters/system_clock.hpp"
 #include "daemon/app.hpp"
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 #include "daemon/log.hpp"
 
 namespace {
@@ -88,7 +89,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  daemon::SystemClock clock;
+  adapters::SystemClock clock;
   // Blocked signals are queued for the set from here on: a SIGHUP or SIGTERM during start-up is handled
   // once the daemon runs, instead of killing it by the default action.
   boost::asio::io_context signals_io;

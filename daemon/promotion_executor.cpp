@@ -2,7 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "daemon/blocking.hpp"
+#include "ports/blocking.hpp"
+#include "daemon/uses_ports.hpp"
 #include "daemon/log.hpp"
 
 namespace promoter::daemon {

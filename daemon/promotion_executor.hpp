@@ -10,10 +10,11 @@
 #include <string>
 
 #include "core/promotion_outcome.hpp"
-#include "daemon/clock.hpp"
+#include "ports/clock.hpp"
 #include "daemon/metrics.hpp"
-#include "daemon/step_performer.hpp"
-#include "daemon/promotion_journal.hpp"
+#include "ports/step_performer.hpp"
+#include "ports/promotion_journal.hpp"
+#include "daemon/uses_ports.hpp"
 
 namespace promoter::daemon {
 

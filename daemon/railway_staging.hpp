@@ -11,12 +11,13 @@
 #include <set>
 
 #include "adapters/railway_client.hpp"
-#include "daemon/auth.hpp"
-#include "daemon/clock.hpp"
-#include "daemon/config.hpp"
+#include "daemon/http/auth.hpp"
+#include "ports/clock.hpp"
+#include "daemon/uses_ports.hpp"
+#include "daemon/config/config.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/release_service.hpp"
-#include "daemon/router.hpp"
+#include "daemon/http/router.hpp"
 
 namespace promoter::daemon {
 

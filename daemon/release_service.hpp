@@ -23,10 +23,11 @@
 
 #include "core/decide.hpp"
 #include "core/promotion_plan.hpp"
-#include "daemon/blocking.hpp"
-#include "daemon/clock.hpp"
+#include "ports/blocking.hpp"
+#include "ports/clock.hpp"
 #include "daemon/metrics.hpp"
-#include "daemon/ledger.hpp"
+#include "ports/ledger.hpp"
+#include "daemon/uses_ports.hpp"
 
 namespace promoter::daemon {
 

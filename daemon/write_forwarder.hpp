@@ -9,7 +9,7 @@
 #include <optional>
 
 #include "adapters/http_client.hpp"
-#include "daemon/http_types.hpp"
+#include "daemon/http/http_types.hpp"
 #include "daemon/leadership.hpp"
 #include "daemon/metrics.hpp"
 

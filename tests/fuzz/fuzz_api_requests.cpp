@@ -9,7 +9,7 @@
 
 #include "core/identity.hpp"
 #include "core/safe_text.hpp"
-#include "daemon/api_requests.hpp"
+#include "daemon/http/api_requests.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
 namespace {

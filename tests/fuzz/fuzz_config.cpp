@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
 namespace {

@@ -6,7 +6,7 @@
 #include <functional>
 #include <string>
 
-#include "daemon/api_requests.hpp"
+#include "daemon/http/api_requests.hpp"
 
 namespace promoter::daemon {
 namespace {

@@ -71,8 +71,8 @@ struct Fly {
     return ids;
   }
 
-  daemon::StepContext context(std::string progress = "") {
-    daemon::StepContext ctx{7, sha, core::PlanStep{2, core::StepKind::deploy, "api"}, "promotion-7-step-2",
+  ports::StepContext context(std::string progress = "") {
+    ports::StepContext ctx{7, sha, core::PlanStep{2, core::StepKind::deploy, "api"}, "promotion-7-step-2",
                             std::nullopt, std::move(progress), {}, {}};
     ctx.note = [this](std::string progress) -> asio::awaitable<core::Result<void>> {
       notes.push_back(std::move(progress));
@@ -119,7 +119,7 @@ struct Doomed {
   ~Doomed() { die(); }
 
   template <class Step>
-  void start(Step& step, daemon::StepContext ctx) {
+  void start(Step& step, ports::StepContext ctx) {
     asio::co_spawn(io, [&step, ctx]() -> asio::awaitable<void> { (void)co_await step.perform(ctx); }, asio::detached);
     thread = std::thread([this] { io.run(); });
   }

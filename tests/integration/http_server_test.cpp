@@ -28,9 +28,9 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/auth.hpp"
-#include "daemon/http_server.hpp"
-#include "daemon/router.hpp"
+#include "daemon/http/auth.hpp"
+#include "daemon/http/http_server.hpp"
+#include "daemon/http/router.hpp"
 
 namespace {
 

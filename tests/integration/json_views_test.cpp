@@ -4,7 +4,7 @@
 #include <chrono>
 
 #include "core/gates.hpp"
-#include "daemon/json_views.hpp"
+#include "daemon/http/json_views.hpp"
 
 namespace promoter::daemon {
 namespace {

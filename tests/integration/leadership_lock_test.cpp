@@ -99,8 +99,8 @@ TEST_CASE("two instances racing for the lock, 20 times: exactly one wins each ro
     auto a = lock_for(url, "a");
     auto b = lock_for(url, "b");
     std::atomic<int> go{0};
-    std::optional<daemon::LeaderInfo> won_a, won_b;
-    auto race = [&](adapters::PgLeadership& lock, std::optional<daemon::LeaderInfo>& won) {
+    std::optional<ports::LeaderInfo> won_a, won_b;
+    auto race = [&](adapters::PgLeadership& lock, std::optional<ports::LeaderInfo>& won) {
       ++go;
       while (go.load() < 2) std::this_thread::yield();
       auto r = lock.try_acquire(t0);

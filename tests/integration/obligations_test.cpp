@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "daemon/app.hpp"
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 #include "tests/fakes/http_receiver.hpp"
 #include "tests/support/on_thread.hpp"
 #include "tests/support/test_support.hpp"
@@ -22,7 +22,7 @@ using nlohmann::json;
 namespace {
 
 // Thread-safe: the App reads it on its threads while the test moves it.
-class ManualClock final : public daemon::Clock {
+class ManualClock final : public ports::Clock {
  public:
   explicit ManualClock(core::Timestamp start) : ms_(start.time_since_epoch().count()) {}
   core::Timestamp now() const override { return core::Timestamp{core::Duration{ms_.load()}}; }

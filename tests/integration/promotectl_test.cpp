@@ -34,9 +34,9 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-#include "daemon/api_client.hpp"
-#include "daemon/cli.hpp"
-#include "daemon/cli_table.hpp"
+#include "promotectl/api_client.hpp"
+#include "promotectl/cli.hpp"
+#include "promotectl/cli_table.hpp"
 
 namespace {
 
@@ -45,9 +45,9 @@ namespace http = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using nlohmann::json;
-using promoter::daemon::ApiClient;
-using promoter::daemon::ApiClientOptions;
-using promoter::daemon::CliEnv;
+using promoter::promotectl::ApiClient;
+using promoter::promotectl::ApiClientOptions;
+using promoter::promotectl::CliEnv;
 
 constexpr std::string_view test_token = "tok-5f0c2e7a91d4b3";
 const std::string sha_a = "0123456789abcdef0123456789abcdef01234567";
@@ -251,7 +251,7 @@ struct CliRun {
 CliRun run(std::vector<std::string> args, const CliEnv& env) {
   std::ostringstream out;
   std::ostringstream err;
-  int code = promoter::daemon::run_cli(args, env, out, err);
+  int code = promoter::promotectl::run_cli(args, env, out, err);
   CHECK(out.str().find(test_token) == std::string::npos);
   CHECK(err.str().find(test_token) == std::string::npos);
   return {code, out.str(), err.str()};
@@ -861,7 +861,7 @@ TEST_CASE("text from the server cannot smuggle terminal escapes or line breaks i
 }
 
 TEST_CASE("tables pad every column but the last and count UTF-8 characters, not bytes") {
-  promoter::daemon::Table table({"NAME", "NOTE"});
+  promoter::promotectl::Table table({"NAME", "NOTE"});
   table.add_row({"zoë", "first"});
   table.add_row({"bartholomew", "second", "extra"});
   table.add_row({"al"});
@@ -873,8 +873,8 @@ TEST_CASE("tables pad every column but the last and count UTF-8 characters, not 
         "zoë          first\n"
         "bartholomew  second  extra\n"
         "al\n");
-  CHECK(promoter::daemon::display_width("zoë") == 3);
-  CHECK(promoter::daemon::printable("a\tb\x1b[0m\xc2\x9b") == "a b?[0m?");
+  CHECK(promoter::promotectl::display_width("zoë") == 3);
+  CHECK(promoter::promotectl::printable("a\tb\x1b[0m\xc2\x9b") == "a b?[0m?");
 }
 
 TEST_CASE("https: the certificate chain and the host name are verified") {

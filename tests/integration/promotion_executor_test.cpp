@@ -22,7 +22,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-class FixedClock final : public daemon::Clock {
+class FixedClock final : public ports::Clock {
  public:
   core::Timestamp now() const override { return t; }
   core::Timestamp t{std::chrono::sys_days{std::chrono::year{2026} / 11 / 25}};
@@ -30,29 +30,29 @@ class FixedClock final : public daemon::Clock {
 
 // A journal that crashes the executor at its n-th step write: either after the write reached the
 // database, or instead of it. Everything else passes through.
-class CrashingStore final : public daemon::PromotionJournal {
+class CrashingStore final : public ports::PromotionJournal {
  public:
   enum class Mode { after_write, instead_of_write };
-  CrashingStore(daemon::PromotionJournal& inner, int crash_at, Mode mode)
+  CrashingStore(ports::PromotionJournal& inner, int crash_at, Mode mode)
       : inner_(inner), crash_at_(crash_at), mode_(mode) {}
 
-  core::Result<std::optional<daemon::PromotionRecord>> promotion(daemon::PromotionId id) override {
+  core::Result<std::optional<ports::PromotionRecord>> promotion(ports::PromotionId id) override {
     return inner_.promotion(id);
   }
-  core::Result<std::vector<daemon::PromotionId>> running_promotions(const std::string& e) override {
+  core::Result<std::vector<ports::PromotionId>> running_promotions(const std::string& e) override {
     return inner_.running_promotions(e);
   }
-  core::Result<std::unique_ptr<daemon::EnvironmentLease>> lease_environment(const std::string& e) override {
+  core::Result<std::unique_ptr<ports::EnvironmentLease>> lease_environment(const std::string& e) override {
     return inner_.lease_environment(e);
   }
-  core::Result<daemon::PromotionRecord> request_abort(daemon::PromotionId id, const std::string& by,
+  core::Result<ports::PromotionRecord> request_abort(ports::PromotionId id, const std::string& by,
                                                       const std::string& reason, core::Timestamp now) override {
     return inner_.request_abort(id, by, reason, now);
   }
-  core::Result<void> journal_progress(daemon::PromotionId id, int index, const std::string& p) override {
+  core::Result<void> journal_progress(ports::PromotionId id, int index, const std::string& p) override {
     return inner_.journal_progress(id, index, p);
   }
-  core::Result<void> journal_step(daemon::PromotionId id, int index, core::StepState to, const std::string& detail,
+  core::Result<void> journal_step(ports::PromotionId id, int index, core::StepState to, const std::string& detail,
                                   core::Timestamp at) override {
     ++writes;
     if (writes == crash_at_ && mode_ == Mode::instead_of_write) return crash();
@@ -69,7 +69,7 @@ class CrashingStore final : public daemon::PromotionJournal {
     crashed = true;
     return core::fail(core::ErrorCode::unavailable, "simulated crash");
   }
-  daemon::PromotionJournal& inner_;
+  ports::PromotionJournal& inner_;
   int crash_at_;
   Mode mode_;
 };
@@ -77,11 +77,11 @@ class CrashingStore final : public daemon::PromotionJournal {
 const core::Sha sha = *core::Sha::parse("1234567890123456789012345678901234567890");
 
 // A step's side effect with something done first: what an operator does while the step runs.
-using BeforeStep = std::function<void(const daemon::StepContext&)>;
-class HookedStep final : public daemon::StepPerformer {
+using BeforeStep = std::function<void(const ports::StepContext&)>;
+class HookedStep final : public ports::StepPerformer {
  public:
-  HookedStep(daemon::StepPerformer& inner, BeforeStep before) : inner_(inner), before_(std::move(before)) {}
-  asio::awaitable<core::Result<std::string>> perform(const daemon::StepContext& ctx) override {
+  HookedStep(ports::StepPerformer& inner, BeforeStep before) : inner_(inner), before_(std::move(before)) {}
+  asio::awaitable<core::Result<std::string>> perform(const ports::StepContext& ctx) override {
     if (before_) before_(ctx);
     // As a rollout does between machines: stop part-way when an operator has asked.
     if (ctx.step.name() == stops_part_way && ctx.aborted_by)
@@ -93,12 +93,12 @@ class HookedStep final : public daemon::StepPerformer {
     co_return co_await inner_.perform(ctx);
   }
   std::string stops_part_way;  // the step that honours an abort part-way, like a Fly rollout
-  asio::awaitable<core::Result<std::optional<std::string>>> find_done(const daemon::StepContext& ctx) override {
+  asio::awaitable<core::Result<std::optional<std::string>>> find_done(const ports::StepContext& ctx) override {
     co_return co_await inner_.find_done(ctx);
   }
 
  private:
-  daemon::StepPerformer& inner_;
+  ports::StepPerformer& inner_;
   BeforeStep before_;
 };
 
@@ -114,19 +114,19 @@ struct Harness {
     world.policy.services = {"worker", "api", "www"};
   }
 
-  std::vector<daemon::PromotionId> submit(const core::Event& e) {
+  std::vector<ports::PromotionId> submit(const core::Event& e) {
     auto d = core::decide(world, e, clock.now());
     REQUIRE_MESSAGE(d.has_value(), (d ? "" : d.error().message));
     auto opened = store.commit(*d, core::make_plan(world.policy), "production", clock.now());
     REQUIRE_MESSAGE(opened.has_value(), (opened ? "" : opened.error().message));
-    daemon::number_opened_promotions(d->changed, *opened);
-    std::vector<daemon::PromotionId> ids;
+    ports::number_opened_promotions(d->changed, *opened);
+    std::vector<ports::PromotionId> ids;
     for (const auto& [sha, id] : *opened) ids.push_back(id);
     core::apply(world, *d);
     return ids;
   }
 
-  daemon::PromotionId create_promotion() {
+  ports::PromotionId create_promotion() {
     for (const char* service : {"worker", "api", "www"})
       submit(core::StagingDeploymentObserved{sha, service, std::string("d-") + service, core::DeployStatus::success,
                                              "alice", std::nullopt, "ci"});
@@ -138,12 +138,12 @@ struct Harness {
 
   daemon::ExecutorHooks hooks() {
     daemon::ExecutorHooks h;
-    h.preflight = [this](const core::Sha& s, daemon::PromotionId) -> asio::awaitable<core::Result<std::string>> {
+    h.preflight = [this](const core::Sha& s, ports::PromotionId) -> asio::awaitable<core::Result<std::string>> {
       const auto gates = core::evaluate_gates(*world.find(s), world.policy, clock.now());
       if (!gates.all_ok()) co_return core::fail(core::ErrorCode::failed_precondition, "gates do not hold");
       co_return std::string("gates hold");
     };
-    h.finish = [this](const core::Sha& s, daemon::PromotionId id, core::PromotionOutcome outcome,
+    h.finish = [this](const core::Sha& s, ports::PromotionId id, core::PromotionOutcome outcome,
                       std::string detail) -> asio::awaitable<core::Result<void>> {
       ++finish_calls;
       if (fail_next_finish) {
@@ -157,7 +157,7 @@ struct Harness {
   }
 
   // Runs one executor to its end (or its crash) on a fresh io_context.
-  core::Result<daemon::PromotionState> run(daemon::PromotionJournal& via, daemon::PromotionId id,
+  core::Result<ports::PromotionState> run(ports::PromotionJournal& via, ports::PromotionId id,
                                            adapters::SimulatedProduction& production, BeforeStep before = {},
                                            std::string stops_part_way = "") {
     asio::io_context io;
@@ -167,8 +167,8 @@ struct Harness {
     step.stops_part_way = std::move(stops_part_way);
     daemon::StepPerformers performers{&step, {{"worker", &step}, {"api", &step}, {"www", &step}}, &step};
     daemon::PromotionExecutor executor(pool.get_executor(), via, clock, performers, hooks(), "production");
-    std::optional<core::Result<daemon::PromotionState>> result;
-    asio::co_spawn(io, executor.run(id), [&](std::exception_ptr e, core::Result<daemon::PromotionState> r) {
+    std::optional<core::Result<ports::PromotionState>> result;
+    asio::co_spawn(io, executor.run(id), [&](std::exception_ptr e, core::Result<ports::PromotionState> r) {
       REQUIRE_FALSE(e);
       result = std::move(r);
     });
@@ -190,7 +190,7 @@ adapters::SimulatedProduction memory_production(FixedClock& clock) {
 }
 
 // What the world saw, in order: each key once, migrations first, services in restart order.
-void check_effects_exactly_once_in_order(const adapters::SimulatedProduction& production, daemon::PromotionId id) {
+void check_effects_exactly_once_in_order(const adapters::SimulatedProduction& production, ports::PromotionId id) {
   std::vector<std::string> steps;
   for (const auto& e : production.effects()) steps.push_back(e.step);
   const std::vector<std::string> expected{"migrate", "deploy:worker", "deploy:api", "deploy:www", "verify"};
@@ -201,11 +201,11 @@ void check_effects_exactly_once_in_order(const adapters::SimulatedProduction& pr
   for (const auto& e : production.effects()) CHECK(e.key.starts_with(fmt::format("promotion-{}-", id)));
 }
 
-void check_all_steps_succeeded(adapters::PgStore& store, daemon::PromotionId id) {
+void check_all_steps_succeeded(adapters::PgStore& store, ports::PromotionId id) {
   auto p = store.promotion(id);
   REQUIRE(p.has_value());
   REQUIRE(p->has_value());
-  CHECK((*p)->state == daemon::PromotionState::succeeded);
+  CHECK((*p)->state == ports::PromotionState::succeeded);
   for (const auto& s : (*p)->steps) CHECK_MESSAGE(s.state == core::StepState::succeeded, s.step.name());
 }
 
@@ -217,7 +217,7 @@ TEST_CASE("a promotion runs its steps in order and ends with the release in prod
   auto production = memory_production(h.clock);
   auto r = h.run(h.store, id, production);
   REQUIRE(r.has_value());
-  CHECK(*r == daemon::PromotionState::succeeded);
+  CHECK(*r == ports::PromotionState::succeeded);
   check_effects_exactly_once_in_order(production, id);
   check_all_steps_succeeded(h.store, id);
   CHECK(h.world.production == sha);
@@ -256,7 +256,7 @@ TEST_CASE("a promotion interrupted after any journal write resumes without repea
       // A new executor on the same database, as after a restart.
       auto second = h.run(h.store, id, production);
       REQUIRE_MESSAGE(second.has_value(), (second ? "" : second.error().message));
-      CHECK(*second == daemon::PromotionState::succeeded);
+      CHECK(*second == ports::PromotionState::succeeded);
       check_effects_exactly_once_in_order(production, id);
       check_all_steps_succeeded(h.store, id);
     }
@@ -271,7 +271,7 @@ TEST_CASE("a crash before the promotion's end was recorded is finished by the ne
   CHECK_FALSE(h.run(h.store, id, production).has_value());
   auto r = h.run(h.store, id, production);
   REQUIRE(r.has_value());
-  CHECK(*r == daemon::PromotionState::succeeded);
+  CHECK(*r == ports::PromotionState::succeeded);
   CHECK(h.finish_calls == 2);
   check_effects_exactly_once_in_order(production, id);
   check_all_steps_succeeded(h.store, id);
@@ -284,7 +284,7 @@ TEST_CASE("a failed migration stops the promotion before any service is touched"
   production.set_fail_steps({"migrate"});
   auto r = h.run(h.store, id, production);
   REQUIRE(r.has_value());
-  CHECK(*r == daemon::PromotionState::failed);
+  CHECK(*r == ports::PromotionState::failed);
   CHECK(production.effects().empty());
   auto p = h.store.promotion(id);
   REQUIRE(p.has_value());
@@ -311,7 +311,7 @@ TEST_CASE("a second executor cannot run a promotion of an environment another ex
   held->reset();
   auto again = h.run(h.store, id, production);
   REQUIRE(again.has_value());
-  CHECK(*again == daemon::PromotionState::succeeded);
+  CHECK(*again == ports::PromotionState::succeeded);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -325,23 +325,23 @@ std::vector<std::string> effect_steps(const adapters::SimulatedProduction& produ
   return steps;
 }
 
-daemon::PromotionRecord reread(adapters::PgStore& store, daemon::PromotionId id) {
+ports::PromotionRecord reread(adapters::PgStore& store, ports::PromotionId id) {
   auto p = store.promotion(id);
   REQUIRE(p.has_value());
   REQUIRE(p->has_value());
   return **p;
 }
 
-std::map<std::string, core::StepState> step_states(const daemon::PromotionRecord& p) {
+std::map<std::string, core::StepState> step_states(const ports::PromotionRecord& p) {
   std::map<std::string, core::StepState> out;
   for (const auto& s : p.steps) out[s.step.name()] = s.state;
   return out;
 }
 
 // Asks for an abort as bob would, while the named step is about to take effect.
-BeforeStep abort_during(Harness& h, daemon::PromotionId id, std::string step_name,
-                        std::optional<core::Result<daemon::PromotionRecord>>& answer) {
-  return [&h, id, step_name, &answer](const daemon::StepContext& ctx) {
+BeforeStep abort_during(Harness& h, ports::PromotionId id, std::string step_name,
+                        std::optional<core::Result<ports::PromotionRecord>>& answer) {
+  return [&h, id, step_name, &answer](const ports::StepContext& ctx) {
     if (ctx.step.name() == step_name) answer = h.store.request_abort(id, "bob", "wrong image tag", h.clock.now());
   };
 }
@@ -355,15 +355,15 @@ TEST_CASE("an abort requested before the first step ends the promotion with noth
   REQUIRE_MESSAGE(requested.has_value(), (requested ? "" : requested.error().message));
   REQUIRE(requested->abort.has_value());
   CHECK(requested->abort->by == "bob");
-  CHECK(requested->state == daemon::PromotionState::running);
+  CHECK(requested->state == ports::PromotionState::running);
 
   auto production = memory_production(h.clock);
   auto r = h.run(h.store, id, production);
   REQUIRE(r.has_value());
-  CHECK(*r == daemon::PromotionState::aborted);
+  CHECK(*r == ports::PromotionState::aborted);
   CHECK(production.effects().empty());
   const auto p = reread(h.store, id);
-  CHECK(p.state == daemon::PromotionState::aborted);
+  CHECK(p.state == ports::PromotionState::aborted);
   for (const auto& s : p.steps) CHECK_MESSAGE(s.state == core::StepState::planned, s.step.name());
   REQUIRE(p.error.has_value());
   CHECK(*p.error == fmt::format("promotion {} aborted by bob: wrong image tag; stopped before preflight; already "
@@ -378,12 +378,12 @@ TEST_CASE("an abort during a deploy lets that step finish and touches no later s
   Harness h(testing::fresh_database("promoter_executor_abort_mid"));
   const auto id = h.create_promotion();
   auto production = memory_production(h.clock);
-  std::optional<core::Result<daemon::PromotionRecord>> answer;
+  std::optional<core::Result<ports::PromotionRecord>> answer;
   auto r = h.run(h.store, id, production, abort_during(h, id, "deploy:worker", answer));
   REQUIRE(answer.has_value());
   REQUIRE_MESSAGE(answer->has_value(), (*answer ? "" : answer->error().message));
   REQUIRE(r.has_value());
-  CHECK(*r == daemon::PromotionState::aborted);
+  CHECK(*r == ports::PromotionState::aborted);
   CHECK(effect_steps(production) == std::vector<std::string>{"migrate", "deploy:worker"});
   const auto p = reread(h.store, id);
   const auto states = step_states(p);
@@ -423,7 +423,7 @@ TEST_CASE("a step that stops part-way for an abort ends the promotion aborted, a
     Harness h(testing::fresh_database("promoter_executor_abort_partway"));
     const auto id = h.create_promotion();
     auto production = memory_production(h.clock);
-    std::optional<core::Result<daemon::PromotionRecord>> answer;
+    std::optional<core::Result<ports::PromotionRecord>> answer;
     CrashingStore crashing(h.store, crash_at, CrashingStore::Mode::after_write);
     auto r = h.run(crashing, id, production, abort_during(h, id, "deploy:api", answer), "deploy:api");
     REQUIRE(answer.has_value());
@@ -433,10 +433,10 @@ TEST_CASE("a step that stops part-way for an abort ends the promotion aborted, a
       r = h.run(h.store, id, production);  // a restart: the journal alone says how it ended
     }
     REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message));
-    CHECK(*r == daemon::PromotionState::aborted);
+    CHECK(*r == ports::PromotionState::aborted);
     CHECK(effect_steps(production) == std::vector<std::string>{"migrate", "deploy:worker"});
     const auto p = reread(h.store, id);
-    CHECK(p.state == daemon::PromotionState::aborted);
+    CHECK(p.state == ports::PromotionState::aborted);
     CHECK(p.steps[3].step.name() == "deploy:api");
     CHECK(p.steps[3].state == core::StepState::failed);
     CHECK(p.steps[3].detail == "stopped after 1 of 2 machines: aborted by bob");
@@ -455,12 +455,12 @@ TEST_CASE("a verify that fails after an abort came too late to stop the deploys 
   const auto id = h.create_promotion();
   auto production = memory_production(h.clock);
   production.set_fail_steps({"verify"});
-  std::optional<core::Result<daemon::PromotionRecord>> answer;
+  std::optional<core::Result<ports::PromotionRecord>> answer;
   auto r = h.run(h.store, id, production, abort_during(h, id, "deploy:www", answer));
   REQUIRE(answer.has_value());
   REQUIRE(answer->has_value());
   REQUIRE(r.has_value());
-  CHECK(*r == daemon::PromotionState::failed);
+  CHECK(*r == ports::PromotionState::failed);
   CHECK(h.world.find(sha)->state == core::ReleaseState::promotion_failed);
 }
 
@@ -482,8 +482,8 @@ TEST_CASE("once every service is deployed an abort is refused, and one that came
   Harness h(testing::fresh_database("promoter_executor_abort_late"));
   const auto id = h.create_promotion();
   auto production = memory_production(h.clock);
-  std::optional<core::Result<daemon::PromotionRecord>> during_www, during_verify;
-  auto r = h.run(h.store, id, production, [&](const daemon::StepContext& ctx) {
+  std::optional<core::Result<ports::PromotionRecord>> during_www, during_verify;
+  auto r = h.run(h.store, id, production, [&](const ports::StepContext& ctx) {
     abort_during(h, id, "deploy:www", during_www)(ctx);
     abort_during(h, id, "verify", during_verify)(ctx);
   });
@@ -493,7 +493,7 @@ TEST_CASE("once every service is deployed an abort is refused, and one that came
   CHECK(during_verify->has_value());  // the first request stands and is returned again
   REQUIRE(r.has_value());
   // Production runs the release on every service by then: the record must say so.
-  CHECK(*r == daemon::PromotionState::succeeded);
+  CHECK(*r == ports::PromotionState::succeeded);
   check_effects_exactly_once_in_order(production, id);
   CHECK(h.world.production == sha);
 
@@ -501,13 +501,13 @@ TEST_CASE("once every service is deployed an abort is refused, and one that came
   Harness late(testing::fresh_database("promoter_executor_abort_refused"));
   const auto late_id = late.create_promotion();
   auto late_production = memory_production(late.clock);
-  std::optional<core::Result<daemon::PromotionRecord>> refused;
+  std::optional<core::Result<ports::PromotionRecord>> refused;
   REQUIRE(late.run(late.store, late_id, late_production, abort_during(late, late_id, "verify", refused)).has_value());
   REQUIRE(refused.has_value());
   REQUIRE_FALSE(refused->has_value());
   CHECK(refused->error().code == core::ErrorCode::failed_precondition);
   CHECK(refused->error().message.find("has deployed every service") != std::string::npos);
-  CHECK(reread(late.store, late_id).state == daemon::PromotionState::succeeded);
+  CHECK(reread(late.store, late_id).state == ports::PromotionState::succeeded);
 }
 
 TEST_CASE("an abort of a promotion a crash interrupted settles the interrupted step and never runs it again") {
@@ -536,7 +536,7 @@ TEST_CASE("an abort of a promotion a crash interrupted settles the interrupted s
 
     auto r = h.run(h.store, id, production);
     REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message));
-    CHECK(*r == daemon::PromotionState::aborted);
+    CHECK(*r == ports::PromotionState::aborted);
     CHECK(effect_steps(production) == c.effects);
     const auto p = reread(h.store, id);
     const auto states = step_states(p);

@@ -4,7 +4,7 @@
 #include <numeric>
 #include <string>
 
-#include "daemon/refusal_tally.hpp"
+#include "daemon/http/refusal_tally.hpp"
 
 using namespace promoter;
 using promoter::daemon::RefusalCount;
@@ -12,7 +12,7 @@ using promoter::daemon::RefusalTally;
 
 namespace {
 
-class FakeClock final : public daemon::Clock {
+class FakeClock final : public ports::Clock {
  public:
   core::Timestamp now() const override { return now_; }
   void advance(core::Duration d) { now_ += d; }

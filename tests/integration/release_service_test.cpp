@@ -25,16 +25,16 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class FixedClock final : public daemon::Clock {
+class FixedClock final : public ports::Clock {
  public:
   core::Timestamp now() const override { return core::Timestamp{std::chrono::sys_days{std::chrono::year{2026} / 11 / 25}}; }
 };
 
 // The real ledger, with its first commit held until the test lets it go: while it is held, the events the
 // test submits queue up behind it on the state strand.
-class GatedLedger final : public daemon::Ledger {
+class GatedLedger final : public ports::Ledger {
  public:
-  explicit GatedLedger(daemon::Ledger& inner) : inner_(inner) {}
+  explicit GatedLedger(ports::Ledger& inner) : inner_(inner) {}
 
   core::Result<core::World> load(const core::Policy& p, const std::string& e) override { return inner_.load(p, e); }
   core::Result<std::optional<core::Release>> release(const core::Sha& s) override { return inner_.release(s); }
@@ -46,7 +46,7 @@ class GatedLedger final : public daemon::Ledger {
                                                   core::Timestamp now) override {
     return inner_.close_obligation(id, by, link, now);
   }
-  core::Result<daemon::OpenedPromotions> commit(const core::Decision& d, const core::PromotionPlan& p,
+  core::Result<ports::OpenedPromotions> commit(const core::Decision& d, const core::PromotionPlan& p,
                                                 const std::string& e, core::Timestamp t) override {
     if (commits_started_++ == 0) {
       entered_.set_value();
@@ -67,7 +67,7 @@ class GatedLedger final : public daemon::Ledger {
   int commits_started() const { return commits_started_.load(); }
 
  private:
-  daemon::Ledger& inner_;
+  ports::Ledger& inner_;
   std::atomic<int> commits_started_{0};
   std::promise<void> entered_;
   std::promise<void> released_;

@@ -40,7 +40,7 @@ struct Fixture {
     receiver.call([&] { notifier.reset(); });
   }
   void notify(const std::string& kind, const core::Sha& sha, const std::string& text) {
-    receiver.call([&] { notifier->notify(daemon::Notification{kind, sha, text}); });
+    receiver.call([&] { notifier->notify(ports::Notification{kind, sha, text}); });
   }
   std::vector<adapters::DeliveryReport> reported() {
     std::lock_guard lock(mutex);

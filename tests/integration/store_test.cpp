@@ -10,7 +10,7 @@
 #include "adapters/pg_store.hpp"
 #include "adapters/schema_migrations.hpp"
 #include "core/decide.hpp"
-#include "daemon/api.hpp"
+#include "daemon/http/api.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter;
@@ -30,14 +30,14 @@ core::Policy policy() {
 }
 
 // Decides one event on `world`, commits it, applies it: what the release service does.
-std::vector<daemon::PromotionId> step(adapters::PgStore& store, core::World& world, const core::Event& e,
+std::vector<ports::PromotionId> step(adapters::PgStore& store, core::World& world, const core::Event& e,
                                       core::Timestamp now) {
   auto d = core::decide(world, e, now);
   REQUIRE_MESSAGE(d.has_value(), (d ? "" : d.error().message));
   auto opened = store.commit(*d, core::make_plan(world.policy), "production", now);
   REQUIRE_MESSAGE(opened.has_value(), (opened ? "" : opened.error().message));
-  daemon::number_opened_promotions(d->changed, *opened);
-  std::vector<daemon::PromotionId> ids;
+  ports::number_opened_promotions(d->changed, *opened);
+  std::vector<ports::PromotionId> ids;
   for (const auto& [sha, id] : *opened) ids.push_back(id);
   core::apply(world, *d);
   return ids;
@@ -147,7 +147,7 @@ TEST_CASE("the store writes a decision's facts and nothing else; opened promotio
   REQUIRE(opened.has_value());
   REQUIRE(opened->size() == 1);
   REQUIRE(opened->contains(sha_b.str()));
-  const daemon::PromotionId id = opened->at(sha_b.str());
+  const ports::PromotionId id = opened->at(sha_b.str());
   CHECK(count(url, fmt::format("SELECT count(*) FROM promotions WHERE id = {} AND sha = '{}'", id, sha_b.str())) == 1);
   CHECK(count(url, fmt::format("SELECT count(*) FROM promotion_steps WHERE promotion_id = {}", id)) ==
         static_cast<int>(plan.steps.size()));
@@ -162,7 +162,7 @@ TEST_CASE("the store writes a decision's facts and nothing else; opened promotio
   auto promotion = store.promotion(id);
   REQUIRE(promotion.has_value());
   REQUIRE(promotion->has_value());
-  CHECK((*promotion)->state == daemon::PromotionState::aborted);
+  CHECK((*promotion)->state == ports::PromotionState::aborted);
   CHECK((*promotion)->error == "aborted by carol");
   CHECK(count(url, "SELECT count(*) FROM production_releases") == 0);
   auto b = store.release(sha_b);

@@ -1,0 +1,17 @@
+#pragma once
+// The JSON shapes of the /v1 API (daemon/openapi.yaml).
+#include <nlohmann/json.hpp>
+
+#include "core/gates.hpp"
+#include "core/release.hpp"
+#include "ports/store.hpp"
+#include "daemon/uses_ports.hpp"
+
+namespace promoter::daemon {
+
+nlohmann::json release_json(const core::Release&, const core::Policy&, core::Timestamp now);
+nlohmann::json promotion_json(const PromotionRecord&);
+nlohmann::json obligation_json(const core::Obligation&, core::Timestamp now);
+nlohmann::json audit_json(const AuditEntry&);
+
+}  // namespace promoter::daemon

@@ -1,0 +1,49 @@
+#pragma once
+// Reads of history for the API and promotectl: releases, promotions and audit newest first with keyset
+// paging, production, obligations. A standby answers every read from these. Calls block: make them from
+// the blocking pool, never the I/O thread.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/obligation.hpp"
+#include "core/release.hpp"
+#include "ports/promotion_journal.hpp"
+
+namespace promoter::ports {
+
+struct AuditEntry {
+  std::int64_t id = 0;
+  core::Timestamp at{};
+  std::string actor;
+  std::string action;
+  std::optional<std::string> sha;
+  std::string detail;
+  std::optional<std::int64_t> epoch{};  // the leadership epoch it was written under
+};
+
+struct ProductionRecord {
+  std::string sha;
+  std::optional<PromotionId> promotion_id;
+  core::Timestamp promoted_at{};
+};
+
+class HistoryQueries {
+ public:
+  virtual ~HistoryQueries() = default;
+
+  // Releases newest first (keyset paging: only those first seen before `before_seq`), optionally in one state.
+  virtual Result<std::vector<core::Release>> releases(std::optional<core::ReleaseState>,
+                                                      std::optional<std::int64_t> before_seq, int limit) = 0;
+  // Newest first; keyset paging: only entries with an id below `before_id`.
+  virtual Result<std::vector<AuditEntry>> audit(const std::optional<std::string>& sha, int limit,
+                                                std::optional<std::int64_t> before_id) = 0;
+  // Newest first, without steps; keyset paging: only promotions with an id below `before_id`.
+  virtual Result<std::vector<PromotionRecord>> promotions(int limit, std::optional<std::int64_t> before_id) = 0;
+  virtual Result<std::optional<ProductionRecord>> production(const std::string& environment) = 0;
+  // Hotfix obligations, oldest due first; only the open ones when `open_only`.
+  virtual Result<std::vector<core::Obligation>> obligations(bool open_only) = 0;
+};
+
+}  // namespace promoter::ports

@@ -1,0 +1,26 @@
+#pragma once
+// Tells people (chat) what they may act on: a release ready for approval, a promotion started, succeeded or
+// failed, an overdue hotfix obligation. The daemon owns the interface; adapters deliver (SlackNotifier).
+#include <string>
+
+#include "core/sha.hpp"
+
+namespace promoter::ports {
+
+struct Notification {
+  std::string kind;  // core::Notify::kind, e.g. "promotion.started"
+  core::Sha sha;
+  std::string text;
+};
+
+class Notifier {
+ public:
+  virtual ~Notifier() = default;
+  // Queues the notification and returns at once: delivery, retries and giving up happen later and never
+  // hold up the caller (a promotion, the release strand). Io thread only.
+  virtual void notify(Notification) = 0;
+  // Drops whatever is still queued; later notify() calls are ignored. Io thread only.
+  virtual void stop() = 0;
+};
+
+}  // namespace promoter::ports

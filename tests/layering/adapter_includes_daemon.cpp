@@ -1,0 +1,2 @@
+// Must not compile: adapters sit below the daemon and cannot see its headers.
+#include "daemon/app.hpp"
