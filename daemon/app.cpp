@@ -400,7 +400,7 @@ core::Result<void> App::prepare(core::Duration db_wait, int inherited_socket) {
   metrics_.set_database_up(true);
   auto bound = inherited_socket >= 0 ? server_->adopt(inherited_socket)
                                      : server_->listen(config_.listen_host, config_.listen_port);
-  if (!bound) return core::fail(core::ErrorCode::unavailable, bound.error());
+  if (!bound) return std::unexpected(std::move(bound.error()));
   kept_socket_ = ::fcntl(server_->native_handle(), F_DUPFD_CLOEXEC, 0);
   std::string advertise = config_.advertise_url;
   const bool wildcard = config_.listen_host.empty() || config_.listen_host == "0.0.0.0" || config_.listen_host == "::";

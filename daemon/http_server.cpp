@@ -560,13 +560,13 @@ HttpServer::HttpServer(asio::io_context& ioc, const Router& router, const TokenR
 
 HttpServer::~HttpServer() { stop(); }
 
-std::expected<void, std::string> HttpServer::listen(const std::string& host, unsigned short port) {
+core::Result<void> HttpServer::listen(const std::string& host, unsigned short port) {
   const std::string address = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
                               std::to_string(port);
   auto fail = [&](const beast::error_code& ec) {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
-    return std::unexpected("cannot listen on " + address + ": " + ec.message());
+    return core::fail(core::ErrorCode::unavailable, "cannot listen on " + address + ": " + ec.message());
   };
 
   beast::error_code ec;
@@ -575,7 +575,8 @@ std::expected<void, std::string> HttpServer::listen(const std::string& host, uns
   auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service,
                                   ec);
   if (ec) return fail(ec);
-  if (results.empty()) return std::unexpected("cannot listen on " + address + ": host has no address");
+  if (results.empty())
+    return core::fail(core::ErrorCode::unavailable, "cannot listen on " + address + ": host has no address");
   const tcp::endpoint endpoint = results.begin()->endpoint();
 
   auto& acceptor = impl_->acceptor;
@@ -590,18 +591,22 @@ std::expected<void, std::string> HttpServer::listen(const std::string& host, uns
   return {};
 }
 
-std::expected<void, std::string> HttpServer::adopt(int fd) {
+core::Result<void> HttpServer::adopt(int fd) {
   beast::error_code ec;
   sockaddr_storage address{};
   socklen_t length = sizeof address;
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
-    return std::unexpected("cannot serve inherited socket " + std::to_string(fd) + ": not a socket");
+    return core::fail(core::ErrorCode::unavailable,
+                      "cannot serve inherited socket " + std::to_string(fd) + ": not a socket");
   const tcp protocol = address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
   auto& acceptor = impl_->acceptor;
   if (acceptor.assign(protocol, fd, ec); ec)
-    return std::unexpected("cannot serve inherited socket " + std::to_string(fd) + ": " + ec.message());
+    return core::fail(core::ErrorCode::unavailable,
+                      "cannot serve inherited socket " + std::to_string(fd) + ": " + ec.message());
   const auto local = acceptor.local_endpoint(ec);
-  if (ec) return std::unexpected("cannot serve inherited socket " + std::to_string(fd) + ": " + ec.message());
+  if (ec)
+    return core::fail(core::ErrorCode::unavailable,
+                      "cannot serve inherited socket " + std::to_string(fd) + ": " + ec.message());
   impl_->bound_port = local.port();
   return {};
 }
