@@ -31,7 +31,7 @@ HttpResponse error_response(const core::Error& e) {
   if (!e.detail.empty())
     log(LogLevel::warn, "request failed",
         {{"status", status}, {"code", core::to_string(e.code)}, {"error", e.message}, {"detail", e.detail}});
-  return HttpResponse::error(status, core::to_string(e.code), e.message);
+  return HttpResponse::error(status, e.code, e.message);
 }
 
 namespace {
@@ -122,7 +122,7 @@ class Api {
   // A release answer, or the error.
   HttpResponse answer(const core::Result<std::optional<core::Release>>& r) {
     if (!r) return error_response(r.error());
-    if (!*r) return HttpResponse::error(500, "internal", "the release vanished after the event");
+    if (!*r) return HttpResponse::error(500, core::ErrorCode::internal, "the release vanished after the event");
     return HttpResponse::json(200, release_json(**r, ctx_.config.policy, ctx_.releases.clock().now()));
   }
 
@@ -131,13 +131,14 @@ class Api {
   asio::awaitable<HttpResponse> readyz(HttpRequest&) {
     auto r = co_await blocking([this] { return ctx_.store.ping(); });
     ctx_.metrics.set_database_up(r.has_value());
-    if (!r) co_return HttpResponse::error(503, "unavailable", "database unreachable");
+    if (!r) co_return HttpResponse::error(503, core::ErrorCode::unavailable, "database unreachable");
     // A standby serves reads from the database: ready. A leader is ready once its World is loaded; until
     // then /v1 answers would describe an empty world.
     const NodeRole role = ctx_.leadership.role();
-    if (role == NodeRole::starting) co_return HttpResponse::error(503, "unavailable", "joining the leadership");
+    if (role == NodeRole::starting)
+      co_return HttpResponse::error(503, core::ErrorCode::unavailable, "joining the leadership");
     if (role == NodeRole::leader && !ctx_.releases.loaded())
-      co_return HttpResponse::error(503, "unavailable", "loading releases");
+      co_return HttpResponse::error(503, core::ErrorCode::unavailable, "loading releases");
     co_return HttpResponse::json(200, {{"status", "ready"}, {"role", to_string(role)}});
   }
 
@@ -159,7 +160,7 @@ class Api {
             active_id = r->promotion_id;
             active = {{"id", r->promotion_id ? json(std::to_string(*r->promotion_id)) : json(nullptr)},
                       {"sha", r->sha.str()},
-                      {"state", "running"},
+                      {"state", to_string(PromotionState::running)},
                       {"abort", nullptr}};
           }
         return json{{"release_counts", nonzero(ctx_.releases.state_counts())}, {"active_promotion", active}};
@@ -177,7 +178,8 @@ class Api {
         if (!p) co_return error_response(p.error());
         if (*p) {
           active_id = id;
-          active = {{"id", std::to_string(id)}, {"sha", (*p)->sha}, {"state", "running"}, {"abort", nullptr}};
+          active = {{"id", std::to_string(id)}, {"sha", (*p)->sha}, {"state", to_string(PromotionState::running)},
+                    {"abort", nullptr}};
         }
       }
       body = json{{"release_counts", nonzero(*counts)}, {"active_promotion", active}};
@@ -251,7 +253,7 @@ class Api {
     if (auto it = req.query.find("state"); it != req.query.end()) {
       state = core::parse_release_state(it->second);
       if (!state)
-        co_return HttpResponse::error(400, "invalid_argument",
+        co_return HttpResponse::error(400, core::ErrorCode::invalid_argument,
                                       fmt::format("query parameter 'state': unknown state '{}'", it->second));
     }
     auto before = before_param(req);
@@ -278,7 +280,7 @@ class Api {
     const auto now = ctx_.releases.clock().now();
     const json body = *found ? release_json(**found, ctx_.config.policy, now) : json(nullptr);
     if (body.is_null())
-      co_return HttpResponse::error(404, "not_found", fmt::format("no release {} is known", sha->str()));
+      co_return HttpResponse::error(404, core::ErrorCode::not_found, fmt::format("no release {} is known", sha->str()));
     co_return HttpResponse::json(200, body);
   }
 
@@ -366,7 +368,7 @@ class Api {
     const PromotionId id = *parsed;
     auto r = co_await blocking([this, id] { return ctx_.store.promotion(id); });
     if (!r) co_return error_response(r.error());
-    if (!*r) co_return HttpResponse::error(404, "not_found", fmt::format("no promotion {}", id));
+    if (!*r) co_return HttpResponse::error(404, core::ErrorCode::not_found, fmt::format("no promotion {}", id));
     co_return HttpResponse::json(200, promotion_json(**r));
   }
 
@@ -398,7 +400,7 @@ class Api {
     if (auto it = req.query.find("sha"); it != req.query.end()) {
       auto parsed = core::Sha::parse(it->second);
       if (!parsed)
-        co_return HttpResponse::error(400, "invalid_argument",
+        co_return HttpResponse::error(400, core::ErrorCode::invalid_argument,
                                       fmt::format("query parameter 'sha': {}", parsed.error().message));
       sha = parsed->str();
     }
@@ -442,7 +444,8 @@ class Api {
     bool open_only = true;
     if (auto it = req.query.find("state"); it != req.query.end()) {
       if (it->second != "open" && it->second != "all")
-        co_return HttpResponse::error(400, "invalid_argument", "query parameter 'state' must be 'open' or 'all'");
+        co_return HttpResponse::error(400, core::ErrorCode::invalid_argument,
+                                      "query parameter 'state' must be 'open' or 'all'");
       open_only = it->second == "open";
     }
     auto r = co_await blocking([this, open_only] { return ctx_.store.obligations(open_only); });

@@ -117,7 +117,7 @@ std::optional<HttpResponse> read_error_response(const beast::error_code& ec, con
       ec == asio::error::bad_descriptor) {
     return std::nullopt;
   }
-  return HttpResponse::error(400, "invalid_argument", "malformed HTTP request: " + ec.message());
+  return HttpResponse::error(400, core::ErrorCode::invalid_argument, "malformed HTTP request: " + ec.message());
 }
 
 // The path of a request target, without its query.
@@ -247,7 +247,7 @@ struct HttpServer::Impl {
 
   HttpResponse too_many_connections() const {
     auto response = HttpResponse::error(
-        503, "unavailable",
+        503, core::ErrorCode::unavailable,
         "too many connections (limit " + std::to_string(limits.max_connections) + "); retry shortly");
     response.headers.emplace_back("Retry-After", "1");
     return response;
@@ -459,12 +459,12 @@ struct HttpServer::Impl {
     if (failure) {
       log_error("handler for " + std::string(method_text(request.method)) + " " + request.route +
                 " threw: " + describe(failure));
-      co_return HttpResponse::error(500, "internal", "internal error; see the promoterd log");
+      co_return HttpResponse::error(500, core::ErrorCode::internal, "internal error; see the promoterd log");
     }
     if (response.status < 100 || response.status > 599) {
       log_error("handler for " + std::string(method_text(request.method)) + " " + request.route +
                 " returned invalid status " + std::to_string(response.status));
-      co_return HttpResponse::error(500, "internal", "internal error; see the promoterd log");
+      co_return HttpResponse::error(500, core::ErrorCode::internal, "internal error; see the promoterd log");
     }
     co_return response;
   }
@@ -492,7 +492,7 @@ struct HttpServer::Impl {
                                  join_roles(access.roles);
       call_hook(hooks.on_auth_failure, "on_auth_failure", std::as_const(request), 403u, AuthRefusal::forbidden,
                 std::string_view(reason));
-      return HttpResponse::error(403, "forbidden", reason);
+      return HttpResponse::error(403, core::ErrorCode::forbidden, reason);
     }
     return std::nullopt;
   }
