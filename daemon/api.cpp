@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "daemon/api_requests.hpp"
+#include "daemon/auditor.hpp"
 #include "daemon/blocking.hpp"
 #include "daemon/json_views.hpp"
 #include "daemon/log.hpp"
@@ -291,10 +292,8 @@ class Api {
     if (e.code != core::ErrorCode::forbidden && e.code != core::ErrorCode::failed_precondition) co_return;
     core::AuditNote note{req.principal->identity, std::move(action),
                          sha ? std::optional<core::Sha>(*sha) : std::nullopt, e.message};
-    const auto now = ctx_.releases.clock().now();
-    auto write = [this, note, now] { return ctx_.store.append_audit(note, now); };
-    auto r = co_await blocking(std::move(write));
-    if (!r) log(LogLevel::error, "could not audit a refused request", {{"error", r.error().message}});
+    auto write = auditor_.write(std::move(note), ctx_.releases.clock().now());
+    (void)co_await std::move(write);  // a failure is logged by the auditor; the refusal is answered anyway
   }
 
   asio::awaitable<HttpResponse> approve(HttpRequest& req) {
@@ -479,6 +478,7 @@ class Api {
   }
 
   ApiContext ctx_;
+  Auditor auditor_{ctx_.store, ctx_.blocking};
 };
 
 }  // namespace

@@ -130,13 +130,8 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
                                                       token_budget("railway", "railway", token,
                                                                    config_.railway->requests_per_hour)});
     railway_staging_ = std::make_unique<RailwayStaging>(
-        io_, *railway_, releases_, config_, secrets.railway_webhook_secret, [this](core::AuditNote note) {
-          const auto now = clock_.now();
-          asio::post(pool_, [this, note = std::move(note), now] {
-            if (auto r = store_.append_audit(note, now); !r)
-              log(LogLevel::error, "could not write the audit log", {{"error", r.error().message}});
-          });
-        },
+        io_, *railway_, releases_, config_, secrets.railway_webhook_secret,
+        [this](core::AuditNote note) { auditor_.record(std::move(note), clock_.now()); },
         metrics_, clock_);
   }
   if (config_.fly) {
@@ -247,12 +242,7 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
     // A known caller refused: audited one by one.
     core::AuditNote note{req.principal ? req.principal->identity : "anonymous", "auth.forbidden", std::nullopt,
                          fmt::format("{} {} from {}: {}", method, req.path, req.remote, reason)};
-    const auto now = clock_.now();
-    asio::post(pool_, [this, note, now] {
-      if (auto r = store_.append_audit(note, now); !r)
-        log(LogLevel::error, "could not audit a refused request",
-            {{"error", r.error().message}, {"action", note.action}, {"detail", note.detail}});
-    });
+    auditor_.record(std::move(note), clock_.now());
   };
   server_hooks.on_connection_refused = [this](ConnectionRefusal why) { metrics_.connection_refused(to_string(why)); };
   ServerLimits limits;

@@ -19,6 +19,7 @@
 #include "adapters/slack_notifier.hpp"
 #include "adapters/token_budget.hpp"
 #include "daemon/api.hpp"
+#include "daemon/auditor.hpp"
 #include "daemon/auth.hpp"
 #include "daemon/clock.hpp"
 #include "daemon/config.hpp"
@@ -114,6 +115,7 @@ class App {
   boost::asio::io_context io_;
   boost::asio::thread_pool pool_{4};
   adapters::PgStore store_;
+  Auditor auditor_{store_, pool_.get_executor()};
   Metrics metrics_;
   ProcessTotals carried_;
   std::string instance_;
