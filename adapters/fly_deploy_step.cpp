@@ -1,18 +1,16 @@
 #include "adapters/fly_deploy_step.hpp"
 
 #include <algorithm>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "adapters/poll_until.hpp"
 #include "adapters/step_error.hpp"
 
 namespace promoter::adapters {
 
 using core::ErrorCode;
 using core::fail;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -44,13 +42,10 @@ std::string fly_image_for(const std::string& image_template, const core::Sha& sh
 }
 
 FlyDeployStep::FlyDeployStep(boost::asio::any_io_executor executor, FlyClient& client, FlyTarget target,
-                             FlyTimings timings)
-    : executor_(std::move(executor)), client_(client), target_(std::move(target)), timings_(timings) {}
+                             FlyTimings timings, MonotonicClock& clock)
+    : executor_(std::move(executor)), client_(client), target_(std::move(target)), timings_(timings), clock_(clock) {}
 
-boost::asio::awaitable<void> FlyDeployStep::sleep(std::chrono::milliseconds d) {
-  boost::asio::steady_timer timer(executor_, d);
-  co_await timer.async_wait(boost::asio::use_awaitable);
-}
+boost::asio::awaitable<void> FlyDeployStep::sleep(std::chrono::milliseconds d) { co_await clock_.wait(executor_, d); }
 
 boost::asio::awaitable<core::Result<std::vector<FlyMachine>>> FlyDeployStep::machines() {
   auto list = co_await client_.list_machines(target_.app);
@@ -73,26 +68,30 @@ boost::asio::awaitable<core::Result<std::vector<FlyMachine>>> FlyDeployStep::mac
 }
 
 boost::asio::awaitable<core::Result<FlyLease>> FlyDeployStep::lease(const FlyMachine& m, const ports::StepContext& ctx) {
-  const auto deadline = Clock::now() + timings_.lease_wait;
+  const auto deadline = clock_.now() + timings_.lease_wait;
   const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(timings_.lease_ttl);
   const std::string description = fmt::format("promoter {} {}", ctx.idempotency_key, ctx.sha.abbrev());
-  for (;;) {
+  std::optional<AdapterError> refused;  // the last answer, while it is a 409 (held) or transient
+  bool held = false;
+  auto leased = [&]() -> boost::asio::awaitable<std::optional<core::Result<FlyLease>>> {
     auto l = co_await client_.acquire_lease(target_.app, m.id, ttl, description);
-    if (l) co_return *l;
-    const bool held = l.error().kind == AdapterError::Kind::http_status && l.error().http_status == 409;
+    if (l) co_return core::Result<FlyLease>(std::move(*l));
+    held = l.error().kind == AdapterError::Kind::http_status && l.error().http_status == 409;
     if (!held && !is_transient(l.error()))
-      co_return std::unexpected(step_error(l.error(), fmt::format("leasing Fly machine {} of {}", m.id, target_.app)));
-    if (Clock::now() >= deadline) {
-      if (!held)
-        co_return std::unexpected(step_error(l.error(), fmt::format("leasing Fly machine {} of {}", m.id, target_.app)));
-      // Someone else is changing this machine: waiting longer or forcing it could undo their work.
-      co_return fail(ErrorCode::failed_precondition,
-                     fmt::format("Fly machine {} of app {} is leased by someone else ({}); waited {} and did not "
-                                 "force it: finish or release that lease, then promote again",
-                                 m.id, target_.app, l.error().message, format_ms(timings_.lease_wait)));
-    }
-    co_await sleep(timings_.poll_interval);
-  }
+      co_return core::Result<FlyLease>(
+          std::unexpected(step_error(l.error(), fmt::format("leasing Fly machine {} of {}", m.id, target_.app))));
+    refused = l.error();
+    co_return std::nullopt;
+  };
+  auto answer = co_await poll_until(clock_, executor_, deadline, timings_.poll_interval, leased);
+  if (answer) co_return std::move(*answer);
+  if (!held)
+    co_return std::unexpected(step_error(*refused, fmt::format("leasing Fly machine {} of {}", m.id, target_.app)));
+  // Someone else is changing this machine: waiting longer or forcing it could undo their work.
+  co_return fail(ErrorCode::failed_precondition,
+                 fmt::format("Fly machine {} of app {} is leased by someone else ({}); waited {} and did not "
+                             "force it: finish or release that lease, then promote again",
+                             m.id, target_.app, refused->message, format_ms(timings_.lease_wait)));
 }
 
 boost::asio::awaitable<core::Result<std::string>> FlyDeployStep::update(const FlyMachine& m, const std::string& image,
@@ -116,7 +115,7 @@ boost::asio::awaitable<core::Result<std::string>> FlyDeployStep::update(const Fl
 boost::asio::awaitable<core::Result<void>> FlyDeployStep::wait_healthy(const std::string& machine_id,
                                                                        const std::string& instance_id,
                                                                        const std::string& image) {
-  const auto deadline = Clock::now() + timings_.machine_timeout;
+  const auto deadline = clock_.now() + timings_.machine_timeout;
   // Short /wait calls, so a machine that failed to start is noticed well before the deadline.
   const auto chunk = std::clamp(std::chrono::duration_cast<std::chrono::seconds>(timings_.poll_interval * 5),
                                 std::chrono::seconds(1), std::chrono::seconds(60));
@@ -126,39 +125,50 @@ boost::asio::awaitable<core::Result<void>> FlyDeployStep::wait_healthy(const std
                             format_ms(timings_.machine_timeout), last));
   };
   std::string last = "no answer yet";
-  for (bool started = false; !started;) {
-    const auto left = deadline - Clock::now();
-    if (left <= Clock::duration::zero()) co_return timed_out("started", last);
+  bool pause_next = false;  // no pause after Fly's own wait timed out: it has waited already
+  auto started = [&]() -> boost::asio::awaitable<std::optional<core::Result<void>>> {
+    pause_next = false;
+    const auto left = deadline - clock_.now();
+    if (left <= MonotonicClock::duration::zero()) co_return core::Result<void>(timed_out("started", last));
     // Fly's wait takes whole seconds: round up, so a short deadline still gets one wait.
     const auto wait_for = std::min(chunk, std::chrono::ceil<std::chrono::seconds>(left));
     auto w = co_await client_.wait_for_state(target_.app, machine_id, "started", instance_id, wait_for);
-    if (w) {
-      started = true;
-      break;
-    }
+    if (w) co_return core::Result<void>{};
     last = w.error().message;
     if (!is_transient(w.error()))
-      co_return std::unexpected(step_error(w.error(), fmt::format("waiting for Fly machine {} of {}", machine_id, target_.app)));
+      co_return core::Result<void>(std::unexpected(
+          step_error(w.error(), fmt::format("waiting for Fly machine {} of {}", machine_id, target_.app))));
     auto m = co_await client_.get_machine(target_.app, machine_id);
-    if (!m) continue;  // transient: the deadline bounds it
+    if (!m) co_return std::nullopt;  // transient: the deadline bounds it
     last = fmt::format("state {}", m->state);
     if (m->instance_id == instance_id && gave_up(m->state))
-      co_return fail(ErrorCode::failed_precondition, fmt::format("Fly machine {} of {} did not start on {}: it is {}",
-                                                                 machine_id, target_.app, image, m->state));
-    if (m->instance_id == instance_id && m->state == "started") started = true;
-    if (w.error().kind != AdapterError::Kind::timeout) co_await sleep(timings_.poll_interval);
-  }
-  for (;;) {
+      co_return core::Result<void>(
+          fail(ErrorCode::failed_precondition,
+               fmt::format("Fly machine {} of {} did not start on {}: it is {}", machine_id, target_.app, image, m->state)));
+    if (m->instance_id == instance_id && m->state == "started") co_return core::Result<void>{};
+    pause_next = w.error().kind != AdapterError::Kind::timeout;
+    co_return std::nullopt;
+  };
+  auto pause = [&](MonotonicClock::duration) -> boost::asio::awaitable<void> {
+    if (pause_next) co_await sleep(timings_.poll_interval);
+  };
+  auto up = co_await poll_until(clock_, deadline, started, pause);
+  if (!up) co_return timed_out("started", last);
+  if (!*up) co_return std::unexpected(up->error());
+
+  auto passing = [&]() -> boost::asio::awaitable<std::optional<core::Result<void>>> {
     auto m = co_await client_.get_machine(target_.app, machine_id);
     if (m) {
       if (m->instance_id != instance_id)
-        co_return fail(ErrorCode::failed_precondition,
-                       fmt::format("Fly machine {} of {} is no longer on the version we started (now instance "
-                                   "{}, expected {}): Fly reverted the update or someone changed it",
-                                   machine_id, target_.app, m->instance_id, instance_id));
+        co_return core::Result<void>(
+            fail(ErrorCode::failed_precondition,
+                 fmt::format("Fly machine {} of {} is no longer on the version we started (now instance "
+                             "{}, expected {}): Fly reverted the update or someone changed it",
+                             machine_id, target_.app, m->instance_id, instance_id)));
       if (gave_up(m->state))
-        co_return fail(ErrorCode::failed_precondition,
-                       fmt::format("Fly machine {} of {} is {} after starting on {}", machine_id, target_.app, m->state, image));
+        co_return core::Result<void>(fail(
+            ErrorCode::failed_precondition,
+            fmt::format("Fly machine {} of {} is {} after starting on {}", machine_id, target_.app, m->state, image)));
       if (m->checks_passing()) co_return core::Result<void>{};
       std::vector<std::string> failing;
       for (const auto& c : m->checks)
@@ -167,9 +177,11 @@ boost::asio::awaitable<core::Result<void>> FlyDeployStep::wait_healthy(const std
     } else {
       last = m.error().message;
     }
-    if (Clock::now() >= deadline) co_return timed_out("passing its checks", last);
-    co_await sleep(timings_.poll_interval);
-  }
+    co_return std::nullopt;
+  };
+  auto healthy = co_await poll_until(clock_, executor_, deadline, timings_.poll_interval, passing);
+  if (!healthy) co_return timed_out("passing its checks", last);
+  co_return std::move(*healthy);
 }
 
 boost::asio::awaitable<core::Result<void>> FlyDeployStep::roll(const FlyMachine& m, const std::string& image,

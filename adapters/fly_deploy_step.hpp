@@ -12,6 +12,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "adapters/fly_client.hpp"
+#include "adapters/monotonic_clock.hpp"
 #include "ports/step_performer.hpp"
 
 namespace promoter::adapters {
@@ -34,7 +35,8 @@ std::string fly_image_for(const std::string& image_template, const core::Sha& sh
 
 class FlyDeployStep final : public ports::StepPerformer {
  public:
-  FlyDeployStep(boost::asio::any_io_executor executor, FlyClient& client, FlyTarget target, FlyTimings timings);
+  FlyDeployStep(boost::asio::any_io_executor executor, FlyClient& client, FlyTarget target, FlyTimings timings,
+                MonotonicClock& clock = real_monotonic_clock());
 
   boost::asio::awaitable<core::Result<std::string>> perform(const ports::StepContext&) override;
   boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const ports::StepContext&) override;
@@ -59,6 +61,7 @@ class FlyDeployStep final : public ports::StepPerformer {
   FlyClient& client_;
   FlyTarget target_;
   FlyTimings timings_;
+  MonotonicClock& clock_;
 };
 
 }  // namespace promoter::adapters

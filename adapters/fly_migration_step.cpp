@@ -1,12 +1,11 @@
 #include "adapters/fly_migration_step.hpp"
 
 #include <algorithm>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "adapters/fly_deploy_step.hpp"
+#include "adapters/poll_until.hpp"
 #include "adapters/step_error.hpp"
 
 namespace promoter::adapters {
@@ -45,12 +44,14 @@ std::optional<Noted> parse_note(const std::string& progress) {
 }  // namespace
 
 FlyMigrationStep::FlyMigrationStep(boost::asio::any_io_executor executor, FlyClient& client, FlyMigrationTarget target,
-                                   std::chrono::milliseconds poll_interval, std::chrono::milliseconds timeout)
+                                   std::chrono::milliseconds poll_interval, std::chrono::milliseconds timeout,
+                                   MonotonicClock& clock)
     : executor_(std::move(executor)),
       client_(client),
       target_(std::move(target)),
       poll_interval_(poll_interval),
-      timeout_(timeout) {}
+      timeout_(timeout),
+      clock_(clock) {}
 
 boost::asio::awaitable<core::Result<std::string>> FlyMigrationStep::perform(const ports::StepContext& ctx) {
   const std::string image = fly_image_for(target_.image_template, ctx.sha);
@@ -76,49 +77,54 @@ boost::asio::awaitable<core::Result<std::string>> FlyMigrationStep::perform(cons
 boost::asio::awaitable<core::Result<std::string>> FlyMigrationStep::finish(const std::string& machine_id,
                                                                            const std::string& instance_id,
                                                                            const ports::StepContext& ctx) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  const auto deadline = clock_.now() + timeout_;
   const std::string command = fmt::format("{}", fmt::join(target_.command, " "));
-  std::optional<int> code;
-  for (;;) {
-    const auto left = std::chrono::ceil<std::chrono::seconds>(deadline - std::chrono::steady_clock::now());
+  // Done: the machine's exit code.
+  auto exited = [&]() -> boost::asio::awaitable<std::optional<core::Result<int>>> {
     auto m = co_await client_.get_machine(target_.app, machine_id);
     if (!m && !is_transient(m.error()))
-      co_return std::unexpected(step_error(m.error(), fmt::format("reading migration machine {}", machine_id)));
+      co_return core::Result<int>(
+          std::unexpected(step_error(m.error(), fmt::format("reading migration machine {}", machine_id))));
     if (m && (m->state == "stopped" || m->state == "destroyed" || m->state == "failed")) {
-      code = m->exit_code();
-      if (!code)
-        co_return fail(ErrorCode::failed_precondition,
-                       fmt::format("migration machine {} of {} is {} without an exit code: `{}` did not run to the end",
-                                   machine_id, target_.app, m->state, command));
-      break;
+      const std::optional<int> exit_code = m->exit_code();
+      if (!exit_code)
+        co_return core::Result<int>(
+            fail(ErrorCode::failed_precondition,
+                 fmt::format("migration machine {} of {} is {} without an exit code: `{}` did not run to the end",
+                             machine_id, target_.app, m->state, command)));
+      co_return core::Result<int>(*exit_code);
     }
-    if (left <= std::chrono::seconds::zero()) {
-      co_await client_.destroy_machine(target_.app, machine_id, true);
-      co_return fail(ErrorCode::failed_precondition,
-                     fmt::format("`{}` in Fly machine {} did not finish within {}; the machine was destroyed", command,
-                                 machine_id, core::format_duration(std::chrono::duration_cast<core::Duration>(timeout_))));
-    }
-    // Fly needs the instance id to wait for `stopped`.
+    co_return std::nullopt;
+  };
+  // Between looks, Fly's own wait for `stopped` (it needs the instance id); a pause only if that failed.
+  auto wait_stopped = [&](MonotonicClock::duration left) -> boost::asio::awaitable<void> {
     std::optional<std::string> version;
     if (!instance_id.empty()) version = instance_id;
-    auto w = co_await client_.wait_for_state(target_.app, machine_id, "stopped", version,
-                                             std::clamp(left, std::chrono::seconds(1), std::chrono::seconds(60)));
-    if (!w && w.error().kind != AdapterError::Kind::timeout) {
-      boost::asio::steady_timer timer(executor_, poll_interval_);
-      co_await timer.async_wait(boost::asio::use_awaitable);
-    }
+    const auto wait_for =
+        std::clamp(std::chrono::ceil<std::chrono::seconds>(left), std::chrono::seconds(1), std::chrono::seconds(60));
+    auto w = co_await client_.wait_for_state(target_.app, machine_id, "stopped", version, wait_for);
+    if (!w && w.error().kind != AdapterError::Kind::timeout) co_await clock_.wait(executor_, poll_interval_);
+  };
+  auto answer = co_await poll_until(clock_, deadline, exited, wait_stopped);
+  if (!answer) {
+    co_await client_.destroy_machine(target_.app, machine_id, true);
+    co_return fail(ErrorCode::failed_precondition,
+                   fmt::format("`{}` in Fly machine {} did not finish within {}; the machine was destroyed", command,
+                               machine_id, core::format_duration(std::chrono::duration_cast<core::Duration>(timeout_))));
   }
+  if (!*answer) co_return std::unexpected(answer->error());
+  const int code = **answer;
   // The exit code is what a restart needs to know; the machine may be gone by then.
   if (ctx.note) {
-    auto noted = co_await ctx.note(fmt::format("{}{}{}{}", machine_prefix, machine_id, exit_marker, *code));
+    auto noted = co_await ctx.note(fmt::format("{}{}{}{}", machine_prefix, machine_id, exit_marker, code));
     if (!noted) co_return std::unexpected(noted.error());
   }
   co_await client_.destroy_machine(target_.app, machine_id, false);
-  if (*code != 0)
+  if (code != 0)
     co_return fail(ErrorCode::failed_precondition,
                    fmt::format("`{}` exited with code {} in Fly machine {} of {} (its output is in the machine's logs: "
                                "fly logs -a {} -i {})",
-                               command, *code, machine_id, target_.app, target_.app, machine_id));
+                               command, code, machine_id, target_.app, target_.app, machine_id));
   co_return fmt::format("`{}` exited 0 in Fly machine {} of {}", command, machine_id, target_.app);
 }
 

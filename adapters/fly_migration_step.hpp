@@ -10,6 +10,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "adapters/fly_client.hpp"
+#include "adapters/monotonic_clock.hpp"
 #include "ports/step_performer.hpp"
 
 namespace promoter::adapters {
@@ -24,7 +25,8 @@ struct FlyMigrationTarget {
 class FlyMigrationStep final : public ports::StepPerformer {
  public:
   FlyMigrationStep(boost::asio::any_io_executor executor, FlyClient& client, FlyMigrationTarget target,
-                   std::chrono::milliseconds poll_interval, std::chrono::milliseconds timeout);
+                   std::chrono::milliseconds poll_interval, std::chrono::milliseconds timeout,
+                   MonotonicClock& clock = real_monotonic_clock());
 
   boost::asio::awaitable<core::Result<std::string>> perform(const ports::StepContext&) override;
   boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const ports::StepContext&) override;
@@ -39,6 +41,7 @@ class FlyMigrationStep final : public ports::StepPerformer {
   FlyMigrationTarget target_;
   std::chrono::milliseconds poll_interval_;
   std::chrono::milliseconds timeout_;
+  MonotonicClock& clock_;
 };
 
 }  // namespace promoter::adapters

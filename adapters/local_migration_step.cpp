@@ -1,11 +1,10 @@
 #include "adapters/local_migration_step.hpp"
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "adapters/command_runner.hpp"
+#include "adapters/poll_until.hpp"
 #include "ports/blocking.hpp"
 
 namespace promoter::adapters {
@@ -50,8 +49,8 @@ std::vector<std::string> database_url_secrets(const std::string& url) {
 }
 
 LocalMigrationStep::LocalMigrationStep(boost::asio::any_io_executor blocking, boost::asio::any_io_executor io,
-                                       LocalMigrationOptions options)
-    : blocking_(std::move(blocking)), io_(std::move(io)), options_(std::move(options)) {}
+                                       LocalMigrationOptions options, MonotonicClock& clock)
+    : blocking_(std::move(blocking)), io_(std::move(io)), options_(std::move(options)), clock_(clock) {}
 
 boost::asio::awaitable<core::Result<std::string>> LocalMigrationStep::perform(const ports::StepContext& ctx) {
   const std::string command = fmt::format("{}", fmt::join(options_.command, " "));
@@ -123,15 +122,13 @@ boost::asio::awaitable<core::Result<std::optional<std::string>>> LocalMigrationS
   if (pgid > 0) {
     // The run a crash cut off may still be going (its leader is no longer our child): wait it out, so two
     // migration runs never overlap, then run again.
-    const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
-    while (process_group_alive(pgid, marker)) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        kill_process_group(pgid, marker);
-        break;
-      }
-      boost::asio::steady_timer timer(io_, options_.poll_interval);
-      co_await timer.async_wait(boost::asio::use_awaitable);
-    }
+    const auto deadline = clock_.now() + options_.timeout;
+    auto ended = [&]() -> boost::asio::awaitable<std::optional<bool>> {
+      if (process_group_alive(pgid, marker)) co_return std::nullopt;
+      co_return true;
+    };
+    auto waited_out = co_await poll_until(clock_, io_, deadline, options_.poll_interval, ended);
+    if (!waited_out) kill_process_group(pgid, marker);
   }
   co_return std::optional<std::string>();
 }

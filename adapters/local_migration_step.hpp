@@ -10,6 +10,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "adapters/monotonic_clock.hpp"
 #include "ports/step_performer.hpp"
 
 namespace promoter::adapters {
@@ -26,7 +27,8 @@ struct LocalMigrationOptions {
 class LocalMigrationStep final : public ports::StepPerformer {
  public:
   // `blocking` runs the subprocess waits (never the I/O thread); `io` runs timers.
-  LocalMigrationStep(boost::asio::any_io_executor blocking, boost::asio::any_io_executor io, LocalMigrationOptions);
+  LocalMigrationStep(boost::asio::any_io_executor blocking, boost::asio::any_io_executor io, LocalMigrationOptions,
+                     MonotonicClock& clock = real_monotonic_clock());
 
   boost::asio::awaitable<core::Result<std::string>> perform(const ports::StepContext&) override;
   boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const ports::StepContext&) override;
@@ -35,6 +37,7 @@ class LocalMigrationStep final : public ports::StepPerformer {
   boost::asio::any_io_executor blocking_;
   boost::asio::any_io_executor io_;
   LocalMigrationOptions options_;
+  MonotonicClock& clock_;
 };
 
 // The secrets worth redacting in a database URL: the URL itself and its password, if any.

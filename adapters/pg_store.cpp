@@ -249,6 +249,9 @@ core::Result<void> PgStore::ping() {
 
 namespace {
 
+// A promotion's state as the promotions table stores it, from the one table of PromotionState's names.
+std::string running_state() { return std::string(daemon::to_string(ports::PromotionState::running)); }
+
 // The terminal states, as SQL: the same list as releases_active_idx's predicate, so the planner uses it.
 constexpr const char* terminal_states = "('promoted', 'promotion_failed', 'promotion_aborted', 'rejected', 'superseded')";
 
@@ -466,8 +469,8 @@ class FactWriter {
   void operator()(const core::PromotionOpened& f) {
     const auto id = w_.exec_params1(
                           "INSERT INTO promotions (sha, environment, state, hotfix, created_at) VALUES ($1, $2, "
-                          "'running', EXISTS (SELECT 1 FROM hotfixes WHERE sha = $1), $3::timestamptz) RETURNING id",
-                          f.sha.str(), environment_, ts(now_))[0]
+                          "$4, EXISTS (SELECT 1 FROM hotfixes WHERE sha = $1), $3::timestamptz) RETURNING id",
+                          f.sha.str(), environment_, ts(now_), running_state())[0]
                         .as<long long>();
     for (const auto& step : plan_.steps)
       w_.exec_params(
@@ -483,10 +486,9 @@ class FactWriter {
   void operator()(const core::PromotionEnded& f) {
     const bool ok = f.outcome == core::PromotionOutcome::succeeded;
     w_.exec_params(
-        "UPDATE promotions SET state = $2, finished_at = $3::timestamptz, error = $4 WHERE id = $1 AND state = "
-        "'running'",
+        "UPDATE promotions SET state = $2, finished_at = $3::timestamptz, error = $4 WHERE id = $1 AND state = $5",
         f.promotion_id, std::string(core::to_string(f.outcome)), ts(now_),
-        ok ? std::optional<std::string>() : std::optional<std::string>(f.detail));
+        ok ? std::optional<std::string>() : std::optional<std::string>(f.detail), running_state());
     // The record step's side effect is this very transaction: it succeeds with it, atomically.
     if (ok)
       w_.exec_params(
@@ -677,7 +679,8 @@ core::Result<std::vector<ports::PromotionId>> PgStore::running_promotions(const 
     pqxx::read_transaction t(c);
     std::vector<ports::PromotionId> out;
     for (const auto& row : t.exec_params(
-             "SELECT id FROM promotions WHERE environment = $1 AND state = 'running' ORDER BY id", environment))
+             "SELECT id FROM promotions WHERE environment = $1 AND state = $2 ORDER BY id", environment,
+             running_state()))
       out.push_back(row[0].as<long long>());
     return out;
   });

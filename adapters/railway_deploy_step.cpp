@@ -1,9 +1,8 @@
 #include "adapters/railway_deploy_step.hpp"
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "adapters/poll_until.hpp"
 #include "adapters/step_error.hpp"
 
 namespace promoter::adapters {
@@ -22,12 +21,14 @@ bool failed_status(std::string_view status) {
 }  // namespace
 
 RailwayDeployStep::RailwayDeployStep(boost::asio::any_io_executor executor, RailwayClient& client, RailwayTarget target,
-                                     std::chrono::milliseconds poll_interval, std::chrono::milliseconds timeout)
+                                     std::chrono::milliseconds poll_interval, std::chrono::milliseconds timeout,
+                                     MonotonicClock& clock)
     : executor_(std::move(executor)),
       client_(client),
       target_(std::move(target)),
       poll_interval_(poll_interval),
-      timeout_(timeout) {}
+      timeout_(timeout),
+      clock_(clock) {}
 
 std::string RailwayDeployStep::note_for(const std::string& deployment_id) {
   return std::string(note_prefix) + deployment_id;
@@ -89,27 +90,33 @@ boost::asio::awaitable<core::Result<std::optional<std::string>>> RailwayDeploySt
 
 boost::asio::awaitable<core::Result<std::string>> RailwayDeployStep::wait_live(std::string deployment_id,
                                                                                 const ports::StepContext& ctx) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout_;
-  for (;;) {
+  const auto deadline = clock_.now() + timeout_;
+  std::string last_status;
+  auto live = [&]() -> boost::asio::awaitable<std::optional<core::Result<std::string>>> {
     auto d = co_await client_.get_deployment(deployment_id);
-    if (!d) co_return std::unexpected(step_error(d.error(), fmt::format("reading Railway deployment {}", deployment_id)));
+    if (!d)
+      co_return core::Result<std::string>(
+          std::unexpected(step_error(d.error(), fmt::format("reading Railway deployment {}", deployment_id))));
     if (d->commit_hash && *d->commit_hash != ctx.sha.str())
-      co_return fail(ErrorCode::failed_precondition,
-                     fmt::format("Railway deployment {} is of commit {}, not {}", deployment_id, *d->commit_hash,
-                                 ctx.sha.str()));
+      co_return core::Result<std::string>(fail(ErrorCode::failed_precondition,
+                                               fmt::format("Railway deployment {} is of commit {}, not {}",
+                                                           deployment_id, *d->commit_hash, ctx.sha.str())));
     if (d->status == "SUCCESS")
-      co_return fmt::format("railway deployment {} of {} is live", deployment_id, ctx.sha.abbrev());
+      co_return core::Result<std::string>(
+          fmt::format("railway deployment {} of {} is live", deployment_id, ctx.sha.abbrev()));
     if (failed_status(d->status))
-      co_return fail(ErrorCode::failed_precondition,
-                     fmt::format("railway deployment {} of {} is {}", deployment_id, ctx.sha.abbrev(), d->status));
-    if (std::chrono::steady_clock::now() >= deadline)
-      co_return fail(ErrorCode::failed_precondition,
-                     fmt::format("railway deployment {} of {} was not live within {} (last status {})", deployment_id,
-                                 ctx.sha.abbrev(), core::format_duration(std::chrono::duration_cast<core::Duration>(timeout_)),
-                                 d->status));
-    boost::asio::steady_timer timer(executor_, poll_interval_);
-    co_await timer.async_wait(boost::asio::use_awaitable);
-  }
+      co_return core::Result<std::string>(fail(
+          ErrorCode::failed_precondition,
+          fmt::format("railway deployment {} of {} is {}", deployment_id, ctx.sha.abbrev(), d->status)));
+    last_status = d->status;
+    co_return std::nullopt;
+  };
+  auto answer = co_await poll_until(clock_, executor_, deadline, poll_interval_, live);
+  if (answer) co_return std::move(*answer);
+  co_return fail(ErrorCode::failed_precondition,
+                 fmt::format("railway deployment {} of {} was not live within {} (last status {})", deployment_id,
+                             ctx.sha.abbrev(), core::format_duration(std::chrono::duration_cast<core::Duration>(timeout_)),
+                             last_status));
 }
 
 }  // namespace promoter::adapters

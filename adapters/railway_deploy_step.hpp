@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "adapters/monotonic_clock.hpp"
 #include "adapters/railway_client.hpp"
 #include "ports/step_performer.hpp"
 
@@ -22,7 +23,8 @@ struct RailwayTarget {
 class RailwayDeployStep final : public ports::StepPerformer {
  public:
   RailwayDeployStep(boost::asio::any_io_executor executor, RailwayClient& client, RailwayTarget target,
-                    std::chrono::milliseconds poll_interval, std::chrono::milliseconds timeout);
+                    std::chrono::milliseconds poll_interval, std::chrono::milliseconds timeout,
+                    MonotonicClock& clock = real_monotonic_clock());
 
   boost::asio::awaitable<core::Result<std::string>> perform(const ports::StepContext&) override;
   boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const ports::StepContext&) override;
@@ -45,6 +47,7 @@ class RailwayDeployStep final : public ports::StepPerformer {
   RailwayTarget target_;
   std::chrono::milliseconds poll_interval_;
   std::chrono::milliseconds timeout_;
+  MonotonicClock& clock_;
 };
 
 }  // namespace promoter::adapters

@@ -1,6 +1,7 @@
 #pragma once
 // Errors as values at module boundaries: a code a program can branch on and a message a person can act on.
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,7 @@ enum class ErrorCode {
 };
 
 std::string_view to_string(ErrorCode);
+std::optional<ErrorCode> parse_error_code(std::string_view);
 
 struct Error {
   ErrorCode code = ErrorCode::internal;

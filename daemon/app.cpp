@@ -131,13 +131,8 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
                                                       token_budget("railway", "railway", token,
                                                                    config_.railway->requests_per_hour)});
     railway_staging_ = std::make_unique<RailwayStaging>(
-        io_, *railway_, releases_, config_, secrets.railway_webhook_secret, [this](core::AuditNote note) {
-          const auto now = clock_.now();
-          asio::post(pool_, [this, note = std::move(note), now] {
-            if (auto r = store_.append_audit(note, now); !r)
-              log(LogLevel::error, "could not write the audit log", {{"error", r.error().message}});
-          });
-        },
+        io_, *railway_, releases_, config_, secrets.railway_webhook_secret,
+        [this](core::AuditNote note) { auditor_.record(std::move(note), clock_.now()); },
         metrics_, clock_);
   }
   if (config_.fly) {
@@ -248,12 +243,7 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
     // A known caller refused: audited one by one.
     core::AuditNote note{req.principal ? req.principal->identity : "anonymous", "auth.forbidden", std::nullopt,
                          fmt::format("{} {} from {}: {}", method, req.path, req.remote, reason)};
-    const auto now = clock_.now();
-    asio::post(pool_, [this, note, now] {
-      if (auto r = store_.append_audit(note, now); !r)
-        log(LogLevel::error, "could not audit a refused request",
-            {{"error", r.error().message}, {"action", note.action}, {"detail", note.detail}});
-    });
+    auditor_.record(std::move(note), clock_.now());
   };
   server_hooks.on_connection_refused = [this](ConnectionRefusal why) { metrics_.connection_refused(to_string(why)); };
   ServerLimits limits;
@@ -401,7 +391,7 @@ core::Result<void> App::prepare(core::Duration db_wait, int inherited_socket) {
   metrics_.set_database_up(true);
   auto bound = inherited_socket >= 0 ? server_->adopt(inherited_socket)
                                      : server_->listen(config_.listen_host, config_.listen_port);
-  if (!bound) return core::fail(core::ErrorCode::unavailable, bound.error());
+  if (!bound) return std::unexpected(std::move(bound.error()));
   kept_socket_ = ::fcntl(server_->native_handle(), F_DUPFD_CLOEXEC, 0);
   std::string advertise = config_.advertise_url;
   const bool wildcard = config_.listen_host.empty() || config_.listen_host == "0.0.0.0" || config_.listen_host == "::";

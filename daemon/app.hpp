@@ -19,6 +19,7 @@
 #include "adapters/slack_notifier.hpp"
 #include "adapters/token_budget.hpp"
 #include "daemon/http/api.hpp"
+#include "daemon/auditor.hpp"
 #include "daemon/http/auth.hpp"
 #include "ports/clock.hpp"
 #include "daemon/uses_ports.hpp"
@@ -115,6 +116,7 @@ class App {
   boost::asio::io_context io_;
   boost::asio::thread_pool pool_{4};
   adapters::PgStore store_;
+  Auditor auditor_{store_, pool_.get_executor()};
   Metrics metrics_;
   ProcessTotals carried_;
   std::string instance_;

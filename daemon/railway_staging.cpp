@@ -149,10 +149,10 @@ asio::awaitable<HttpResponse> RailwayStaging::handle_webhook(HttpRequest& req, s
   const TokenDigest given = TokenRegistry::digest(req.params.at("secret"));
   if (CRYPTO_memcmp(given.data(), webhook_secret_->data(), given.size()) != 0) {
     result = "refused";
-    co_return HttpResponse::error(404, "not_found", "no such route");
+    co_return HttpResponse::error(404, core::ErrorCode::not_found, "no such route");
   }
   auto event = adapters::parse_railway_webhook(req.body);
-  if (!event) co_return HttpResponse::error(400, "invalid_argument", event.error());
+  if (!event) co_return HttpResponse::error(400, core::ErrorCode::invalid_argument, event.error());
   type = event->kind == adapters::RailwayWebhookEvent::Kind::deployment ? "deployment" : "other";
   result = "ignored";
   if (event->kind != adapters::RailwayWebhookEvent::Kind::deployment)
@@ -171,7 +171,7 @@ asio::awaitable<HttpResponse> RailwayStaging::handle_webhook(HttpRequest& req, s
   auto confirmed = co_await client_.find_deployment(event->deployment_id);
   if (!confirmed) {
     result = "unavailable";
-    co_return HttpResponse::error(503, "unavailable",
+    co_return HttpResponse::error(503, core::ErrorCode::unavailable,
                                   fmt::format("cannot confirm deployment {} with Railway now; retry later",
                                               event->deployment_id));
   }
@@ -196,7 +196,7 @@ asio::awaitable<HttpResponse> RailwayStaging::handle_webhook(HttpRequest& req, s
   auto r = co_await observe(deployment, service);
   if (!r) {
     result = "unavailable";
-    co_return HttpResponse::error(503, "unavailable", "cannot record the deployment now; retry later");
+    co_return HttpResponse::error(503, core::ErrorCode::unavailable, "cannot record the deployment now; retry later");
   }
   poke();
   result = deployment.commit_hash ? "accepted" : "recorded_without_commit";

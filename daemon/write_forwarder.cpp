@@ -11,7 +11,7 @@ namespace http = boost::beast::http;
 namespace {
 
 HttpResponse no_leader(std::string message) {
-  auto response = HttpResponse::error(503, "not_leader", message);
+  auto response = HttpResponse::error(503, core::ErrorCode::not_leader, message);
   response.headers.emplace_back("Retry-After", "1");
   return response;
 }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "daemon/http/api_requests.hpp"
+#include "daemon/auditor.hpp"
 #include "ports/blocking.hpp"
 #include "daemon/uses_ports.hpp"
 #include "daemon/http/json_views.hpp"
@@ -32,7 +33,7 @@ HttpResponse error_response(const core::Error& e) {
   if (!e.detail.empty())
     log(LogLevel::warn, "request failed",
         {{"status", status}, {"code", core::to_string(e.code)}, {"error", e.message}, {"detail", e.detail}});
-  return HttpResponse::error(status, core::to_string(e.code), e.message);
+  return HttpResponse::error(status, e.code, e.message);
 }
 
 namespace {
@@ -123,7 +124,7 @@ class Api {
   // A release answer, or the error.
   HttpResponse answer(const core::Result<std::optional<core::Release>>& r) {
     if (!r) return error_response(r.error());
-    if (!*r) return HttpResponse::error(500, "internal", "the release vanished after the event");
+    if (!*r) return HttpResponse::error(500, core::ErrorCode::internal, "the release vanished after the event");
     return HttpResponse::json(200, release_json(**r, ctx_.config.policy, ctx_.releases.clock().now()));
   }
 
@@ -132,13 +133,14 @@ class Api {
   asio::awaitable<HttpResponse> readyz(HttpRequest&) {
     auto r = co_await blocking([this] { return ctx_.store.ping(); });
     ctx_.metrics.set_database_up(r.has_value());
-    if (!r) co_return HttpResponse::error(503, "unavailable", "database unreachable");
+    if (!r) co_return HttpResponse::error(503, core::ErrorCode::unavailable, "database unreachable");
     // A standby serves reads from the database: ready. A leader is ready once its World is loaded; until
     // then /v1 answers would describe an empty world.
     const NodeRole role = ctx_.leadership.role();
-    if (role == NodeRole::starting) co_return HttpResponse::error(503, "unavailable", "joining the leadership");
+    if (role == NodeRole::starting)
+      co_return HttpResponse::error(503, core::ErrorCode::unavailable, "joining the leadership");
     if (role == NodeRole::leader && !ctx_.releases.loaded())
-      co_return HttpResponse::error(503, "unavailable", "loading releases");
+      co_return HttpResponse::error(503, core::ErrorCode::unavailable, "loading releases");
     co_return HttpResponse::json(200, {{"status", "ready"}, {"role", to_string(role)}});
   }
 
@@ -160,7 +162,7 @@ class Api {
             active_id = r->promotion_id;
             active = {{"id", r->promotion_id ? json(std::to_string(*r->promotion_id)) : json(nullptr)},
                       {"sha", r->sha.str()},
-                      {"state", "running"},
+                      {"state", to_string(PromotionState::running)},
                       {"abort", nullptr}};
           }
         return json{{"release_counts", nonzero(ctx_.releases.state_counts())}, {"active_promotion", active}};
@@ -178,7 +180,8 @@ class Api {
         if (!p) co_return error_response(p.error());
         if (*p) {
           active_id = id;
-          active = {{"id", std::to_string(id)}, {"sha", (*p)->sha}, {"state", "running"}, {"abort", nullptr}};
+          active = {{"id", std::to_string(id)}, {"sha", (*p)->sha}, {"state", to_string(PromotionState::running)},
+                    {"abort", nullptr}};
         }
       }
       body = json{{"release_counts", nonzero(*counts)}, {"active_promotion", active}};
@@ -252,7 +255,7 @@ class Api {
     if (auto it = req.query.find("state"); it != req.query.end()) {
       state = core::parse_release_state(it->second);
       if (!state)
-        co_return HttpResponse::error(400, "invalid_argument",
+        co_return HttpResponse::error(400, core::ErrorCode::invalid_argument,
                                       fmt::format("query parameter 'state': unknown state '{}'", it->second));
     }
     auto before = before_param(req);
@@ -279,7 +282,7 @@ class Api {
     const auto now = ctx_.releases.clock().now();
     const json body = *found ? release_json(**found, ctx_.config.policy, now) : json(nullptr);
     if (body.is_null())
-      co_return HttpResponse::error(404, "not_found", fmt::format("no release {} is known", sha->str()));
+      co_return HttpResponse::error(404, core::ErrorCode::not_found, fmt::format("no release {} is known", sha->str()));
     co_return HttpResponse::json(200, body);
   }
 
@@ -290,10 +293,8 @@ class Api {
     if (e.code != core::ErrorCode::forbidden && e.code != core::ErrorCode::failed_precondition) co_return;
     core::AuditNote note{req.principal->identity, std::move(action),
                          sha ? std::optional<core::Sha>(*sha) : std::nullopt, e.message};
-    const auto now = ctx_.releases.clock().now();
-    auto write = [this, note, now] { return ctx_.store.append_audit(note, now); };
-    auto r = co_await blocking(std::move(write));
-    if (!r) log(LogLevel::error, "could not audit a refused request", {{"error", r.error().message}});
+    auto write = auditor_.write(std::move(note), ctx_.releases.clock().now());
+    (void)co_await std::move(write);  // a failure is logged by the auditor; the refusal is answered anyway
   }
 
   asio::awaitable<HttpResponse> approve(HttpRequest& req) {
@@ -367,7 +368,7 @@ class Api {
     const PromotionId id = *parsed;
     auto r = co_await blocking([this, id] { return ctx_.store.promotion(id); });
     if (!r) co_return error_response(r.error());
-    if (!*r) co_return HttpResponse::error(404, "not_found", fmt::format("no promotion {}", id));
+    if (!*r) co_return HttpResponse::error(404, core::ErrorCode::not_found, fmt::format("no promotion {}", id));
     co_return HttpResponse::json(200, promotion_json(**r));
   }
 
@@ -399,7 +400,7 @@ class Api {
     if (auto it = req.query.find("sha"); it != req.query.end()) {
       auto parsed = core::Sha::parse(it->second);
       if (!parsed)
-        co_return HttpResponse::error(400, "invalid_argument",
+        co_return HttpResponse::error(400, core::ErrorCode::invalid_argument,
                                       fmt::format("query parameter 'sha': {}", parsed.error().message));
       sha = parsed->str();
     }
@@ -443,7 +444,8 @@ class Api {
     bool open_only = true;
     if (auto it = req.query.find("state"); it != req.query.end()) {
       if (it->second != "open" && it->second != "all")
-        co_return HttpResponse::error(400, "invalid_argument", "query parameter 'state' must be 'open' or 'all'");
+        co_return HttpResponse::error(400, core::ErrorCode::invalid_argument,
+                                      "query parameter 'state' must be 'open' or 'all'");
       open_only = it->second == "open";
     }
     auto r = co_await blocking([this, open_only] { return ctx_.store.obligations(open_only); });
@@ -477,6 +479,7 @@ class Api {
   }
 
   ApiContext ctx_;
+  Auditor auditor_{ctx_.store, ctx_.blocking};
 };
 
 }  // namespace

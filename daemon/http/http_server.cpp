@@ -117,7 +117,7 @@ std::optional<HttpResponse> read_error_response(const beast::error_code& ec, con
       ec == asio::error::bad_descriptor) {
     return std::nullopt;
   }
-  return HttpResponse::error(400, "invalid_argument", "malformed HTTP request: " + ec.message());
+  return HttpResponse::error(400, core::ErrorCode::invalid_argument, "malformed HTTP request: " + ec.message());
 }
 
 // The path of a request target, without its query.
@@ -247,7 +247,7 @@ struct HttpServer::Impl {
 
   HttpResponse too_many_connections() const {
     auto response = HttpResponse::error(
-        503, "unavailable",
+        503, core::ErrorCode::unavailable,
         "too many connections (limit " + std::to_string(limits.max_connections) + "); retry shortly");
     response.headers.emplace_back("Retry-After", "1");
     return response;
@@ -459,12 +459,12 @@ struct HttpServer::Impl {
     if (failure) {
       log_error("handler for " + std::string(method_text(request.method)) + " " + request.route +
                 " threw: " + describe(failure));
-      co_return HttpResponse::error(500, "internal", "internal error; see the promoterd log");
+      co_return HttpResponse::error(500, core::ErrorCode::internal, "internal error; see the promoterd log");
     }
     if (response.status < 100 || response.status > 599) {
       log_error("handler for " + std::string(method_text(request.method)) + " " + request.route +
                 " returned invalid status " + std::to_string(response.status));
-      co_return HttpResponse::error(500, "internal", "internal error; see the promoterd log");
+      co_return HttpResponse::error(500, core::ErrorCode::internal, "internal error; see the promoterd log");
     }
     co_return response;
   }
@@ -492,7 +492,7 @@ struct HttpServer::Impl {
                                  join_roles(access.roles);
       call_hook(hooks.on_auth_failure, "on_auth_failure", std::as_const(request), 403u, AuthRefusal::forbidden,
                 std::string_view(reason));
-      return HttpResponse::error(403, "forbidden", reason);
+      return HttpResponse::error(403, core::ErrorCode::forbidden, reason);
     }
     return std::nullopt;
   }
@@ -560,13 +560,13 @@ HttpServer::HttpServer(asio::io_context& ioc, const Router& router, const TokenR
 
 HttpServer::~HttpServer() { stop(); }
 
-std::expected<void, std::string> HttpServer::listen(const std::string& host, unsigned short port) {
+core::Result<void> HttpServer::listen(const std::string& host, unsigned short port) {
   const std::string address = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
                               std::to_string(port);
   auto fail = [&](const beast::error_code& ec) {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
-    return std::unexpected("cannot listen on " + address + ": " + ec.message());
+    return core::fail(core::ErrorCode::unavailable, "cannot listen on " + address + ": " + ec.message());
   };
 
   beast::error_code ec;
@@ -575,7 +575,8 @@ std::expected<void, std::string> HttpServer::listen(const std::string& host, uns
   auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service,
                                   ec);
   if (ec) return fail(ec);
-  if (results.empty()) return std::unexpected("cannot listen on " + address + ": host has no address");
+  if (results.empty())
+    return core::fail(core::ErrorCode::unavailable, "cannot listen on " + address + ": host has no address");
   const tcp::endpoint endpoint = results.begin()->endpoint();
 
   auto& acceptor = impl_->acceptor;
@@ -590,18 +591,22 @@ std::expected<void, std::string> HttpServer::listen(const std::string& host, uns
   return {};
 }
 
-std::expected<void, std::string> HttpServer::adopt(int fd) {
+core::Result<void> HttpServer::adopt(int fd) {
   beast::error_code ec;
   sockaddr_storage address{};
   socklen_t length = sizeof address;
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
-    return std::unexpected("cannot serve inherited socket " + std::to_string(fd) + ": not a socket");
+    return core::fail(core::ErrorCode::unavailable,
+                      "cannot serve inherited socket " + std::to_string(fd) + ": not a socket");
   const tcp protocol = address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
   auto& acceptor = impl_->acceptor;
   if (acceptor.assign(protocol, fd, ec); ec)
-    return std::unexpected("cannot serve inherited socket " + std::to_string(fd) + ": " + ec.message());
+    return core::fail(core::ErrorCode::unavailable,
+                      "cannot serve inherited socket " + std::to_string(fd) + ": " + ec.message());
   const auto local = acceptor.local_endpoint(ec);
-  if (ec) return std::unexpected("cannot serve inherited socket " + std::to_string(fd) + ": " + ec.message());
+  if (ec)
+    return core::fail(core::ErrorCode::unavailable,
+                      "cannot serve inherited socket " + std::to_string(fd) + ": " + ec.message());
   impl_->bound_port = local.port();
   return {};
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/error.hpp"
 #include "daemon/http/auth.hpp"
 #include "daemon/http/http_types.hpp"
 #include "daemon/http/router.hpp"
@@ -83,11 +84,11 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   // Port 0 picks a free port (see port()). The error names the address and the reason, e.g.
-  // "cannot listen on 127.0.0.1:8080: Address already in use".
-  std::expected<void, std::string> listen(const std::string& host, unsigned short port);
+  // "cannot listen on 127.0.0.1:8080: Address already in use" (code unavailable).
+  core::Result<void> listen(const std::string& host, unsigned short port);
   // Instead of listen(): serves a socket that is bound and listening already, taking ownership of `fd`
   // (a daemon that steps down and starts again as a standby keeps its socket, so no client is refused).
-  std::expected<void, std::string> adopt(int fd);
+  core::Result<void> adopt(int fd);
   unsigned short port() const;  // the bound port, once listen() succeeded
   int native_handle();          // the listening socket, to dup() before this server is destroyed
 

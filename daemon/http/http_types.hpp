@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.hpp"
+
 namespace promoter::daemon {
 
 // `operator` is a keyword, hence the trailing underscore; its text form is "operator".
@@ -76,6 +78,10 @@ struct HttpResponse {
   // {"error": {"code": "...", "message": "..."}}, the one error shape of the API (see daemon/openapi.yaml).
   static HttpResponse error(unsigned status, std::string_view code, std::string_view message) {
     return json(status, nlohmann::json{{"error", {{"code", code}, {"message", message}}}});
+  }
+  // The same, with the text of an error code of core.
+  static HttpResponse error(unsigned status, core::ErrorCode code, std::string_view message) {
+    return error(status, core::to_string(code), message);
   }
 
   static HttpResponse text(unsigned status, std::string body, std::string content_type) {

@@ -62,7 +62,7 @@ std::optional<std::string> percent_decode(std::string_view text, bool plus_is_sp
 }
 
 HttpResponse bad_target(std::string message) {
-  return HttpResponse::error(400, "invalid_argument", message);
+  return HttpResponse::error(400, core::ErrorCode::invalid_argument, message);
 }
 
 }  // namespace
@@ -112,7 +112,7 @@ void Router::add(http::verb method, std::string pattern, RouteAccess access, Han
 
 std::expected<Router::Match, HttpResponse> Router::match(http::verb method, std::string_view path) const {
   if (path.empty() || path.front() != '/') {
-    return std::unexpected(HttpResponse::error(404, "not_found", "no route for " + std::string(path)));
+    return std::unexpected(HttpResponse::error(404, core::ErrorCode::not_found, "no route for " + std::string(path)));
   }
   const auto parts = split_path(path);
 
@@ -145,7 +145,7 @@ std::expected<Router::Match, HttpResponse> Router::match(http::verb method, std:
 
   if (best == nullptr) {
     if (allowed.empty()) {
-      return std::unexpected(HttpResponse::error(404, "not_found", "no route for " + std::string(path)));
+      return std::unexpected(HttpResponse::error(404, core::ErrorCode::not_found, "no route for " + std::string(path)));
     }
     std::sort(allowed.begin(), allowed.end());
     allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());

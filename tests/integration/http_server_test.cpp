@@ -244,7 +244,7 @@ class TestServer {
 
     server = std::make_unique<HttpServer>(ioc, router, tokens, limits, std::move(hooks));
     auto listening = server->listen("127.0.0.1", 0);
-    REQUIRE_MESSAGE(listening.has_value(), listening.error());
+    REQUIRE_MESSAGE(listening.has_value(), listening.error().message);
     REQUIRE(server->port() != 0);
     server->start();
     thread = std::thread([this] {
@@ -823,7 +823,8 @@ TEST_CASE("listen reports an address it cannot bind, naming it") {
   HttpServer second(ioc, router, tokens, ServerLimits{});
   auto result = second.listen("127.0.0.1", first.port());
   REQUIRE_FALSE(result);
-  CHECK(result.error().find("cannot listen on 127.0.0.1:" + std::to_string(first.port())) == 0);
+  CHECK(result.error().code == promoter::core::ErrorCode::unavailable);
+  CHECK(result.error().message.find("cannot listen on 127.0.0.1:" + std::to_string(first.port())) == 0);
 }
 
 TEST_CASE("roles have a text form that parses back") {
