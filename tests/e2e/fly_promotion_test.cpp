@@ -85,8 +85,8 @@ struct World {
   std::string config() {
     ConfigBuilder builder("2s");
     builder.table("railway", {{"endpoint", railway.call([&] { return railway.fake().url(); })},
-                             {"token_env", "RW_TOKEN"},
-                             {"reconcile_interval", "1s"}})
+                              {"token_env", "RW_TOKEN"},
+                              {"reconcile_interval", "1s"}})
         .table("fly", {{"endpoint", fly.call([&] { return fly.fake().url(); })},
                        {"token_env", "FLY_TOKEN"},
                        {"poll_interval", "50ms"},
@@ -110,12 +110,12 @@ struct World {
         .shared_tokens();
     for (const auto& s : services)
       builder.service(s, {{"staging", TomlValue::inline_table({{"provider", "railway"},
-                                                              {"project_id", "proj-fake"},
-                                                              {"environment_id", "env-staging"},
-                                                              {"service_id", "svc-" + s}})},
-                         {"production", TomlValue::inline_table({{"provider", "fly"},
-                                                                 {"app", "rotor-" + s},
-                                                                 {"image", "registry.fly.io/rotor-" + s + ":{sha}"}})}});
+                                                               {"project_id", "proj-fake"},
+                                                               {"environment_id", "env-staging"},
+                                                               {"service_id", "svc-" + s}})},
+                          {"production", TomlValue::inline_table({{"provider", "fly"},
+                                                                  {"app", "rotor-" + s},
+                                                                  {"image", "registry.fly.io/rotor-" + s + ":{sha}"}})}});
     return builder.toml();
   }
 

@@ -49,16 +49,16 @@ struct HotfixWorld {
     // The policy's own soak: nothing in this test waits for it.
     ConfigBuilder builder("1h");
     builder.table("fly", {{"endpoint", fly.call([&] { return fly.fake().url(); })},
-                         {"token_env", "FLY_TOKEN"},
-                         {"poll_interval", "50ms"}})
+                          {"token_env", "FLY_TOKEN"},
+                          {"poll_interval", "50ms"}})
         .table("hotfix", {{"review_backfill_business_days", 2},
                           {"incident_report_within", "24h"},
                           {"holidays", std::vector<std::string>{"2026-12-25"}}})
         .shared_tokens();
     for (const auto& s : services)
       builder.service(s, {{"production", TomlValue::inline_table({{"provider", "fly"},
-                                                                 {"app", "rotor-" + s},
-                                                                 {"image", "registry.fly.io/rotor-" + s + ":{sha}"}})}});
+                                                                  {"app", "rotor-" + s},
+                                                                  {"image", "registry.fly.io/rotor-" + s + ":{sha}"}})}});
     const std::string toml = builder.toml();
     daemon = std::make_unique<Daemon>(dir, toml, env);
     daemon->start();

@@ -60,23 +60,23 @@ class RailwayFixture : public OnThread<fakes::FakeRailway> {
 std::string config(const std::string& railway_url, const std::filesystem::path& dir, const std::string& soak) {
   ConfigBuilder builder(soak);
   builder.table("railway", {{"endpoint", railway_url},
-                           {"token_env", "RW_TOKEN"},
-                           {"webhook_secret_env", "RW_SECRET"},
-                           {"reconcile_interval", "1s"},
-                           {"poll_interval", "50ms"},
-                           {"deploy_timeout", "1m"}})
+                            {"token_env", "RW_TOKEN"},
+                            {"webhook_secret_env", "RW_SECRET"},
+                            {"reconcile_interval", "1s"},
+                            {"poll_interval", "50ms"},
+                            {"deploy_timeout", "1m"}})
       .table("migrations", {{"provider", "simulated"}})
       .table("simulation", {{"record_file", (dir / "effects.jsonl").string()}})
       .shared_tokens();
   for (const auto& s : services)
     builder.service(s, {{"staging", TomlValue::inline_table({{"provider", "railway"},
-                                                            {"project_id", "proj-fake"},
-                                                            {"environment_id", "env-staging"},
-                                                            {"service_id", "svc-" + s}})},
-                       {"production", TomlValue::inline_table({{"provider", "railway"},
-                                                               {"project_id", "proj-fake"},
-                                                               {"environment_id", "env-prod"},
-                                                               {"service_id", "svc-" + s + "-prod"}})}});
+                                                             {"project_id", "proj-fake"},
+                                                             {"environment_id", "env-staging"},
+                                                             {"service_id", "svc-" + s}})},
+                        {"production", TomlValue::inline_table({{"provider", "railway"},
+                                                                {"project_id", "proj-fake"},
+                                                                {"environment_id", "env-prod"},
+                                                                {"service_id", "svc-" + s + "-prod"}})}});
   return builder.toml();
 }
 
