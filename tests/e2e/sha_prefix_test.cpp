@@ -89,7 +89,8 @@ TEST_CASE("GET /v1/releases refuses a hostile sha_prefix with a 400 JSON error a
       {"sha_prefix=abcd&limit=0", "query parameter 'limit' must be a whole number from 1 to 1000"},
   };
   for (const auto& c : cases) {
-    CAPTURE(c.query.substr(0, 80));
+    const std::string shown = c.query.substr(0, 80);
+    CAPTURE(shown);
     auto r = env.daemon.get("/v1/releases?" + c.query, viewer);
     CHECK(r.status == 400);
     CHECK(r.headers["content-type"].starts_with("application/json"));
