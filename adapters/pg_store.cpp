@@ -1,5 +1,6 @@
 #include "adapters/pg_store.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <mutex>
@@ -371,6 +372,23 @@ core::Result<std::vector<core::Release>> PgStore::releases(std::optional<core::R
                     release_columns()),
         state ? std::optional<std::string>(std::string(core::to_string(*state))) : std::nullopt,
         before_seq ? std::optional<std::string>(std::to_string(*before_seq)) : std::nullopt, limit);
+    return with_facts(t, rows);
+  });
+}
+
+core::Result<std::vector<core::Release>> PgStore::releases_with_sha_prefix(const std::string& prefix, int limit) {
+  using Releases = core::Result<std::vector<core::Release>>;
+  return with_connection("finding releases by SHA prefix", [&](pqxx::connection& c) -> Releases {
+    // Only hex reaches here (core::Sha::parse_prefix), so the pattern holds no LIKE wildcards of its own;
+    // releases_sha_prefix_idx (sql/009) serves it.
+    auto hex = [](char ch) { return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'); };
+    if (!std::ranges::all_of(prefix, hex))
+      return std::unexpected(
+          core::Error{core::ErrorCode::invalid_argument, "a SHA prefix has only lower-case hex digits (0-9, a-f)"});
+    pqxx::read_transaction t(c);
+    const auto rows = t.exec_params(
+        fmt::format("SELECT {} FROM releases WHERE sha LIKE $1 ORDER BY seq DESC LIMIT $2", release_columns()),
+        prefix + "%", limit);
     return with_facts(t, rows);
   });
 }

@@ -38,6 +38,7 @@ class PgStore final : public ports::Store {
   core::Result<std::optional<core::Release>> release(const core::Sha&) override;
   core::Result<std::vector<core::Release>> releases(std::optional<core::ReleaseState>,
                                                     std::optional<std::int64_t> before_seq, int limit) override;
+  core::Result<std::vector<core::Release>> releases_with_sha_prefix(const std::string& prefix, int limit) override;
   core::Result<std::map<std::string, int>> release_counts() override;
   core::Result<std::vector<ports::AuditEntry>> audit(const std::optional<std::string>& sha, int limit,
                                                       std::optional<std::int64_t> before_id) override;

@@ -12,6 +12,10 @@ class Sha {
  public:
   // Accepts exactly 40 hex digits, either case; stores lower case.
   static Result<Sha> parse(std::string_view);
+  // A leading part of a SHA as operators type it (as git does): min_prefix to 40 hex digits, either case;
+  // returns it in lower case.
+  static constexpr std::size_t min_prefix = 4;
+  static Result<std::string> parse_prefix(std::string_view);
   const std::string& str() const { return hex_; }
   std::string_view abbrev() const { return std::string_view(hex_).substr(0, 12); }
   auto operator<=>(const Sha&) const = default;

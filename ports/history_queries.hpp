@@ -36,6 +36,9 @@ class HistoryQueries {
   // Releases newest first (keyset paging: only those first seen before `before_seq`), optionally in one state.
   virtual Result<std::vector<core::Release>> releases(std::optional<core::ReleaseState>,
                                                       std::optional<std::int64_t> before_seq, int limit) = 0;
+  // Releases whose SHA starts with `prefix` (lower-case hex, see core::Sha::parse_prefix), newest first, at
+  // most `limit`: how promotectl turns an abbreviated SHA into the full one.
+  virtual Result<std::vector<core::Release>> releases_with_sha_prefix(const std::string& prefix, int limit) = 0;
   // Newest first; keyset paging: only entries with an id below `before_id`.
   virtual Result<std::vector<AuditEntry>> audit(const std::optional<std::string>& sha, int limit,
                                                 std::optional<std::int64_t> before_id) = 0;

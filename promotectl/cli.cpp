@@ -30,6 +30,8 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view default_url = "http://127.0.0.1:8080";
+// An ambiguous SHA prefix lists at most this many of the releases it matches.
+constexpr std::size_t max_sha_candidates = 10;
 
 enum class Output { table, json };
 
@@ -263,10 +265,39 @@ class Invocation {
     return cli_exit_usage;
   }
 
+  // A SHA as the operator typed it: the full 40 hex digits, or a unique prefix of at least
+  // core::Sha::min_prefix (as git takes), which the server resolves to the one release it names.
   std::expected<std::string, int> sha_argument(std::string_view value) {
-    auto sha = core::Sha::parse(value);
-    if (!sha) return std::unexpected(usage_error(fmt::format("'{}' is not a full commit SHA: {}", value, sha.error().message)));
-    return sha->str();
+    if (auto sha = core::Sha::parse(value)) return sha->str();
+    auto prefix = core::Sha::parse_prefix(value);
+    if (!prefix)
+      return std::unexpected(usage_error(
+          fmt::format("'{}' is not a commit SHA: {}", printable(value), prefix.error().message)));
+    auto answer = get(fmt::format("/v1/releases?sha_prefix={}&limit={}", *prefix, max_sha_candidates));
+    if (!answer) return std::unexpected(answer.error());
+    const json& found = member(*answer, "releases");
+    if (!found.is_array() || found.empty()) {
+      err_ << fmt::format("error: no release matches SHA prefix '{}'\n"
+                          "Run 'promotectl releases' to see the releases promoterd knows.\n",
+                          *prefix);
+      return std::unexpected(cli_exit_failure);
+    }
+    if (found.size() == 1) {
+      // Trust but check: a full SHA that starts with the prefix, or it does not become a URL.
+      const std::string full = text(found.front(), "sha");
+      if (core::Sha::parse(full) && full.starts_with(*prefix)) return full;
+      err_ << fmt::format("error: promoterd answered SHA prefix '{}' with '{}', which is not a SHA starting so\n",
+                          *prefix, printable(full));
+      return std::unexpected(cli_exit_failure);
+    }
+    err_ << fmt::format("error: SHA prefix '{}' is ambiguous; it matches {}{} releases:\n", *prefix,
+                        found.size() == max_sha_candidates ? "at least " : "", found.size());
+    Table candidates({"SHA", "STATE", "AUTHOR", "FIRST SEEN"});
+    for (const auto& r : found)
+      candidates.add_row({short_sha(r, "sha"), text(r, "state"), text(r, "author"), when(r, "first_seen_at")});
+    candidates.print(err_);
+    err_ << "Give more digits of the SHA.\n";
+    return std::unexpected(cli_exit_usage);
   }
 
   // The optional --limit as a query parameter ("" when not given, so the server's default applies).
@@ -688,9 +719,12 @@ std::string cli_usage() {
       "  --token-file PATH  read the API token from PATH (default: $PROMOTER_TOKEN)\n"
       "  -h, --help         show this help\n"
       "\n"
-      "SHA is the full 40-hex commit SHA. Options may also be written --option=value.\n"
-      "Exit status: 0 ok, 1 the server answered an error or could not be reached, 2 usage error.\n",
-      default_url);
+      "SHA is a commit SHA: the full 40 hex digits, or as git takes it, a prefix of at least {} that names one\n"
+      "release (as the tables print them, 12). A prefix that matches several releases is refused and they are\n"
+      "listed. Options may also be written --option=value.\n"
+      "Exit status: 0 ok, 1 the server answered an error, could not be reached, or knows no release with that\n"
+      "SHA prefix, 2 usage error (an ambiguous SHA prefix too).\n",
+      default_url, core::Sha::min_prefix);
   return text;
 }
 

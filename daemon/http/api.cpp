@@ -251,6 +251,7 @@ class Api {
   asio::awaitable<HttpResponse> releases(HttpRequest& req) {
     auto limit = limit_param(req, 50, 1000);
     if (!limit) co_return error_response(limit.error());
+    if (req.query.contains("sha_prefix")) co_return co_await releases_with_sha_prefix(req, *limit);
     std::optional<core::ReleaseState> state;
     if (auto it = req.query.find("state"); it != req.query.end()) {
       state = core::parse_release_state(it->second);
@@ -270,6 +271,26 @@ class Api {
     for (const auto& r : *page) list.push_back(release_json(r, ctx_.config.policy, now));
     json next = static_cast<int>(page->size()) == n ? json(std::to_string(page->back().seq)) : json(nullptr);
     co_return HttpResponse::json(200, {{"releases", list}, {"next_before", next}});
+  }
+
+  // ?sha_prefix=abcd: the releases whose SHA starts so, newest first, as one page (promotectl resolves an
+  // abbreviated SHA with it). It is a lookup, not a listing: state and before do not combine with it.
+  asio::awaitable<HttpResponse> releases_with_sha_prefix(const HttpRequest& req, int limit) {
+    if (req.query.contains("state") || req.query.contains("before"))
+      co_return HttpResponse::error(400, "invalid_argument",
+                                    "query parameter 'sha_prefix' does not combine with 'state' or 'before'");
+    auto prefix = core::Sha::parse_prefix(req.query.at("sha_prefix"));
+    if (!prefix)
+      co_return HttpResponse::error(400, "invalid_argument",
+                                    fmt::format("query parameter 'sha_prefix': {}", prefix.error().message));
+    const std::string wanted = *prefix;
+    auto read = [this, wanted, limit] { return ctx_.store.releases_with_sha_prefix(wanted, limit); };
+    auto found = co_await blocking(std::move(read));
+    if (!found) co_return error_response(found.error());
+    const auto now = ctx_.releases.clock().now();
+    json list = json::array();
+    for (const auto& r : *found) list.push_back(release_json(r, ctx_.config.policy, now));
+    co_return HttpResponse::json(200, {{"releases", list}, {"next_before", nullptr}});
   }
 
   asio::awaitable<HttpResponse> release(HttpRequest& req) {

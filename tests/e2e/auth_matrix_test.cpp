@@ -9,6 +9,7 @@
 #include <sstream>
 #include <fmt/format.h>
 
+#include "tests/support/config_builder.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter;
@@ -42,11 +43,7 @@ TEST_CASE("every route answers each caller with the exact status; refusals are a
       password && port && *password
           ? fmt::format("postgresql://{}:{}@localhost:{}/promoter_auth_matrix", std::getenv("PGUSER") ? std::getenv("PGUSER") : "postgres", password, port)
           : conninfo;
-  const std::string toml = base_config_toml("30m") + auth_tokens_toml() + R"(
-[[services]]
-name = "api"
-restart_order = 1
-)";
+  const std::string toml = ConfigBuilder("30m").shared_tokens().service("api").toml();
   const auto dir = temp_dir("auth_matrix");
   Daemon daemon(dir, toml, env);
   daemon.start();

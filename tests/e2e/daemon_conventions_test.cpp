@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tests/support/config_builder.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter::testing;
@@ -27,9 +28,8 @@ using tokens::viewer;
 
 const std::string sha1 = "1111111111111111111111111111111111111111";
 
-std::string config(const std::string& soak, const std::filesystem::path& dir, const std::string& step_delay,
-                   const std::string& extra = "") {
-  return simulated_config_toml(soak, dir, {"worker", "api", "www"}, step_delay, extra);
+ConfigBuilder config(const std::string& soak, const std::filesystem::path& dir, const std::string& step_delay) {
+  return std::move(ConfigBuilder(soak).services({"worker", "api", "www"}).simulated(dir, step_delay).shared_tokens());
 }
 
 std::map<std::string, std::string> daemon_env(const std::string& name) {
@@ -130,7 +130,7 @@ class NotifySocket {
 
 TEST_CASE("SIGTERM mid-promotion exits 0; after a restart the promotion finishes with each step once") {
   const auto dir = temp_dir("conv_drain");
-  Daemon daemon(dir, config("1s", dir, "400ms"), daemon_env("drain"));
+  Daemon daemon(dir, config("1s", dir, "400ms").toml(), daemon_env("drain"));
   daemon.start();
   make_ready_for_promotion(daemon);
   // Part-way: some steps recorded, not all.
@@ -179,12 +179,8 @@ TEST_CASE("SIGTERM mid-promotion exits 0; after a restart the promotion finishes
 TEST_CASE("SIGHUP reloads tokens from their files; a broken config is refused and the running tokens stay") {
   const auto dir = temp_dir("conv_reload");
   const auto token_file = dir / "carol.token";
-  const std::string carol_token = R"(
-[[auth.tokens]]
-identity = "carol"
-role = "viewer"
-token_file = ")" + token_file.string() + "\"\n";
-  const std::string good = config("1h", dir, "0ms", carol_token);
+  const TomlKeys carol{{"identity", "carol"}, {"role", "viewer"}, {"token_file", token_file.string()}};
+  const std::string good = config("1h", dir, "0ms").entry("auth.tokens", carol).toml();
   const std::string token_a = "carol-token-aaaaaaaaaaaaaaaa", token_b = "carol-token-bbbbbbbbbbbbbbbb",
                     token_c = "carol-token-cccccccccccccccc";
   std::ofstream(token_file) << token_a << "\n";
@@ -202,7 +198,9 @@ token_file = ")" + token_file.string() + "\"\n";
   CHECK(daemon.log().find("\"msg\":\"configuration reloaded\"") != std::string::npos);
 
   // A broken config is refused with file:line:col; the running tokens keep working, the new file is unread.
-  std::ofstream(dir / "promoter.toml") << good << "colour = \"blue\"\n";
+  TomlKeys carol_with_colour = carol;
+  carol_with_colour.emplace_back("colour", "blue");
+  std::ofstream(dir / "promoter.toml") << config("1h", dir, "0ms").entry("auth.tokens", carol_with_colour).toml();
   std::ofstream(token_file) << token_c << "\n";
   daemon.send_signal(SIGHUP);
   const std::string refused = "configuration reload refused; the running configuration stays";
@@ -213,9 +211,7 @@ token_file = ")" + token_file.string() + "\"\n";
   CHECK(daemon.get("/v1/releases", token_c).status == 401);
 
   // A change that needs a restart is named, not silently ignored; the reloadable part still applies.
-  std::string changed = good;
-  changed.replace(changed.find("soak = \"1h\""), 11, "soak = \"2h\"");
-  std::ofstream(dir / "promoter.toml") << changed;
+  std::ofstream(dir / "promoter.toml") << config("2h", dir, "0ms").entry("auth.tokens", carol).toml();
   daemon.send_signal(SIGHUP);
   REQUIRE(eventually([&] { return daemon.get("/v1/releases", token_c).status == 200; }));
   CHECK(daemon.get("/v1/releases", token_b).status == 401);
@@ -236,7 +232,7 @@ TEST_CASE("promoterd tells systemd READY, WATCHDOG, RELOADING and STOPPING over 
   auto env = daemon_env("notify");
   env["NOTIFY_SOCKET"] = (dir / "notify.sock").string();
   env["WATCHDOG_USEC"] = "200000";  // pings every 100ms
-  Daemon daemon(dir, config("1h", dir, "0ms"), env);
+  Daemon daemon(dir, config("1h", dir, "0ms").toml(), env);
   daemon.start();
   REQUIRE(eventually([&] { return sock.find("READY=1") >= 0; }));
   const int ready = sock.find("READY=1");
@@ -283,7 +279,7 @@ TEST_CASE("a malformed database URL stops promoterd with a clear error that neve
   const std::string password = "S3cretPassw0rd-malformed";
   const std::string url = "postgres://u:" + password + "@[::1";
   auto dir = temp_dir("malformed_database_url");
-  std::ofstream(dir / "promoter.toml") << config("1h", dir, "0ms");
+  std::ofstream(dir / "promoter.toml") << config("1h", dir, "0ms").toml();
   auto env = auth_tokens_env();
   env["PROMOTER_DATABASE_URL"] = url;
   std::string out;
@@ -314,7 +310,7 @@ TEST_CASE("SIGTERM while promoterd waits for the database at start-up stops it a
   auto dir = temp_dir("sigterm_waiting_for_database");
   auto env = auth_tokens_env();
   env["PROMOTER_DATABASE_URL"] = fmt::format("host=127.0.0.1 port={} dbname=promoter user=promoter", port);
-  Daemon d(dir, config("1h", dir, "0ms"), env);
+  Daemon d(dir, config("1h", dir, "0ms").toml(), env);
   d.spawn();
   REQUIRE_MESSAGE(eventually([&] { return d.log().find("database not reachable yet; retrying") != std::string::npos; }),
                   d.log());

@@ -14,6 +14,7 @@
 #include "tests/fakes/fake_railway.hpp"
 #include "tests/fakes/http_receiver.hpp"
 #include "tests/support/on_thread.hpp"
+#include "tests/support/config_builder.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter;
@@ -82,51 +83,40 @@ struct World {
   }
 
   std::string config() {
-    std::string toml = base_config_toml("2s") + fmt::format(R"(
-[railway]
-endpoint = "{}"
-token_env = "RW_TOKEN"
-reconcile_interval = "1s"
-[fly]
-endpoint = "{}"
-token_env = "FLY_TOKEN"
-poll_interval = "50ms"
-lease_ttl = "10s"
-lease_wait = "20s"
-machine_timeout = "20s"
-[migrations]
-provider = "local"
-command = ["pnpm", "db:migrate"]
-workdir = "{}"
-timeout = "2m"
-pass_env = ["PATH", "HOME", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "FIXTURE_MIGRATIONS_DIR", "FIXTURE_BLOCK_FILE"]
-database_url_env = "APP_DATABASE_URL"
-[smoke]
-suite = "e2e"
-[[smoke.staging]]
-name = "staging health"
-url = "{}"
-expect_body = "ok"
-[[smoke.production]]
-name = "production health"
-url = "{}"
-)",
-                                                            railway.call([&] { return railway.fake().url(); }),
-                                                            fly.call([&] { return fly.fake().url(); }), app_dir.string(),
-                                                            probes.call([&] { return probes.fake().url("/staging/healthz"); }),
-                                                            probes.call([&] { return probes.fake().url("/production/healthz"); })) +
-                       auth_tokens_toml();
-    int order = 1;
+    ConfigBuilder builder("2s");
+    builder.table("railway", {{"endpoint", railway.call([&] { return railway.fake().url(); })},
+                              {"token_env", "RW_TOKEN"},
+                              {"reconcile_interval", "1s"}})
+        .table("fly", {{"endpoint", fly.call([&] { return fly.fake().url(); })},
+                       {"token_env", "FLY_TOKEN"},
+                       {"poll_interval", "50ms"},
+                       {"lease_ttl", "10s"},
+                       {"lease_wait", "20s"},
+                       {"machine_timeout", "20s"}})
+        .table("migrations", {{"provider", "local"},
+                              {"command", std::vector<std::string>{"pnpm", "db:migrate"}},
+                              {"workdir", app_dir.string()},
+                              {"timeout", "2m"},
+                              {"pass_env", std::vector<std::string>{"PATH", "HOME", "PGHOST", "PGPORT", "PGUSER",
+                                                                    "PGPASSWORD", "FIXTURE_MIGRATIONS_DIR",
+                                                                    "FIXTURE_BLOCK_FILE"}},
+                              {"database_url_env", "APP_DATABASE_URL"}})
+        .table("smoke", {{"suite", "e2e"}})
+        .entry("smoke.staging", {{"name", "staging health"},
+                                 {"url", probes.call([&] { return probes.fake().url("/staging/healthz"); })},
+                                 {"expect_body", "ok"}})
+        .entry("smoke.production", {{"name", "production health"},
+                                    {"url", probes.call([&] { return probes.fake().url("/production/healthz"); })}})
+        .shared_tokens();
     for (const auto& s : services)
-      toml += fmt::format(R"(
-[[services]]
-name = "{0}"
-restart_order = {1}
-staging = {{ provider = "railway", project_id = "proj-fake", environment_id = "env-staging", service_id = "svc-{0}" }}
-production = {{ provider = "fly", app = "rotor-{0}", image = "registry.fly.io/rotor-{0}:{{sha}}" }}
-)",
-                          s, order++);
-    return toml;
+      builder.service(s, {{"staging", TomlValue::inline_table({{"provider", "railway"},
+                                                               {"project_id", "proj-fake"},
+                                                               {"environment_id", "env-staging"},
+                                                               {"service_id", "svc-" + s}})},
+                          {"production", TomlValue::inline_table({{"provider", "fly"},
+                                                                  {"app", "rotor-" + s},
+                                                                  {"image", "registry.fly.io/rotor-" + s + ":{sha}"}})}});
+    return builder.toml();
   }
 
   // A merge to main, live on every staging service (the reconciler finds it within a second).
@@ -390,7 +380,7 @@ TEST_CASE("an operator's abort stops a Fly rollout after the machine being rolle
 
 TEST_CASE("promoterd --check refuses Fly, migration and probe settings that cannot work, with file:line:col") {
   const fs::path dir = temp_dir("fly_check");
-  const std::string head = base_config_toml("30m") + auth_tokens_toml();
+  const std::string head = ConfigBuilder("30m").shared_tokens().toml();
   const auto head_lines = static_cast<int>(std::count(head.begin(), head.end(), '\n'));
   const std::string api = "[[services]]\nname = \"api\"\nrestart_order = 1\n";
   struct Case {

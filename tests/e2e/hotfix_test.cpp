@@ -8,6 +8,7 @@
 
 #include "tests/fakes/fake_fly.hpp"
 #include "tests/support/on_thread.hpp"
+#include "tests/support/config_builder.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter;
@@ -46,27 +47,19 @@ struct HotfixWorld {
     env["PROMOTER_DATABASE_URL"] = fresh_database("promoter_hotfix_e2e");
     env["FLY_TOKEN"] = fly_token;
     // The policy's own soak: nothing in this test waits for it.
-    std::string toml = base_config_toml("1h") + fmt::format(R"(
-[fly]
-endpoint = "{}"
-token_env = "FLY_TOKEN"
-poll_interval = "50ms"
-[hotfix]
-review_backfill_business_days = 2
-incident_report_within = "24h"
-holidays = ["2026-12-25"]
-)",
-                                                            fly.call([&] { return fly.fake().url(); })) +
-                       auth_tokens_toml();
-    int order = 1;
+    ConfigBuilder builder("1h");
+    builder.table("fly", {{"endpoint", fly.call([&] { return fly.fake().url(); })},
+                          {"token_env", "FLY_TOKEN"},
+                          {"poll_interval", "50ms"}})
+        .table("hotfix", {{"review_backfill_business_days", 2},
+                          {"incident_report_within", "24h"},
+                          {"holidays", std::vector<std::string>{"2026-12-25"}}})
+        .shared_tokens();
     for (const auto& s : services)
-      toml += fmt::format(R"(
-[[services]]
-name = "{0}"
-restart_order = {1}
-production = {{ provider = "fly", app = "rotor-{0}", image = "registry.fly.io/rotor-{0}:{{sha}}" }}
-)",
-                          s, order++);
+      builder.service(s, {{"production", TomlValue::inline_table({{"provider", "fly"},
+                                                                  {"app", "rotor-" + s},
+                                                                  {"image", "registry.fly.io/rotor-" + s + ":{sha}"}})}});
+    const std::string toml = builder.toml();
     daemon = std::make_unique<Daemon>(dir, toml, env);
     daemon->start();
   }

@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 #include <set>
 
+#include "tests/support/config_builder.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter::testing;
@@ -32,8 +33,9 @@ struct Pair {
     std::filesystem::create_directories(dir / which);
     auto env = auth_tokens_env();
     env["PROMOTER_DATABASE_URL"] = database;
-    return std::make_unique<Daemon>(dir / which, simulated_config_toml("1s", dir, {"worker", "api", "www"}, step_delay),
-                                    env);
+    const std::string toml =
+        ConfigBuilder("1s").services({"worker", "api", "www"}).simulated(dir, step_delay).shared_tokens().toml();
+    return std::make_unique<Daemon>(dir / which, toml, env);
   }
 
   static json status(const Daemon& d) {

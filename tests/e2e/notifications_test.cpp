@@ -9,6 +9,7 @@
 
 #include "tests/fakes/http_receiver.hpp"
 #include "tests/support/on_thread.hpp"
+#include "tests/support/config_builder.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter;
@@ -24,18 +25,14 @@ using tokens::viewer;
 const std::string sha1 = "1111111111111111111111111111111111111111";
 const std::string hook_path = "/services/T000/B000/s3cr3t-webhook-path";
 
-std::string config(const std::filesystem::path& dir) {
-  return simulated_config_toml("1s", dir, {"api"}, "0ms", R"(
-[notifications]
-slack_webhook_url_env = "T_HOOK"
-max_attempts = 3
-backoff = "50ms"
-)");
+ConfigBuilder config(const std::filesystem::path& dir) {
+  return std::move(ConfigBuilder("1s").service("api").simulated(dir).shared_tokens().table(
+      "notifications", {{"slack_webhook_url_env", "T_HOOK"}, {"max_attempts", 3}, {"backoff", "50ms"}}));
 }
 
 struct Env {
   Env(const std::string& name, const std::string& hook_url)
-      : dir(temp_dir("notify_" + name)), daemon(dir, config(dir), env(name, hook_url)) {
+      : dir(temp_dir("notify_" + name)), daemon(dir, config(dir).toml(), env(name, hook_url)) {
     daemon.start();
   }
   static std::map<std::string, std::string> env(const std::string& name, const std::string& hook_url) {
@@ -105,17 +102,22 @@ TEST_CASE("a chat webhook answering 500 forever never holds up a promotion") {
 
 TEST_CASE("[notifications] mistakes stop promoterd with exit 2 and never echo the webhook URL") {
   const auto dir = temp_dir("notify_config");
-  std::string in_file = config(dir);
-  in_file.replace(in_file.find("slack_webhook_url_env = \"T_HOOK\""), 32,
-                  "slack_webhook_url = \"https://hooks.example.com" + hook_path + "\"");
-  std::ofstream(dir / "in_file.toml") << in_file;
+  // The URL itself in the file, where the variable naming it belongs.
+  std::ofstream(dir / "in_file.toml") << ConfigBuilder("1s")
+                                             .service("api")
+                                             .simulated(dir)
+                                             .shared_tokens()
+                                             .table("notifications", {{"slack_webhook_url", "https://hooks.example.com" + hook_path},
+                                                                      {"max_attempts", 3},
+                                                                      {"backoff", "50ms"}})
+                                             .toml();
   std::string out;
   CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "in_file.toml").string(), "--check"}, {}, out) == 2);
   CHECK_MESSAGE(std::regex_search(out, std::regex(R"(in_file\.toml:[0-9]+:[0-9]+: notifications\.slack_webhook_url is not accepted)")), out);
   CHECK(out.find("s3cr3t") == std::string::npos);
 
   // The variable the config names is not set: refused at start, naming the variable.
-  std::ofstream(dir / "unset.toml") << config(dir);
+  std::ofstream(dir / "unset.toml") << config(dir).toml();
   auto env = auth_tokens_env();
   env["PROMOTER_DATABASE_URL"] = "";
   CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "unset.toml").string()}, env, out) == 2);

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/support/config_builder.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter::testing;
@@ -16,19 +17,14 @@ namespace {
 
 // Every route-adding feature on: Railway staging with its webhook.
 std::string full_config() {
-  return base_config_toml("30m") + R"(
-[[services]]
-name = "api"
-restart_order = 1
-[services.staging]
-provider = "railway"
-project_id = "project"
-environment_id = "staging"
-service_id = "api"
-[railway]
-token_env = "T_RAILWAY"
-webhook_secret_env = "T_RAILWAY_WEBHOOK"
-)" + auth_tokens_toml();
+  return ConfigBuilder("30m")
+      .service("api", {{"staging", TomlValue::inline_table({{"provider", "railway"},
+                                                            {"project_id", "project"},
+                                                            {"environment_id", "staging"},
+                                                            {"service_id", "api"}})}})
+      .table("railway", {{"token_env", "T_RAILWAY"}, {"webhook_secret_env", "T_RAILWAY_WEBHOOK"}})
+      .shared_tokens()
+      .toml();
 }
 
 std::set<std::string> server_routes() {

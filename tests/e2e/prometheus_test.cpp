@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/support/config_builder.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter::testing;
@@ -19,7 +20,9 @@ namespace {
 const std::filesystem::path source_dir = PROMOTER_SOURCE_DIR;
 const std::string sha1 = "1111111111111111111111111111111111111111";
 
-std::string config(const std::filesystem::path& dir) { return simulated_config_toml("2s", dir, {"worker", "api"}); }
+std::string config(const std::filesystem::path& dir) {
+  return ConfigBuilder("2s").services({"worker", "api"}).simulated(dir).shared_tokens().toml();
+}
 
 // A port nobody listens on now (the OS picks it); Prometheus binds it moments later.
 unsigned short free_port() {

@@ -14,6 +14,7 @@
 
 #include "tests/fakes/fake_railway.hpp"
 #include "tests/support/on_thread.hpp"
+#include "tests/support/config_builder.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter;
@@ -57,32 +58,26 @@ class RailwayFixture : public OnThread<fakes::FakeRailway> {
 };
 
 std::string config(const std::string& railway_url, const std::filesystem::path& dir, const std::string& soak) {
-  std::string toml = base_config_toml(soak) + fmt::format(R"(
-[railway]
-endpoint = "{}"
-token_env = "RW_TOKEN"
-webhook_secret_env = "RW_SECRET"
-reconcile_interval = "1s"
-poll_interval = "50ms"
-deploy_timeout = "1m"
-[migrations]
-provider = "simulated"
-[simulation]
-record_file = "{}"
-)",
-                                                         railway_url, (dir / "effects.jsonl").string()) +
-                     auth_tokens_toml();
-  int order = 1;
+  ConfigBuilder builder(soak);
+  builder.table("railway", {{"endpoint", railway_url},
+                            {"token_env", "RW_TOKEN"},
+                            {"webhook_secret_env", "RW_SECRET"},
+                            {"reconcile_interval", "1s"},
+                            {"poll_interval", "50ms"},
+                            {"deploy_timeout", "1m"}})
+      .table("migrations", {{"provider", "simulated"}})
+      .table("simulation", {{"record_file", (dir / "effects.jsonl").string()}})
+      .shared_tokens();
   for (const auto& s : services)
-    toml += fmt::format(R"(
-[[services]]
-name = "{0}"
-restart_order = {1}
-staging = {{ provider = "railway", project_id = "proj-fake", environment_id = "env-staging", service_id = "svc-{0}" }}
-production = {{ provider = "railway", project_id = "proj-fake", environment_id = "env-prod", service_id = "svc-{0}-prod" }}
-)",
-                        s, order++);
-  return toml;
+    builder.service(s, {{"staging", TomlValue::inline_table({{"provider", "railway"},
+                                                             {"project_id", "proj-fake"},
+                                                             {"environment_id", "env-staging"},
+                                                             {"service_id", "svc-" + s}})},
+                        {"production", TomlValue::inline_table({{"provider", "railway"},
+                                                                {"project_id", "proj-fake"},
+                                                                {"environment_id", "env-prod"},
+                                                                {"service_id", "svc-" + s + "-prod"}})}});
+  return builder.toml();
 }
 
 std::map<std::string, std::string> daemon_env(const std::string& name) {

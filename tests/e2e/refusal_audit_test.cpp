@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/config_builder.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter::testing;
@@ -44,7 +45,7 @@ TEST_CASE("a flood of 2,000 requests without a valid token leaves a handful of a
   const std::string conninfo = fresh_database("promoter_refusal_audit");
   env["PROMOTER_DATABASE_URL"] = conninfo;
   const auto dir = temp_dir("refusal_audit");
-  Daemon daemon(dir, simulated_config_toml("30m", dir, {"api"}), env);
+  Daemon daemon(dir, ConfigBuilder("30m").service("api").simulated(dir).shared_tokens().toml(), env);
   daemon.start();
 
   for (int i = 0; i < 1000; ++i) {
@@ -90,7 +91,7 @@ TEST_CASE("refusals whose audit write fails are kept and written once the databa
   const std::string conninfo = fresh_database("promoter_refusal_outage");
   env["PROMOTER_DATABASE_URL"] = conninfo;
   const auto dir = temp_dir("refusal_outage");
-  Daemon daemon(dir, simulated_config_toml("30m", dir, {"api"}), env);
+  Daemon daemon(dir, ConfigBuilder("30m").service("api").simulated(dir).shared_tokens().toml(), env);
   daemon.start();
 
   // The audit table is unavailable: every audit write fails as it would with the database down.

@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 
+#include "tests/support/config_builder.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter::testing;
@@ -19,8 +20,19 @@ using tokens::bob;
 using tokens::ci;
 using tokens::viewer;
 
+ConfigBuilder builder(const std::string& soak, const std::filesystem::path& dir, const std::string& step_delay = "0ms") {
+  return std::move(ConfigBuilder(soak).services({"worker", "api", "www"}).simulated(dir, step_delay).shared_tokens());
+}
+
 std::string config(const std::string& soak, const std::filesystem::path& dir, const std::string& step_delay = "0ms") {
-  return simulated_config_toml(soak, dir, {"worker", "api", "www"}, step_delay);
+  return builder(soak, dir, step_delay).toml();
+}
+
+// The 1-based line of `toml` on which `needle` starts.
+long line_of(const std::string& toml, const std::string& needle) {
+  const auto at = toml.find(needle);
+  REQUIRE_MESSAGE(at != std::string::npos, needle);
+  return std::count(toml.begin(), toml.begin() + static_cast<std::ptrdiff_t>(at), '\n') + 1;
 }
 
 std::map<std::string, std::string> daemon_env(const std::string& name) {
@@ -168,22 +180,40 @@ TEST_CASE("a missing smoke suite blocks promotion after the soak completed") {
 TEST_CASE("a crash during soak resets it and blocks promotion until a full soak passes again") {
   Env env("crash_blocks", "2s");
   env.deploy_all(sha1);
+  const json soaking = env.release(sha1);
+  REQUIRE(soaking["state"] == "soaking");
+  const std::string first_soak_started = soaking["soak"]["started_at"];
+  // The crash comes before smoke and approval, so no gate can complete the release while the test is
+  // still setting it up, however slowly it runs.
+  env.deploy(sha1, "api", "CRASHED");
   env.smoke(sha1, true);
   REQUIRE(env.daemon.post("/v1/releases/" + sha1 + "/approve", json::object(), bob).status == 200);
-  env.deploy(sha1, "api", "CRASHED");
   json r = env.release(sha1);
   CHECK(r["state"] == "deploying");
   CHECK(r["soak"]["resets"] == 1);
   CHECK(r["soak"]["started_at"].is_null());
   CHECK(r["gates"]["soak"]["reason"] == "soak: not started (api is CRASHED)");
+  CHECK(r["gates"]["smoke"]["ok"] == true);
+  CHECK(r["gates"]["approval"]["ok"] == true);
   CHECK(r["promotion_id"].is_null());
-  // The old deadline passes without a promotion: the crash reset the soak.
-  const auto crash_seen = std::chrono::steady_clock::now();
-  CHECK_FALSE(eventually([&] { return env.release(sha1)["promotion_id"].is_string(); }, std::chrono::seconds(3)));
-  CHECK(std::chrono::steady_clock::now() - crash_seen >= std::chrono::seconds(3));
+
+  // Live again, the release soaks from zero: a new start, not the old one resumed.
   env.deploy(sha1, "api", "SUCCESS");
-  CHECK(env.release(sha1)["state"] == "soaking");
-  CHECK(eventually([&] { return env.promoted(sha1); }));
+  r = env.release(sha1);
+  CHECK(r["state"] == "soaking");
+  CHECK(r["soak"]["resets"] == 1);
+  const std::string second_soak_started = r["soak"]["started_at"];
+  const std::string second_deadline = r["soak"]["deadline"];
+  CHECK(second_soak_started > first_soak_started);  // same fixed-width UTC format: text order is time order
+
+  // The promotion waits for the new soak's deadline: the daemon's own timestamps say so, whenever the test
+  // gets to look.
+  REQUIRE(eventually([&] { return env.promoted(sha1); }));
+  r = env.release(sha1);
+  REQUIRE(r["promotion_id"].is_string());
+  auto p = env.daemon.get("/v1/promotions/" + r["promotion_id"].get<std::string>(), viewer).json();
+  CHECK(p["created_at"].get<std::string>() >= second_deadline);
+  CHECK(r["soak"]["started_at"] == second_soak_started);
 }
 
 TEST_CASE("a promotion interrupted by killing promoterd finishes after restart, each step once") {
@@ -328,15 +358,18 @@ TEST_CASE("text that would be stored cut short or shown disguised is refused wit
 
 TEST_CASE("promoterd --check warns when two git_authors entries are one author once normalised, and still exits 0") {
   auto dir = temp_dir("check_git_authors");
-  const std::string good = config("30m", dir);
-  const auto lines = std::count(good.begin(), good.end(), '\n');
-  std::ofstream(dir / "promoter.toml") << good << "\n[[auth.tokens]]\nidentity = \"carol\"\nrole = \"operator\"\n"
-                                       << "token_env = \"T_CAROL\"\ngit_authors = [\"carol\", \"Alice-GH \"]\n";
+  const std::string toml = builder("30m", dir)
+                               .entry("auth.tokens", {{"identity", "carol"},
+                                                      {"role", "operator"},
+                                                      {"token_env", "T_CAROL"},
+                                                      {"git_authors", std::vector<std::string>{"carol", "Alice-GH "}}})
+                               .toml();
+  std::ofstream(dir / "promoter.toml") << toml;
   std::string out;
   CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "promoter.toml").string(), "--check"}, {}, out) == 0);
   CHECK_MESSAGE(out.find(fmt::format("promoter.toml:{}:25: warning: auth.tokens.git_authors \"Alice-GH \" (identity "
                                      "carol) and \"alice-gh\" (identity alice) are the same commit author",
-                                     lines + 6)) != std::string::npos,
+                                     line_of(toml, "git_authors = [\"carol\""))) != std::string::npos,
                 out);
   CHECK_MESSAGE(out.find(": ok (3 services") != std::string::npos, out);
 }
@@ -346,11 +379,12 @@ TEST_CASE("promoterd --check validates a config: exit 0, or file:line:col and ex
   std::ofstream(dir / "good.toml") << config("30m", dir);
   std::string out;
   CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "good.toml").string(), "--check"}, {}, out) == 0);
-  std::string bad = config("10m", dir);
-  bad.replace(bad.find("allow_short_soak = true"), 23, "allow_short_soak = false");
+  const std::string bad = builder("10m", dir).set("policy", "allow_short_soak", false).toml();
   std::ofstream(dir / "bad.toml") << bad;
   CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "bad.toml").string(), "--check"}, {}, out) == 2);
-  CHECK(out.find("bad.toml:7:8: policy.soak = \"10m\" is below the policy floor of 30m") != std::string::npos);
+  CHECK_MESSAGE(out.find(fmt::format("bad.toml:{}:8: policy.soak = \"10m\" is below the policy floor of 30m",
+                                     line_of(bad, "soak = \"10m\""))) != std::string::npos,
+                out);
 }
 
 TEST_CASE("promoterd --check refuses bad [hotfix] and approval rule settings with file:line:col") {

@@ -12,6 +12,7 @@
 #include "daemon/config/config.hpp"
 #include "tests/fakes/http_receiver.hpp"
 #include "tests/support/on_thread.hpp"
+#include "tests/support/config_builder.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter;
@@ -46,17 +47,14 @@ struct InProcess {
   InProcess() {
     const auto dir = temp_dir("obligations_in_process");
     const auto path = dir / "promoter.toml";
-    std::ofstream(path) << base_config_toml("1h") << auth_tokens_toml() << R"(
-[hotfix]
-holidays = ["2026-11-30"]
-[notifications]
-slack_webhook_url_env = "CHAT_WEBHOOK_URL"
-kinds = ["hotfix.obligation_overdue"]
-backoff = "10ms"
-[[services]]
-name = "api"
-restart_order = 1
-)";
+    std::ofstream(path) << ConfigBuilder("1h")
+                               .shared_tokens()
+                               .table("hotfix", {{"holidays", std::vector<std::string>{"2026-11-30"}}})
+                               .table("notifications", {{"slack_webhook_url_env", "CHAT_WEBHOOK_URL"},
+                                                        {"kinds", std::vector<std::string>{"hotfix.obligation_overdue"}},
+                                                        {"backoff", "10ms"}})
+                               .service("api")
+                               .toml();
     auto config = daemon::load_config(path.string());
     REQUIRE_MESSAGE(config.has_value(), config.error());
     auto env = auth_tokens_env();

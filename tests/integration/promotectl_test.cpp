@@ -784,7 +784,9 @@ TEST_CASE("usage errors exit 2 with a hint and send nothing") {
       {{"deploy"}, "unknown command 'deploy'"},
       {{"show"}, "show takes 1 argument, got 0"},
       {{"show", sha_a, sha_b}, "show takes 1 argument, got 2"},
-      {{"show", sha_a.substr(0, 12)}, "is not a full commit SHA"},
+      {{"show", "012"}, "a SHA prefix has 4 to 40 hex digits; got 3 characters"},
+      {{"show", sha_a + "0"}, "a SHA prefix has 4 to 40 hex digits; got 41 characters"},
+      {{"approve", "01x3"}, "'01x3' is not a commit SHA: a SHA prefix has only hex digits"},
       {{"show", std::string(39, 'a') + "g"}, "only hex digits"},
       {{"status", "--verbose"}, "status has no option '--verbose'"},
       {{"--limit", "5", "releases"}, "--limit belongs after the command it is for"},
@@ -794,7 +796,7 @@ TEST_CASE("usage errors exit 2 with a hint and send nothing") {
       {{"releases", "--limit"}, "--limit needs a value"},
       {{"releases", "--limit", "1", "--limit", "2"}, "--limit given twice"},
       {{"--output", "yaml", "status"}, "--output is table or json"},
-      {{"audit", "--sha", "abc"}, "is not a full commit SHA"},
+      {{"audit", "--sha", "abc"}, "is not a commit SHA"},
       {{"promotion", "../status"}, "is not a promotion id"},
       {{"--url", "ftp://example.com", "status"}, "must start with http:// or https://"},
       {{"--url", "http://user:hunter2@example.com", "status"}, "the promoterd URL holds credentials"},
@@ -816,6 +818,75 @@ TEST_CASE("usage errors exit 2 with a hint and send nothing") {
   CHECK(server.requests().empty());
 }
 
+TEST_CASE("a unique SHA prefix, in either case, is resolved by the server to the full SHA the command then uses") {
+  FakePromoterd server;
+  CliEnv env = env_for(server);
+  server.answer("GET", "/v1/releases?sha_prefix=0123456789ab&limit=10", 200,
+                {{"releases", json::array({release_json(sha_a, "soaking")})}, {"next_before", nullptr}});
+  server.answer("GET", "/v1/releases/" + sha_a, 200, release_json(sha_a, "soaking"));
+  server.answer("POST", "/v1/releases/" + sha_a + "/approve", 200, release_json(sha_a, "ready"));
+
+  auto show = run({"show", "0123456789AB"}, env);
+  CHECK(show.code == 0);
+  CHECK(contains(show.out, sha_a));
+  auto approve = run({"approve", "0123456789ab"}, env);
+  CHECK(approve.code == 0);
+  CHECK(contains(approve.out, "Approved " + sha_a + "."));
+
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 4);
+  CHECK(requests[0].target == "/v1/releases?sha_prefix=0123456789ab&limit=10");
+  CHECK(requests[1].target == "/v1/releases/" + sha_a);
+  CHECK(requests[2].target == "/v1/releases?sha_prefix=0123456789ab&limit=10");
+  CHECK(requests[3].method == "POST");
+  CHECK(requests[3].target == "/v1/releases/" + sha_a + "/approve");
+}
+
+TEST_CASE("a full SHA is used as given, without a lookup") {
+  FakePromoterd server;
+  server.answer("GET", "/v1/releases/" + sha_a, 200, release_json(sha_a, "soaking"));
+  CHECK(run({"show", sha_a}, env_for(server)).code == 0);
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].target == "/v1/releases/" + sha_a);
+}
+
+TEST_CASE("an ambiguous SHA prefix is refused with exit 2, lists every candidate and changes nothing") {
+  FakePromoterd server;
+  const std::string sha_c = "0123ffff89abcdef0123456789abcdef01234567";
+  server.answer("GET", "/v1/releases?sha_prefix=0123&limit=10", 200,
+                {{"releases", json::array({release_json(sha_c, "superseded"), release_json(sha_a, "soaking")})},
+                 {"next_before", nullptr}});
+
+  auto result = run({"approve", "0123", "--reason", "lgtm"}, env_for(server));
+  CHECK(result.code == 2);
+  CHECK(result.out.empty());
+  CHECK(contains(result.err, "SHA prefix '0123' is ambiguous; it matches 2 releases"));
+  auto listed = lines(result.err);
+  CHECK(contains(line_with(listed, sha_a.substr(0, 12)), "soaking"));
+  CHECK(contains(line_with(listed, sha_c.substr(0, 12)), "superseded"));
+  CHECK(contains(result.err, "Give more digits"));
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].method == "GET");
+}
+
+TEST_CASE("a SHA prefix no release has is reported as such with exit 1") {
+  FakePromoterd server;
+  server.answer("GET", "/v1/releases?sha_prefix=beef&limit=10", 200,
+                {{"releases", json::array()}, {"next_before", nullptr}});
+  for (std::vector<std::string> args : {std::vector<std::string>{"show", "beef"},
+                                        std::vector<std::string>{"audit", "--sha", "BEEF"},
+                                        std::vector<std::string>{"hotfix", "beef", "--reason", "r", "--incident", "u"}}) {
+    CAPTURE(args[0]);
+    auto result = run(args, env_for(server));
+    CHECK(result.code == 1);
+    CHECK(result.out.empty());
+    CHECK(contains(result.err, "no release matches SHA prefix 'beef'"));
+  }
+  for (const auto& request : server.requests()) CHECK(request.method == "GET");
+}
+
 TEST_CASE("--help prints the usage and exits 0, also after a command") {
   auto top = run({"--help"}, CliEnv{});
   CHECK(top.code == 0);
@@ -824,6 +895,7 @@ TEST_CASE("--help prints the usage and exits 0, also after a command") {
                         "reject SHA --reason TEXT", "smoke SHA --suite NAME (--passed | --failed) [--details TEXT]",
                         "promotion ID", "promotions [--limit N]", "audit [--limit N] [--sha SHA]"})
     CHECK(contains(top.out, synopsis));
+  CHECK(contains(top.out, "a prefix of at least 4"));
   CHECK(run({"reject", "-h"}, CliEnv{}).code == 0);
 }
 

@@ -49,32 +49,6 @@ token_env = "T_VIEWER"
 )";
 }
 
-std::string base_config_toml(const std::string& soak) {
-  return fmt::format(R"(
-[server]
-listen = "127.0.0.1:0"
-[database]
-url_env = "PROMOTER_DATABASE_URL"
-[policy]
-soak = "{}"
-allow_short_soak = true
-require_smoke = true
-required_smoke_suites = ["e2e"]
-)",
-                     soak);
-}
-
-std::string simulated_config_toml(const std::string& soak, const std::filesystem::path& dir,
-                                  const std::vector<std::string>& services, const std::string& step_delay,
-                                  const std::string& extra) {
-  std::string toml = base_config_toml(soak);
-  int order = 1;
-  for (const auto& s : services) toml += fmt::format("[[services]]\nname = \"{}\"\nrestart_order = {}\n", s, order++);
-  toml += fmt::format("[migrations]\nprovider = \"simulated\"\n[simulation]\nrecord_file = \"{}\"\nstep_delay = \"{}\"\n",
-                      (dir / "effects.jsonl").string(), step_delay);
-  return toml + auth_tokens_toml() + extra;
-}
-
 std::map<std::string, std::string> auth_tokens_env() {
   return {{"T_ALICE", tokens::alice}, {"T_BOB", tokens::bob}, {"T_CI", tokens::ci}, {"T_VIEWER", tokens::viewer}};
 }

@@ -22,15 +22,10 @@ inline const std::string bob = "bob-operator-token-00000002";   // operator
 inline const std::string ci = "ci-bot-token-000000000000003";   // ci
 inline const std::string viewer = "viewer-token-0000000000004";  // viewer
 }  // namespace tokens
+// The shared tokens' [[auth.tokens]] TOML on its own (the benches add it to their configs; tests build theirs
+// with ConfigBuilder::shared_tokens, tests/support/config_builder.hpp).
 std::string auth_tokens_toml();
-// [server] on a free port, [database] from PROMOTER_DATABASE_URL, and a short-soak [policy] requiring the e2e suite.
-std::string base_config_toml(const std::string& soak);
 std::map<std::string, std::string> auth_tokens_env();
-// base_config_toml(soak), then `services` in restart order, simulated migrations and production recording
-// their effects to dir/effects.jsonl (each simulated step taking `step_delay`), the shared tokens, then `extra`.
-std::string simulated_config_toml(const std::string& soak, const std::filesystem::path& dir,
-                                  const std::vector<std::string>& services = {"worker", "api", "www"},
-                                  const std::string& step_delay = "0ms", const std::string& extra = "");
 
 // Creates (or re-creates) database `name` on the cluster the PG* variables point at; returns its conninfo.
 std::string fresh_database(const std::string& name);

@@ -609,38 +609,46 @@ enum class Expect { accepted, refused };
 
 struct Row {
   ReleaseState state;
-  Expect staging, smoke, approval, rejection, soak_deadline, finished;
+  Expect staging, smoke, approval, rejection, soak_deadline, finished, hotfix;
 };
 
 TEST_CASE("each release state accepts and refuses exactly the events of the acceptance table") {
   using enum Expect;
   const Row rows[] = {
-      {ReleaseState::deploying, accepted, accepted, accepted, accepted, accepted, refused},
-      {ReleaseState::soaking, accepted, accepted, accepted, accepted, accepted, refused},
-      {ReleaseState::ready, accepted, accepted, accepted, accepted, accepted, refused},
-      {ReleaseState::promoting, accepted, accepted, refused, refused, accepted, accepted},
-      {ReleaseState::promoted, accepted, accepted, refused, refused, accepted, refused},
-      {ReleaseState::promotion_failed, accepted, accepted, refused, refused, accepted, refused},
-      {ReleaseState::promotion_aborted, accepted, accepted, refused, refused, accepted, refused},
-      {ReleaseState::rejected, accepted, accepted, refused, refused, accepted, refused},
-      {ReleaseState::superseded, accepted, accepted, refused, refused, accepted, refused},
-      {ReleaseState::staging_failed, accepted, accepted, accepted, accepted, accepted, refused},
+      {ReleaseState::deploying, accepted, accepted, accepted, accepted, accepted, refused, accepted},
+      {ReleaseState::soaking, accepted, accepted, accepted, accepted, accepted, refused, accepted},
+      {ReleaseState::ready, accepted, accepted, accepted, accepted, accepted, refused, accepted},
+      {ReleaseState::promoting, accepted, accepted, refused, refused, accepted, accepted, refused},
+      {ReleaseState::promoted, accepted, accepted, refused, refused, accepted, refused, refused},
+      {ReleaseState::promotion_failed, accepted, accepted, refused, refused, accepted, refused, refused},
+      {ReleaseState::promotion_aborted, accepted, accepted, refused, refused, accepted, refused, refused},
+      {ReleaseState::rejected, accepted, accepted, refused, refused, accepted, refused, refused},
+      {ReleaseState::superseded, accepted, accepted, refused, refused, accepted, refused, refused},
+      {ReleaseState::staging_failed, accepted, accepted, accepted, accepted, accepted, refused, refused},
   };
   for (const Row& row : rows) {
     const std::string state_name(to_string(row.state));
     CAPTURE(state_name);
-    World w;
-    w.policy = standard_policy();
-    Release r(A);
-    r.author = "alice";
-    r.seq = 1;
-    r.state = row.state;
-    r.promotion_id = 7;
-    for (const auto& s : w.policy.services)
-      r.deployments[s] = StagingDeployment{s, "dep-" + s, DeployStatus::building, t0(), std::nullopt};
-    w.put(r);
-    w.next_seq = 2;
-    if (row.state == ReleaseState::promoting) w.promoting = A;
+    // A hotfix needs every service live on staging (and, by default, its smoke tests): it is asked of the
+    // release with healthy deployments and hotfix.require_smoke off, so only the state can refuse it.
+    auto world_with = [&](DeployStatus status) {
+      World w;
+      w.policy = standard_policy();
+      w.policy.hotfix.require_smoke = false;
+      Release r(A);
+      r.author = "alice";
+      r.seq = 1;
+      r.state = row.state;
+      r.promotion_id = 7;
+      for (const auto& s : w.policy.services)
+        r.deployments[s] = StagingDeployment{s, "dep-" + s, status, t0(), std::nullopt};
+      w.put(r);
+      w.next_seq = 2;
+      if (row.state == ReleaseState::promoting) w.promoting = A;
+      return w;
+    };
+    const World w = world_with(DeployStatus::building);
+    const World live = world_with(DeployStatus::success);
     const bool frozen = is_terminal(row.state) || row.state == ReleaseState::promoting;
 
     const std::pair<Event, Expect> events[] = {
@@ -650,17 +658,20 @@ TEST_CASE("each release state accepts and refuses exactly the events of the acce
         {rejection(A, "carol", "no"), row.rejection},
         {SoakDeadlineReached{A}, row.soak_deadline},
         {PromotionFinished{A, 7, PromotionOutcome::succeeded, ""}, row.finished},
+        {HotfixRequested{A, "bob", "checkout returns 500", "https://status.example.com/incidents/42"}, row.hotfix},
     };
     for (const auto& [event, expect] : events) {
       const std::string name(event_name(event));
       CAPTURE(name);
-      auto d = decide(w, event, t0() + 1min);
+      const bool hotfix = std::holds_alternative<HotfixRequested>(event);
+      auto d = decide(hotfix ? live : w, event, t0() + 1min);
       CHECK(d.has_value() == (expect == accepted));
       if (!d) {
         CHECK(d.error().code == ErrorCode::failed_precondition);
         CHECK(d.error().message.find(fmt::format("release {} is {}", A.abbrev(), state_name)) != std::string::npos);
         continue;
       }
+      if (hotfix) CHECK(facts_of<HotfixDeclared>(*d).size() == 1);
       // A frozen state records facts but keeps its state (except a running promotion finishing).
       if (frozen && !std::holds_alternative<PromotionFinished>(event))
         for (const auto& c : d->changed)

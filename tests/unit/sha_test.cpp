@@ -1,6 +1,7 @@
 // Release SHAs: exactly 40 hex digits, stored lower case.
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <string>
 
 #include "core/sha.hpp"
@@ -53,6 +54,32 @@ TEST_CASE("Sha::parse rejects non-hex characters") {
     REQUIRE_FALSE(sha.has_value());
     CHECK(sha.error().code == ErrorCode::invalid_argument);
     CHECK(sha.error().message == "a release SHA has only hex digits (0-9, a-f)");
+  }
+}
+
+TEST_CASE("Sha::parse_prefix takes 4 to 40 hex digits, as git does, and folds them to lower case") {
+  for (std::string text : {"abcd", "ABCD12", "0123456789abcdef0123456789abcdef01234567"}) {
+    CAPTURE(text);
+    auto prefix = Sha::parse_prefix(text);
+    REQUIRE(prefix.has_value());
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    CHECK(*prefix == text);
+  }
+}
+
+TEST_CASE("Sha::parse_prefix refuses too short, too long and non-hex text and says which") {
+  for (std::size_t n : {0u, 1u, 3u, 41u}) {
+    CAPTURE(n);
+    auto prefix = Sha::parse_prefix(std::string(n, 'a'));
+    REQUIRE_FALSE(prefix.has_value());
+    CHECK(prefix.error().code == ErrorCode::invalid_argument);
+    CHECK(prefix.error().message == "a SHA prefix has 4 to 40 hex digits; got " + std::to_string(n) + " characters");
+  }
+  for (std::string_view text : {"abcg", "ab%d", "abc_", "abcd'--"}) {
+    CAPTURE(text);
+    auto prefix = Sha::parse_prefix(text);
+    REQUIRE_FALSE(prefix.has_value());
+    CHECK(prefix.error().message == "a SHA prefix has only hex digits (0-9, a-f)");
   }
 }
 
