@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/gates.hpp"
+#include "core/preflight.hpp"
 #include "adapters/fly_deploy_step.hpp"
 #include "adapters/fly_migration_step.hpp"
 #include "adapters/local_migration_step.hpp"
@@ -165,18 +166,7 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
   ExecutorHooks hooks;
   hooks.preflight = [this](const core::Sha& sha, PromotionId id) -> asio::awaitable<core::Result<std::string>> {
     const auto now = clock_.now();
-    auto check = [sha, id, now](const core::World& w) -> core::Result<std::string> {
-      const core::Release* r = w.find(sha);
-      if (!r || r->state != core::ReleaseState::promoting || r->promotion_id != id)
-        return core::fail(core::ErrorCode::failed_precondition,
-                          fmt::format("release {} is no longer being promoted by promotion {}", sha.abbrev(), id));
-      const auto gates = core::evaluate_gates(*r, w.policy, now);
-      if (!gates.all_ok())
-        return core::fail(core::ErrorCode::failed_precondition,
-                          fmt::format("gates no longer hold: {}; {}; {}", gates.soak.reason, gates.smoke.reason,
-                                      gates.approval.reason));
-      return fmt::format("gates hold: {}; {}; {}", gates.soak.reason, gates.smoke.reason, gates.approval.reason);
-    };
+    auto check = [sha, id, now](const core::World& w) { return core::preflight_verdict(w, sha, id, now); };
     co_return co_await releases_.read(std::move(check));
   };
   hooks.finish = [this](const core::Sha& sha, PromotionId id, core::PromotionOutcome outcome,

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/abort_request.hpp"
 #include "core/enum_names.hpp"
 #include "core/error.hpp"
 #include "core/promotion_plan.hpp"
@@ -45,11 +46,7 @@ inline std::optional<PromotionState> parse_promotion_state(std::string_view text
 }
 
 // An operator asked a running promotion to stop before its next step that could change production.
-struct AbortRequest {
-  std::string by;
-  core::Timestamp at{};
-  std::string reason;
-};
+using AbortRequest = core::AbortRequest;
 
 struct PromotionRecord {
   PromotionId id = 0;
