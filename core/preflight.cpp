@@ -6,7 +6,7 @@
 
 namespace promoter::core {
 
-Result<std::string> preflight_verdict(const World& w, const Sha& sha, std::int64_t promotion_id, Timestamp now) {
+Result<std::string> preflight_verdict(const World& w, const Sha& sha, PromotionId promotion_id, Timestamp now) {
   const Release* r = w.find(sha);
   if (!r || r->state != ReleaseState::promoting || r->promotion_id != promotion_id)
     return fail(ErrorCode::failed_precondition,

@@ -453,7 +453,7 @@ asio::awaitable<core::Result<void>> App::lead(const LeaderInfo& info) {
   for (PromotionId id : *running) {
     auto record = co_await run_blocking(pool_.get_executor(), [this, id] { return store_.promotion(id); });
     const std::string sha = record && *record ? (*record)->sha : "";
-    log(LogLevel::info, "resuming promotion interrupted by a restart or a takeover", {{"promotion_id", id}, {"sha", sha}});
+    log(LogLevel::info, "resuming promotion interrupted by a restart or a takeover", {{"promotion_id", id.value()}, {"sha", sha}});
     start_promotion(id, sha);
   }
   if (railway_staging_) railway_staging_->start();
@@ -480,13 +480,13 @@ asio::awaitable<void> App::run_promotion(PromotionId id, std::string sha) {
           : *r == PromotionState::aborted ? LogLevel::warn
                                           : LogLevel::error,
           "promotion ended",
-          {{"promotion_id", id}, {"sha", sha}, {"state", to_string(*r)}});
+          {{"promotion_id", id.value()}, {"sha", sha}, {"state", to_string(*r)}});
       break;
     }
     if (stopping_ || leadership_.role() != NodeRole::leader) break;
     // The journal is intact; whatever stopped the executor (database down, lock held) may pass.
     log(LogLevel::warn, "promotion paused; resuming in 5s",
-        {{"promotion_id", id}, {"sha", sha}, {"error", r.error().message}});
+        {{"promotion_id", id.value()}, {"sha", sha}, {"error", r.error().message}});
     asio::steady_timer wait(io_, std::chrono::seconds(5));
     co_await wait.async_wait(asio::use_awaitable);
     if (stopping_) break;

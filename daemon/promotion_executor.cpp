@@ -60,7 +60,7 @@ boost::asio::awaitable<core::Result<void>> PromotionExecutor::finish(const Promo
                                                                      const core::FinishPromotion& end) {
   if (end.outcome == core::PromotionOutcome::aborted && promotion.abort)
     log(LogLevel::warn, "promotion aborted by an operator",
-        {{"promotion_id", promotion.id}, {"sha", promotion.sha}, {"stopped", end.stopped},
+        {{"promotion_id", promotion.id.value()}, {"sha", promotion.sha}, {"stopped", end.stopped},
          {"aborted_by", promotion.abort->by}});
   auto r = co_await hooks_.finish(sha, promotion.id, end.outcome, end.detail);
   if (!r) co_return std::unexpected(r.error());
@@ -71,7 +71,7 @@ boost::asio::awaitable<core::Result<void>> PromotionExecutor::finish(const Promo
 boost::asio::awaitable<core::Result<void>> PromotionExecutor::settle(const PromotionRecord& promotion,
                                                                      const StepRecord& record,
                                                                      const core::StepSettlement& settlement) {
-  const nlohmann::json fields = {{"promotion_id", promotion.id}, {"sha", promotion.sha}, {"step", record.step.name()}};
+  const nlohmann::json fields = {{"promotion_id", promotion.id.value()}, {"sha", promotion.sha}, {"step", record.step.name()}};
   auto with = [&fields](const char* key, const std::string& value) {
     nlohmann::json out = fields;
     out[key] = value;
@@ -207,7 +207,7 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
       if (!p || !*p || !(*p)->abort) co_return std::nullopt;
       co_return (*p)->abort->by;
     };
-    const nlohmann::json fields = {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}};
+    const nlohmann::json fields = {{"promotion_id", id.value()}, {"sha", promotion.sha}, {"step", record.step.name()}};
 
     if (reconcile) {
       auto done = co_await find_done(ctx);

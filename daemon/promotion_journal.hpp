@@ -12,12 +12,13 @@
 #include "core/abort_request.hpp"
 #include "core/enum_names.hpp"
 #include "core/error.hpp"
+#include "core/promotion_id.hpp"
 #include "core/promotion_plan.hpp"
 
 namespace promoter::daemon {
 
 using core::Result;
-using PromotionId = std::int64_t;
+using core::PromotionId;
 
 struct StepRecord {
   core::PlanStep step;
@@ -49,7 +50,7 @@ inline std::optional<PromotionState> parse_promotion_state(std::string_view text
 using AbortRequest = core::AbortRequest;
 
 struct PromotionRecord {
-  PromotionId id = 0;
+  PromotionId id;
   std::string sha;
   std::string environment;
   PromotionState state = PromotionState::running;

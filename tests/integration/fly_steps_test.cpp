@@ -72,7 +72,7 @@ struct Fly {
   }
 
   daemon::StepContext context(std::string progress = "") {
-    daemon::StepContext ctx{7, sha, core::PlanStep{2, core::StepKind::deploy, "api"}, "promotion-7-step-2",
+    daemon::StepContext ctx{core::PromotionId{7}, sha, core::PlanStep{2, core::StepKind::deploy, "api"}, "promotion-7-step-2",
                             std::nullopt, std::move(progress), {}, {}};
     ctx.note = [this](std::string progress) -> asio::awaitable<core::Result<void>> {
       notes.push_back(std::move(progress));

@@ -297,16 +297,16 @@ TEST_CASE("preflight_verdict: the gates still hold, the release is no longer thi
   REQUIRE(d.release(A).state == ReleaseState::promoting);
   testing::record_promotion_id(d.world, A, 7);
 
-  const auto ok = preflight_verdict(d.world, A, 7, d.clock.now);
+  const auto ok = preflight_verdict(d.world, A, PromotionId{7}, d.clock.now);
   REQUIRE(ok.has_value());
   CHECK(ok->starts_with("gates hold: "));
 
-  const auto other = preflight_verdict(d.world, A, 8, d.clock.now);
+  const auto other = preflight_verdict(d.world, A, PromotionId{8}, d.clock.now);
   REQUIRE_FALSE(other.has_value());
   CHECK(other.error().code == ErrorCode::failed_precondition);
   CHECK(other.error().message == fmt::format("release {} is no longer being promoted by promotion 8", A.abbrev()));
 
-  const auto unknown = preflight_verdict(d.world, testing::sha_of(0xb), 7, d.clock.now);
+  const auto unknown = preflight_verdict(d.world, testing::sha_of(0xb), PromotionId{7}, d.clock.now);
   REQUIRE_FALSE(unknown.has_value());
   CHECK(unknown.error().code == ErrorCode::failed_precondition);
 
@@ -314,7 +314,7 @@ TEST_CASE("preflight_verdict: the gates still hold, the release is no longer thi
   Release broken = d.release(A);
   broken.soak_started_at = d.clock.now;
   d.world.put(std::move(broken));
-  const auto gates = preflight_verdict(d.world, A, 7, d.clock.now);
+  const auto gates = preflight_verdict(d.world, A, PromotionId{7}, d.clock.now);
   REQUIRE_FALSE(gates.has_value());
   CHECK(gates.error().code == ErrorCode::failed_precondition);
   CHECK(gates.error().message.starts_with("gates no longer hold: "));

@@ -75,7 +75,7 @@ std::string fingerprint(const Release& r, bool with_reason = false) {
   for (const auto& [suite, res] : r.smoke) s += fmt::format("{}={}@{};", suite, res.passed, res.at.time_since_epoch().count());
   for (const auto& a : r.approvals) s += a.by + ",";
   s += r.rejection ? "|rejected by " + r.rejection->by : "|";
-  s += fmt::format("|{}", r.promotion_id ? *r.promotion_id : -1);
+  s += fmt::format("|{}", r.promotion_id ? r.promotion_id->value() : -1);
   if (with_reason) s += "|" + r.state_reason;
   return s;
 }
@@ -308,7 +308,7 @@ class Oracle {
   }
 
   std::map<std::string, OracleRelease> releases;
-  std::optional<std::pair<Sha, std::int64_t>> running;
+  std::optional<std::pair<Sha, PromotionId>> running;
   std::optional<Sha> production;
 
  private:
@@ -321,7 +321,7 @@ class Oracle {
 
 struct SimPromotion {
   Sha sha;
-  std::int64_t id;
+  PromotionId id;
   PromotionPlan plan;
   std::vector<StepState> journal;        // durable
   std::map<std::string, int> performed;  // the world: how often each side effect happened, by idempotency key
@@ -518,7 +518,7 @@ class Simulation {
       deliver(e);
     } else if (r < 78) {
       // a promotion result nobody asked for, or with a stale id
-      PromotionFinished f{some_sha(), 1 + roll(next_promotion_id_ + 1),
+      PromotionFinished f{some_sha(), PromotionId{1 + roll(next_promotion_id_ + 1)},
                           chance(0.5) ? PromotionOutcome::succeeded : PromotionOutcome::failed, "bogus"};
       if (!(oracle_.running && oracle_.running->first == f.sha && oracle_.running->second == f.promotion_id)) deliver(f);
     } else if (r < 81) {
@@ -758,9 +758,9 @@ class Simulation {
     if (oracle_.running) return fail("one promotion", "StartPromotion while the oracle knows one is running");
     if (promotion_) return fail("one promotion", "StartPromotion while an executor still runs");
     ++stats_.promotions_started;
-    const std::int64_t id = ++next_promotion_id_;
+    const PromotionId id{++next_promotion_id_};
     oracle_.running = {sha, id};
-    testing::record_promotion_id(world_, sha, id);  // the daemon's commit records the promotion row
+    testing::record_promotion_id(world_, sha, id.value());  // the daemon's commit records the promotion row
     recorded_.at(sha.str()).promotion_id = id;      // as the store does for a PromotionOpened fact
     SimPromotion p{sha, id, make_plan(world_.policy), {}, {}};
     p.journal.assign(p.plan.steps.size(), StepState::planned);
@@ -799,7 +799,7 @@ class Simulation {
   void finish(const SimPromotion& p, const FinishPromotion& end) {
     check_performed(p, to_string(end.outcome));
     if (!failure_.empty()) return;
-    const std::int64_t id = p.id;
+    const PromotionId id = p.id;
     deliver(PromotionFinished{p.sha, id, end.outcome, end.detail});  // may start the next promotion
     if (failure_.empty() && promotion_ && promotion_->id == id)
       fail("plan walk", fmt::format("PromotionFinished ({}) of the running promotion refused", to_string(end.outcome)));
