@@ -60,7 +60,7 @@ boost::asio::awaitable<core::Result<std::string>> LocalMigrationStep::perform(co
   spec.env = options_.env;
   // The command may want to know what it migrates for (logs, checks of its own).
   spec.env.emplace_back("PROMOTER_RELEASE_SHA", ctx.sha.str());
-  spec.env.emplace_back("PROMOTER_PROMOTION_ID", std::to_string(ctx.promotion_id));
+  spec.env.emplace_back("PROMOTER_PROMOTION_ID", core::to_string(ctx.promotion_id));
   spec.timeout = options_.timeout;
   spec.redact = options_.secrets;
 

@@ -251,7 +251,7 @@ core::Result<void> PgStore::ping() {
 namespace {
 
 // A promotion's state as the promotions table stores it, from the one table of PromotionState's names.
-std::string running_state() { return std::string(daemon::to_string(ports::PromotionState::running)); }
+std::string running_state() { return std::string(ports::to_string(ports::PromotionState::running)); }
 
 // The terminal states, as SQL: the same list as releases_active_idx's predicate, so the planner uses it.
 constexpr const char* terminal_states = "('promoted', 'promotion_failed', 'promotion_aborted', 'rejected', 'superseded')";
@@ -279,7 +279,7 @@ core::Result<std::vector<core::Release>> with_facts(pqxx::transaction_base& t, c
     r.soak_resets = row[6].as<int>();
     r.state = *state;
     r.state_reason = row[8].c_str();
-    if (!row[9].is_null()) r.promotion_id = row[9].as<long long>();
+    if (!row[9].is_null()) r.promotion_id = core::PromotionId{row[9].as<long long>()};
     r.ancestors = split_words(row[10].c_str());
     r.awaiting_approval_since = opt_ms(row[11]);
     index.emplace(sha->str(), out.size());
@@ -490,29 +490,30 @@ class FactWriter {
                           "$4, EXISTS (SELECT 1 FROM hotfixes WHERE sha = $1), $3::timestamptz) RETURNING id",
                           f.sha.str(), environment_, ts(now_), running_state())[0]
                         .as<long long>();
+    const core::PromotionId promotion{id};
     for (const auto& step : plan_.steps)
       w_.exec_params(
           "INSERT INTO promotion_steps (promotion_id, idx, kind, service, name, state, idempotency_key) VALUES "
           "($1, $2, $3, $4, $5, 'planned', $6)",
           id, step.index, std::string(core::to_string(step.kind)),
           step.service.empty() ? std::nullopt : std::optional<std::string>(step.service), step.name(),
-          core::idempotency_key(id, step));
+          core::idempotency_key(promotion, step));
     w_.exec_params("UPDATE releases SET promotion_id = $2 WHERE sha = $1", f.sha.str(), id);
-    opened[f.sha.str()] = id;
+    opened[f.sha.str()] = promotion;
   }
 
   void operator()(const core::PromotionEnded& f) {
     const bool ok = f.outcome == core::PromotionOutcome::succeeded;
     w_.exec_params(
         "UPDATE promotions SET state = $2, finished_at = $3::timestamptz, error = $4 WHERE id = $1 AND state = $5",
-        f.promotion_id, std::string(core::to_string(f.outcome)), ts(now_),
+        f.promotion_id.value(), std::string(core::to_string(f.outcome)), ts(now_),
         ok ? std::optional<std::string>() : std::optional<std::string>(f.detail), running_state());
     // The record step's side effect is this very transaction: it succeeds with it, atomically.
     if (ok)
       w_.exec_params(
           "UPDATE promotion_steps SET state = 'succeeded', finished_at = $2::timestamptz, "
           "detail = 'production release recorded' WHERE promotion_id = $1 AND kind = 'record' AND state = 'started'",
-          f.promotion_id, ts(now_));
+          f.promotion_id.value(), ts(now_));
   }
 
   void operator()(const core::ProductionSet& f) {
@@ -520,7 +521,7 @@ class FactWriter {
         "INSERT INTO production_releases (environment, sha, promotion_id, promoted_at) VALUES ($1, $2, $3, "
         "$4::timestamptz) ON CONFLICT (environment) DO UPDATE SET sha = EXCLUDED.sha, promotion_id = "
         "EXCLUDED.promotion_id, promoted_at = EXCLUDED.promoted_at",
-        environment_, f.sha.str(), f.promotion_id ? std::optional<std::string>(std::to_string(*f.promotion_id)) : std::nullopt,
+        environment_, f.sha.str(), f.promotion_id ? std::optional<std::string>(core::to_string(*f.promotion_id)) : std::nullopt,
         ts(now_));
   }
 
@@ -585,7 +586,7 @@ namespace {
 
 ports::PromotionRecord promotion_from_row(const pqxx::row& row) {
   ports::PromotionRecord p;
-  p.id = row[0].as<long long>();
+  p.id = core::PromotionId{row[0].as<long long>()};
   p.sha = row[1].c_str();
   p.environment = row[2].c_str();
   // The table's CHECK allows only these names.
@@ -609,7 +610,7 @@ std::vector<ports::StepRecord> promotion_steps(pqxx::transaction_base& t, ports:
            fmt::format("SELECT idx, kind, service, state, idempotency_key, attempts, {}, {}, detail, progress FROM "
                        "promotion_steps WHERE promotion_id = $1 ORDER BY idx",
                        ms("started_at"), ms("finished_at")),
-           id)) {
+           id.value())) {
     ports::StepRecord s;
     s.step.index = row[0].as<int>();
     s.step.kind = core::parse_step_kind(row[1].c_str()).value_or(core::StepKind::preflight);
@@ -632,7 +633,7 @@ core::Result<std::optional<ports::PromotionRecord>> PgStore::promotion(ports::Pr
   return with_connection("reading a promotion", [&](pqxx::connection& c)
                                                     -> core::Result<std::optional<ports::PromotionRecord>> {
     pqxx::read_transaction t(c);
-    const auto rows = t.exec_params(fmt::format("SELECT {} FROM promotions WHERE id = $1", promotion_columns()), id);
+    const auto rows = t.exec_params(fmt::format("SELECT {} FROM promotions WHERE id = $1", promotion_columns()), id.value());
     if (rows.empty()) return std::nullopt;
     ports::PromotionRecord p = promotion_from_row(rows[0]);
     p.steps = promotion_steps(t, id);
@@ -647,7 +648,7 @@ core::Result<ports::PromotionRecord> PgStore::request_abort(ports::PromotionId i
     const std::optional<std::int64_t> epoch = fence(w);
     // The row lock orders concurrent requests: the first one stands.
     const auto rows =
-        w.exec_params(fmt::format("SELECT {} FROM promotions WHERE id = $1 FOR UPDATE", promotion_columns()), id);
+        w.exec_params(fmt::format("SELECT {} FROM promotions WHERE id = $1 FOR UPDATE", promotion_columns()), id.value());
     if (rows.empty()) return fail(ErrorCode::not_found, fmt::format("no promotion {}", id));
     ports::PromotionRecord p = promotion_from_row(rows[0]);
     p.steps = promotion_steps(w, id);
@@ -669,7 +670,7 @@ core::Result<ports::PromotionRecord> PgStore::request_abort(ports::PromotionId i
     w.exec_params(
         "UPDATE promotions SET abort_requested_by = $2, abort_requested_at = $3::timestamptz, abort_reason = $4 "
         "WHERE id = $1",
-        id, by, ts(now), reason);
+        id.value(), by, ts(now), reason);
     insert_audit(w, epoch, now, by, "promotion.abort_requested", p.sha, fmt::format("promotion {}: {}", id, reason));
     w.commit();
     p.abort = ports::AbortRequest{by, now, reason};
@@ -699,7 +700,7 @@ core::Result<std::vector<ports::PromotionId>> PgStore::running_promotions(const 
     for (const auto& row : t.exec_params(
              "SELECT id FROM promotions WHERE environment = $1 AND state = $2 ORDER BY id", environment,
              running_state()))
-      out.push_back(row[0].as<long long>());
+      out.emplace_back(row[0].as<long long>());
     return out;
   });
 }
@@ -713,7 +714,7 @@ core::Result<std::optional<ports::ProductionRecord>> PgStore::production(const s
         environment);
     if (rows.empty()) return std::nullopt;
     ports::ProductionRecord p{rows[0][0].c_str(), std::nullopt, ms_to_ts(rows[0][2])};
-    if (!rows[0][1].is_null()) p.promotion_id = rows[0][1].as<long long>();
+    if (!rows[0][1].is_null()) p.promotion_id = core::PromotionId{rows[0][1].as<long long>()};
     return p;
   });
 }
@@ -724,7 +725,7 @@ core::Result<void> PgStore::journal_step(ports::PromotionId id, int index, core:
     pqxx::work w(c);
     fence(w);
     const auto rows =
-        w.exec_params("SELECT state FROM promotion_steps WHERE promotion_id = $1 AND idx = $2 FOR UPDATE", id, index);
+        w.exec_params("SELECT state FROM promotion_steps WHERE promotion_id = $1 AND idx = $2 FOR UPDATE", id.value(), index);
     if (rows.empty()) return fail(ErrorCode::not_found, fmt::format("promotion {} has no step {}", id, index));
     const auto from = core::parse_step_state(rows[0][0].c_str()).value_or(core::StepState::planned);
     if (auto ok = core::check_step_transition(from, to); !ok)
@@ -736,7 +737,7 @@ core::Result<void> PgStore::journal_step(ports::PromotionId id, int index, core:
         "started_at = CASE WHEN $5 THEN $6::timestamptz ELSE started_at END, "
         "finished_at = CASE WHEN $5 THEN NULL ELSE $6::timestamptz END "
         "WHERE promotion_id = $1 AND idx = $2",
-        id, index, std::string(core::to_string(to)), detail, starting, ts(at));
+        id.value(), index, std::string(core::to_string(to)), detail, starting, ts(at));
     w.commit();
     return {};
   });
@@ -747,7 +748,7 @@ core::Result<void> PgStore::journal_progress(ports::PromotionId id, int index, c
     pqxx::work w(c);
     fence(w);
     const auto r = w.exec_params(
-        "UPDATE promotion_steps SET progress = $3 WHERE promotion_id = $1 AND idx = $2 AND state = 'started'", id,
+        "UPDATE promotion_steps SET progress = $3 WHERE promotion_id = $1 AND idx = $2 AND state = 'started'", id.value(),
         index, progress);
     if (r.affected_rows() != 1)
       return fail(ErrorCode::conflict, fmt::format("promotion {} step {} is not started", id, index));

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/deploy_status.hpp"
+#include "core/promotion_id.hpp"
 #include "core/promotion_outcome.hpp"
 #include "core/sha.hpp"
 #include "core/time.hpp"
@@ -59,7 +60,7 @@ struct SoakDeadlineReached {
 
 struct PromotionFinished {
   Sha sha;
-  std::int64_t promotion_id = 0;
+  PromotionId promotion_id;
   PromotionOutcome outcome = PromotionOutcome::failed;
   std::string detail;  // the failed step's error, or who aborted it and why
 };

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/obligation.hpp"
+#include "core/promotion_id.hpp"
 #include "core/promotion_outcome.hpp"
 #include "core/release.hpp"
 
@@ -70,7 +71,7 @@ struct PromotionOpened {
 
 struct PromotionEnded {
   Sha sha;
-  std::int64_t promotion_id = 0;
+  PromotionId promotion_id;
   PromotionOutcome outcome = PromotionOutcome::failed;
   std::string detail;  // why it failed or who aborted it; empty on success
 };
@@ -78,7 +79,7 @@ struct PromotionEnded {
 // The environment's production release is now this one, put there by this promotion.
 struct ProductionSet {
   Sha sha;
-  std::optional<std::int64_t> promotion_id;
+  std::optional<PromotionId> promotion_id;
 };
 
 using Fact = std::variant<ReleaseStateChanged, DeploymentObserved, SmokeRecorded, ApprovalAdded, RejectionAdded,

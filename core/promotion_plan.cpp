@@ -89,7 +89,7 @@ std::string production_changes(std::span<const PlanStep> steps, std::span<const 
   return out + fmt::format("; not touched: {}", list(untouched));
 }
 
-std::string idempotency_key(std::int64_t promotion_id, const PlanStep& step) {
+std::string idempotency_key(PromotionId promotion_id, const PlanStep& step) {
   return fmt::format("promotion-{}-step-{}-{}", promotion_id, step.index, step.name());
 }
 

@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "core/policy.hpp"
+#include "core/promotion_id.hpp"
 
 namespace promoter::core {
 
@@ -61,6 +62,6 @@ bool abort_stops_before(StepKind);
 std::string production_changes(std::span<const PlanStep> steps, std::span<const StepState> journal);
 
 // The key a side effect carries so that the world (and a reconcile) can recognise it.
-std::string idempotency_key(std::int64_t promotion_id, const PlanStep&);
+std::string idempotency_key(PromotionId, const PlanStep&);
 
 }  // namespace promoter::core

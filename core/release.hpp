@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/deploy_status.hpp"
+#include "core/promotion_id.hpp"
 #include "core/sha.hpp"
 #include "core/time.hpp"
 
@@ -85,7 +86,7 @@ struct Release {
   std::optional<Hotfix> hotfix;
   ReleaseState state = ReleaseState::deploying;
   std::string state_reason;
-  std::optional<std::int64_t> promotion_id;
+  std::optional<PromotionId> promotion_id;
 };
 
 }  // namespace promoter::core

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/gates.hpp"
+#include "core/preflight.hpp"
 #include "adapters/fly_deploy_step.hpp"
 #include "adapters/fly_migration_step.hpp"
 #include "adapters/local_migration_step.hpp"
@@ -161,18 +162,7 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
   ExecutorHooks hooks;
   hooks.preflight = [this](const core::Sha& sha, PromotionId id) -> asio::awaitable<core::Result<std::string>> {
     const auto now = clock_.now();
-    auto check = [sha, id, now](const core::World& w) -> core::Result<std::string> {
-      const core::Release* r = w.find(sha);
-      if (!r || r->state != core::ReleaseState::promoting || r->promotion_id != id)
-        return core::fail(core::ErrorCode::failed_precondition,
-                          fmt::format("release {} is no longer being promoted by promotion {}", sha.abbrev(), id));
-      const auto gates = core::evaluate_gates(*r, w.policy, now);
-      if (!gates.all_ok())
-        return core::fail(core::ErrorCode::failed_precondition,
-                          fmt::format("gates no longer hold: {}; {}; {}", gates.soak.reason, gates.smoke.reason,
-                                      gates.approval.reason));
-      return fmt::format("gates hold: {}; {}; {}", gates.soak.reason, gates.smoke.reason, gates.approval.reason);
-    };
+    auto check = [sha, id, now](const core::World& w) { return core::preflight_verdict(w, sha, id, now); };
     co_return co_await releases_.read(std::move(check));
   };
   hooks.finish = [this](const core::Sha& sha, PromotionId id, core::PromotionOutcome outcome,
@@ -454,7 +444,7 @@ asio::awaitable<core::Result<void>> App::lead(const LeaderInfo& info) {
   for (PromotionId id : *running) {
     auto record = co_await run_blocking(pool_.get_executor(), [this, id] { return store_.promotion(id); });
     const std::string sha = record && *record ? (*record)->sha : "";
-    log(LogLevel::info, "resuming promotion interrupted by a restart or a takeover", {{"promotion_id", id}, {"sha", sha}});
+    log(LogLevel::info, "resuming promotion interrupted by a restart or a takeover", {{"promotion_id", id.value()}, {"sha", sha}});
     start_promotion(id, sha);
   }
   if (railway_staging_) railway_staging_->start();
@@ -481,13 +471,13 @@ asio::awaitable<void> App::run_promotion(PromotionId id, std::string sha) {
           : *r == PromotionState::aborted ? LogLevel::warn
                                           : LogLevel::error,
           "promotion ended",
-          {{"promotion_id", id}, {"sha", sha}, {"state", to_string(*r)}});
+          {{"promotion_id", id.value()}, {"sha", sha}, {"state", to_string(*r)}});
       break;
     }
     if (stopping_ || leadership_.role() != NodeRole::leader) break;
     // The journal is intact; whatever stopped the executor (database down, lock held) may pass.
     log(LogLevel::warn, "promotion paused; resuming in 5s",
-        {{"promotion_id", id}, {"sha", sha}, {"error", r.error().message}});
+        {{"promotion_id", id.value()}, {"sha", sha}, {"error", r.error().message}});
     asio::steady_timer wait(io_, std::chrono::seconds(5));
     co_await wait.async_wait(asio::use_awaitable);
     if (stopping_) break;

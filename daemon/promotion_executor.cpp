@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/promotion_rules.hpp"
 #include "ports/blocking.hpp"
 #include "daemon/uses_ports.hpp"
 #include "daemon/log.hpp"
@@ -32,32 +33,92 @@ void PromotionExecutor::finished(PromotionState outcome, core::Timestamp created
 
 namespace {
 
-std::vector<StepState> journal_states(const PromotionRecord& promotion) {
-  std::vector<StepState> states;
-  for (const auto& s : promotion.steps) states.push_back(s.state);
-  return states;
+core::PromotionPlan plan_of(const PromotionRecord& promotion) {
+  core::PromotionPlan plan;
+  for (const auto& s : promotion.steps) plan.steps.push_back(s.step);
+  return plan;
 }
 
-std::vector<core::PlanStep> plan_steps(const PromotionRecord& promotion) {
-  std::vector<core::PlanStep> steps;
-  for (const auto& s : promotion.steps) steps.push_back(s.step);
-  return steps;
+std::vector<core::JournalEntry> journal_of(const PromotionRecord& promotion) {
+  std::vector<core::JournalEntry> journal;
+  for (const auto& s : promotion.steps) journal.push_back(core::JournalEntry{s.state, s.detail, !s.progress.empty()});
+  return journal;
+}
+
+PromotionState state_of(core::PromotionOutcome outcome) {
+  switch (outcome) {
+    case core::PromotionOutcome::succeeded: return PromotionState::succeeded;
+    case core::PromotionOutcome::failed: return PromotionState::failed;
+    case core::PromotionOutcome::aborted: return PromotionState::aborted;
+  }
+  return PromotionState::failed;
 }
 
 }  // namespace
 
-boost::asio::awaitable<core::Result<void>> PromotionExecutor::finish_aborted(const PromotionRecord& promotion,
-                                                                             const core::Sha& sha,
-                                                                             const std::vector<StepState>& states,
-                                                                             std::string where) {
-  const AbortRequest& request = *promotion.abort;
-  const std::string detail = fmt::format("by {}: {}; stopped {}; {}", request.by, request.reason, where,
-                                         core::production_changes(plan_steps(promotion), states));
-  log(LogLevel::warn, "promotion aborted by an operator",
-      {{"promotion_id", promotion.id}, {"sha", promotion.sha}, {"stopped", where}, {"aborted_by", request.by}});
-  auto r = co_await hooks_.finish(sha, promotion.id, core::PromotionOutcome::aborted, detail);
+boost::asio::awaitable<core::Result<void>> PromotionExecutor::finish(const PromotionRecord& promotion,
+                                                                     const core::Sha& sha,
+                                                                     const core::FinishPromotion& end) {
+  if (end.outcome == core::PromotionOutcome::aborted && promotion.abort)
+    log(LogLevel::warn, "promotion aborted by an operator",
+        {{"promotion_id", promotion.id.value()}, {"sha", promotion.sha}, {"stopped", end.stopped},
+         {"aborted_by", promotion.abort->by}});
+  auto r = co_await hooks_.finish(sha, promotion.id, end.outcome, end.detail);
   if (!r) co_return std::unexpected(r.error());
-  finished(PromotionState::aborted, promotion.created_at);
+  finished(state_of(end.outcome), promotion.created_at);
+  co_return core::Result<void>{};
+}
+
+boost::asio::awaitable<core::Result<void>> PromotionExecutor::settle(const PromotionRecord& promotion,
+                                                                     const StepRecord& record,
+                                                                     const core::StepSettlement& settlement) {
+  const nlohmann::json fields = {{"promotion_id", promotion.id.value()}, {"sha", promotion.sha}, {"step", record.step.name()}};
+  auto with = [&fields](const char* key, const std::string& value) {
+    nlohmann::json out = fields;
+    out[key] = value;
+    return out;
+  };
+  if (const auto* suspend = std::get_if<core::SuspendRun>(&settlement)) {
+    switch (suspend->why) {
+      case core::SuspendReason::unavailable:
+        // Cannot tell whether the effect took: the step stays started; the next run reconciles it.
+        log(LogLevel::warn, "step interrupted by an unavailable dependency; will reconcile",
+            with("error", suspend->error.message));
+        break;
+      case core::SuspendReason::unclear:
+        log(LogLevel::error, "cannot tell whether an interrupted step took effect; will retry",
+            with("error", suspend->error.message));
+        break;
+      case core::SuspendReason::not_recorded: break;  // the end was not recorded: resume retries it
+    }
+    co_return std::unexpected(suspend->error);
+  }
+  if (std::holds_alternative<core::PromotionRecorded>(settlement)) {
+    finished(PromotionState::succeeded, promotion.created_at);
+    co_return core::Result<void>{};
+  }
+  const auto* j = std::get_if<core::JournalStep>(&settlement);
+  if (!j) co_return fail(ErrorCode::internal, fmt::format("step {} was settled by running it again", record.step.name()));
+  switch (j->why) {
+    case core::StepVerdict::failed:
+      log(LogLevel::error, "step failed; the promotion stops here", with("error", j->detail));
+      break;
+    case core::StepVerdict::stopped_for_abort:
+      log(LogLevel::warn, "step stopped part-way for an abort", with("detail", j->detail));
+      break;
+    case core::StepVerdict::found_done:
+      log(LogLevel::info, "interrupted step had taken effect; not repeating it", fields);
+      break;
+    case core::StepVerdict::found_failed:
+      log(LogLevel::error, "interrupted step had taken effect and failed; the promotion stops here",
+          with("error", j->detail));
+      break;
+    case core::StepVerdict::succeeded:
+    case core::StepVerdict::not_run_for_abort: break;
+  }
+  auto written = co_await journal(promotion.id, j->index, j->to, j->detail);
+  if (!written) co_return std::unexpected(written.error());
+  if (j->why == core::StepVerdict::succeeded) log(LogLevel::info, "step succeeded", fields);
   co_return core::Result<void>{};
 }
 
@@ -120,41 +181,20 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
     auto sha = core::Sha::parse(promotion.sha);
     if (!sha) co_return std::unexpected(sha.error());
 
-    const std::vector<StepState> states = journal_states(promotion);
-    const core::NextStep next = core::next_step(states);
-
-    if (next.kind == core::NextStep::Kind::done || next.kind == core::NextStep::Kind::stopped) {
-      // Reached after a step failed, or after a crash between a step's last journal write and the
-      // promotion's end: the journal and the abort request alone decide the outcome, so a crash cannot.
-      const bool ok = next.kind == core::NextStep::Kind::done;
-      const StepRecord* at = ok ? nullptr : &promotion.steps[next.index];
-      if (at && promotion.abort && core::abort_stops_before(at->step.kind)) {
-        // Stopped for the abort (part-way, or not run again after a restart), or failed once it was asked
-        // for: either way what the operator asked for. A step that noted an effect may have done part of it.
-        std::vector<StepState> summary = states;
-        summary[static_cast<std::size_t>(next.index)] = at->progress.empty() ? StepState::planned : StepState::started;
-        std::string where = fmt::format("at {}: {}", at->step.name(), at->detail);
-        auto r = co_await finish_aborted(promotion, *sha, summary, std::move(where));
-        if (!r) co_return std::unexpected(r.error());
-        continue;
-      }
-      std::string detail;
-      if (!ok) {
-        // What production looks like now matters most to whoever picks this up: say what already changed.
-        const auto steps = plan_steps(promotion);
-        detail = fmt::format("step {} failed: {}; {}", promotion.steps[next.index].step.name(),
-                             promotion.steps[next.index].detail, core::production_changes(steps, states));
-      }
-      auto r = co_await hooks_.finish(*sha, id, ok ? core::PromotionOutcome::succeeded : core::PromotionOutcome::failed,
-                                      detail);
+    // Core decides; this loop only does the I/O it names, journals, and asks again.
+    const core::PromotionPlan plan = plan_of(promotion);
+    const std::vector<core::JournalEntry> entries = journal_of(promotion);
+    const core::StepAction action = core::decide_step(plan, entries, promotion.abort);
+    if (const auto* end = std::get_if<core::FinishPromotion>(&action)) {
+      auto r = co_await finish(promotion, *sha, *end);
       if (!r) co_return std::unexpected(r.error());
-      finished(ok ? PromotionState::succeeded : PromotionState::failed, promotion.created_at);
       continue;
     }
+    const auto* reconcile = std::get_if<core::ReconcileStep>(&action);
+    const int index = reconcile ? reconcile->index : std::get<core::PerformStep>(action).index;
 
-    const StepRecord& record = promotion.steps[next.index];
+    const StepRecord& record = promotion.steps[static_cast<std::size_t>(index)];
     StepContext ctx{id, *sha, record.step, record.idempotency_key, record.started_at, record.progress, {}, {}};
-    const int index = next.index;
     ctx.note = [this, id, index](std::string progress) -> boost::asio::awaitable<core::Result<void>> {
       auto write = [this, id, index, progress = std::move(progress)] {
         return store_.journal_progress(id, index, progress);
@@ -168,51 +208,20 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
       if (!p || !*p || !(*p)->abort) co_return std::nullopt;
       co_return (*p)->abort->by;
     };
-    const nlohmann::json fields = {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}};
+    const nlohmann::json fields = {{"promotion_id", id.value()}, {"sha", promotion.sha}, {"step", record.step.name()}};
 
-    // An operator's abort stops the plan before a step that could change production. A step a crash left
-    // started is settled by the reconcile below first.
-    const bool aborting = promotion.abort && core::abort_stops_before(record.step.kind);
-    if (aborting && next.kind == core::NextStep::Kind::run) {
-      std::string where = "before " + record.step.name();
-      auto r = co_await finish_aborted(promotion, *sha, states, std::move(where));
-      if (!r) co_return std::unexpected(r.error());
-      continue;
-    }
-
-    if (next.kind == core::NextStep::Kind::reconcile) {
+    if (reconcile) {
       auto done = co_await find_done(ctx);
-      if (!done && done.error().code == ErrorCode::failed_precondition) {
-        log(LogLevel::error, "interrupted step had taken effect and failed; the promotion stops here",
-            {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}, {"error", done.error().message}});
-        auto j = co_await journal(id, next.index, StepState::failed, done.error().message);
-        if (!j) co_return std::unexpected(j.error());
-        continue;
-      }
-      if (!done) {
-        log(LogLevel::error, "cannot tell whether an interrupted step took effect; will retry",
-            {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}, {"error", done.error().message}});
-        co_return std::unexpected(done.error());
-      }
-      if (*done) {
-        log(LogLevel::info, "interrupted step had taken effect; not repeating it", fields);
-        auto j = co_await journal(id, next.index, StepState::succeeded, **done);
-        if (!j) co_return std::unexpected(j.error());
-        continue;
-      }
-      if (aborting) {
-        // Not run again. Failed, so the stopped plan ends as aborted from the journal, which a crash right
-        // after this write cannot change.
-        std::string detail = fmt::format("interrupted by a restart and not run again: the promotion was aborted by {}",
-                                         promotion.abort->by);
-        auto j = co_await journal(id, next.index, StepState::failed, std::move(detail));
-        if (!j) co_return std::unexpected(j.error());
+      const core::StepSettlement settled = core::after_reconcile(record.step, promotion.abort, done);
+      if (!std::holds_alternative<core::PerformStep>(settled)) {
+        auto r = co_await settle(promotion, record, settled);
+        if (!r) co_return std::unexpected(r.error());
         continue;
       }
       log(LogLevel::info, "interrupted step had not taken effect; running it", fields);
     }
 
-    auto started = co_await journal(id, next.index, StepState::started, "");
+    auto started = co_await journal(id, index, StepState::started, "");
     if (!started) co_return std::unexpected(started.error());
     ctx.started_at = clock_.now();
     ctx.progress.clear();
@@ -229,36 +238,9 @@ boost::asio::awaitable<core::Result<PromotionState>> PromotionExecutor::run(Prom
       if (record.step.kind == StepKind::migrate) metrics_->migration_finished(outcome.has_value(), seconds);
     }
 
-    if (record.step.kind == StepKind::record) {
-      if (!outcome) co_return std::unexpected(outcome.error());  // the end was not recorded: resume retries it
-      finished(PromotionState::succeeded, promotion.created_at);
-      continue;
-    }
-    if (!outcome && outcome.error().code == ErrorCode::unavailable) {
-      // Cannot tell whether the effect took: leave the step started; the next run reconciles it.
-      log(LogLevel::warn, "step interrupted by an unavailable dependency; will reconcile",
-          {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}, {"error", outcome.error().message}});
-      co_return std::unexpected(outcome.error());
-    }
-    if (!outcome && outcome.error().code == ErrorCode::aborted) {
-      // Stopped part-way (between two machines of a rollout) for an operator's abort; failed, so the loop
-      // ends the promotion as aborted (the request is on the promotion row by now).
-      log(LogLevel::warn, "step stopped part-way for an abort",
-          {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}, {"detail", outcome.error().message}});
-      auto j = co_await journal(id, next.index, StepState::failed, outcome.error().message);
-      if (!j) co_return std::unexpected(j.error());
-      continue;
-    }
-    if (outcome) {
-      auto j = co_await journal(id, next.index, StepState::succeeded, *outcome);
-      if (!j) co_return std::unexpected(j.error());
-      log(LogLevel::info, "step succeeded", fields);
-    } else {
-      log(LogLevel::error, "step failed; the promotion stops here",
-          {{"promotion_id", id}, {"sha", promotion.sha}, {"step", record.step.name()}, {"error", outcome.error().message}});
-      auto j = co_await journal(id, next.index, StepState::failed, outcome.error().message);
-      if (!j) co_return std::unexpected(j.error());
-    }
+    const core::StepSettlement settled = core::after_step_result(record.step, outcome);
+    auto r = co_await settle(promotion, record, settled);
+    if (!r) co_return std::unexpected(r.error());
   }
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/promotion_outcome.hpp"
+#include "core/promotion_rules.hpp"
 #include "ports/clock.hpp"
 #include "daemon/metrics.hpp"
 #include "ports/step_performer.hpp"
@@ -50,11 +51,12 @@ class PromotionExecutor {
   StepPerformer* performer_for(const core::PlanStep&) const;
   // Counts the promotion's end in the metrics, with its duration since creation.
   void finished(PromotionState outcome, core::Timestamp created_at);
-  // Records the aborted end: who and why, where it stopped ("before deploy:api"), and what production has
-  // by `states` (a step summarised as started "may have changed in part").
-  boost::asio::awaitable<core::Result<void>> finish_aborted(const PromotionRecord&, const core::Sha&,
-                                                            const std::vector<core::StepState>& states,
-                                                            std::string where);
+  // Ends the promotion as core decided, logging an operator's abort.
+  boost::asio::awaitable<core::Result<void>> finish(const PromotionRecord&, const core::Sha&,
+                                                    const core::FinishPromotion&);
+  // Does what core settled a step with: journals it (logging why), or stops this run with the error.
+  boost::asio::awaitable<core::Result<void>> settle(const PromotionRecord&, const StepRecord&,
+                                                    const core::StepSettlement&);
   boost::asio::awaitable<core::Result<void>> journal(PromotionId, int index, core::StepState, std::string detail);
 
   boost::asio::any_io_executor blocking_;

@@ -239,17 +239,17 @@ void ReleaseService::perform(const Applied& applied) {
       arm(timer->sha, timer->deadline);
     } else if (const auto* start = std::get_if<core::StartPromotion>(&effect)) {
       const auto opened = applied.opened.find(start->sha.str());
-      const PromotionId id = opened == applied.opened.end() ? 0 : opened->second;
-      log(LogLevel::info, "promotion created", {{"sha", start->sha.str()}, {"promotion_id", id}});
+      const PromotionId id = opened == applied.opened.end() ? PromotionId{} : opened->second;  // 0: none opened
+      log(LogLevel::info, "promotion created", {{"sha", start->sha.str()}, {"promotion_id", id.value()}});
       metrics_.promotion_started();
-      if (starter_ && id) starter_(id, start->sha);
+      if (starter_ && id != PromotionId{}) starter_(id, start->sha);
     } else if (const auto* smoke = std::get_if<core::RunSmokeChecks>(&effect)) {
       if (smoke_checks_) smoke_checks_(smoke->sha);
     } else if (const auto* note = std::get_if<core::Notify>(&effect)) {
       nlohmann::json fields = {{"event", note->kind}, {"sha", note->sha.str()}};
       // Core's Notify names the release; the promotion it concerns is on the release the decision changed.
       for (const auto& r : applied.decision.changed)
-        if (r.sha == note->sha && r.promotion_id) fields["promotion_id"] = *r.promotion_id;
+        if (r.sha == note->sha && r.promotion_id) fields["promotion_id"] = r.promotion_id->value();
       log(LogLevel::info, note->text, fields);
       if (notify_) notify_(*note);
     }

@@ -9,14 +9,16 @@
 #include <string_view>
 #include <vector>
 
+#include "core/abort_request.hpp"
 #include "core/enum_names.hpp"
 #include "core/error.hpp"
+#include "core/promotion_id.hpp"
 #include "core/promotion_plan.hpp"
 
 namespace promoter::ports {
 
 using core::Result;
-using PromotionId = std::int64_t;
+using core::PromotionId;
 
 struct StepRecord {
   core::PlanStep step;
@@ -45,14 +47,10 @@ inline std::optional<PromotionState> parse_promotion_state(std::string_view text
 }
 
 // An operator asked a running promotion to stop before its next step that could change production.
-struct AbortRequest {
-  std::string by;
-  core::Timestamp at{};
-  std::string reason;
-};
+using AbortRequest = core::AbortRequest;
 
 struct PromotionRecord {
-  PromotionId id = 0;
+  PromotionId id;
   std::string sha;
   std::string environment;
   PromotionState state = PromotionState::running;

@@ -8,13 +8,14 @@
 #include <optional>
 #include <string>
 
+#include "core/promotion_id.hpp"
 #include "core/promotion_plan.hpp"
 #include "core/sha.hpp"
 
 namespace promoter::ports {
 
 struct StepContext {
-  std::int64_t promotion_id = 0;
+  core::PromotionId promotion_id;
   core::Sha sha;
   core::PlanStep step;
   std::string idempotency_key;  // carried into the world so find_done can recognise the effect

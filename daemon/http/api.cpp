@@ -160,7 +160,7 @@ class Api {
         if (w.promoting)
           if (const auto* r = w.find(*w.promoting)) {
             active_id = r->promotion_id;
-            active = {{"id", r->promotion_id ? json(std::to_string(*r->promotion_id)) : json(nullptr)},
+            active = {{"id", r->promotion_id ? json(core::to_string(*r->promotion_id)) : json(nullptr)},
                       {"sha", r->sha.str()},
                       {"state", to_string(PromotionState::running)},
                       {"abort", nullptr}};
@@ -180,7 +180,7 @@ class Api {
         if (!p) co_return error_response(p.error());
         if (*p) {
           active_id = id;
-          active = {{"id", std::to_string(id)}, {"sha", (*p)->sha}, {"state", to_string(PromotionState::running)},
+          active = {{"id", core::to_string(id)}, {"sha", (*p)->sha}, {"state", to_string(PromotionState::running)},
                     {"abort", nullptr}};
         }
       }
@@ -242,7 +242,7 @@ class Api {
     body["production"] = *production ? json{{"sha", (*production)->sha},
                                             {"promoted_at", core::format_timestamp((*production)->promoted_at)},
                                             {"promotion_id", (*production)->promotion_id
-                                                                 ? json(std::to_string(*(*production)->promotion_id))
+                                                                 ? json(core::to_string(*(*production)->promotion_id))
                                                                  : json(nullptr)}}
                                      : json(nullptr);
     co_return HttpResponse::json(200, body);
@@ -379,14 +379,14 @@ class Api {
       j.erase("steps");
       list.push_back(std::move(j));
     }
-    json next = static_cast<int>(r->size()) == n ? json(std::to_string(r->back().id)) : json(nullptr);
+    json next = static_cast<int>(r->size()) == n ? json(core::to_string(r->back().id)) : json(nullptr);
     co_return HttpResponse::json(200, {{"promotions", list}, {"next_before", next}});
   }
 
   asio::awaitable<HttpResponse> promotion(HttpRequest& req) {
     auto parsed = id_param(req);
     if (!parsed) co_return error_response(parsed.error());
-    const PromotionId id = *parsed;
+    const PromotionId id{*parsed};
     auto r = co_await blocking([this, id] { return ctx_.store.promotion(id); });
     if (!r) co_return error_response(r.error());
     if (!*r) co_return HttpResponse::error(404, core::ErrorCode::not_found, fmt::format("no promotion {}", id));
@@ -398,7 +398,7 @@ class Api {
   asio::awaitable<HttpResponse> abort_promotion(HttpRequest& req) {
     auto parsed = id_param(req);
     if (!parsed) co_return error_response(parsed.error());
-    const PromotionId id = *parsed;
+    const PromotionId id{*parsed};
     auto body = parse_abort_promotion_request(req.body);
     if (!body) co_return error_response(body.error());
     const auto now = ctx_.releases.clock().now();
@@ -410,7 +410,7 @@ class Api {
       co_return error_response(r.error());
     }
     log(LogLevel::warn, "promotion abort requested",
-        {{"promotion_id", id}, {"sha", r->sha}, {"aborted_by", r->abort->by}});
+        {{"promotion_id", id.value()}, {"sha", r->sha}, {"aborted_by", r->abort->by}});
     co_return HttpResponse::json(202, promotion_json(*r));
   }
 

@@ -54,7 +54,7 @@ nlohmann::json release_json(const core::Release& r, const core::Policy& policy, 
                                                {"incident_url", r.hotfix->incident_url}}
                               : nlohmann::json(nullptr)},
           {"required_approvals", core::required_approvals(r, policy)},
-          {"promotion_id", r.promotion_id ? nlohmann::json(std::to_string(*r.promotion_id)) : nlohmann::json(nullptr)}};
+          {"promotion_id", r.promotion_id ? nlohmann::json(core::to_string(*r.promotion_id)) : nlohmann::json(nullptr)}};
 }
 
 nlohmann::json promotion_json(const PromotionRecord& p) {
@@ -74,7 +74,7 @@ nlohmann::json promotion_json(const PromotionRecord& p) {
                      {"duration_seconds", duration},
                      {"detail", s.detail}});
   }
-  return {{"id", std::to_string(p.id)},
+  return {{"id", core::to_string(p.id)},
           {"sha", p.sha},
           {"environment", p.environment},
           {"state", to_string(p.state)},

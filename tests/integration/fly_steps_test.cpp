@@ -72,7 +72,7 @@ struct Fly {
   }
 
   ports::StepContext context(std::string progress = "") {
-    ports::StepContext ctx{7, sha, core::PlanStep{2, core::StepKind::deploy, "api"}, "promotion-7-step-2",
+    ports::StepContext ctx{core::PromotionId{7}, sha, core::PlanStep{2, core::StepKind::deploy, "api"}, "promotion-7-step-2",
                             std::nullopt, std::move(progress), {}, {}};
     ctx.note = [this](std::string progress) -> asio::awaitable<core::Result<void>> {
       notes.push_back(std::move(progress));

@@ -49,7 +49,7 @@ struct Runner {
     return adapters::LocalMigrationStep(pool.get_executor(), io.get_executor(), std::move(o));
   }
   ports::StepContext context(std::string progress = "") {
-    ports::StepContext ctx{3, sha, core::PlanStep{1, core::StepKind::migrate, ""}, "promotion-3-step-1",
+    ports::StepContext ctx{core::PromotionId{3}, sha, core::PlanStep{1, core::StepKind::migrate, ""}, "promotion-3-step-1",
                             std::nullopt, std::move(progress), {}, {}};
     ctx.note = [this](std::string p) -> asio::awaitable<core::Result<void>> {
       notes.push_back(std::move(p));

@@ -472,7 +472,7 @@ TEST_CASE("a second abort request keeps the first; an unknown promotion is not f
   REQUIRE(second.has_value());
   CHECK(second->abort->by == "bob");
   CHECK(second->abort->reason == "first");
-  auto unknown = h.store.request_abort(id + 100, "bob", "x", h.clock.now());
+  auto unknown = h.store.request_abort(core::PromotionId{id.value() + 100}, "bob", "x", h.clock.now());
   REQUIRE_FALSE(unknown.has_value());
   CHECK(unknown.error().code == core::ErrorCode::not_found);
 }

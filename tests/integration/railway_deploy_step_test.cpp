@@ -68,7 +68,7 @@ struct Fixture {
   // The context the executor passes: the journal's progress note lives in `progress`.
   ports::StepContext context() {
     const auto started = std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::now());
-    ports::StepContext ctx{1, kSha, core::PlanStep{2, core::StepKind::deploy, "api"}, "promotion-1-step-2",
+    ports::StepContext ctx{core::PromotionId{1}, kSha, core::PlanStep{2, core::StepKind::deploy, "api"}, "promotion-1-step-2",
                             started, "", {}, {}};
     return ctx;
   }

@@ -85,7 +85,7 @@ inline void check_active_in_step(const World& w) {
 // What the daemon does after committing a StartPromotion: the release learns its promotion id.
 inline void record_promotion_id(World& w, const Sha& sha, std::int64_t id) {
   Release r = *w.find(sha);
-  r.promotion_id = id;
+  r.promotion_id = PromotionId{id};
   w.put(std::move(r));
 }
 

@@ -639,7 +639,7 @@ TEST_CASE("each release state accepts and refuses exactly the events of the acce
       r.author = "alice";
       r.seq = 1;
       r.state = row.state;
-      r.promotion_id = 7;
+      r.promotion_id = PromotionId{7};
       for (const auto& s : w.policy.services)
         r.deployments[s] = StagingDeployment{s, "dep-" + s, status, t0(), std::nullopt};
       w.put(r);
@@ -657,7 +657,7 @@ TEST_CASE("each release state accepts and refuses exactly the events of the acce
         {approval(A, "bob"), row.approval},
         {rejection(A, "carol", "no"), row.rejection},
         {SoakDeadlineReached{A}, row.soak_deadline},
-        {PromotionFinished{A, 7, PromotionOutcome::succeeded, ""}, row.finished},
+        {PromotionFinished{A, PromotionId{7}, PromotionOutcome::succeeded, ""}, row.finished},
         {HotfixRequested{A, "bob", "checkout returns 500", "https://status.example.com/incidents/42"}, row.hotfix},
     };
     for (const auto& [event, expect] : events) {
@@ -687,7 +687,7 @@ TEST_CASE("events about an unknown SHA are not_found, except a late soak timer w
   Driver d;
   d.ok(deployment(A, "api", DeployStatus::success));
   const Event events[] = {smoke_result(C, "e2e", true), approval(C, "bob"), rejection(C, "carol"),
-                          PromotionFinished{C, 1, PromotionOutcome::succeeded, ""}};
+                          PromotionFinished{C, PromotionId{1}, PromotionOutcome::succeeded, ""}};
   for (const auto& e : events) {
     CAPTURE(std::string(event_name(e)));
     Error err = d.refused(e);
@@ -702,7 +702,7 @@ TEST_CASE("approval of a promoted release is refused with failed_precondition an
   Driver d;
   make_ready(d, A);
   record_promotion_id(d.world, A, 41);
-  d.ok(PromotionFinished{A, 41, PromotionOutcome::succeeded, ""});
+  d.ok(PromotionFinished{A, PromotionId{41}, PromotionOutcome::succeeded, ""});
   REQUIRE(d.release(A).state == ReleaseState::promoted);
   const World before = d.world;
   Error e = d.refused(approval(A, "carol"));
@@ -721,7 +721,7 @@ TEST_CASE("PromotionFinished with success makes the release production") {
   make_ready(d, A);
   REQUIRE(d.world.promoting == A);
   record_promotion_id(d.world, A, 7);
-  const Decision& dec = d.ok(PromotionFinished{A, 7, PromotionOutcome::succeeded, "all steps succeeded"});
+  const Decision& dec = d.ok(PromotionFinished{A, PromotionId{7}, PromotionOutcome::succeeded, "all steps succeeded"});
   CHECK(d.release(A).state == ReleaseState::promoted);
   CHECK(d.release(A).state_reason == "promoted to production by promotion 7");
   CHECK(d.world.production == A);
@@ -736,13 +736,13 @@ TEST_CASE("PromotionFinished with success makes the release production") {
   CHECK_FALSE(row->discovered);
   const auto* ended = std::get_if<PromotionEnded>(&dec.facts[1]);
   REQUIRE(ended != nullptr);
-  CHECK(ended->promotion_id == 7);
+  CHECK(ended->promotion_id == PromotionId{7});
   CHECK(ended->outcome == PromotionOutcome::succeeded);
   CHECK(ended->detail.empty());
   const auto* production = std::get_if<ProductionSet>(&dec.facts[2]);
   REQUIRE(production != nullptr);
   CHECK(production->sha == A);
-  CHECK(production->promotion_id == 7);
+  CHECK(production->promotion_id == PromotionId{7});
 }
 
 TEST_CASE("PromotionFinished with failure leaves production alone and marks promotion_failed") {
@@ -750,7 +750,7 @@ TEST_CASE("PromotionFinished with failure leaves production alone and marks prom
   d.world.production = C;
   make_ready(d, A);
   record_promotion_id(d.world, A, 8);
-  const Decision& dec = d.ok(PromotionFinished{A, 8, PromotionOutcome::failed, "migrate failed"});
+  const Decision& dec = d.ok(PromotionFinished{A, PromotionId{8}, PromotionOutcome::failed, "migrate failed"});
   CHECK(d.release(A).state == ReleaseState::promotion_failed);
   CHECK(d.release(A).state_reason == "promotion 8 failed: migrate failed");
   CHECK(d.world.production == C);
@@ -767,7 +767,7 @@ TEST_CASE("an aborted promotion leaves production alone, ends the release as pro
   make_ready(d, A);
   record_promotion_id(d.world, A, 8);
   const std::string detail = "by bob: wrong image; stopped before deploy:api; already changed: migrate";
-  const Decision& dec = d.ok(PromotionFinished{A, 8, PromotionOutcome::aborted, detail});
+  const Decision& dec = d.ok(PromotionFinished{A, PromotionId{8}, PromotionOutcome::aborted, detail});
   CHECK(d.release(A).state == ReleaseState::promotion_aborted);
   CHECK(d.release(A).state_reason == "promotion 8 aborted " + detail);
   CHECK(is_terminal(ReleaseState::promotion_aborted));
@@ -793,7 +793,7 @@ TEST_CASE("PromotionFinished naming another promotion id is a conflict") {
   Driver d;
   make_ready(d, A);
   record_promotion_id(d.world, A, 8);
-  Error e = d.refused(PromotionFinished{A, 9, PromotionOutcome::succeeded, ""});
+  Error e = d.refused(PromotionFinished{A, PromotionId{9}, PromotionOutcome::succeeded, ""});
   CHECK(e.code == ErrorCode::conflict);
   CHECK(e.message == fmt::format("promotion 9 is not the running promotion of {}", A.abbrev()));
   CHECK(d.release(A).state == ReleaseState::promoting);
@@ -819,7 +819,7 @@ TEST_CASE("no promotion starts while another runs; the waiting release starts wh
   CHECK(d.world.promoting == A);
 
   d.clock.advance(1min);
-  const Decision& fin = d.ok(PromotionFinished{A, 1, PromotionOutcome::succeeded, ""});
+  const Decision& fin = d.ok(PromotionFinished{A, PromotionId{1}, PromotionOutcome::succeeded, ""});
   CHECK(d.world.production == A);
   auto starts = effects_of<StartPromotion>(fin);
   REQUIRE(starts.size() == 1);
@@ -844,7 +844,7 @@ TEST_CASE("a newer release going live supersedes an older one waiting in ready, 
   d.ok(approval(C, "carol"));
   d.clock.advance(30min);
   d.ok(SoakDeadlineReached{C});
-  const Decision& fin = d.ok(PromotionFinished{A, 1, PromotionOutcome::failed, "verify failed"});
+  const Decision& fin = d.ok(PromotionFinished{A, PromotionId{1}, PromotionOutcome::failed, "verify failed"});
   auto starts = effects_of<StartPromotion>(fin);
   REQUIRE(starts.size() == 1);
   CHECK(starts[0].sha == C);
@@ -950,7 +950,7 @@ TEST_CASE("resume of a world with nothing pending does nothing") {
   Driver d;
   make_ready(d, A);
   record_promotion_id(d.world, A, 3);
-  d.ok(PromotionFinished{A, 3, PromotionOutcome::succeeded, ""});
+  d.ok(PromotionFinished{A, PromotionId{3}, PromotionOutcome::succeeded, ""});
   World w = reload(d.world);
   const Decision dec = resume(w, d.clock.now + 1h);
   CHECK(dec.effects.empty());
@@ -970,7 +970,7 @@ TEST_CASE("apply keeps World::active in step through discovery, supersession, re
   make_ready(d, B);
   CHECK(d.world.active == std::set<std::string>{B.str()});  // promoting is not terminal
   record_promotion_id(d.world, B, 5);
-  d.ok(PromotionFinished{B, 5, PromotionOutcome::succeeded, ""});
+  d.ok(PromotionFinished{B, PromotionId{5}, PromotionOutcome::succeeded, ""});
   CHECK(d.world.active.empty());
   CHECK(d.world.releases.size() == 3);
 }

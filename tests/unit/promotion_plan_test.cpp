@@ -137,14 +137,14 @@ TEST_CASE("idempotency keys are distinct per step and per promotion, and stable"
   std::set<std::string> keys;
   for (std::int64_t id : {1, 2, 12}) {
     for (const auto& step : plan.steps) {
-      const std::string key = idempotency_key(id, step);
-      CHECK(key == idempotency_key(id, step));
+      const std::string key = idempotency_key(PromotionId{id}, step);
+      CHECK(key == idempotency_key(PromotionId{id}, step));
       CHECK(key.find(step.name()) != std::string::npos);
       keys.insert(key);
     }
   }
   CHECK(keys.size() == 3 * plan.steps.size());
-  CHECK(idempotency_key(7, plan.steps[2]) == "promotion-7-step-2-deploy:worker");
+  CHECK(idempotency_key(PromotionId{7}, plan.steps[2]) == "promotion-7-step-2-deploy:worker");
 }
 
 TEST_CASE("an abort stops a plan before preflight, migrate and deploy steps, never before verify or record") {

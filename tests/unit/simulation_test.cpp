@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "core/promotion_plan.hpp"
+#include "core/promotion_rules.hpp"
 #include "core_fixtures.hpp"
 
 namespace promoter::core {
@@ -74,7 +75,7 @@ std::string fingerprint(const Release& r, bool with_reason = false) {
   for (const auto& [suite, res] : r.smoke) s += fmt::format("{}={}@{};", suite, res.passed, res.at.time_since_epoch().count());
   for (const auto& a : r.approvals) s += a.by + ",";
   s += r.rejection ? "|rejected by " + r.rejection->by : "|";
-  s += fmt::format("|{}", r.promotion_id ? *r.promotion_id : -1);
+  s += fmt::format("|{}", r.promotion_id ? r.promotion_id->value() : -1);
   if (with_reason) s += "|" + r.state_reason;
   return s;
 }
@@ -307,7 +308,7 @@ class Oracle {
   }
 
   std::map<std::string, OracleRelease> releases;
-  std::optional<std::pair<Sha, std::int64_t>> running;
+  std::optional<std::pair<Sha, PromotionId>> running;
   std::optional<Sha> production;
 
  private:
@@ -320,13 +321,14 @@ class Oracle {
 
 struct SimPromotion {
   Sha sha;
-  std::int64_t id;
+  PromotionId id;
   PromotionPlan plan;
   std::vector<StepState> journal;        // durable
   std::map<std::string, int> performed;  // the world: how often each side effect happened, by idempotency key
   enum class Phase { idle, effect_due, outcome_due } phase = Phase::idle;
   int current = -1;
   bool outcome_ok = false;
+  std::optional<AbortRequest> abort{};  // durable: an operator's request, on the promotion's row
 };
 
 struct Stats {
@@ -516,7 +518,7 @@ class Simulation {
       deliver(e);
     } else if (r < 78) {
       // a promotion result nobody asked for, or with a stale id
-      PromotionFinished f{some_sha(), 1 + roll(next_promotion_id_ + 1),
+      PromotionFinished f{some_sha(), PromotionId{1 + roll(next_promotion_id_ + 1)},
                           chance(0.5) ? PromotionOutcome::succeeded : PromotionOutcome::failed, "bogus"};
       if (!(oracle_.running && oracle_.running->first == f.sha && oracle_.running->second == f.promotion_id)) deliver(f);
     } else if (r < 81) {
@@ -756,9 +758,9 @@ class Simulation {
     if (oracle_.running) return fail("one promotion", "StartPromotion while the oracle knows one is running");
     if (promotion_) return fail("one promotion", "StartPromotion while an executor still runs");
     ++stats_.promotions_started;
-    const std::int64_t id = ++next_promotion_id_;
+    const PromotionId id{++next_promotion_id_};
     oracle_.running = {sha, id};
-    testing::record_promotion_id(world_, sha, id);  // the daemon's commit records the promotion row
+    testing::record_promotion_id(world_, sha, id.value());  // the daemon's commit records the promotion row
     recorded_.at(sha.str()).promotion_id = id;      // as the store does for a PromotionOpened fact
     SimPromotion p{sha, id, make_plan(world_.policy), {}, {}};
     p.journal.assign(p.plan.steps.size(), StepState::planned);
@@ -780,7 +782,31 @@ class Simulation {
     p.journal[static_cast<std::size_t>(i)] = to;
   }
 
-  // One micro-operation of the executor; a crash may come between any two.
+  // Every step below the first one not succeeded happened exactly once; none from it on happened at all.
+  void check_performed(const SimPromotion& p, std::string_view when) {
+    std::size_t first_open = 0;
+    while (first_open < p.journal.size() && p.journal[first_open] == StepState::succeeded) ++first_open;
+    for (std::size_t i = 0; i < p.plan.steps.size(); ++i) {
+      const std::string k = idempotency_key(p.id, p.plan.steps[i]);
+      const auto it = p.performed.find(k);
+      const int times = it == p.performed.end() ? 0 : it->second;
+      if (times != (i < first_open ? 1 : 0))
+        return fail("plan walk", fmt::format("step {} performed {} times when the promotion {}", k, times, when));
+    }
+  }
+
+  // Ends the promotion as the core rules decided; the next release may start.
+  void finish(const SimPromotion& p, const FinishPromotion& end) {
+    check_performed(p, to_string(end.outcome));
+    if (!failure_.empty()) return;
+    const PromotionId id = p.id;
+    deliver(PromotionFinished{p.sha, id, end.outcome, end.detail});  // may start the next promotion
+    if (failure_.empty() && promotion_ && promotion_->id == id)
+      fail("plan walk", fmt::format("PromotionFinished ({}) of the running promotion refused", to_string(end.outcome)));
+  }
+
+  // One micro-operation of the executor; a crash may come between any two. What to do next and how a step
+  // settles are the real core rules (decide_step, after_reconcile, after_step_result); this drives them.
   void executor_step() {
     if (!promotion_) return;
     SimPromotion& p = *promotion_;
@@ -789,54 +815,44 @@ class Simulation {
       p.phase = SimPromotion::Phase::idle;
       return;
     }
+    // An operator asks to abort; the store accepts it only while a step that changes production is not done.
+    if (!p.abort && chance(0.01)) {
+      bool open = false;
+      for (std::size_t i = 0; i < p.plan.steps.size(); ++i)
+        open = open || (abort_stops_before(p.plan.steps[i].kind) && p.journal[i] != StepState::succeeded);
+      if (open) p.abort = AbortRequest{"sim", now_, "aborted"};
+    }
     auto key = [&](int i) { return idempotency_key(p.id, p.plan.steps[static_cast<std::size_t>(i)]); };
+    auto start = [&](int i) {
+      journal(p, i, StepState::started);
+      p.current = i;
+      p.phase = SimPromotion::Phase::effect_due;
+    };
     switch (p.phase) {
       case SimPromotion::Phase::idle: {
-        const NextStep n = next_step(p.journal);
-        if (n.kind == NextStep::Kind::done || n.kind == NextStep::Kind::stopped) {
-          const bool ok = n.kind == NextStep::Kind::done;
-          for (std::size_t i = 0; i < p.plan.steps.size(); ++i) {
-            const int times = p.performed[key(static_cast<int>(i))];
-            const bool should = ok || static_cast<int>(i) < n.index;
-            if (times != (should ? 1 : 0))
-              return fail("plan walk", fmt::format("step {} performed {} times when the plan {}", key(static_cast<int>(i)),
-                                                   times, ok ? "is done" : "stopped"));
-          }
-          const std::int64_t id = p.id;
-          deliver(PromotionFinished{p.sha, id, ok ? PromotionOutcome::succeeded : PromotionOutcome::failed,
-                                    ok ? "" : "step failed"});  // may start the next promotion
-          if (failure_.empty() && promotion_ && promotion_->id == id)
-            fail("plan walk", "PromotionFinished of the running promotion refused");
-          return;
+        std::vector<JournalEntry> entries;
+        for (StepState state : p.journal) entries.push_back(JournalEntry{state, "", false});
+        const StepAction action = decide_step(p.plan, entries, p.abort);
+        if (const auto* end = std::get_if<FinishPromotion>(&action)) return finish(p, *end);
+        if (const auto* run = std::get_if<PerformStep>(&action)) return start(run->index);
+        // Reconcile: ask the world whether the effect happened.
+        const int i = std::get<ReconcileStep>(action).index;
+        const bool happened = p.performed[key(i)] > 0;
+        const Result<std::optional<std::string>> found =
+            happened ? Result<std::optional<std::string>>(std::optional<std::string>("found done"))
+                     : Result<std::optional<std::string>>(std::optional<std::string>());
+        const StepSettlement settled = after_reconcile(p.plan.steps[static_cast<std::size_t>(i)], p.abort, found);
+        if (std::holds_alternative<PerformStep>(settled)) {
+          ++stats_.reconciled_redo;
+          return start(i);
         }
-        // An operator's abort, honoured before a step that could change production: what ran before stays,
-        // nothing after it ever runs, and the lane frees for the next release.
-        if (n.kind == NextStep::Kind::run && abort_stops_before(p.plan.steps[static_cast<std::size_t>(n.index)].kind) &&
-            chance(0.01)) {
-          for (int i = 0; i < static_cast<int>(p.plan.steps.size()); ++i)
-            if (p.performed[key(i)] != (i < n.index ? 1 : 0))
-              return fail("abort", fmt::format("step {} performed {} times before an abort at step {}", key(i),
-                                               p.performed[key(i)], n.index));
-          const std::int64_t id = p.id;
-          deliver(PromotionFinished{p.sha, id, PromotionOutcome::aborted, "by sim: aborted"});
-          if (failure_.empty() && promotion_ && promotion_->id == id) fail("abort", "aborted PromotionFinished refused");
-          return;
-        }
-        if (n.kind == NextStep::Kind::run) {
-          journal(p, n.index, StepState::started);
-          p.current = n.index;
-          p.phase = SimPromotion::Phase::effect_due;
-        } else {  // reconcile: ask the world whether the effect happened
-          if (p.performed[key(n.index)] > 0) {
-            ++stats_.reconciled_done;
-            journal(p, n.index, StepState::succeeded);
-          } else {
-            ++stats_.reconciled_redo;
-            journal(p, n.index, StepState::started);
-            p.current = n.index;
-            p.phase = SimPromotion::Phase::effect_due;
-          }
-        }
+        const auto* j = std::get_if<JournalStep>(&settled);
+        if (!j) return fail("reconcile", fmt::format("a clear answer about {} left it unsettled", key(i)));
+        if (j->why == StepVerdict::found_done) ++stats_.reconciled_done;
+        if (happened != (j->to == StepState::succeeded))
+          return fail("reconcile", fmt::format("{} journalled {} although its effect {}", key(i), to_string(j->to),
+                                               happened ? "happened" : "did not happen"));
+        journal(p, j->index, j->to);
         return;
       }
       case SimPromotion::Phase::effect_due: {
@@ -857,11 +873,30 @@ class Simulation {
         p.phase = SimPromotion::Phase::outcome_due;
         return;
       }
-      case SimPromotion::Phase::outcome_due:
+      case SimPromotion::Phase::outcome_due: {
+        const PlanStep& step = p.plan.steps[static_cast<std::size_t>(p.current)];
         if (!p.outcome_ok) ++stats_.steps_failed;
-        journal(p, p.current, p.outcome_ok ? StepState::succeeded : StepState::failed);
+        // The record step's failure is the store's (it is atomic with the promotion's end): unavailable.
+        const ErrorCode code = step.kind == StepKind::record ? ErrorCode::unavailable : ErrorCode::internal;
+        const Result<std::string> result =
+            p.outcome_ok ? Result<std::string>("done") : Result<std::string>(core::fail(code, "step failed"));
+        const StepSettlement settled = after_step_result(step, result);
         p.phase = SimPromotion::Phase::idle;
+        if (std::holds_alternative<SuspendRun>(settled)) return;  // the step stays started; a later run reconciles
+        if (std::holds_alternative<PromotionRecorded>(settled)) {
+          // The store marks the record step succeeded in the promotion's end, in one transaction.
+          journal(p, p.current, StepState::succeeded);
+          if (!failure_.empty()) return;
+          return finish(p, FinishPromotion{PromotionOutcome::succeeded, "", ""});
+        }
+        const auto* j = std::get_if<JournalStep>(&settled);
+        if (!j) return fail("plan walk", key(p.current) + " settled by running it again");
+        if ((j->to == StepState::succeeded) != p.outcome_ok)
+          return fail("plan walk", fmt::format("{} journalled {} after it {}", key(p.current), to_string(j->to),
+                                               p.outcome_ok ? "succeeded" : "failed"));
+        journal(p, j->index, j->to);
         return;
+      }
     }
   }
 
