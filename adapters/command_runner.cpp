@@ -159,8 +159,7 @@ class OutputTail {
     std::string out;
     std::size_t pos = 0;
     const std::size_t limit =
-        all || secrets_.empty() ? pending_.size()
-                                : (pending_.size() >= longest_ ? pending_.size() - longest_ + 1 : 0);
+        all || secrets_.empty() ? pending_.size() : (pending_.size() >= longest_ ? pending_.size() - longest_ + 1 : 0);
     while (pos < limit) {
       std::size_t best = std::string::npos, best_len = 0;
       for (const auto& s : secrets_) {
@@ -279,7 +278,8 @@ std::expected<std::string, std::string> check_workdir(const std::string& workdir
   auto absolute = std::filesystem::absolute(workdir, ec);
   if (ec) return std::unexpected(fmt::format("workdir {}: {}", workdir, ec.message()));
   struct stat st {};
-  if (::stat(absolute.c_str(), &st) != 0) return std::unexpected(fmt::format("workdir {}: {}", workdir, errno_text(errno)));
+  if (::stat(absolute.c_str(), &st) != 0)
+    return std::unexpected(fmt::format("workdir {}: {}", workdir, errno_text(errno)));
   if (!S_ISDIR(st.st_mode)) return std::unexpected(fmt::format("workdir {}: {}", workdir, errno_text(ENOTDIR)));
   if (::access(absolute.c_str(), X_OK) != 0) {
     return std::unexpected(fmt::format("workdir {}: {}", workdir, errno_text(errno)));
@@ -534,7 +534,8 @@ std::expected<Spawned, std::string> spawn(const CommandSpec& spec) {
   check(posix_spawnattr_setpgroup(&setup.attr, 0));
   check(posix_spawnattr_setsigmask(&setup.attr, &no_signals));
   check(posix_spawnattr_setsigdefault(&setup.attr, &all_signals));
-  if (rc != 0) return std::unexpected(fmt::format("{}: cannot prepare to start: {}", spec.argv.front(), errno_text(rc)));
+  if (rc != 0)
+    return std::unexpected(fmt::format("{}: cannot prepare to start: {}", spec.argv.front(), errno_text(rc)));
 
   Spawned child;
   child.started = Clock::now();

@@ -16,21 +16,21 @@
 namespace promoter::adapters {
 
 struct CommandSpec {
-  std::vector<std::string> argv;          // argv[0] is looked up in the PATH of `env` (not the daemon's)
-  std::string workdir;                     // chdir before exec; must exist
+  std::vector<std::string> argv;                         // argv[0] is looked up in the PATH of `env` (not the daemon's)
+  std::string workdir;                                   // chdir before exec; must exist
   std::vector<std::pair<std::string, std::string>> env;  // the child's WHOLE environment (nothing inherited)
   std::chrono::milliseconds timeout{600'000};  // then SIGTERM to the process group, SIGKILL after `kill_grace`
   std::chrono::milliseconds kill_grace{5'000};
-  std::size_t output_cap = 64 * 1024;      // keep the LAST output_cap bytes of stdout+stderr interleaved
-  std::vector<std::string> redact;         // non-empty strings replaced by "[redacted]" in captured output
+  std::size_t output_cap = 64 * 1024;  // keep the LAST output_cap bytes of stdout+stderr interleaved
+  std::vector<std::string> redact;     // non-empty strings replaced by "[redacted]" in captured output
 };
 
 struct CommandResult {
-  int exit_code = -1;            // -1 when killed by a signal
-  std::optional<int> signal;     // the terminating signal, if any
+  int exit_code = -1;         // -1 when killed by a signal
+  std::optional<int> signal;  // the terminating signal, if any
   bool timed_out = false;
-  bool truncated = false;        // output lost its head to the cap
-  std::string output;            // tail of stdout+stderr, redacted, valid UTF-8 (cut at a char boundary)
+  bool truncated = false;  // output lost its head to the cap
+  std::string output;      // tail of stdout+stderr, redacted, valid UTF-8 (cut at a char boundary)
   std::chrono::milliseconds duration{0};
   std::string last_lines(std::size_t n) const;  // the last n non-empty lines, for error messages
 };
@@ -42,12 +42,13 @@ class RunningCommand {
   RunningCommand& operator=(const RunningCommand&) = delete;
 
   pid_t pgid() const;
-  std::string start_marker() const;  // the leader's start time from /proc/<pid>/stat (field 22), to tell it from a reused pid
+  std::string start_marker()
+      const;  // the leader's start time from /proc/<pid>/stat (field 22), to tell it from a reused pid
   // Blocking: drains output (poll), enforces the timeout on the whole group, reaps; call once (a second
   // call returns the same result). When the leader exits, output is read for a short while longer, then
   // whatever is left of its group is SIGKILLed, so no straggler keeps the pipe, or anything else, forever.
   CommandResult wait();
-  ~RunningCommand();                 // if wait() was never called: SIGKILL the group and reap
+  ~RunningCommand();  // if wait() was never called: SIGKILL the group and reap
 
  private:
   friend std::expected<std::unique_ptr<RunningCommand>, std::string> start_command(const CommandSpec&);

@@ -49,7 +49,8 @@ boost::asio::awaitable<void> FlyDeployStep::sleep(std::chrono::milliseconds d) {
 
 boost::asio::awaitable<core::Result<std::vector<FlyMachine>>> FlyDeployStep::machines() {
   auto list = co_await client_.list_machines(target_.app);
-  if (!list) co_return std::unexpected(step_error(list.error(), fmt::format("listing machines of Fly app {}", target_.app)));
+  if (!list)
+    co_return std::unexpected(step_error(list.error(), fmt::format("listing machines of Fly app {}", target_.app)));
   std::vector<FlyMachine> out;
   for (auto& m : *list) {
     if (m.state == "destroyed" || m.state == "destroying") continue;
@@ -67,7 +68,8 @@ boost::asio::awaitable<core::Result<std::vector<FlyMachine>>> FlyDeployStep::mac
   co_return out;
 }
 
-boost::asio::awaitable<core::Result<FlyLease>> FlyDeployStep::lease(const FlyMachine& m, const ports::StepContext& ctx) {
+boost::asio::awaitable<core::Result<FlyLease>> FlyDeployStep::lease(const FlyMachine& m,
+                                                                    const ports::StepContext& ctx) {
   const auto deadline = clock_.now() + timings_.lease_wait;
   const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(timings_.lease_ttl);
   const std::string description = fmt::format("promoter {} {}", ctx.idempotency_key, ctx.sha.abbrev());
@@ -121,8 +123,8 @@ boost::asio::awaitable<core::Result<void>> FlyDeployStep::wait_healthy(const std
                                 std::chrono::seconds(1), std::chrono::seconds(60));
   auto timed_out = [&](std::string_view what, std::string_view last) {
     return fail(ErrorCode::failed_precondition,
-                fmt::format("Fly machine {} of {} was not {} on {} within {} ({})", machine_id, target_.app, what, image,
-                            format_ms(timings_.machine_timeout), last));
+                fmt::format("Fly machine {} of {} was not {} on {} within {} ({})", machine_id, target_.app, what,
+                            image, format_ms(timings_.machine_timeout), last));
   };
   std::string last = "no answer yet";
   bool pause_next = false;  // no pause after Fly's own wait timed out: it has waited already
@@ -142,9 +144,9 @@ boost::asio::awaitable<core::Result<void>> FlyDeployStep::wait_healthy(const std
     if (!m) co_return std::nullopt;  // transient: the deadline bounds it
     last = fmt::format("state {}", m->state);
     if (m->instance_id == instance_id && gave_up(m->state))
-      co_return core::Result<void>(
-          fail(ErrorCode::failed_precondition,
-               fmt::format("Fly machine {} of {} did not start on {}: it is {}", machine_id, target_.app, image, m->state)));
+      co_return core::Result<void>(fail(
+          ErrorCode::failed_precondition,
+          fmt::format("Fly machine {} of {} did not start on {}: it is {}", machine_id, target_.app, image, m->state)));
     if (m->instance_id == instance_id && m->state == "started") co_return core::Result<void>{};
     pause_next = w.error().kind != AdapterError::Kind::timeout;
     co_return std::nullopt;
@@ -264,7 +266,8 @@ boost::asio::awaitable<core::Result<std::string>> FlyDeployStep::perform(const p
                         target_.app, updated, image, already);
 }
 
-boost::asio::awaitable<core::Result<std::optional<std::string>>> FlyDeployStep::find_done(const ports::StepContext& ctx) {
+boost::asio::awaitable<core::Result<std::optional<std::string>>> FlyDeployStep::find_done(
+    const ports::StepContext& ctx) {
   const std::string image = fly_image_for(target_.image_template, ctx.sha);
   auto settled = co_await settle_noted_machine(ctx.progress, image);
   if (!settled) co_return std::unexpected(settled.error());

@@ -26,7 +26,7 @@ struct FlyTarget {
 struct FlyTimings {
   std::chrono::milliseconds poll_interval{2'000};
   std::chrono::milliseconds lease_ttl{120'000};
-  std::chrono::milliseconds lease_wait{180'000};      // someone else's lease: wait this long, then fail
+  std::chrono::milliseconds lease_wait{180'000};       // someone else's lease: wait this long, then fail
   std::chrono::milliseconds machine_timeout{300'000};  // started and passing checks within this
 };
 

@@ -55,13 +55,12 @@ FlyMigrationStep::FlyMigrationStep(boost::asio::any_io_executor executor, FlyCli
 
 boost::asio::awaitable<core::Result<std::string>> FlyMigrationStep::perform(const ports::StepContext& ctx) {
   const std::string image = fly_image_for(target_.image_template, ctx.sha);
-  nlohmann::json body = {
-      {"config",
-       {{"image", image},
-        {"init", {{"cmd", target_.command}}},
-        {"restart", {{"policy", "no"}}},
-        {"auto_destroy", false},  // destroyed by us once its exit code is noted
-        {"metadata", {{"promoter_step", ctx.idempotency_key}, {"promoter_sha", ctx.sha.str()}}}}}};
+  nlohmann::json body = {{"config",
+                          {{"image", image},
+                           {"init", {{"cmd", target_.command}}},
+                           {"restart", {{"policy", "no"}}},
+                           {"auto_destroy", false},  // destroyed by us once its exit code is noted
+                           {"metadata", {{"promoter_step", ctx.idempotency_key}, {"promoter_sha", ctx.sha.str()}}}}}};
   if (!target_.region.empty()) body["region"] = target_.region;
   auto created = co_await client_.create_machine(target_.app, std::move(body));
   if (!created)
@@ -108,9 +107,10 @@ boost::asio::awaitable<core::Result<std::string>> FlyMigrationStep::finish(const
   auto answer = co_await poll_until(clock_, deadline, exited, wait_stopped);
   if (!answer) {
     co_await client_.destroy_machine(target_.app, machine_id, true);
-    co_return fail(ErrorCode::failed_precondition,
-                   fmt::format("`{}` in Fly machine {} did not finish within {}; the machine was destroyed", command,
-                               machine_id, core::format_duration(std::chrono::duration_cast<core::Duration>(timeout_))));
+    co_return fail(
+        ErrorCode::failed_precondition,
+        fmt::format("`{}` in Fly machine {} did not finish within {}; the machine was destroyed", command, machine_id,
+                    core::format_duration(std::chrono::duration_cast<core::Duration>(timeout_))));
   }
   if (!*answer) co_return std::unexpected(answer->error());
   const int code = **answer;
@@ -135,8 +135,8 @@ boost::asio::awaitable<core::Result<std::optional<std::string>>> FlyMigrationSte
     co_await client_.destroy_machine(target_.app, noted->machine, false);
     if (*noted->exit_code != 0)
       co_return fail(ErrorCode::failed_precondition,
-                     fmt::format("the migration command exited with code {} in Fly machine {} of {}",
-                                 *noted->exit_code, noted->machine, target_.app));
+                     fmt::format("the migration command exited with code {} in Fly machine {} of {}", *noted->exit_code,
+                                 noted->machine, target_.app));
     co_return std::optional<std::string>(
         fmt::format("migration machine {} had exited 0 (found after restart)", noted->machine));
   }

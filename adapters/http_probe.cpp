@@ -25,8 +25,8 @@ ProbeOutcome judge(const Probe& probe, const std::expected<HttpResult, AdapterEr
     return o;
   }
   if (answer->status != probe.expect_status) {
-    o.detail = fmt::format("expected {}, got {} after {} attempt(s)", probe.expect_status, answer->status,
-                           answer->attempts);
+    o.detail =
+        fmt::format("expected {}, got {} after {} attempt(s)", probe.expect_status, answer->status, answer->attempts);
     return o;
   }
   if (!probe.expect_body.empty() && answer->body.find(probe.expect_body) == std::string::npos) {

@@ -20,7 +20,7 @@ struct LocalMigrationOptions {
   std::string workdir;
   std::vector<std::pair<std::string, std::string>> env;  // the command's whole environment
   std::chrono::milliseconds timeout{600'000};
-  std::vector<std::string> secrets;  // values never to show in output (the database URL, its password)
+  std::vector<std::string> secrets;              // values never to show in output (the database URL, its password)
   std::chrono::milliseconds poll_interval{500};  // while waiting out a run cut off by a crash
 };
 

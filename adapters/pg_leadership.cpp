@@ -11,9 +11,11 @@ using core::fail;
 namespace {
 
 // Client side: libpq's keepalives and TCP user timeout (milliseconds) on this socket.
-constexpr std::string_view client_keepalives[][2] = {
-    {"keepalives", "1"}, {"keepalives_idle", "2"}, {"keepalives_interval", "1"}, {"keepalives_count", "3"},
-    {"tcp_user_timeout", "5000"}};
+constexpr std::string_view client_keepalives[][2] = {{"keepalives", "1"},
+                                                     {"keepalives_idle", "2"},
+                                                     {"keepalives_interval", "1"},
+                                                     {"keepalives_count", "3"},
+                                                     {"tcp_user_timeout", "5000"}};
 
 std::string first_line(std::string_view text) {
   auto nl = text.find('\n');
@@ -57,8 +59,9 @@ pqxx::connection& PgLeadership::connection() {
   auto c = connector_.connect_dedicated();
   pqxx::nontransaction n(*c);
   // Server side: the lock is freed when the server stops hearing from this host, not two hours later.
-  n.exec("SET tcp_keepalives_idle = 2; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 3; "
-         "SET tcp_user_timeout = 5000");
+  n.exec(
+      "SET tcp_keepalives_idle = 2; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 3; "
+      "SET tcp_user_timeout = 5000");
   n.exec_params("SELECT set_config('application_name', $1, false)",
                 fmt::format("promoterd standby {}", options_.instance).substr(0, 63));
   connection_ = std::move(c);

@@ -254,7 +254,8 @@ namespace {
 std::string running_state() { return std::string(ports::to_string(ports::PromotionState::running)); }
 
 // The terminal states, as SQL: the same list as releases_active_idx's predicate, so the planner uses it.
-constexpr const char* terminal_states = "('promoted', 'promotion_failed', 'promotion_aborted', 'rejected', 'superseded')";
+constexpr const char* terminal_states =
+    "('promoted', 'promotion_failed', 'promotion_aborted', 'rejected', 'superseded')";
 
 std::string release_columns() {
   return fmt::format("sha, seq, author, {}, {}, {}, soak_resets, state, state_reason, promotion_id, ancestors, {}",
@@ -289,17 +290,18 @@ core::Result<std::vector<core::Release>> with_facts(pqxx::transaction_base& t, c
   shas += "}";
   if (out.empty()) return out;
   auto of = [&](const pqxx::field& sha) -> core::Release& { return out[index.at(sha.c_str())]; };
-  for (const auto& row : t.exec_params(
-           fmt::format("SELECT sha, service, deployment_id, status, {}, {} FROM staging_deployments "
-                       "WHERE sha = ANY($1::text[])",
-                       ms("created_at"), ms("updated_at")),
-           shas)) {
+  for (const auto& row :
+       t.exec_params(fmt::format("SELECT sha, service, deployment_id, status, {}, {} FROM staging_deployments "
+                                 "WHERE sha = ANY($1::text[])",
+                                 ms("created_at"), ms("updated_at")),
+                     shas)) {
     of(row[0]).deployments[row[1].c_str()] = core::StagingDeployment{
         row[1].c_str(), row[2].c_str(), core::parse_deploy_status(row[3].c_str()), ms_to_ts(row[5]), opt_ms(row[4])};
   }
   for (const auto& row : t.exec_params(
-           fmt::format("SELECT sha, suite, passed, reported_by, {}, details FROM smoke_results WHERE sha = ANY($1::text[])",
-                       ms("reported_at")),
+           fmt::format(
+               "SELECT sha, suite, passed, reported_by, {}, details FROM smoke_results WHERE sha = ANY($1::text[])",
+               ms("reported_at")),
            shas)) {
     of(row[0]).smoke[row[1].c_str()] =
         core::SmokeResult{row[1].c_str(), row[2].as<bool>(), row[3].c_str(), ms_to_ts(row[4]), row[5].c_str()};
@@ -354,8 +356,8 @@ core::Result<core::World> PgStore::load(const core::Policy& policy, const std::s
 core::Result<std::optional<core::Release>> PgStore::release(const core::Sha& sha) {
   return with_connection("reading a release", [&](pqxx::connection& c) -> core::Result<std::optional<core::Release>> {
     pqxx::read_transaction t(c);
-    auto found = with_facts(t, t.exec_params(fmt::format("SELECT {} FROM releases WHERE sha = $1", release_columns()),
-                                             sha.str()));
+    auto found = with_facts(
+        t, t.exec_params(fmt::format("SELECT {} FROM releases WHERE sha = $1", release_columns()), sha.str()));
     if (!found) return std::unexpected(found.error());
     if (found->empty()) return std::nullopt;
     return std::move(found->front());
@@ -521,8 +523,8 @@ class FactWriter {
         "INSERT INTO production_releases (environment, sha, promotion_id, promoted_at) VALUES ($1, $2, $3, "
         "$4::timestamptz) ON CONFLICT (environment) DO UPDATE SET sha = EXCLUDED.sha, promotion_id = "
         "EXCLUDED.promotion_id, promoted_at = EXCLUDED.promoted_at",
-        environment_, f.sha.str(), f.promotion_id ? std::optional<std::string>(core::to_string(*f.promotion_id)) : std::nullopt,
-        ts(now_));
+        environment_, f.sha.str(),
+        f.promotion_id ? std::optional<std::string>(core::to_string(*f.promotion_id)) : std::nullopt, ts(now_));
   }
 
  private:
@@ -535,7 +537,7 @@ class FactWriter {
 }  // namespace
 
 core::Result<ports::OpenedPromotions> PgStore::commit(const core::Decision& d, const core::PromotionPlan& plan,
-                                                       const std::string& environment, Timestamp now) {
+                                                      const std::string& environment, Timestamp now) {
   return with_connection("recording a decision", [&](pqxx::connection& c) -> core::Result<ports::OpenedPromotions> {
     pqxx::work w(c);
     const std::optional<std::int64_t> epoch = fence(w);
@@ -561,25 +563,26 @@ core::Result<void> PgStore::append_audit(const core::AuditNote& note, Timestamp 
 }
 
 core::Result<std::vector<ports::AuditEntry>> PgStore::audit(const std::optional<std::string>& sha, int limit,
-                                                             std::optional<std::int64_t> before_id) {
-  return with_connection("reading the audit log", [&](pqxx::connection& c)
-                                                      -> core::Result<std::vector<ports::AuditEntry>> {
-    pqxx::read_transaction t(c);
-    const auto rows = t.exec_params(
-        fmt::format("SELECT id, {}, actor, action, sha, detail, epoch FROM audit_log WHERE ($1::text IS NULL OR sha = $1) "
-                    "AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $2",
-                    ms("at")),
-        sha, limit, before_id ? std::optional<std::string>(std::to_string(*before_id)) : std::nullopt);
-    std::vector<ports::AuditEntry> out;
-    for (const auto& row : rows) {
-      ports::AuditEntry e{row[0].as<long long>(), ms_to_ts(row[1]), row[2].c_str(), row[3].c_str(), std::nullopt,
-                           row[5].c_str()};
-      if (!row[4].is_null()) e.sha = row[4].c_str();
-      if (!row[6].is_null()) e.epoch = row[6].as<long long>();
-      out.push_back(std::move(e));
-    }
-    return out;
-  });
+                                                            std::optional<std::int64_t> before_id) {
+  return with_connection(
+      "reading the audit log", [&](pqxx::connection& c) -> core::Result<std::vector<ports::AuditEntry>> {
+        pqxx::read_transaction t(c);
+        const auto rows = t.exec_params(
+            fmt::format(
+                "SELECT id, {}, actor, action, sha, detail, epoch FROM audit_log WHERE ($1::text IS NULL OR sha = $1) "
+                "AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $2",
+                ms("at")),
+            sha, limit, before_id ? std::optional<std::string>(std::to_string(*before_id)) : std::nullopt);
+        std::vector<ports::AuditEntry> out;
+        for (const auto& row : rows) {
+          ports::AuditEntry e{row[0].as<long long>(), ms_to_ts(row[1]), row[2].c_str(),
+                              row[3].c_str(),         std::nullopt,     row[5].c_str()};
+          if (!row[4].is_null()) e.sha = row[4].c_str();
+          if (!row[6].is_null()) e.epoch = row[6].as<long long>();
+          out.push_back(std::move(e));
+        }
+        return out;
+      });
 }
 
 namespace {
@@ -630,32 +633,33 @@ std::vector<ports::StepRecord> promotion_steps(pqxx::transaction_base& t, ports:
 }  // namespace
 
 core::Result<std::optional<ports::PromotionRecord>> PgStore::promotion(ports::PromotionId id) {
-  return with_connection("reading a promotion", [&](pqxx::connection& c)
-                                                    -> core::Result<std::optional<ports::PromotionRecord>> {
-    pqxx::read_transaction t(c);
-    const auto rows = t.exec_params(fmt::format("SELECT {} FROM promotions WHERE id = $1", promotion_columns()), id.value());
-    if (rows.empty()) return std::nullopt;
-    ports::PromotionRecord p = promotion_from_row(rows[0]);
-    p.steps = promotion_steps(t, id);
-    return p;
-  });
+  return with_connection(
+      "reading a promotion", [&](pqxx::connection& c) -> core::Result<std::optional<ports::PromotionRecord>> {
+        pqxx::read_transaction t(c);
+        const auto rows =
+            t.exec_params(fmt::format("SELECT {} FROM promotions WHERE id = $1", promotion_columns()), id.value());
+        if (rows.empty()) return std::nullopt;
+        ports::PromotionRecord p = promotion_from_row(rows[0]);
+        p.steps = promotion_steps(t, id);
+        return p;
+      });
 }
 
 core::Result<ports::PromotionRecord> PgStore::request_abort(ports::PromotionId id, const std::string& by,
-                                                             const std::string& reason, Timestamp now) {
+                                                            const std::string& reason, Timestamp now) {
   return with_connection("requesting an abort", [&](pqxx::connection& c) -> core::Result<ports::PromotionRecord> {
     pqxx::work w(c);
     const std::optional<std::int64_t> epoch = fence(w);
     // The row lock orders concurrent requests: the first one stands.
-    const auto rows =
-        w.exec_params(fmt::format("SELECT {} FROM promotions WHERE id = $1 FOR UPDATE", promotion_columns()), id.value());
+    const auto rows = w.exec_params(
+        fmt::format("SELECT {} FROM promotions WHERE id = $1 FOR UPDATE", promotion_columns()), id.value());
     if (rows.empty()) return fail(ErrorCode::not_found, fmt::format("no promotion {}", id));
     ports::PromotionRecord p = promotion_from_row(rows[0]);
     p.steps = promotion_steps(w, id);
     if (p.state != ports::PromotionState::running)
-      return fail(ErrorCode::failed_precondition,
-                  fmt::format("promotion {} has ended ({}); only a running promotion can be aborted", id,
-                              rows[0][3].c_str()));
+      return fail(
+          ErrorCode::failed_precondition,
+          fmt::format("promotion {} has ended ({}); only a running promotion can be aborted", id, rows[0][3].c_str()));
     if (p.abort) return p;
     bool production_step_left = false;
     for (const auto& s : p.steps)
@@ -678,45 +682,49 @@ core::Result<ports::PromotionRecord> PgStore::request_abort(ports::PromotionId i
   });
 }
 
-core::Result<std::vector<ports::PromotionRecord>> PgStore::promotions(int limit, std::optional<std::int64_t> before_id) {
-  return with_connection("listing promotions", [&](pqxx::connection& c)
-                                                   -> core::Result<std::vector<ports::PromotionRecord>> {
-    pqxx::read_transaction t(c);
-    std::vector<ports::PromotionRecord> out;
-    for (const auto& row : t.exec_params(
-             fmt::format("SELECT {} FROM promotions WHERE ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $1",
-                         promotion_columns()),
-             limit, before_id ? std::optional<std::string>(std::to_string(*before_id)) : std::nullopt))
-      out.push_back(promotion_from_row(row));
-    return out;
-  });
+core::Result<std::vector<ports::PromotionRecord>> PgStore::promotions(int limit,
+                                                                      std::optional<std::int64_t> before_id) {
+  return with_connection(
+      "listing promotions", [&](pqxx::connection& c) -> core::Result<std::vector<ports::PromotionRecord>> {
+        pqxx::read_transaction t(c);
+        std::vector<ports::PromotionRecord> out;
+        for (const auto& row : t.exec_params(
+                 fmt::format(
+                     "SELECT {} FROM promotions WHERE ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $1",
+                     promotion_columns()),
+                 limit, before_id ? std::optional<std::string>(std::to_string(*before_id)) : std::nullopt))
+          out.push_back(promotion_from_row(row));
+        return out;
+      });
 }
 
 core::Result<std::vector<ports::PromotionId>> PgStore::running_promotions(const std::string& environment) {
-  return with_connection("listing running promotions", [&](pqxx::connection& c)
-                                                           -> core::Result<std::vector<ports::PromotionId>> {
-    pqxx::read_transaction t(c);
-    std::vector<ports::PromotionId> out;
-    for (const auto& row : t.exec_params(
-             "SELECT id FROM promotions WHERE environment = $1 AND state = $2 ORDER BY id", environment,
-             running_state()))
-      out.emplace_back(row[0].as<long long>());
-    return out;
-  });
+  return with_connection(
+      "listing running promotions", [&](pqxx::connection& c) -> core::Result<std::vector<ports::PromotionId>> {
+        pqxx::read_transaction t(c);
+        std::vector<ports::PromotionId> out;
+        for (const auto& row :
+             t.exec_params("SELECT id FROM promotions WHERE environment = $1 AND state = $2 ORDER BY id", environment,
+                           running_state()))
+          out.emplace_back(row[0].as<long long>());
+        return out;
+      });
 }
 
 core::Result<std::optional<ports::ProductionRecord>> PgStore::production(const std::string& environment) {
-  return with_connection("reading the production release", [&](pqxx::connection& c)
-                                                               -> core::Result<std::optional<ports::ProductionRecord>> {
-    pqxx::read_transaction t(c);
-    const auto rows = t.exec_params(
-        fmt::format("SELECT sha, promotion_id, {} FROM production_releases WHERE environment = $1", ms("promoted_at")),
-        environment);
-    if (rows.empty()) return std::nullopt;
-    ports::ProductionRecord p{rows[0][0].c_str(), std::nullopt, ms_to_ts(rows[0][2])};
-    if (!rows[0][1].is_null()) p.promotion_id = core::PromotionId{rows[0][1].as<long long>()};
-    return p;
-  });
+  return with_connection(
+      "reading the production release",
+      [&](pqxx::connection& c) -> core::Result<std::optional<ports::ProductionRecord>> {
+        pqxx::read_transaction t(c);
+        const auto rows =
+            t.exec_params(fmt::format("SELECT sha, promotion_id, {} FROM production_releases WHERE environment = $1",
+                                      ms("promoted_at")),
+                          environment);
+        if (rows.empty()) return std::nullopt;
+        ports::ProductionRecord p{rows[0][0].c_str(), std::nullopt, ms_to_ts(rows[0][2])};
+        if (!rows[0][1].is_null()) p.promotion_id = core::PromotionId{rows[0][1].as<long long>()};
+        return p;
+      });
 }
 
 core::Result<void> PgStore::journal_step(ports::PromotionId id, int index, core::StepState to,
@@ -724,8 +732,8 @@ core::Result<void> PgStore::journal_step(ports::PromotionId id, int index, core:
   return with_connection("writing the promotion journal", [&](pqxx::connection& c) -> core::Result<void> {
     pqxx::work w(c);
     fence(w);
-    const auto rows =
-        w.exec_params("SELECT state FROM promotion_steps WHERE promotion_id = $1 AND idx = $2 FOR UPDATE", id.value(), index);
+    const auto rows = w.exec_params("SELECT state FROM promotion_steps WHERE promotion_id = $1 AND idx = $2 FOR UPDATE",
+                                    id.value(), index);
     if (rows.empty()) return fail(ErrorCode::not_found, fmt::format("promotion {} has no step {}", id, index));
     const auto from = core::parse_step_state(rows[0][0].c_str()).value_or(core::StepState::planned);
     if (auto ok = core::check_step_transition(from, to); !ok)
@@ -748,8 +756,8 @@ core::Result<void> PgStore::journal_progress(ports::PromotionId id, int index, c
     pqxx::work w(c);
     fence(w);
     const auto r = w.exec_params(
-        "UPDATE promotion_steps SET progress = $3 WHERE promotion_id = $1 AND idx = $2 AND state = 'started'", id.value(),
-        index, progress);
+        "UPDATE promotion_steps SET progress = $3 WHERE promotion_id = $1 AND idx = $2 AND state = 'started'",
+        id.value(), index, progress);
     if (r.affected_rows() != 1)
       return fail(ErrorCode::conflict, fmt::format("promotion {} step {} is not started", id, index));
     w.commit();
@@ -759,9 +767,9 @@ core::Result<void> PgStore::journal_progress(ports::PromotionId id, int index, c
 
 core::Result<std::unique_ptr<ports::EnvironmentLease>> PgStore::lease_environment(const std::string& environment) {
   auto busy = [&] {
-    return fail(ErrorCode::conflict,
-                fmt::format("another executor holds the {} promotion lock; it will finish the running promotion",
-                            environment));
+    return fail(
+        ErrorCode::conflict,
+        fmt::format("another executor holds the {} promotion lock; it will finish the running promotion", environment));
   };
   try {
     LeaseSlot& slot = *lease_slot_;
@@ -778,10 +786,9 @@ core::Result<std::unique_ptr<ports::EnvironmentLease>> PgStore::lease_environmen
   } catch (const pqxx::broken_connection& e) {
     std::lock_guard lock(lease_slot_->mutex);
     lease_slot_->connection.reset();
-    return database_error(ErrorCode::unavailable,
-                          fmt::format("the database is unreachable (taking the {} promotion lock); retry later",
-                                      environment),
-                          e.what());
+    return database_error(
+        ErrorCode::unavailable,
+        fmt::format("the database is unreachable (taking the {} promotion lock); retry later", environment), e.what());
   } catch (const std::exception& e) {
     return database_error(ErrorCode::internal,
                           fmt::format("taking the {} promotion lock failed; see promoterd's log", environment),
@@ -790,15 +797,15 @@ core::Result<std::unique_ptr<ports::EnvironmentLease>> PgStore::lease_environmen
 }
 
 core::Result<std::vector<core::Obligation>> PgStore::obligations(bool open_only) {
-  return with_connection("reading hotfix obligations", [&](pqxx::connection& c)
-                                                           -> core::Result<std::vector<core::Obligation>> {
-    pqxx::read_transaction t(c);
-    std::vector<core::Obligation> out;
-    for (const auto& row : t.exec(fmt::format("SELECT {} FROM obligations {} ORDER BY due_at, id", obligation_columns(),
-                                              open_only ? "WHERE closed_at IS NULL" : "")))
-      out.push_back(obligation_from_row(row));
-    return out;
-  });
+  return with_connection(
+      "reading hotfix obligations", [&](pqxx::connection& c) -> core::Result<std::vector<core::Obligation>> {
+        pqxx::read_transaction t(c);
+        std::vector<core::Obligation> out;
+        for (const auto& row : t.exec(fmt::format("SELECT {} FROM obligations {} ORDER BY due_at, id",
+                                                  obligation_columns(), open_only ? "WHERE closed_at IS NULL" : "")))
+          out.push_back(obligation_from_row(row));
+        return out;
+      });
 }
 
 core::Result<core::Obligation> PgStore::close_obligation(std::int64_t id, const std::string& by,
@@ -816,8 +823,9 @@ core::Result<core::Obligation> PgStore::close_obligation(std::int64_t id, const 
                               core::format_timestamp(*o.closed_at), o.link));
     w.exec_params("UPDATE obligations SET closed_at = $2::timestamptz, closed_by = $3, link = $4 WHERE id = $1", id,
                   ts(now), by, link);
-    insert_audit(w, epoch, now, by, "hotfix.obligation_closed", o.sha.str(),
-                 fmt::format("{} {} closed{}: {}", core::to_string(o.kind), id, o.overdue(now) ? " overdue" : "", link));
+    insert_audit(
+        w, epoch, now, by, "hotfix.obligation_closed", o.sha.str(),
+        fmt::format("{} {} closed{}: {}", core::to_string(o.kind), id, o.overdue(now) ? " overdue" : "", link));
     w.commit();
     o.closed_at = now;
     o.closed_by = by;

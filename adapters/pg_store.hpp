@@ -33,7 +33,7 @@ class PgStore final : public ports::Store {
   core::Result<void> ping() override;
   core::Result<core::World> load(const core::Policy&, const std::string& environment) override;
   core::Result<ports::OpenedPromotions> commit(const core::Decision&, const core::PromotionPlan&,
-                                                const std::string& environment, core::Timestamp now) override;
+                                               const std::string& environment, core::Timestamp now) override;
   core::Result<void> append_audit(const core::AuditNote&, core::Timestamp now) override;
   core::Result<std::optional<core::Release>> release(const core::Sha&) override;
   core::Result<std::vector<core::Release>> releases(std::optional<core::ReleaseState>,
@@ -41,7 +41,7 @@ class PgStore final : public ports::Store {
   core::Result<std::vector<core::Release>> releases_with_sha_prefix(const std::string& prefix, int limit) override;
   core::Result<std::map<std::string, int>> release_counts() override;
   core::Result<std::vector<ports::AuditEntry>> audit(const std::optional<std::string>& sha, int limit,
-                                                      std::optional<std::int64_t> before_id) override;
+                                                     std::optional<std::int64_t> before_id) override;
   core::Result<std::optional<ports::PromotionRecord>> promotion(ports::PromotionId) override;
   core::Result<std::vector<ports::PromotionRecord>> promotions(int limit,
                                                                std::optional<std::int64_t> before_id) override;
@@ -52,7 +52,7 @@ class PgStore final : public ports::Store {
   core::Result<void> journal_progress(ports::PromotionId, int index, const std::string& progress) override;
   core::Result<std::unique_ptr<ports::EnvironmentLease>> lease_environment(const std::string& environment) override;
   core::Result<ports::PromotionRecord> request_abort(ports::PromotionId, const std::string& by,
-                                                      const std::string& reason, core::Timestamp now) override;
+                                                     const std::string& reason, core::Timestamp now) override;
   core::Result<std::vector<core::Obligation>> obligations(bool open_only) override;
   core::Result<core::Obligation> close_obligation(std::int64_t id, const std::string& by, const std::string& link,
                                                   core::Timestamp now) override;

@@ -26,71 +26,71 @@ namespace promoter::adapters {
 enum class RailwayTokenKind { account, project };
 
 struct RailwayClientOptions {
-    std::string endpoint = "https://backboard.railway.com/graphql/v2";
-    std::string token;  // given by the caller (read from the environment), never from a config file
-    RailwayTokenKind token_kind = RailwayTokenKind::account;
-    // The token's allowance, shared with every other client of the same token (TokenBudgets); empty: none.
-    std::shared_ptr<TokenBudget> budget{};
+  std::string endpoint = "https://backboard.railway.com/graphql/v2";
+  std::string token;  // given by the caller (read from the environment), never from a config file
+  RailwayTokenKind token_kind = RailwayTokenKind::account;
+  // The token's allowance, shared with every other client of the same token (TokenBudgets); empty: none.
+  std::shared_ptr<TokenBudget> budget{};
 };
 
 struct RailwayDeployment {
-    std::string id;
-    std::string status;      // raw DeploymentStatus text; unknown values are kept as they came
-    std::string created_at;  // raw RFC 3339
-    std::string service_id;  // empty when Railway sends null
-    std::string environment_id;
-    // From the free-form `meta` JSON (GitHub-sourced deploys); absent when missing or not a string.
-    std::optional<std::string> commit_hash, commit_author, commit_message, branch;
+  std::string id;
+  std::string status;      // raw DeploymentStatus text; unknown values are kept as they came
+  std::string created_at;  // raw RFC 3339
+  std::string service_id;  // empty when Railway sends null
+  std::string environment_id;
+  // From the free-form `meta` JSON (GitHub-sourced deploys); absent when missing or not a string.
+  std::optional<std::string> commit_hash, commit_author, commit_message, branch;
 };
 
 struct RailwayVariableName {
-    std::string name;
-    std::optional<std::string> service_id;  // nullopt: a shared (environment-wide) variable
+  std::string name;
+  std::optional<std::string> service_id;  // nullopt: a shared (environment-wide) variable
 };
 
 // The 13 values of DeploymentStatus in the schema; anything else is unknown (and tolerated).
 bool is_known_railway_deployment_status(std::string_view status);
 
 class RailwayClient {
-public:
-    // `http` must outlive the client.
-    RailwayClient(HttpClient& http, RailwayClientOptions options);
+ public:
+  // `http` must outlive the client.
+  RailwayClient(HttpClient& http, RailwayClientOptions options);
 
-    template <class T>
-    using Result = boost::asio::awaitable<std::expected<T, AdapterError>>;
+  template <class T>
+  using Result = boost::asio::awaitable<std::expected<T, AdapterError>>;
 
-    // Newest first (sorted by createdAt here: the API does not promise an order).
-    Result<std::vector<RailwayDeployment>> list_deployments(std::string project_id, std::string environment_id,
-                                                            std::string service_id, int first);
+  // Newest first (sorted by createdAt here: the API does not promise an order).
+  Result<std::vector<RailwayDeployment>> list_deployments(std::string project_id, std::string environment_id,
+                                                          std::string service_id, int first);
 
-    // One request for several services of one environment (GraphQL aliases s0, s1, ...).
-    // Every requested service id is a key of the answer, newest first.
-    Result<std::map<std::string, std::vector<RailwayDeployment>>> list_deployments_batch(
-        std::string environment_id, std::string project_id, std::vector<std::string> service_ids, int first);
+  // One request for several services of one environment (GraphQL aliases s0, s1, ...).
+  // Every requested service id is a key of the answer, newest first.
+  Result<std::map<std::string, std::vector<RailwayDeployment>>> list_deployments_batch(
+      std::string environment_id, std::string project_id, std::vector<std::string> service_ids, int first);
 
-    Result<RailwayDeployment> get_deployment(std::string deployment_id);
-    // As get_deployment, but nullopt when Railway answers definitively that no deployment has this id
-    // (a GraphQL error at path ["deployment"] saying "not found", the field null). Anything else that
-    // goes wrong (unreachable, 5xx, 429, "Not Authorized") stays an error: it may pass.
-    Result<std::optional<RailwayDeployment>> find_deployment(std::string deployment_id);
+  Result<RailwayDeployment> get_deployment(std::string deployment_id);
+  // As get_deployment, but nullopt when Railway answers definitively that no deployment has this id
+  // (a GraphQL error at path ["deployment"] saying "not found", the field null). Anything else that
+  // goes wrong (unreachable, 5xx, 429, "Not Authorized") stays an error: it may pass.
+  Result<std::optional<RailwayDeployment>> find_deployment(std::string deployment_id);
 
-    // serviceInstanceDeployV2 with an exact commit (a 40-hex SHA); returns the new deployment id.
-    // Sent once, never retried after it may have reached Railway: the caller reconciles.
-    Result<std::string> deploy_commit(std::string service_id, std::string environment_id, std::string commit_sha);
+  // serviceInstanceDeployV2 with an exact commit (a 40-hex SHA); returns the new deployment id.
+  // Sent once, never retried after it may have reached Railway: the caller reconciles.
+  Result<std::string> deploy_commit(std::string service_id, std::string environment_id, std::string commit_sha);
 
-    // Names only (the query never asks for values), all pages.
-    Result<std::vector<RailwayVariableName>> environment_variable_names(std::string environment_id);
+  // Names only (the query never asks for values), all pages.
+  Result<std::vector<RailwayVariableName>> environment_variable_names(std::string environment_id);
 
-private:
-    // POSTs {"query","variables","operationName"}; returns `data`, or an error for a non-2xx
-    // answer, a non-empty `errors` array, or an answer that is not GraphQL JSON.
-    // With `missing_field` set, an answer whose only errors say that field's object was not found is
-    // `data` with that field null instead of an error.
-    Result<nlohmann::json> execute(std::string operation, std::string document, nlohmann::json variables,
-                                   bool idempotent, std::string missing_field = {});
+ private:
+  // POSTs {"query","variables","operationName"}; returns `data`, or an error for a non-2xx
+  // answer, a non-empty `errors` array, or an answer that is not GraphQL JSON.
+  // With `missing_field` set, an answer whose only errors say that field's object was not found is
+  // `data` with that field null instead of an error.
+  Result<nlohmann::json> execute(std::string operation, std::string document, nlohmann::json variables, bool idempotent,
+                                 std::string missing_field = {});
 
-    HttpClient& http_;
-    RailwayClientOptions options_;
+  HttpClient& http_;
+  RailwayClientOptions options_;
 };
 
 // (operation name, GraphQL document) of every document the client can send; the batched

@@ -89,7 +89,7 @@ boost::asio::awaitable<core::Result<std::optional<std::string>>> RailwayDeploySt
 }
 
 boost::asio::awaitable<core::Result<std::string>> RailwayDeployStep::wait_live(std::string deployment_id,
-                                                                                const ports::StepContext& ctx) {
+                                                                               const ports::StepContext& ctx) {
   const auto deadline = clock_.now() + timeout_;
   std::string last_status;
   auto live = [&]() -> boost::asio::awaitable<std::optional<core::Result<std::string>>> {
@@ -98,16 +98,16 @@ boost::asio::awaitable<core::Result<std::string>> RailwayDeployStep::wait_live(s
       co_return core::Result<std::string>(
           std::unexpected(step_error(d.error(), fmt::format("reading Railway deployment {}", deployment_id))));
     if (d->commit_hash && *d->commit_hash != ctx.sha.str())
-      co_return core::Result<std::string>(fail(ErrorCode::failed_precondition,
-                                               fmt::format("Railway deployment {} is of commit {}, not {}",
-                                                           deployment_id, *d->commit_hash, ctx.sha.str())));
+      co_return core::Result<std::string>(fail(
+          ErrorCode::failed_precondition,
+          fmt::format("Railway deployment {} is of commit {}, not {}", deployment_id, *d->commit_hash, ctx.sha.str())));
     if (d->status == "SUCCESS")
       co_return core::Result<std::string>(
           fmt::format("railway deployment {} of {} is live", deployment_id, ctx.sha.abbrev()));
     if (failed_status(d->status))
-      co_return core::Result<std::string>(fail(
-          ErrorCode::failed_precondition,
-          fmt::format("railway deployment {} of {} is {}", deployment_id, ctx.sha.abbrev(), d->status)));
+      co_return core::Result<std::string>(
+          fail(ErrorCode::failed_precondition,
+               fmt::format("railway deployment {} of {} is {}", deployment_id, ctx.sha.abbrev(), d->status)));
     last_status = d->status;
     co_return std::nullopt;
   };
@@ -115,8 +115,8 @@ boost::asio::awaitable<core::Result<std::string>> RailwayDeployStep::wait_live(s
   if (answer) co_return std::move(*answer);
   co_return fail(ErrorCode::failed_precondition,
                  fmt::format("railway deployment {} of {} was not live within {} (last status {})", deployment_id,
-                             ctx.sha.abbrev(), core::format_duration(std::chrono::duration_cast<core::Duration>(timeout_)),
-                             last_status));
+                             ctx.sha.abbrev(),
+                             core::format_duration(std::chrono::duration_cast<core::Duration>(timeout_)), last_status));
 }
 
 }  // namespace promoter::adapters

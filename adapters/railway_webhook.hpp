@@ -11,17 +11,17 @@
 namespace promoter::adapters {
 
 struct RailwayWebhookEvent {
-    enum class Kind { deployment, ignored } kind = Kind::ignored;  // ignored: alerts and other types
-    std::string type;  // as sent: "Deployment.crashed", "DEPLOY", "Alert.triggered", ...
-    std::string deployment_id;
-    std::string status;  // DeploymentStatus text (SUCCESS, CRASHED, ...); see parse_railway_webhook
-    std::string project_id;
-    std::string environment_id;
-    std::string environment_name;  // empty when not sent
-    std::string service_id;
-    std::string service_name;  // empty when not sent
-    std::optional<std::string> commit_hash, commit_author;
-    std::string timestamp;  // raw RFC 3339 as sent; empty when not sent
+  enum class Kind { deployment, ignored } kind = Kind::ignored;  // ignored: alerts and other types
+  std::string type;  // as sent: "Deployment.crashed", "DEPLOY", "Alert.triggered", ...
+  std::string deployment_id;
+  std::string status;  // DeploymentStatus text (SUCCESS, CRASHED, ...); see parse_railway_webhook
+  std::string project_id;
+  std::string environment_id;
+  std::string environment_name;  // empty when not sent
+  std::string service_id;
+  std::string service_name;  // empty when not sent
+  std::optional<std::string> commit_hash, commit_author;
+  std::string timestamp;  // raw RFC 3339 as sent; empty when not sent
 };
 
 // Accepts both payload shapes:

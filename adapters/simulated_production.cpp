@@ -27,8 +27,8 @@ void SimulatedProduction::reload() const {
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) continue;
     auto at = core::parse_timestamp(j.value("at", ""));
-    effects_.push_back(SimulatedEffect{j.value("key", ""), j.value("step", ""), j.value("sha", ""),
-                                       at ? *at : core::Timestamp{}});
+    effects_.push_back(
+        SimulatedEffect{j.value("key", ""), j.value("step", ""), j.value("sha", ""), at ? *at : core::Timestamp{}});
   }
 }
 
@@ -40,8 +40,7 @@ core::Result<void> SimulatedProduction::record(const ports::StepContext& ctx) {
     out << nlohmann::json{{"key", e.key}, {"step", e.step}, {"sha", e.sha}, {"at", core::format_timestamp(e.at)}}.dump()
         << "\n";
     out.flush();
-    if (!out)
-      return fail(ErrorCode::unavailable, fmt::format("cannot append to {}", options_.record_file));
+    if (!out) return fail(ErrorCode::unavailable, fmt::format("cannot append to {}", options_.record_file));
   }
   effects_.push_back(std::move(e));
   return {};

@@ -24,7 +24,7 @@ struct SimulatedEffect {
 class SimulatedProduction {
  public:
   struct Options {
-    std::string record_file;             // JSON lines; empty: memory only
+    std::string record_file;  // JSON lines; empty: memory only
     core::Duration step_delay{0};
     std::vector<std::string> fail_steps;  // step names that fail
   };

@@ -21,9 +21,9 @@ struct DeliveryReport {
   explicit DeliveryReport(ports::Notification n) : notification(std::move(n)) {}
   ports::Notification notification;
   bool delivered = false;
-  int attempts = 0;    // requests made (0: dropped before any, e.g. the queue was full)
-  int status = 0;      // the last HTTP status, 0 if none
-  std::string error;   // why it was dropped; names scheme://host:port at most, never the URL's path
+  int attempts = 0;   // requests made (0: dropped before any, e.g. the queue was full)
+  int status = 0;     // the last HTTP status, 0 if none
+  std::string error;  // why it was dropped; names scheme://host:port at most, never the URL's path
 };
 
 struct SlackNotifierOptions {
@@ -31,10 +31,10 @@ struct SlackNotifierOptions {
   std::string environment;  // shown in every message, e.g. "production"
   std::string ca_file;      // extra CA bundle to trust (tests); empty: the system's
   int max_attempts = 5;     // per message, including the first
-  std::chrono::milliseconds backoff{1000};      // before the first retry; doubles per retry
-  std::chrono::milliseconds max_backoff{60000};  // a Retry-After longer than this is still honoured, up to 5 min
-  std::chrono::milliseconds timeout{10000};      // per request
-  std::size_t max_queue = 100;                   // when full, the oldest queued message is dropped
+  std::chrono::milliseconds backoff{1000};            // before the first retry; doubles per retry
+  std::chrono::milliseconds max_backoff{60000};       // a Retry-After longer than this is still honoured, up to 5 min
+  std::chrono::milliseconds timeout{10000};           // per request
+  std::size_t max_queue = 100;                        // when full, the oldest queued message is dropped
   std::function<void(const DeliveryReport&)> report;  // on the executor, once per message
 };
 

@@ -26,7 +26,9 @@ std::expected<json, StrictJsonError> parse_strict_json(std::string_view text) {
   std::optional<std::string> duplicate;
   const json::parser_callback_t callback = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
     switch (event) {
-      case json::parse_event_t::object_start: open_objects.emplace_back(); break;
+      case json::parse_event_t::object_start:
+        open_objects.emplace_back();
+        break;
       case json::parse_event_t::object_end:
         if (!open_objects.empty()) open_objects.pop_back();
         break;
@@ -34,7 +36,8 @@ std::expected<json, StrictJsonError> parse_strict_json(std::string_view text) {
         if (!duplicate && !open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second)
           duplicate = parsed.get<std::string>();
         break;
-      default: break;
+      default:
+        break;
     }
     return true;
   };

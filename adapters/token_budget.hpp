@@ -47,7 +47,7 @@ class TokenBudget {
   // than one already in force changes nothing.
   void back_off(std::chrono::milliseconds delay);
 
-  double remaining() const;               // requests the budget holds now (fractional while refilling)
+  double remaining() const;                  // requests the budget holds now (fractional while refilling)
   Clock::time_point back_off_until() const;  // time_point{} when never backed off
   int requests_per_hour() const { return options_.requests_per_hour; }
   const std::string& provider() const { return options_.provider; }

@@ -27,7 +27,10 @@ std::string read_file(const std::filesystem::path& p) {
 }  // namespace
 
 Promoterd::Promoterd(std::filesystem::path dir, std::string config_toml, std::map<std::string, std::string> env)
-    : dir_(std::move(dir)), config_path_(dir_ / "promoter.toml"), log_path_(dir_ / "promoterd.log"), env_(std::move(env)) {
+    : dir_(std::move(dir)),
+      config_path_(dir_ / "promoter.toml"),
+      log_path_(dir_ / "promoterd.log"),
+      env_(std::move(env)) {
   std::ofstream(config_path_) << config_toml;
 }
 

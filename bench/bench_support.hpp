@@ -30,7 +30,10 @@ class Promoterd {
   // Polls /readyz every `every` until 200; returns the instant it answered 200.
   Clock::time_point wait_ready(std::chrono::milliseconds every = std::chrono::milliseconds(5),
                                std::chrono::seconds timeout = std::chrono::seconds(120));
-  void start() { spawn(); wait_ready(); }
+  void start() {
+    spawn();
+    wait_ready();
+  }
   int terminate();  // SIGTERM, waits; the exit code
   void kill_hard();
 
@@ -77,8 +80,7 @@ void info(const std::string& measure, const std::string& figure);
 std::string ms(double milliseconds);
 
 // Runs `argv`, returns its exit code and combined output; throws if it cannot start.
-int run(const std::vector<std::string>& argv, std::string& output,
-        const std::map<std::string, std::string>& env = {});
+int run(const std::vector<std::string>& argv, std::string& output, const std::map<std::string, std::string>& env = {});
 
 // The conninfo of a fresh database on the pg_virtualenv cluster.
 inline std::string fresh_database(const std::string& name) { return testing::fresh_database(name); }

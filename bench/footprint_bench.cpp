@@ -41,7 +41,8 @@ record_file = "{}"
                                  (dir / "effects.jsonl").string()) +
                      testing::auth_tokens_toml();
   toml.reserve(toml.size() + static_cast<std::size_t>(services) * 48);
-  for (int s = 0; s < services; ++s) toml += fmt::format("[[services]]\nname = \"svc-{:05}\"\nrestart_order = {}\n", s, s + 1);
+  for (int s = 0; s < services; ++s)
+    toml += fmt::format("[[services]]\nname = \"svc-{:05}\"\nrestart_order = {}\n", s, s + 1);
   return toml;
 }
 
@@ -60,23 +61,24 @@ void generate(const std::string& conninfo, int services, int per_service) {
       "CASE WHEN i % 10 = 0 THEN 'promoted to production' ELSE 'superseded on staging by a newer release' END, {1} "
       "FROM generate_series(1, {2}) i",
       sha, at, total));
-  w.exec(fmt::format(
-      "INSERT INTO staging_deployments (sha, service, deployment_id, status, created_at, updated_at) "
-      "SELECT {0}, 'svc-' || lpad(((i - 1) % {3})::text, 5, '0'), 'dep-' || i, "
-      "CASE WHEN i > {2} - {3} THEN 'SUCCESS' ELSE 'REMOVED' END, {1}, {1} FROM generate_series(1, {2}) i",
-      sha, at, total, services));
-  w.exec(fmt::format(
-      "INSERT INTO approvals (sha, approved_by, approved_at, reason) "
-      "SELECT {0}, 'bob', {1}, 'looks good' FROM generate_series(10, {2}, 10) i",
-      sha, at, total));
-  w.exec(fmt::format(
-      "INSERT INTO smoke_results (sha, suite, passed, reported_by, reported_at, details) "
-      "SELECT {0}, 'e2e', true, 'ci-bot', {1}, '' FROM generate_series(10, {2}, 10) i",
-      sha, at, total));
+  w.exec(
+      fmt::format("INSERT INTO staging_deployments (sha, service, deployment_id, status, created_at, updated_at) "
+                  "SELECT {0}, 'svc-' || lpad(((i - 1) % {3})::text, 5, '0'), 'dep-' || i, "
+                  "CASE WHEN i > {2} - {3} THEN 'SUCCESS' ELSE 'REMOVED' END, {1}, {1} FROM generate_series(1, {2}) i",
+                  sha, at, total, services));
+  w.exec(
+      fmt::format("INSERT INTO approvals (sha, approved_by, approved_at, reason) "
+                  "SELECT {0}, 'bob', {1}, 'looks good' FROM generate_series(10, {2}, 10) i",
+                  sha, at, total));
+  w.exec(
+      fmt::format("INSERT INTO smoke_results (sha, suite, passed, reported_by, reported_at, details) "
+                  "SELECT {0}, 'e2e', true, 'ci-bot', {1}, '' FROM generate_series(10, {2}, 10) i",
+                  sha, at, total));
   const long long last_promoted = total - total % 10;
-  w.exec(fmt::format("INSERT INTO production_releases (environment, sha, promotion_id, promoted_at) "
-                     "VALUES ('production', lpad(to_hex({}), 40, '0'), NULL, now() - interval '1 hour')",
-                     last_promoted));
+  w.exec(
+      fmt::format("INSERT INTO production_releases (environment, sha, promotion_id, promoted_at) "
+                  "VALUES ('production', lpad(to_hex({}), 40, '0'), NULL, now() - interval '1 hour')",
+                  last_promoted));
   // The newest release: live on every service, soaking.
   const long long newest = total + 1;
   w.exec(fmt::format(
@@ -84,11 +86,11 @@ void generate(const std::string& conninfo, int services, int per_service) {
       "state_reason, updated_at) VALUES (lpad(to_hex({0}), 40, '0'), {0}, 'alice-gh', now() - interval '5 minutes', "
       "now() - interval '5 minutes', now() - interval '5 minutes', 0, 'soaking', 'waiting for soak', now())",
       newest));
-  w.exec(fmt::format(
-      "INSERT INTO staging_deployments (sha, service, deployment_id, status, created_at, updated_at) "
-      "SELECT lpad(to_hex({0}), 40, '0'), 'svc-' || lpad(s::text, 5, '0'), 'dep-new-' || s, 'SUCCESS', "
-      "now() - interval '6 minutes', now() - interval '5 minutes' FROM generate_series(0, {1} - 1) s",
-      newest, services));
+  w.exec(
+      fmt::format("INSERT INTO staging_deployments (sha, service, deployment_id, status, created_at, updated_at) "
+                  "SELECT lpad(to_hex({0}), 40, '0'), 'svc-' || lpad(s::text, 5, '0'), 'dep-new-' || s, 'SUCCESS', "
+                  "now() - interval '6 minutes', now() - interval '5 minutes' FROM generate_series(0, {1} - 1) s",
+                  newest, services));
   w.commit();
   pqxx::nontransaction n(c);
   n.exec("VACUUM ANALYZE");
@@ -142,8 +144,8 @@ void scenario(const std::string& label, int services, int per_service, int idle_
   std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
   const auto s1 = sample_process(daemon.pid());
   const double window = std::chrono::duration<double>(Clock::now() - w0).count();
-  const double cpu_pct = 100.0 * static_cast<double>(s1.cpu_ticks - s0.cpu_ticks) /
-                         static_cast<double>(clock_ticks_per_second()) / window;
+  const double cpu_pct =
+      100.0 * static_cast<double>(s1.cpu_ticks - s0.cpu_ticks) / static_cast<double>(clock_ticks_per_second()) / window;
   const double wakeups = static_cast<double>(s1.switches - s0.switches) / window;
   const double rss_mb = static_cast<double>(s1.rss_kb) / 1024.0;
 
@@ -169,8 +171,7 @@ void scenario(const std::string& label, int services, int per_service, int idle_
   if (ready_target) {
     row(fmt::format("start -> /readyz 200 (releases loaded), {}", what), fmt::format("{:.2f} s", ready_s), "<= 2 s",
         ready_s <= 2);
-    row(fmt::format("start -> first /v1 answer, {}", what), fmt::format("{:.2f} s", loaded_s), "<= 2 s",
-        loaded_s <= 2);
+    row(fmt::format("start -> first /v1 answer, {}", what), fmt::format("{:.2f} s", loaded_s), "<= 2 s", loaded_s <= 2);
   } else {
     info(fmt::format("start -> /readyz 200 (loaded) / first /v1, {}", what),
          fmt::format("{:.2f} s / {:.2f} s", ready_s, loaded_s));
@@ -206,9 +207,12 @@ int main(int argc, char** argv) {
   int idle_seconds = 10, large = 10000, per_service = 100;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--idle-seconds") idle_seconds = std::stoi(argv[i + 1]);
-    else if (flag == "--large-services") large = std::stoi(argv[i + 1]);
-    else if (flag == "--releases-per-service") per_service = std::stoi(argv[i + 1]);
+    if (flag == "--idle-seconds")
+      idle_seconds = std::stoi(argv[i + 1]);
+    else if (flag == "--large-services")
+      large = std::stoi(argv[i + 1]);
+    else if (flag == "--releases-per-service")
+      per_service = std::stoi(argv[i + 1]);
     else {
       std::cerr << "footprint_bench: unknown flag " << flag << "\n";
       return 2;

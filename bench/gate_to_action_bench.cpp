@@ -62,8 +62,9 @@ std::vector<double> insert_floor(const std::string& conninfo, int n) {
   pqxx::connection c(conninfo);
   {
     pqxx::work w(c);
-    w.exec("CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), "
-           "note text NOT NULL)");
+    w.exec(
+        "CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), "
+        "note text NOT NULL)");
     w.commit();
   }
   std::vector<double> out;
@@ -94,8 +95,11 @@ void wait_promoted(pqxx::connection& db, const std::string& sha) {
 }
 
 void deploy(const Promoterd& d, const std::string& sha) {
-  const json body = {{"service", "api"}, {"sha", sha}, {"deployment_id", "dep-" + sha.substr(24)},
-                     {"status", "SUCCESS"}, {"author", "alice-gh"}};
+  const json body = {{"service", "api"},
+                     {"sha", sha},
+                     {"deployment_id", "dep-" + sha.substr(24)},
+                     {"status", "SUCCESS"},
+                     {"author", "alice-gh"}};
   auto r = d.post("/v1/staging-deployments", body.dump(), testing::tokens::ci);
   if (r.status != 200) throw std::runtime_error("staging deployment refused: " + r.body);
 }
@@ -116,8 +120,10 @@ int main(int argc, char** argv) {
   int promotions = 1000, soak_promotions = 200;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--promotions") promotions = std::stoi(argv[i + 1]);
-    else if (flag == "--soak-promotions") soak_promotions = std::stoi(argv[i + 1]);
+    if (flag == "--promotions")
+      promotions = std::stoi(argv[i + 1]);
+    else if (flag == "--soak-promotions")
+      soak_promotions = std::stoi(argv[i + 1]);
   }
   try {
     const auto dir = testing::temp_dir("bench-gate-to-action");
@@ -157,7 +163,8 @@ int main(int argc, char** argv) {
     {
       pqxx::nontransaction n(db);
       auto rows = n.exec(
-          "SELECT p.sha, p.state, extract(epoch FROM s.started_at) * 1000, extract(epoch FROM r.soak_started_at) * 1000 "
+          "SELECT p.sha, p.state, extract(epoch FROM s.started_at) * 1000, extract(epoch FROM r.soak_started_at) * "
+          "1000 "
           "FROM promotions p JOIN promotion_steps s ON s.promotion_id = p.id AND s.idx = 0 "
           "JOIN releases r ON r.sha = p.sha");
       for (const auto& row : rows) {
@@ -184,10 +191,10 @@ int main(int argc, char** argv) {
         "  from soak deadline:   p50 {} p99 {} max {}\n"
         "  floor (committed single-row INSERT, libpqxx): p50 {} p99 {}\n"
         "  (journal timestamps have millisecond resolution, truncated: figures may read up to 1 ms low)\n",
-        from_answer.size(), phase1_s, failed, from_deadline.size(), ms(p50), ms(p99),
-        ms(percentile(from_answer, 100)), before_answer, ms(percentile(from_sent, 50)), ms(percentile(from_sent, 99)),
-        ms(percentile(from_sent, 100)), ms(percentile(from_deadline, 50)), ms(percentile(from_deadline, 99)),
-        ms(percentile(from_deadline, 100)), ms(floor_p50), ms(floor_p99));
+        from_answer.size(), phase1_s, failed, from_deadline.size(), ms(p50), ms(p99), ms(percentile(from_answer, 100)),
+        before_answer, ms(percentile(from_sent, 50)), ms(percentile(from_sent, 99)), ms(percentile(from_sent, 100)),
+        ms(percentile(from_deadline, 50)), ms(percentile(from_deadline, 99)), ms(percentile(from_deadline, 100)),
+        ms(floor_p50), ms(floor_p99));
 
     info("floor: committed single-row INSERT p50 / p99", fmt::format("{} / {}", ms(floor_p50), ms(floor_p99)));
     row(fmt::format("gate->action from approval answer p50 / p99 (n={})", from_answer.size()),

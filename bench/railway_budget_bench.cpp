@@ -47,7 +47,9 @@ class Railway : public testing::OnThread<fakes::FakeRailway> {
  public:
   Railway() : OnThread(railway_options()) {}
   void flush() { await(fake().flush_webhooks()); }
-  std::string url() { return call([this] { return fake().url(); }); }
+  std::string url() {
+    return call([this] { return fake().url(); });
+  }
   int total() {
     return call([this] { return fake().total_requests(); });
   }
@@ -158,8 +160,10 @@ int main(int argc, char** argv) {
   int merges = 3, merges_per_hour = 30;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--merges") merges = std::stoi(argv[i + 1]);
-    else if (flag == "--merges-per-hour") merges_per_hour = std::stoi(argv[i + 1]);
+    if (flag == "--merges")
+      merges = std::stoi(argv[i + 1]);
+    else if (flag == "--merges-per-hour")
+      merges_per_hour = std::stoi(argv[i + 1]);
   }
   try {
     scenario(3, merges, merges_per_hour);

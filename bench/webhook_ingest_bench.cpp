@@ -107,7 +107,9 @@ class Railway : public testing::OnThread<fakes::FakeRailway> {
       }
     });
   }
-  std::string url() { return call([this] { return fake().url(); }); }
+  std::string url() {
+    return call([this] { return fake().url(); });
+  }
 };
 
 std::string lua_script(const std::string& body_template) {
@@ -152,10 +154,10 @@ struct WrkResult {
 WrkResult run_wrk(const std::string& script, const std::string& url, int connections, int seconds, long long base) {
   std::string out;
   const int threads = 2;
-  const int rc = run({"wrk", "-t", std::to_string(threads), "-c", std::to_string(connections), "-d",
-                      std::to_string(seconds) + "s", "--latency", "-s", script, url, "--", std::to_string(base),
-                      std::to_string(threads)},
-                     out);
+  const int rc =
+      run({"wrk", "-t", std::to_string(threads), "-c", std::to_string(connections), "-d", std::to_string(seconds) + "s",
+           "--latency", "-s", script, url, "--", std::to_string(base), std::to_string(threads)},
+          out);
   if (rc != 0) throw std::runtime_error("wrk failed:\n" + out);
   WrkResult r;
   std::smatch m;
@@ -164,8 +166,10 @@ WrkResult run_wrk(const std::string& script, const std::string& url, int connect
   if (std::regex_search(out, m, std::regex(R"(Non-2xx or 3xx responses:\s+(\d+))"))) r.non2xx = std::stoll(m[1]);
   if (std::regex_search(out, m, std::regex(R"(Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+))")))
     r.socket_errors = std::stoll(m[1]) + std::stoll(m[2]) + std::stoll(m[3]) + std::stoll(m[4]);
-  if (std::regex_search(out, m, std::regex(R"(\n\s+50%\s+([0-9.]+)(us|ms|s|m)\b)"))) r.p50 = parse_duration_ms(m[1], m[2]);
-  if (std::regex_search(out, m, std::regex(R"(\n\s+99%\s+([0-9.]+)(us|ms|s|m)\b)"))) r.p99 = parse_duration_ms(m[1], m[2]);
+  if (std::regex_search(out, m, std::regex(R"(\n\s+50%\s+([0-9.]+)(us|ms|s|m)\b)")))
+    r.p50 = parse_duration_ms(m[1], m[2]);
+  if (std::regex_search(out, m, std::regex(R"(\n\s+99%\s+([0-9.]+)(us|ms|s|m)\b)")))
+    r.p99 = parse_duration_ms(m[1], m[2]);
   return r;
 }
 
@@ -254,9 +258,12 @@ int main(int argc, char** argv) {
   int seconds = 5, rate_seconds = 6, rate = 500;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--seconds") seconds = std::stoi(argv[i + 1]);
-    else if (flag == "--rate-seconds") rate_seconds = std::stoi(argv[i + 1]);
-    else if (flag == "--rate") rate = std::stoi(argv[i + 1]);
+    if (flag == "--seconds")
+      seconds = std::stoi(argv[i + 1]);
+    else if (flag == "--rate-seconds")
+      rate_seconds = std::stoi(argv[i + 1]);
+    else if (flag == "--rate")
+      rate = std::stoi(argv[i + 1]);
   }
   try {
     const std::vector<int> levels{8, 32, 128};

@@ -120,9 +120,9 @@ class Decider {
   Result<const Release*> existing(const Sha& sha, EventKind kind, std::string_view what) {
     const Release* r = find(sha);
     if (!r)
-      return fail(ErrorCode::not_found,
-                  fmt::format("no release {} is known; it appears once a staging deployment of it is reported",
-                              sha.str()));
+      return fail(
+          ErrorCode::not_found,
+          fmt::format("no release {} is known; it appears once a staging deployment of it is reported", sha.str()));
     if (accepts(r->state, kind) == Accept::refuse)
       return fail(ErrorCode::failed_precondition,
                   fmt::format("release {} is {}; it accepts no {}", sha.abbrev(), to_string(r->state), what));
@@ -130,11 +130,10 @@ class Decider {
   }
 
   Result<void> on(const StagingDeploymentObserved& e) {
-    if (e.service.empty() || std::find(policy().services.begin(), policy().services.end(), e.service) ==
-                                 policy().services.end())
-      return fail(ErrorCode::invalid_argument,
-                  fmt::format("service '{}' is not configured (configured: {})", e.service,
-                              capped_list(policy().services)));
+    if (e.service.empty() ||
+        std::find(policy().services.begin(), policy().services.end(), e.service) == policy().services.end())
+      return fail(ErrorCode::invalid_argument, fmt::format("service '{}' is not configured (configured: {})", e.service,
+                                                           capped_list(policy().services)));
     if (e.deployment_id.empty()) return fail(ErrorCode::invalid_argument, "deployment_id must not be empty");
     // The adapters refuse such names on arrival; core refuses them too, whatever the source.
     if (!e.author.empty())
@@ -147,7 +146,8 @@ class Decider {
       fresh.first_seen_at = now_;
       fresh.state_reason = "waiting for every service to go live on staging";
       touched_.emplace(e.sha.str(), std::move(fresh));
-      audit(e.actor, "release.discovered", e.sha, fmt::format("first seen through {} ({})", e.service, e.deployment_id));
+      audit(e.actor, "release.discovered", e.sha,
+            fmt::format("first seen through {} ({})", e.service, e.deployment_id));
     }
     const Release& current = *find(e.sha);
     if (auto it = current.deployments.find(e.service); it != current.deployments.end()) {
@@ -240,19 +240,17 @@ class Decider {
                               "checked; approve once staging reports the commit author",
                               rel.sha.abbrev()));
     // "Bob", " bob" and "BOB" are one person: compared normalised, and confusable spellings count as the same.
-    const bool is_author =
-        same_identity(rel.author, e.by) ||
-        std::any_of(e.by_git_authors.begin(), e.by_git_authors.end(),
-                    [&](const std::string& login) { return same_identity(rel.author, login); });
+    const bool is_author = same_identity(rel.author, e.by) ||
+                           std::any_of(e.by_git_authors.begin(), e.by_git_authors.end(),
+                                       [&](const std::string& login) { return same_identity(rel.author, login); });
     if (is_author)
       return fail(ErrorCode::forbidden,
                   fmt::format("{} is the author of {} ({}) and may not approve it: separation of duties needs "
                               "another operator",
                               e.by, rel.sha.abbrev(), rel.author));
     if (rel.rejection)
-      return fail(ErrorCode::failed_precondition,
-                  fmt::format("release {} was rejected by {}; it cannot be approved", rel.sha.abbrev(),
-                              rel.rejection->by));
+      return fail(ErrorCode::failed_precondition, fmt::format("release {} was rejected by {}; it cannot be approved",
+                                                              rel.sha.abbrev(), rel.rejection->by));
     for (const auto& a : rel.approvals)
       if (a.by == e.by) return {};  // approving twice is a no-op, not a second approval
     Release& m = mut(e.sha);
@@ -360,8 +358,8 @@ class Decider {
     auto r = existing(e.sha, finished, "promotion results");
     if (!r) return std::unexpected(r.error());
     if ((*r)->promotion_id != e.promotion_id)
-      return fail(ErrorCode::conflict, fmt::format("promotion {} is not the running promotion of {}",
-                                                   e.promotion_id, e.sha.abbrev()));
+      return fail(ErrorCode::conflict,
+                  fmt::format("promotion {} is not the running promotion of {}", e.promotion_id, e.sha.abbrev()));
     Release& m = mut(e.sha);
     switch (e.outcome) {
       case PromotionOutcome::succeeded:
@@ -437,9 +435,9 @@ class Decider {
     const bool awaiting_approval = gates.soak.ok && gates.smoke.ok && !gates.approval.ok;
     if (awaiting_approval && !r.awaiting_approval_since) {
       r.awaiting_approval_since = now_;
-      out_.effects.push_back(Notify{"release.ready_for_approval", r.sha,
-                                    fmt::format("{} passed its soak and smoke tests; {}", r.sha.abbrev(),
-                                                gates.approval.reason)});
+      out_.effects.push_back(
+          Notify{"release.ready_for_approval", r.sha,
+                 fmt::format("{} passed its soak and smoke tests; {}", r.sha.abbrev(), gates.approval.reason)});
     } else if (!awaiting_approval) {
       r.awaiting_approval_since.reset();
     }
@@ -466,8 +464,8 @@ class Decider {
     if (!best) return;
     if (out_.promoting) {
       if (*out_.promoting != best->sha) {
-        std::string reason = fmt::format("every gate holds; waiting for the promotion of {} to finish",
-                                         out_.promoting->abbrev());
+        std::string reason =
+            fmt::format("every gate holds; waiting for the promotion of {} to finish", out_.promoting->abbrev());
         if (best->state_reason != reason) mut(best->sha).state_reason = std::move(reason);
       }
       return;
@@ -479,11 +477,11 @@ class Decider {
     out_.promoting = r.sha;
     out_.facts.push_back(PromotionOpened{r.sha});
     out_.effects.push_back(StartPromotion{r.sha});
-    out_.effects.push_back(Notify{
-        "promotion.started", r.sha,
-        r.hotfix ? fmt::format("promoting hotfix {} to production (soak waived by {}; incident {})", r.sha.abbrev(),
-                               r.hotfix->by, r.hotfix->incident_url)
-                 : fmt::format("promoting {} to production", r.sha.abbrev())});
+    out_.effects.push_back(
+        Notify{"promotion.started", r.sha,
+               r.hotfix ? fmt::format("promoting hotfix {} to production (soak waived by {}; incident {})",
+                                      r.sha.abbrev(), r.hotfix->by, r.hotfix->incident_url)
+                        : fmt::format("promoting {} to production", r.sha.abbrev())});
     audit("promoterd", "promotion.requested", r.sha,
           fmt::format("every gate holds: {}; {}; {}", gates.soak.reason, gates.smoke.reason, gates.approval.reason));
   }

@@ -30,37 +30,45 @@ int rank(DeployStatus s) {
     case DeployStatus::waiting:
     case DeployStatus::needs_approval:
     case DeployStatus::skipped:
-    case DeployStatus::unknown: return 0;
+    case DeployStatus::unknown:
+      return 0;
     case DeployStatus::initializing:
-    case DeployStatus::building: return 1;
-    case DeployStatus::deploying: return 2;
+    case DeployStatus::building:
+      return 1;
+    case DeployStatus::deploying:
+      return 2;
     case DeployStatus::success:
     case DeployStatus::sleeping:
-    case DeployStatus::crashed: return 3;
-    case DeployStatus::failed: return 4;
-    case DeployStatus::removing: return 5;
-    case DeployStatus::removed: return 6;
+    case DeployStatus::crashed:
+      return 3;
+    case DeployStatus::failed:
+      return 4;
+    case DeployStatus::removing:
+      return 5;
+    case DeployStatus::removed:
+      return 6;
   }
   return 0;
 }
 
 }  // namespace
 
-DeployStatus parse_deploy_status(std::string_view text) {
-  return names.parse(text).value_or(DeployStatus::unknown);
-}
+DeployStatus parse_deploy_status(std::string_view text) { return names.parse(text).value_or(DeployStatus::unknown); }
 
 std::string_view to_string(DeployStatus s) { return names.name(s, "UNKNOWN"); }
 
 Health health_of(DeployStatus s) {
   switch (s) {
     case DeployStatus::success:
-    case DeployStatus::sleeping: return Health::healthy;  // an app-sleeping service is live, only idle
+    case DeployStatus::sleeping:
+      return Health::healthy;  // an app-sleeping service is live, only idle
     case DeployStatus::crashed:
     case DeployStatus::failed:
     case DeployStatus::removing:
-    case DeployStatus::removed: return Health::broken;
-    default: return Health::pending;
+    case DeployStatus::removed:
+      return Health::broken;
+    default:
+      return Health::pending;
   }
 }
 

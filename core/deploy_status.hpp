@@ -5,8 +5,19 @@
 namespace promoter::core {
 
 enum class DeployStatus {
-  queued, waiting, initializing, building, deploying, needs_approval, skipped,
-  success, sleeping, crashed, failed, removing, removed,
+  queued,
+  waiting,
+  initializing,
+  building,
+  deploying,
+  needs_approval,
+  skipped,
+  success,
+  sleeping,
+  crashed,
+  failed,
+  removing,
+  removed,
   unknown,  // a status this build does not know: tolerated, counts as not live
 };
 

@@ -24,7 +24,7 @@ std::optional<ErrorCode> parse_error_code(std::string_view);
 
 struct Error {
   ErrorCode code = ErrorCode::internal;
-  std::string message;  // for people: what went wrong and what to do; sent to API clients
+  std::string message;      // for people: what went wrong and what to do; sent to API clients
   std::string detail = {};  // for the log only: a driver's own words (libpq's, with constraint names); "" if none
 };
 

@@ -35,7 +35,7 @@ struct SmokeResultReported {
 
 struct ApprovalGiven {
   Sha sha;
-  std::string by;                        // operator identity
+  std::string by;                           // operator identity
   std::vector<std::string> by_git_authors;  // the git logins that identity commits as
   std::string reason;
 };

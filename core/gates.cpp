@@ -68,14 +68,14 @@ std::string unknown_author_note(const Release& r, const Policy& p) {
   if (p.known_identities.empty()) return "";
   const std::string author = normalise_identity(r.author);
   if (author.empty() || p.known_identities.contains(author)) return "";
-  return fmt::format("; the commit author {} matches no configured identity or git_authors entry, so approvals "
-                     "cannot be checked against it: add it to the git_authors of its operator's token",
-                     r.author);
+  return fmt::format(
+      "; the commit author {} matches no configured identity or git_authors entry, so approvals "
+      "cannot be checked against it: add it to the git_authors of its operator's token",
+      r.author);
 }
 
 GateStatus approval_gate_without_note(const Release& r, const Policy& p) {
-  if (r.rejection)
-    return {false, fmt::format("approval: rejected by {}: {}", r.rejection->by, r.rejection->reason)};
+  if (r.rejection) return {false, fmt::format("approval: rejected by {}: {}", r.rejection->by, r.rejection->reason)};
   if (r.hotfix)
     return {true, fmt::format("approval: hotfix requested by {}; the review is backfilled afterwards", r.hotfix->by)};
   const int have = static_cast<int>(r.approvals.size());

@@ -6,8 +6,10 @@ namespace promoter::core {
 
 std::string_view to_string(ObligationKind kind) {
   switch (kind) {
-    case ObligationKind::review_backfill: return "review_backfill";
-    case ObligationKind::incident_report: return "incident_report";
+    case ObligationKind::review_backfill:
+      return "review_backfill";
+    case ObligationKind::incident_report:
+      return "incident_report";
   }
   return "unknown";
 }

@@ -52,18 +52,21 @@ Result<void> check_step_transition(StepState from, StepState to) {
                   (from == StepState::started &&
                    (to == StepState::started || to == StepState::succeeded || to == StepState::failed));
   if (ok) return {};
-  return fail(ErrorCode::conflict,
-              fmt::format("a step cannot go from {} to {}", to_string(from), to_string(to)));
+  return fail(ErrorCode::conflict, fmt::format("a step cannot go from {} to {}", to_string(from), to_string(to)));
 }
 
 NextStep next_step(std::span<const StepState> journal) {
   for (std::size_t i = 0; i < journal.size(); ++i) {
     const int index = static_cast<int>(i);
     switch (journal[i]) {
-      case StepState::succeeded: continue;
-      case StepState::planned: return {NextStep::Kind::run, index};
-      case StepState::started: return {NextStep::Kind::reconcile, index};
-      case StepState::failed: return {NextStep::Kind::stopped, index};
+      case StepState::succeeded:
+        continue;
+      case StepState::planned:
+        return {NextStep::Kind::run, index};
+      case StepState::started:
+        return {NextStep::Kind::reconcile, index};
+      case StepState::failed:
+        return {NextStep::Kind::stopped, index};
     }
   }
   return {NextStep::Kind::done, -1};
@@ -77,9 +80,12 @@ std::string production_changes(std::span<const PlanStep> steps, std::span<const 
   std::vector<std::string> changed, partly, untouched;
   for (std::size_t i = 0; i < steps.size() && i < journal.size(); ++i) {
     if (steps[i].kind != StepKind::migrate && steps[i].kind != StepKind::deploy) continue;
-    if (journal[i] == StepState::succeeded) changed.push_back(steps[i].name());
-    else if (journal[i] == StepState::started) partly.push_back(steps[i].name());
-    else if (journal[i] == StepState::planned) untouched.push_back(steps[i].name());
+    if (journal[i] == StepState::succeeded)
+      changed.push_back(steps[i].name());
+    else if (journal[i] == StepState::started)
+      partly.push_back(steps[i].name());
+    else if (journal[i] == StepState::planned)
+      untouched.push_back(steps[i].name());
   }
   auto list = [](const std::vector<std::string>& names) {
     return names.empty() ? std::string("nothing") : fmt::format("{}", fmt::join(names, ", "));

@@ -22,7 +22,7 @@ std::optional<StepKind> parse_step_kind(std::string_view);
 struct PlanStep {
   int index = 0;
   StepKind kind = StepKind::preflight;
-  std::string service;  // for deploy steps
+  std::string service;       // for deploy steps
   std::string name() const;  // "preflight", "migrate", "deploy:worker", ...
 };
 

@@ -29,14 +29,17 @@ StepAction decide_step(const PromotionPlan& plan, std::span<const JournalEntry> 
   std::vector<StepState> states = states_of(journal);
   const NextStep next = next_step(states);
   switch (next.kind) {
-    case NextStep::Kind::done: return FinishPromotion{PromotionOutcome::succeeded, "", ""};
-    case NextStep::Kind::reconcile: return ReconcileStep{next.index};
+    case NextStep::Kind::done:
+      return FinishPromotion{PromotionOutcome::succeeded, "", ""};
+    case NextStep::Kind::reconcile:
+      return ReconcileStep{next.index};
     case NextStep::Kind::run: {
       const PlanStep& step = plan.steps.at(static_cast<std::size_t>(next.index));
       if (abort && abort_stops_before(step.kind)) return aborted(plan, states, *abort, "before " + step.name());
       return PerformStep{next.index};
     }
-    case NextStep::Kind::stopped: break;
+    case NextStep::Kind::stopped:
+      break;
   }
   // Stopped at a failed step. The journal and the abort request alone decide the outcome, so a crash between
   // the step's last write and the promotion's end cannot change it.
@@ -50,10 +53,9 @@ StepAction decide_step(const PromotionPlan& plan, std::span<const JournalEntry> 
     return aborted(plan, states, *abort, fmt::format("at {}: {}", step.name(), entry.detail));
   }
   // What production looks like now matters most to whoever picks this up: say what already changed.
-  return FinishPromotion{PromotionOutcome::failed,
-                         fmt::format("step {} failed: {}; {}", step.name(), entry.detail,
-                                     production_changes(plan.steps, states)),
-                         ""};
+  return FinishPromotion{
+      PromotionOutcome::failed,
+      fmt::format("step {} failed: {}; {}", step.name(), entry.detail, production_changes(plan.steps, states)), ""};
 }
 
 StepSettlement after_reconcile(const PlanStep& step, const std::optional<AbortRequest>& abort,
@@ -65,10 +67,10 @@ StepSettlement after_reconcile(const PlanStep& step, const std::optional<AbortRe
   if (abort && abort_stops_before(step.kind))
     // Failed, so the stopped plan ends as aborted from the journal, which a crash right after this write
     // cannot change.
-    return JournalStep{step.index, StepState::failed,
-                       fmt::format("interrupted by a restart and not run again: the promotion was aborted by {}",
-                                   abort->by),
-                       StepVerdict::not_run_for_abort};
+    return JournalStep{
+        step.index, StepState::failed,
+        fmt::format("interrupted by a restart and not run again: the promotion was aborted by {}", abort->by),
+        StepVerdict::not_run_for_abort};
   return PerformStep{step.index};
 }
 
@@ -79,11 +81,13 @@ StepSettlement after_step_result(const PlanStep& step, const Result<std::string>
   }
   if (result) return JournalStep{step.index, StepState::succeeded, *result, StepVerdict::succeeded};
   switch (result.error().code) {
-    case ErrorCode::unavailable: return SuspendRun{result.error(), SuspendReason::unavailable};
+    case ErrorCode::unavailable:
+      return SuspendRun{result.error(), SuspendReason::unavailable};
     case ErrorCode::aborted:
       // Failed, so the next decide_step ends the promotion as aborted (the request is recorded by now).
       return JournalStep{step.index, StepState::failed, result.error().message, StepVerdict::stopped_for_abort};
-    default: return JournalStep{step.index, StepState::failed, result.error().message, StepVerdict::failed};
+    default:
+      return JournalStep{step.index, StepState::failed, result.error().message, StepVerdict::failed};
   }
 }
 

@@ -29,8 +29,10 @@ bool is_terminal(ReleaseState s) {
     case ReleaseState::promotion_failed:
     case ReleaseState::promotion_aborted:
     case ReleaseState::rejected:
-    case ReleaseState::superseded: return true;
-    default: return false;
+    case ReleaseState::superseded:
+      return true;
+    default:
+      return false;
   }
 }
 

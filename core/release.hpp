@@ -14,16 +14,16 @@
 namespace promoter::core {
 
 enum class ReleaseState {
-  deploying,         // not every service is live on staging yet (or one crashed)
-  soaking,           // live everywhere; waiting for soak, smoke or approval
-  ready,             // every gate holds; waits only for another promotion to finish
-  promoting,         // a promotion of it is running
-  promoted,          // it is (or was) production
-  promotion_failed,  // its promotion failed; production was left as the journal says
+  deploying,          // not every service is live on staging yet (or one crashed)
+  soaking,            // live everywhere; waiting for soak, smoke or approval
+  ready,              // every gate holds; waits only for another promotion to finish
+  promoting,          // a promotion of it is running
+  promoted,           // it is (or was) production
+  promotion_failed,   // its promotion failed; production was left as the journal says
   promotion_aborted,  // an operator aborted its promotion; production was left as the journal says
-  rejected,          // an operator rejected it
-  superseded,        // a newer release replaced it on staging before it was promoted
-  staging_failed,    // a staging deployment of it failed to build or deploy
+  rejected,           // an operator rejected it
+  superseded,         // a newer release replaced it on staging before it was promoted
+  staging_failed,     // a staging deployment of it failed to build or deploy
 };
 
 std::string_view to_string(ReleaseState);
@@ -35,7 +35,7 @@ struct StagingDeployment {
   std::string service;
   std::string deployment_id;
   DeployStatus status = DeployStatus::unknown;
-  Timestamp updated_at{};                // when promoterd last saw it change
+  Timestamp updated_at{};               // when promoterd last saw it change
   std::optional<Timestamp> created_at;  // the source's creation time, to order deployments of one service
 };
 

@@ -76,8 +76,7 @@ Result<Timestamp> parse_timestamp(std::string_view text) {
   // An offset can carry a valid text out of the years RFC 3339 can write ("0000-01-01T00:00:00+01:00" is in
   // year -1): such a time could not be written back and read again (found by fuzz_api_requests).
   if (t < sys_days{year{0} / 1 / 1} || t >= sys_days{year{10000} / 1 / 1})
-    return fail(ErrorCode::invalid_argument,
-                fmt::format("'{}' is outside the years 0000 to 9999 in UTC", text));
+    return fail(ErrorCode::invalid_argument, fmt::format("'{}' is outside the years 0000 to 9999 in UTC", text));
   return t;
 }
 

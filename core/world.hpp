@@ -15,8 +15,8 @@ namespace promoter::core {
 
 struct World {
   Policy policy;
-  std::map<std::string, Release> releases;  // by SHA
-  std::set<std::string> active;             // SHAs of releases not in a terminal state: what decide scans
+  std::map<std::string, Release> releases;     // by SHA
+  std::set<std::string> active;                // SHAs of releases not in a terminal state: what decide scans
   std::map<std::int64_t, std::string> by_seq;  // SHAs in order of first sighting, for newest-first listings
   std::optional<Sha> production;
   std::optional<Sha> promoting;

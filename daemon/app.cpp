@@ -53,9 +53,10 @@ std::expected<Secrets, std::string> read_secrets(const Config& config, const Env
   auto url = env(config.database_url_env);
   // An empty value is allowed: libpq then takes PGHOST, PGPORT, PGUSER, ... from the environment.
   if (!url)
-    return std::unexpected(fmt::format("{}: database.url_env names {}, which is not set (an empty value uses "
-                                       "libpq's PG* variables)",
-                                       config.path, config.database_url_env));
+    return std::unexpected(
+        fmt::format("{}: database.url_env names {}, which is not set (an empty value uses "
+                    "libpq's PG* variables)",
+                    config.path, config.database_url_env));
   s.database_url = *url;
   auto tokens = resolve_tokens(config, env);
   if (!tokens) return std::unexpected(tokens.error());
@@ -63,14 +64,15 @@ std::expected<Secrets, std::string> read_secrets(const Config& config, const Env
   if (config.railway) {
     s.railway_token = env(config.railway->token_env);
     if (!s.railway_token || s.railway_token->empty())
-      return std::unexpected(fmt::format("{}: railway.token_env names {}, which is not set", config.path,
-                                         config.railway->token_env));
+      return std::unexpected(
+          fmt::format("{}: railway.token_env names {}, which is not set", config.path, config.railway->token_env));
     if (!config.railway->webhook_secret_env.empty()) {
       s.railway_webhook_secret = env(config.railway->webhook_secret_env);
       if (!s.railway_webhook_secret || s.railway_webhook_secret->size() < 24)
-        return std::unexpected(fmt::format("{}: railway.webhook_secret_env names {}, which must hold a random "
-                                           "secret of at least 24 characters",
-                                           config.path, config.railway->webhook_secret_env));
+        return std::unexpected(
+            fmt::format("{}: railway.webhook_secret_env names {}, which must hold a random "
+                        "secret of at least 24 characters",
+                        config.path, config.railway->webhook_secret_env));
     }
   }
   if (config.fly) {
@@ -91,10 +93,12 @@ std::expected<Secrets, std::string> read_secrets(const Config& config, const Env
   }
   if (config.notifications) {
     s.slack_webhook_url = env(config.notifications->slack_webhook_url_env);
-    if (!s.slack_webhook_url || !(s.slack_webhook_url->starts_with("https://") || s.slack_webhook_url->starts_with("http://")))
-      return std::unexpected(fmt::format("{}: notifications.slack_webhook_url_env names {}, which must hold the "
-                                         "incoming webhook's https:// URL",
-                                         config.path, config.notifications->slack_webhook_url_env));
+    if (!s.slack_webhook_url ||
+        !(s.slack_webhook_url->starts_with("https://") || s.slack_webhook_url->starts_with("http://")))
+      return std::unexpected(
+          fmt::format("{}: notifications.slack_webhook_url_env names {}, which must hold the "
+                      "incoming webhook's https:// URL",
+                      config.path, config.notifications->slack_webhook_url_env));
   }
   return s;
 }
@@ -125,16 +129,14 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
     http_client_ = std::make_unique<adapters::HttpClient>(io_.get_executor(), options);
     const std::string token = secrets.railway_token.value_or("");
     railway_ = std::make_unique<adapters::RailwayClient>(
-        *http_client_, adapters::RailwayClientOptions{config_.railway->endpoint, token,
-                                                      config_.railway->token_kind == "project"
-                                                          ? adapters::RailwayTokenKind::project
-                                                          : adapters::RailwayTokenKind::account,
-                                                      token_budget("railway", "railway", token,
-                                                                   config_.railway->requests_per_hour)});
+        *http_client_,
+        adapters::RailwayClientOptions{config_.railway->endpoint, token,
+                                       config_.railway->token_kind == "project" ? adapters::RailwayTokenKind::project
+                                                                                : adapters::RailwayTokenKind::account,
+                                       token_budget("railway", "railway", token, config_.railway->requests_per_hour)});
     railway_staging_ = std::make_unique<RailwayStaging>(
         io_, *railway_, releases_, config_, secrets.railway_webhook_secret,
-        [this](core::AuditNote note) { auditor_.record(std::move(note), clock_.now()); },
-        metrics_, clock_);
+        [this](core::AuditNote note) { auditor_.record(std::move(note), clock_.now()); }, metrics_, clock_);
   }
   if (config_.fly) {
     adapters::HttpClientOptions options;
@@ -180,20 +182,25 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
   obligations_.on_overdue([this](const core::Obligation& o) {
     const std::string kind = "hotfix.obligation_overdue";
     log(LogLevel::warn, "hotfix obligation overdue",
-        {{"event", kind}, {"obligation_id", o.id}, {"kind", core::to_string(o.kind)}, {"sha", o.sha.str()},
+        {{"event", kind},
+         {"obligation_id", o.id},
+         {"kind", core::to_string(o.kind)},
+         {"sha", o.sha.str()},
          {"due_at", core::format_timestamp(o.due_at)}});
     if (notifier_ && config_.notifications && config_.notifications->wants(kind))
-      notifier_->notify(Notification{kind, o.sha,
-                                     fmt::format("hotfix obligation {} ({}) was due {}; close it with promotectl "
-                                                 "close-obligation {} --link URL",
-                                                 o.id, core::to_string(o.kind), core::format_timestamp(o.due_at), o.id)});
+      notifier_->notify(
+          Notification{kind, o.sha,
+                       fmt::format("hotfix obligation {} ({}) was due {}; close it with promotectl "
+                                   "close-obligation {} --link URL",
+                                   o.id, core::to_string(o.kind), core::format_timestamp(o.due_at), o.id)});
   });
   add_api_routes(router_, ApiContext{releases_, store_, pool_.get_executor(), metrics_, obligations_, config_,
                                      PROMOTER_VERSION, leadership_});
   if (railway_staging_) railway_staging_->add_routes(router_);
   // A write that finds this instance's epoch stale deposes it (the store has stopped writing already).
-  store_.enable_fencing(config_.environment,
-                        [this] { leadership_.depose("a write found this instance's epoch stale: another instance leads"); });
+  store_.enable_fencing(config_.environment, [this] {
+    leadership_.depose("a write found this instance's epoch stale: another instance leads");
+  });
   leadership_.on_elected([this](const LeaderInfo& info) { return lead(info); });
   leadership_.on_deposed([this](const std::string&) {
     store_.set_epoch(0);
@@ -220,8 +227,11 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
                                         std::string_view reason) {
     metrics_.auth_refused(to_string(kind));
     log(LogLevel::warn, "request refused",
-        {{"status", status}, {"route", req.route}, {"remote", req.remote},
-         {"identity", req.principal ? req.principal->identity : ""}, {"reason", reason}});
+        {{"status", status},
+         {"route", req.route},
+         {"remote", req.remote},
+         {"identity", req.principal ? req.principal->identity : ""},
+         {"reason", reason}});
     // A standby changes nothing, the audit log included: its refusals are in its log and the metric.
     if (leadership_.role() != NodeRole::leader) return;
     const std::string method(boost::beast::http::to_string(req.method));
@@ -260,8 +270,10 @@ void App::make_notifier(const Secrets& secrets) {
   options.backoff = std::chrono::duration_cast<std::chrono::milliseconds>(n.backoff);
   const std::string host = adapters::webhook_host(options.webhook_url);
   options.report = [host](const adapters::DeliveryReport& r) {
-    nlohmann::json fields = {{"event", r.notification.kind}, {"sha", r.notification.sha.str()},
-                             {"webhook_host", host}, {"attempts", r.attempts}};
+    nlohmann::json fields = {{"event", r.notification.kind},
+                             {"sha", r.notification.sha.str()},
+                             {"webhook_host", host},
+                             {"attempts", r.attempts}};
     if (r.delivered) {
       log(LogLevel::info, "notification delivered", fields);
       return;
@@ -332,7 +344,8 @@ StepPerformers App::make_performers(const Secrets& secrets) {
   if (config_.smoke.production.empty() && simulated_world)
     performers.verify = simulated();
   else
-    performers.verify = keep(std::make_unique<adapters::ProbeVerifyStep>(*probe_http_, to_probes(config_.smoke.production)));
+    performers.verify =
+        keep(std::make_unique<adapters::ProbeVerifyStep>(*probe_http_, to_probes(config_.smoke.production)));
   return performers;
 }
 
@@ -387,7 +400,8 @@ core::Result<void> App::prepare(core::Duration db_wait, int inherited_socket) {
   const bool wildcard = config_.listen_host.empty() || config_.listen_host == "0.0.0.0" || config_.listen_host == "::";
   if (advertise.empty() && !wildcard) {
     const bool v6 = config_.listen_host.find(':') != std::string::npos;
-    advertise = fmt::format("http://{}:{}", v6 ? "[" + config_.listen_host + "]" : config_.listen_host, server_->port());
+    advertise =
+        fmt::format("http://{}:{}", v6 ? "[" + config_.listen_host + "]" : config_.listen_host, server_->port());
   }
   leader_lock_.set_advertise_url(std::move(advertise));
   return {};
@@ -405,11 +419,13 @@ void App::run() {
   if (notifier_) {
     const auto& kinds = config_.notifications->kinds;
     log(LogLevel::info, "chat notifications enabled",
-        {{"webhook_host", notifier_->host()}, {"kinds", kinds.empty() ? nlohmann::json("all") : nlohmann::json(kinds)}});
+        {{"webhook_host", notifier_->host()},
+         {"kinds", kinds.empty() ? nlohmann::json("all") : nlohmann::json(kinds)}});
   }
   log(LogLevel::info, "promoterd listening",
       {{"address", fmt::format("http://{}:{}", config_.listen_host, server_->port())},
-       {"environment", config_.environment}, {"version", PROMOTER_VERSION}});
+       {"environment", config_.environment},
+       {"version", PROMOTER_VERSION}});
   io_.run();
 }
 
@@ -436,7 +452,8 @@ asio::awaitable<core::Result<void>> App::lead(const LeaderInfo& info) {
   metrics_.set_leadership_epoch(info.epoch);
   auto started = co_await releases_.start(config_.policy);
   if (!started) co_return std::unexpected(started.error());
-  auto running = co_await run_blocking(pool_.get_executor(), [this] { return store_.running_promotions(config_.environment); });
+  auto running =
+      co_await run_blocking(pool_.get_executor(), [this] { return store_.running_promotions(config_.environment); });
   if (!running) co_return std::unexpected(running.error());
   if (auto loaded = co_await obligations_.reload(); !loaded)
     log(LogLevel::error, "cannot read hotfix obligations; /v1/status will not show them until the next hotfix",
@@ -444,7 +461,8 @@ asio::awaitable<core::Result<void>> App::lead(const LeaderInfo& info) {
   for (PromotionId id : *running) {
     auto record = co_await run_blocking(pool_.get_executor(), [this, id] { return store_.promotion(id); });
     const std::string sha = record && *record ? (*record)->sha : "";
-    log(LogLevel::info, "resuming promotion interrupted by a restart or a takeover", {{"promotion_id", id.value()}, {"sha", sha}});
+    log(LogLevel::info, "resuming promotion interrupted by a restart or a takeover",
+        {{"promotion_id", id.value()}, {"sha", sha}});
     start_promotion(id, sha);
   }
   if (railway_staging_) railway_staging_->start();
@@ -470,8 +488,7 @@ asio::awaitable<void> App::run_promotion(PromotionId id, std::string sha) {
       log(*r == PromotionState::succeeded ? LogLevel::info
           : *r == PromotionState::aborted ? LogLevel::warn
                                           : LogLevel::error,
-          "promotion ended",
-          {{"promotion_id", id.value()}, {"sha", sha}, {"state", to_string(*r)}});
+          "promotion ended", {{"promotion_id", id.value()}, {"sha", sha}, {"state", to_string(*r)}});
       break;
     }
     if (stopping_ || leadership_.role() != NodeRole::leader) break;
@@ -577,8 +594,7 @@ void App::apply_reload(const EnvLookup& env) {
       fresh ? resolve_tokens(*fresh, env) : std::unexpected(fresh.error());
   if (!tokens) {
     // The message is file:line:col or names a token's source; never a secret.
-    log(LogLevel::error, "configuration reload refused; the running configuration stays",
-        {{"error", tokens.error()}});
+    log(LogLevel::error, "configuration reload refused; the running configuration stays", {{"error", tokens.error()}});
     report("running; the last reload was refused: " + tokens.error());
     return;
   }
@@ -609,7 +625,8 @@ void App::apply_reload(const EnvLookup& env) {
     if (key == "auth" || key == "notifications") continue;
     auto was = config_.section_texts.find(key);
     auto now = fresh->section_texts.find(key);
-    const bool same = was != config_.section_texts.end() && now != fresh->section_texts.end() && was->second == now->second;
+    const bool same =
+        was != config_.section_texts.end() && now != fresh->section_texts.end() && was->second == now->second;
     if (!same) restart.push_back(key);
   }
   if (!restart.empty())
@@ -617,8 +634,8 @@ void App::apply_reload(const EnvLookup& env) {
         {{"sections", restart}});
   log(LogLevel::info, "configuration reloaded", {{"tokens", token_count}, {"config", config_.path}});
   report(restart.empty() ? "running; configuration reloaded"
-                                 : "running; configuration reloaded; restart to apply changes to " +
-                                       fmt::format("{}", fmt::join(restart, ", ")));
+                         : "running; configuration reloaded; restart to apply changes to " +
+                               fmt::format("{}", fmt::join(restart, ", ")));
 }
 
 }  // namespace promoter::daemon

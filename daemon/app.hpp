@@ -47,7 +47,7 @@ struct Secrets {
   std::optional<std::string> fly_token;
   std::optional<std::string> migrations_database_url;  // handed to a local migration command as DATABASE_URL
   std::vector<std::pair<std::string, std::string>> migrations_env;  // migrations.pass_env, as found at start
-  std::optional<std::string> slack_webhook_url;  // notifications.slack_webhook_url_env
+  std::optional<std::string> slack_webhook_url;                     // notifications.slack_webhook_url_env
 };
 
 // Reads every secret the config names; errors name the variable or file, never a value.
@@ -153,7 +153,7 @@ class App {
   std::condition_variable prepare_wake_;
   bool stop_requested_ = false;  // guarded by prepare_mutex_
   bool deposed_ = false;
-  std::uint64_t takeovers_ = 0;  // io thread
+  std::uint64_t takeovers_ = 0;   // io thread
   bool announced_ready_ = false;  // io thread only
   int kept_socket_ = -1;
 };

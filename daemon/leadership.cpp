@@ -16,15 +16,18 @@ namespace asio = boost::asio;
 
 std::string_view to_string(NodeRole role) {
   switch (role) {
-    case NodeRole::starting: return "starting";
-    case NodeRole::standby: return "standby";
-    case NodeRole::leader: return "leader";
+    case NodeRole::starting:
+      return "starting";
+    case NodeRole::standby:
+      return "standby";
+    case NodeRole::leader:
+      return "leader";
   }
   return "starting";
 }
 
-Leadership::Leadership(asio::any_io_executor io, asio::any_io_executor blocking, LeaderLock& lock,
-                       const Clock& clock, std::string instance, std::chrono::milliseconds interval)
+Leadership::Leadership(asio::any_io_executor io, asio::any_io_executor blocking, LeaderLock& lock, const Clock& clock,
+                       std::string instance, std::chrono::milliseconds interval)
     : io_(io),
       blocking_(std::move(blocking)),
       lock_(lock),

@@ -188,8 +188,8 @@ Metrics::Metrics(std::string_view version, bool short_soak)
       .Set(short_soak ? 1 : 0);
   for (auto state : {core::ReleaseState::deploying, core::ReleaseState::soaking, core::ReleaseState::ready,
                      core::ReleaseState::promoting, core::ReleaseState::promoted, core::ReleaseState::promotion_failed,
-                     core::ReleaseState::promotion_aborted,
-                     core::ReleaseState::rejected, core::ReleaseState::superseded, core::ReleaseState::staging_failed})
+                     core::ReleaseState::promotion_aborted, core::ReleaseState::rejected,
+                     core::ReleaseState::superseded, core::ReleaseState::staging_failed})
     releases_.Add({{"state", std::string(core::to_string(state))}}).Set(0);
   for (auto result : {"started", "succeeded", "failed", "aborted"}) promotions_.Add({{"result", result}});
   // Present from the first scrape, so rate() and increase() see the first failure.
@@ -217,9 +217,7 @@ void Metrics::event(std::string_view event, std::string_view result) {
   events_.Add({{"event", std::string(event)}, {"result", std::string(result)}}).Increment();
 }
 
-void Metrics::promotion_started() {
-  promotions_.Add({{"result", "started"}}).Increment();
-}
+void Metrics::promotion_started() { promotions_.Add({{"result", "started"}}).Increment(); }
 
 void Metrics::promotion_finished(std::string_view result, std::optional<double> seconds, core::Timestamp now) {
   promotions_.Add({{"result", std::string(result)}}).Increment();
@@ -227,8 +225,7 @@ void Metrics::promotion_finished(std::string_view result, std::optional<double> 
   if (result == "succeeded") last_success_.Set(unix_seconds(now));
 }
 
-void Metrics::step_finished(std::string_view kind, std::string_view service, std::string_view result,
-                            double seconds) {
+void Metrics::step_finished(std::string_view kind, std::string_view service, std::string_view result, double seconds) {
   step_duration_
       .Add({{"kind", std::string(kind)}, {"service", std::string(service)}, {"result", std::string(result)}},
            step_buckets)
@@ -245,9 +242,7 @@ void Metrics::set_promotion_running(bool running) { promotion_running_.Set(runni
 
 void Metrics::set_database_up(bool up) { database_up_.Set(up ? 1 : 0); }
 
-void Metrics::set_step_started(std::optional<core::Timestamp> at) {
-  step_started_.Set(at ? unix_seconds(*at) : 0);
-}
+void Metrics::set_step_started(std::optional<core::Timestamp> at) { step_started_.Set(at ? unix_seconds(*at) : 0); }
 
 void Metrics::migration_finished(bool succeeded, double seconds) {
   const std::string result = succeeded ? "succeeded" : "failed";
@@ -303,7 +298,9 @@ void Metrics::connection_refused(std::string_view reason) {
   connections_refused_.Add({{"reason", std::string(reason)}}).Increment();
 }
 
-void Metrics::auth_refused(std::string_view reason) { auth_refusals_.Add({{"reason", std::string(reason)}}).Increment(); }
+void Metrics::auth_refused(std::string_view reason) {
+  auth_refusals_.Add({{"reason", std::string(reason)}}).Increment();
+}
 
 void Metrics::set_provider_budget(std::string_view provider, std::string_view token, double remaining,
                                   double backoff_seconds) {

@@ -68,8 +68,7 @@ class Metrics {
   void commit_batch(std::size_t events);
   // A provider token's hourly budget left and the back-off it is under. `token` names where the token is
   // configured (its config section, e.g. "railway"), never the token or any part of it.
-  void set_provider_budget(std::string_view provider, std::string_view token, double remaining,
-                           double backoff_seconds);
+  void set_provider_budget(std::string_view provider, std::string_view token, double remaining, double backoff_seconds);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
     current = app;
   };
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
-                                                                            int signal) {
+                                                                             int signal) {
     if (ec) return;
     std::lock_guard lock(current_mutex);
     if (signal == SIGHUP) {
@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
   daemon::ProcessTotals totals;
   for (;;) {
     daemon::App app(*config, *secrets, clock, totals);
-    set_current(&app);  // from here a SIGTERM stops it, also while prepare() waits for the database
+    set_current(&app);          // from here a SIGTERM stops it, also while prepare() waits for the database
     if (terminate) app.stop();  // the signal came while this App was being built
     if (auto ready = app.prepare(std::chrono::seconds(30), inherited_socket); !ready) {
       set_current(nullptr);

@@ -47,9 +47,12 @@ std::vector<core::JournalEntry> journal_of(const PromotionRecord& promotion) {
 
 PromotionState state_of(core::PromotionOutcome outcome) {
   switch (outcome) {
-    case core::PromotionOutcome::succeeded: return PromotionState::succeeded;
-    case core::PromotionOutcome::failed: return PromotionState::failed;
-    case core::PromotionOutcome::aborted: return PromotionState::aborted;
+    case core::PromotionOutcome::succeeded:
+      return PromotionState::succeeded;
+    case core::PromotionOutcome::failed:
+      return PromotionState::failed;
+    case core::PromotionOutcome::aborted:
+      return PromotionState::aborted;
   }
   return PromotionState::failed;
 }
@@ -61,7 +64,9 @@ boost::asio::awaitable<core::Result<void>> PromotionExecutor::finish(const Promo
                                                                      const core::FinishPromotion& end) {
   if (end.outcome == core::PromotionOutcome::aborted && promotion.abort)
     log(LogLevel::warn, "promotion aborted by an operator",
-        {{"promotion_id", promotion.id.value()}, {"sha", promotion.sha}, {"stopped", end.stopped},
+        {{"promotion_id", promotion.id.value()},
+         {"sha", promotion.sha},
+         {"stopped", end.stopped},
          {"aborted_by", promotion.abort->by}});
   auto r = co_await hooks_.finish(sha, promotion.id, end.outcome, end.detail);
   if (!r) co_return std::unexpected(r.error());
@@ -72,7 +77,8 @@ boost::asio::awaitable<core::Result<void>> PromotionExecutor::finish(const Promo
 boost::asio::awaitable<core::Result<void>> PromotionExecutor::settle(const PromotionRecord& promotion,
                                                                      const StepRecord& record,
                                                                      const core::StepSettlement& settlement) {
-  const nlohmann::json fields = {{"promotion_id", promotion.id.value()}, {"sha", promotion.sha}, {"step", record.step.name()}};
+  const nlohmann::json fields = {
+      {"promotion_id", promotion.id.value()}, {"sha", promotion.sha}, {"step", record.step.name()}};
   auto with = [&fields](const char* key, const std::string& value) {
     nlohmann::json out = fields;
     out[key] = value;
@@ -89,7 +95,8 @@ boost::asio::awaitable<core::Result<void>> PromotionExecutor::settle(const Promo
         log(LogLevel::error, "cannot tell whether an interrupted step took effect; will retry",
             with("error", suspend->error.message));
         break;
-      case core::SuspendReason::not_recorded: break;  // the end was not recorded: resume retries it
+      case core::SuspendReason::not_recorded:
+        break;  // the end was not recorded: resume retries it
     }
     co_return std::unexpected(suspend->error);
   }
@@ -98,7 +105,8 @@ boost::asio::awaitable<core::Result<void>> PromotionExecutor::settle(const Promo
     co_return core::Result<void>{};
   }
   const auto* j = std::get_if<core::JournalStep>(&settlement);
-  if (!j) co_return fail(ErrorCode::internal, fmt::format("step {} was settled by running it again", record.step.name()));
+  if (!j)
+    co_return fail(ErrorCode::internal, fmt::format("step {} was settled by running it again", record.step.name()));
   switch (j->why) {
     case core::StepVerdict::failed:
       log(LogLevel::error, "step failed; the promotion stops here", with("error", j->detail));
@@ -114,7 +122,8 @@ boost::asio::awaitable<core::Result<void>> PromotionExecutor::settle(const Promo
           with("error", j->detail));
       break;
     case core::StepVerdict::succeeded:
-    case core::StepVerdict::not_run_for_abort: break;
+    case core::StepVerdict::not_run_for_abort:
+      break;
   }
   auto written = co_await journal(promotion.id, j->index, j->to, j->detail);
   if (!written) co_return std::unexpected(written.error());
@@ -124,13 +133,16 @@ boost::asio::awaitable<core::Result<void>> PromotionExecutor::settle(const Promo
 
 StepPerformer* PromotionExecutor::performer_for(const core::PlanStep& step) const {
   switch (step.kind) {
-    case StepKind::migrate: return performers_.migrate;
-    case StepKind::verify: return performers_.verify;
+    case StepKind::migrate:
+      return performers_.migrate;
+    case StepKind::verify:
+      return performers_.verify;
     case StepKind::deploy: {
       auto it = performers_.deploy.find(step.service);
       return it == performers_.deploy.end() ? nullptr : it->second;
     }
-    default: return nullptr;
+    default:
+      return nullptr;
   }
 }
 
@@ -145,14 +157,16 @@ boost::asio::awaitable<core::Result<void>> PromotionExecutor::journal(PromotionI
 
 boost::asio::awaitable<core::Result<std::string>> PromotionExecutor::perform(const StepContext& ctx) {
   switch (ctx.step.kind) {
-    case StepKind::preflight: co_return co_await hooks_.preflight(ctx.sha, ctx.promotion_id);
+    case StepKind::preflight:
+      co_return co_await hooks_.preflight(ctx.sha, ctx.promotion_id);
     case StepKind::record: {
       // Ends the promotion; the store marks this step succeeded in the same transaction.
       auto r = co_await hooks_.finish(ctx.sha, ctx.promotion_id, core::PromotionOutcome::succeeded, "");
       if (!r) co_return std::unexpected(r.error());
       co_return std::string("production release recorded");
     }
-    default: break;
+    default:
+      break;
   }
   StepPerformer* p = performer_for(ctx.step);
   if (!p) co_return fail(ErrorCode::internal, fmt::format("no performer is configured for step {}", ctx.step.name()));
@@ -161,8 +175,7 @@ boost::asio::awaitable<core::Result<std::string>> PromotionExecutor::perform(con
 
 boost::asio::awaitable<core::Result<std::optional<std::string>>> PromotionExecutor::find_done(const StepContext& ctx) {
   // Preflight has no side effect: it is simply checked again. Record is atomic with the promotion's end.
-  if (ctx.step.kind == StepKind::preflight || ctx.step.kind == StepKind::record)
-    co_return std::optional<std::string>();
+  if (ctx.step.kind == StepKind::preflight || ctx.step.kind == StepKind::record) co_return std::optional<std::string>();
   StepPerformer* p = performer_for(ctx.step);
   if (!p) co_return fail(ErrorCode::internal, fmt::format("no performer is configured for step {}", ctx.step.name()));
   co_return co_await p->find_done(ctx);

@@ -30,15 +30,16 @@ struct ExecutorHooks {
   // Re-checks that the release may still go to production; a detail line, or why not.
   std::function<boost::asio::awaitable<core::Result<std::string>>(const core::Sha&, PromotionId)> preflight;
   // Records the end of the promotion (release promoted, failed or aborted; production pointer) durably.
-  std::function<boost::asio::awaitable<core::Result<void>>(const core::Sha&, PromotionId,
-                                                           core::PromotionOutcome, std::string detail)>
+  std::function<boost::asio::awaitable<core::Result<void>>(const core::Sha&, PromotionId, core::PromotionOutcome,
+                                                           std::string detail)>
       finish;
 };
 
 class PromotionExecutor {
  public:
-  PromotionExecutor(boost::asio::any_io_executor blocking, PromotionJournal& store, const Clock& clock, StepPerformers performers,
-                    ExecutorHooks hooks, std::string environment, Metrics* metrics = nullptr);
+  PromotionExecutor(boost::asio::any_io_executor blocking, PromotionJournal& store, const Clock& clock,
+                    StepPerformers performers, ExecutorHooks hooks, std::string environment,
+                    Metrics* metrics = nullptr);
 
   // Runs or resumes promotion `id` until it ends. An error means the executor had to stop early (the
   // database went away, another executor holds the environment): the promotion stays `running`, and a

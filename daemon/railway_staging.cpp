@@ -33,7 +33,8 @@ RailwayStaging::RailwayStaging(asio::io_context& io, adapters::RailwayClient& cl
     auto it = std::find_if(tracked_.begin(), tracked_.end(), [&](const Tracked& t) {
       return t.project_id == s.staging.project_id && t.environment_id == s.staging.environment_id;
     });
-    if (it == tracked_.end()) it = tracked_.insert(tracked_.end(), Tracked{s.staging.project_id, s.staging.environment_id, {}});
+    if (it == tracked_.end())
+      it = tracked_.insert(tracked_.end(), Tracked{s.staging.project_id, s.staging.environment_id, {}});
     it->service_names[s.staging.service_id] = s.name;
   }
 }
@@ -104,8 +105,8 @@ asio::awaitable<core::Result<void>> RailwayStaging::observe(const adapters::Rail
           {{"deployment_id", d.id}, {"service", service}, {"reason", spelled.error().message}});
       author.clear();
     }
-  core::Event event = core::StagingDeploymentObserved{*sha,   service, d.id, core::parse_deploy_status(d.status),
-                                                      std::move(author), created, "railway"};
+  core::Event event = core::StagingDeploymentObserved{
+      *sha, service, d.id, core::parse_deploy_status(d.status), std::move(author), created, "railway"};
   auto r = co_await releases_.submit(std::move(event));
   if (!r && r.error().code == core::ErrorCode::unavailable) co_return std::unexpected(r.error());
   if (!r)
@@ -120,9 +121,9 @@ asio::awaitable<core::Result<void>> RailwayStaging::reconcile() {
     for (const auto& [id, name] : t.service_names) ids.push_back(id);
     auto batch = co_await client_.list_deployments_batch(t.environment_id, t.project_id, ids, 10);
     if (!batch)
-      co_return core::fail(core::ErrorCode::unavailable,
-                           fmt::format("listing staging deployments of environment {}: {}", t.environment_id,
-                                       batch.error().message));
+      co_return core::fail(
+          core::ErrorCode::unavailable,
+          fmt::format("listing staging deployments of environment {}: {}", t.environment_id, batch.error().message));
     for (const auto& [service_id, deployments] : *batch) {
       const std::string& name = t.service_names.at(service_id);
       // Oldest first, so a newer release is seen after the one it replaces.
@@ -164,16 +165,15 @@ asio::awaitable<HttpResponse> RailwayStaging::handle_webhook(HttpRequest& req, s
       tracked = &t;
   // 2xx for everything deliberately not acted on: Railway retries other answers and, after repeated
   // failures, suspends the webhook for every environment of the project.
-  if (!tracked)
-    co_return HttpResponse::json(202, {{"status", "ignored"}, {"reason", "not a tracked staging service"}});
+  if (!tracked) co_return HttpResponse::json(202, {{"status", "ignored"}, {"reason", "not a tracked staging service"}});
   const std::string service = tracked->service_names.at(event->service_id);
   // A webhook is a hint: the deployment as the API reports it is what gets recorded.
   auto confirmed = co_await client_.find_deployment(event->deployment_id);
   if (!confirmed) {
     result = "unavailable";
-    co_return HttpResponse::error(503, core::ErrorCode::unavailable,
-                                  fmt::format("cannot confirm deployment {} with Railway now; retry later",
-                                              event->deployment_id));
+    co_return HttpResponse::error(
+        503, core::ErrorCode::unavailable,
+        fmt::format("cannot confirm deployment {} with Railway now; retry later", event->deployment_id));
   }
   // Railway answered, and what it says settles the event: no such deployment, or one elsewhere.
   std::string ignored;
@@ -201,8 +201,8 @@ asio::awaitable<HttpResponse> RailwayStaging::handle_webhook(HttpRequest& req, s
   poke();
   result = deployment.commit_hash ? "accepted" : "recorded_without_commit";
   if (!deployment.commit_hash)
-    co_return HttpResponse::json(202, {{"status", "recorded_without_commit"},
-                                       {"reason", "the deployment's metadata has no commit hash"}});
+    co_return HttpResponse::json(
+        202, {{"status", "recorded_without_commit"}, {"reason", "the deployment's metadata has no commit hash"}});
   co_return HttpResponse::json(200, {{"status", "accepted"}});
 }
 

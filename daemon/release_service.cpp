@@ -49,10 +49,10 @@ asio::awaitable<core::Result<std::optional<core::Release>>> ReleaseService::subm
   if (!pending->result) co_return core::fail(core::ErrorCode::internal, "the event was not decided");
   core::Result<Applied>& applied = *pending->result;
   if (!applied) {
-    metrics_.event(name, applied.error().code == core::ErrorCode::unavailable ||
-                                 applied.error().code == core::ErrorCode::internal
-                             ? "error"
-                             : "refused");
+    metrics_.event(
+        name, applied.error().code == core::ErrorCode::unavailable || applied.error().code == core::ErrorCode::internal
+                  ? "error"
+                  : "refused");
     co_return std::unexpected(applied.error());
   }
   metrics_.event(name, "accepted");
@@ -153,7 +153,8 @@ void ReleaseService::decide_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     world_.next_seq = saved_next_seq;
     state_counts_ = saved_counts;
     const auto code = opened.error().code;
-    if (code == core::ErrorCode::unavailable || code == core::ErrorCode::not_leader || code == core::ErrorCode::internal) {
+    if (code == core::ErrorCode::unavailable || code == core::ErrorCode::not_leader ||
+        code == core::ErrorCode::internal) {
       // The database or the lead is gone: no event of the batch can be recorded now.
       for (auto& a : accepted) a.pending->result = std::unexpected(opened.error());
       return;

@@ -14,10 +14,10 @@ class ServiceNotifier {
  public:
   explicit ServiceNotifier(boost::asio::io_context& io);
 
-  void ready(std::string_view status);      // READY=1 with a STATUS= line
-  void reloading();                         // RELOADING=1; follow with ready() or status()
-  void stopping();                          // STOPPING=1; also ends the watchdog heartbeat
-  void status(std::string_view status);     // STATUS= only
+  void ready(std::string_view status);   // READY=1 with a STATUS= line
+  void reloading();                      // RELOADING=1; follow with ready() or status()
+  void stopping();                       // STOPPING=1; also ends the watchdog heartbeat
+  void status(std::string_view status);  // STATUS= only
 
   // When the manager asked for a watchdog (WATCHDOG_USEC), pings WATCHDOG=1 at half its interval from a
   // timer on the io thread: a wedged io thread stops the pings and the manager restarts us. Io thread only.

@@ -20,14 +20,19 @@ void StagingSmoke::run(const core::Sha& sha) {
 
 asio::awaitable<void> StagingSmoke::probe(core::Sha sha) {
   try {
-    log(LogLevel::info, "running staging smoke probes", {{"sha", sha.str()}, {"suite", suite_}, {"probes", probes_.size()}});
+    log(LogLevel::info, "running staging smoke probes",
+        {{"sha", sha.str()}, {"suite", suite_}, {"probes", probes_.size()}});
     const adapters::ProbeReport report = co_await adapters::run_probes(http_, probes_);
     if (!stopping_) {
       core::Event event = core::SmokeResultReported{sha, suite_, report.passed(), "promoterd", report.summary()};
       auto r = co_await releases_.submit(std::move(event));
       log(report.passed() ? LogLevel::info : LogLevel::warn, "staging smoke probes finished",
-          {{"sha", sha.str()}, {"suite", suite_}, {"passed", report.passed()}, {"detail", report.summary()},
-           {"recorded", r.has_value()}, {"error", r ? "" : r.error().message}});
+          {{"sha", sha.str()},
+           {"suite", suite_},
+           {"passed", report.passed()},
+           {"detail", report.summary()},
+           {"recorded", r.has_value()},
+           {"error", r ? "" : r.error().message}});
     }
   } catch (const std::exception& e) {
     log(LogLevel::error, "staging smoke probes failed unexpectedly", {{"sha", sha.str()}, {"error", e.what()}});

@@ -18,11 +18,16 @@ HttpResponse no_leader(std::string message) {
 
 std::optional<adapters::HttpMethod> method_of(http::verb verb) {
   switch (verb) {
-    case http::verb::post: return adapters::HttpMethod::post;
-    case http::verb::put: return adapters::HttpMethod::put;
-    case http::verb::patch: return adapters::HttpMethod::patch;
-    case http::verb::delete_: return adapters::HttpMethod::delete_;
-    default: return std::nullopt;
+    case http::verb::post:
+      return adapters::HttpMethod::post;
+    case http::verb::put:
+      return adapters::HttpMethod::put;
+    case http::verb::patch:
+      return adapters::HttpMethod::patch;
+    case http::verb::delete_:
+      return adapters::HttpMethod::delete_;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -42,9 +47,10 @@ boost::asio::awaitable<std::optional<HttpResponse>> WriteForwarder::operator()(H
   }
   if (leader->advertise_url.empty()) {
     metrics_.write_forwarded("no_leader");
-    co_return no_leader(fmt::format("this instance ({}) is a standby and the leader ({}) advertises no URL to forward "
-                                    "writes to; send them to the leader, or set [server] advertise_url there",
-                                    leadership_.instance(), leader->holder));
+    co_return no_leader(
+        fmt::format("this instance ({}) is a standby and the leader ({}) advertises no URL to forward "
+                    "writes to; send them to the leader, or set [server] advertise_url there",
+                    leadership_.instance(), leader->holder));
   }
   const auto method = method_of(request.method);
   if (!method) co_return HttpResponse::error(405, "method_not_allowed", "this method cannot be forwarded");
@@ -71,7 +77,8 @@ boost::asio::awaitable<std::optional<HttpResponse>> WriteForwarder::operator()(H
   response.body = std::move(answer->body);
   if (auto it = answer->headers.find("content-type"); it != answer->headers.end()) response.content_type = it->second;
   for (const char* name : {"x-promoter-served-by", "retry-after", "www-authenticate", "allow"})
-    if (auto it = answer->headers.find(name); it != answer->headers.end()) response.headers.emplace_back(name, it->second);
+    if (auto it = answer->headers.find(name); it != answer->headers.end())
+      response.headers.emplace_back(name, it->second);
   co_return response;
 }
 

@@ -17,8 +17,8 @@
 
 namespace promoter::ports {
 
-using core::Result;
 using core::PromotionId;
+using core::Result;
 
 struct StepRecord {
   core::PlanStep step;

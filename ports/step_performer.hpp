@@ -18,7 +18,7 @@ struct StepContext {
   core::PromotionId promotion_id;
   core::Sha sha;
   core::PlanStep step;
-  std::string idempotency_key;  // carried into the world so find_done can recognise the effect
+  std::string idempotency_key;                // carried into the world so find_done can recognise the effect
   std::optional<core::Timestamp> started_at;  // when the step was (last) marked started
   std::string progress;                       // what note() recorded before a crash, for find_done
   // Records progress durably before the side effect waits (e.g. the id of the deployment it started).

@@ -59,17 +59,16 @@ core::Result<ApiResponse> ApiClient::post_json(std::string_view target, std::str
 core::Result<ApiResponse> ApiClient::request(Method method, std::string_view target,
                                              std::optional<std::string_view> json_body) const {
   asio::io_context ioc;
-  adapters::HttpClient client(ioc.get_executor(),
-                              adapters::HttpClientOptions{
-                                  .ca_file = options_.ca_file,
-                                  .connect_timeout = options_.timeout,
-                                  .request_timeout = options_.timeout,
-                                  .max_response_bytes = options_.max_response_bytes,
-                                  .retry = {.max_attempts = 1},
-                                  .jitter = {},
-                                  .sleeper = {},
-                                  .user_agent = "promotectl/" PROMOTER_VERSION,
-                              });
+  adapters::HttpClient client(ioc.get_executor(), adapters::HttpClientOptions{
+                                                      .ca_file = options_.ca_file,
+                                                      .connect_timeout = options_.timeout,
+                                                      .request_timeout = options_.timeout,
+                                                      .max_response_bytes = options_.max_response_bytes,
+                                                      .retry = {.max_attempts = 1},
+                                                      .jitter = {},
+                                                      .sleeper = {},
+                                                      .user_agent = "promotectl/" PROMOTER_VERSION,
+                                                  });
 
   adapters::HttpRequestSpec spec;
   spec.method = method == Method::post ? adapters::HttpMethod::post : adapters::HttpMethod::get;
@@ -92,8 +91,9 @@ core::Result<ApiResponse> ApiClient::request(Method method, std::string_view tar
                                             fmt::format("request to {} failed unexpectedly: {}", base_url_, e.what()));
                      }
                    } else if (!result) {
-                     outcome = core::fail(core::ErrorCode::unavailable,
-                                          fmt::format("could not reach promoterd at {}: {}", base_url_, result.error().message));
+                     outcome = core::fail(
+                         core::ErrorCode::unavailable,
+                         fmt::format("could not reach promoterd at {}: {}", base_url_, result.error().message));
                    } else {
                      outcome = ApiResponse{result->status, std::move(result->body)};
                    }

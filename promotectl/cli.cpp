@@ -194,14 +194,16 @@ void print_release(std::ostream& out, const json& release) {
   print_section(out, "Smoke results", smoke, "none");
 
   Table approvals({"BY", "AT", "REASON"});
-  for (const auto& a : member(release, "approvals")) approvals.add_row({text(a, "by"), when(a, "at"), text(a, "reason")});
+  for (const auto& a : member(release, "approvals"))
+    approvals.add_row({text(a, "by"), when(a, "at"), text(a, "reason")});
   print_section(out, "Approvals", approvals, "none");
 }
 
 std::string active_promotion_text(const json& active) {
   std::string line = fmt::format("{} for {}: {}", text(active, "id"), text(active, "sha"), text(active, "state"));
   if (const json& abort = member(active, "abort"); abort.is_object())
-    line += fmt::format("; abort requested by {} at {}: {}", text(abort, "by"), when(abort, "at"), text(abort, "reason"));
+    line +=
+        fmt::format("; abort requested by {} at {}: {}", text(abort, "by"), when(abort, "at"), text(abort, "reason"));
   return line;
 }
 
@@ -218,8 +220,8 @@ void print_promotion(std::ostream& out, const json& promotion) {
   if (!member(promotion, "error").is_null()) fields.emplace_back("error", text(promotion, "error"));
   const json& abort = member(promotion, "abort");
   if (abort.is_object())
-    fields.emplace_back("abort", fmt::format("requested by {} at {}: {}", text(abort, "by"), when(abort, "at"),
-                                             text(abort, "reason")));
+    fields.emplace_back(
+        "abort", fmt::format("requested by {} at {}: {}", text(abort, "by"), when(abort, "at"), text(abort, "reason")));
   print_fields(out, fields);
 
   Table steps({"#", "STEP", "STATE", "DURATION", "DETAIL"});
@@ -271,15 +273,16 @@ class Invocation {
     if (auto sha = core::Sha::parse(value)) return sha->str();
     auto prefix = core::Sha::parse_prefix(value);
     if (!prefix)
-      return std::unexpected(usage_error(
-          fmt::format("'{}' is not a commit SHA: {}", printable(value), prefix.error().message)));
+      return std::unexpected(
+          usage_error(fmt::format("'{}' is not a commit SHA: {}", printable(value), prefix.error().message)));
     auto answer = get(fmt::format("/v1/releases?sha_prefix={}&limit={}", *prefix, max_sha_candidates));
     if (!answer) return std::unexpected(answer.error());
     const json& found = member(*answer, "releases");
     if (!found.is_array() || found.empty()) {
-      err_ << fmt::format("error: no release matches SHA prefix '{}'\n"
-                          "Run 'promotectl releases' to see the releases promoterd knows.\n",
-                          *prefix);
+      err_ << fmt::format(
+          "error: no release matches SHA prefix '{}'\n"
+          "Run 'promotectl releases' to see the releases promoterd knows.\n",
+          *prefix);
       return std::unexpected(cli_exit_failure);
     }
     if (found.size() == 1) {
@@ -337,14 +340,15 @@ class Invocation {
       std::ostringstream content;
       if (file) content << file.rdbuf();
       if (!file)
-        return std::unexpected(usage_error(fmt::format("cannot read the token file {}: {}", *path, std::strerror(errno))));
+        return std::unexpected(
+            usage_error(fmt::format("cannot read the token file {}: {}", *path, std::strerror(errno))));
       token = content.str();
       auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
       while (!token.empty() && blank(token.back())) token.pop_back();
       while (!token.empty() && blank(token.front())) token.erase(0, 1);
       if (!plausible_token(token))
-        return std::unexpected(usage_error(fmt::format(
-            "the token file {} must hold one token of printable characters and nothing else", *path)));
+        return std::unexpected(usage_error(
+            fmt::format("the token file {} must hold one token of printable characters and nothing else", *path)));
     } else if (env_.promoter_token) {
       token = *env_.promoter_token;
       if (!plausible_token(token))
@@ -381,8 +385,8 @@ class Invocation {
   void report_error_answer(int status, const json& answer, std::string_view raw) {
     const json& error = member(answer, "error");
     if (error.is_object())
-      err_ << fmt::format("error: {}: {} (HTTP {})\n", printable(text(error, "code")), printable(text(error, "message")),
-                          status);
+      err_ << fmt::format("error: {}: {} (HTTP {})\n", printable(text(error, "code")),
+                          printable(text(error, "message")), status);
     else
       err_ << fmt::format("error: HTTP {} without an error body: {}\n", status, printable(raw.substr(0, 200)));
     if (status == 401) err_ << "Check the token in PROMOTER_TOKEN or --token-file.\n";
@@ -427,8 +431,8 @@ int run_status(Invocation& inv) {
   const json& leader = member(leadership, "leader");
   std::string leader_text = "none yet";
   if (leader.is_object()) {
-    leader_text = fmt::format("{} (epoch {}, since {})", printable(text(leader, "instance")),
-                              text(leadership, "epoch"), when(leader, "since"));
+    leader_text = fmt::format("{} (epoch {}, since {})", printable(text(leader, "instance")), text(leadership, "epoch"),
+                              when(leader, "since"));
     if (text(leadership, "role") != "leader")
       leader_text += fmt::format("; answered by standby {}", printable(text(leadership, "instance")));
   }
@@ -475,7 +479,7 @@ int run_releases(Invocation& inv) {
       inv, "/v1/releases" + *limit, "releases",
       Table({"SHA", "STATE", "SOAK", "SMOKE", "APPROVAL", "AUTHOR", "FIRST SEEN"}),
       [](const json& r) -> std::vector<std::string> {
-        return {short_sha(r, "sha"), text(r, "state"), gate_cell(r, "soak"), gate_cell(r, "smoke"),
+        return {short_sha(r, "sha"),      text(r, "state"),  gate_cell(r, "soak"),    gate_cell(r, "smoke"),
                 gate_cell(r, "approval"), text(r, "author"), when(r, "first_seen_at")};
       },
       "No releases yet: none has reached staging.");
@@ -530,19 +534,22 @@ int run_smoke(Invocation& inv) {
   if (!sha) return sha.error();
   auto suite = inv.option("--suite");
   if (!suite || suite->empty()) return inv.usage_error("smoke needs --suite NAME");
-  if (inv.has("--passed") == inv.has("--failed")) return inv.usage_error("smoke needs exactly one of --passed or --failed");
+  if (inv.has("--passed") == inv.has("--failed"))
+    return inv.usage_error("smoke needs exactly one of --passed or --failed");
   bool passed = inv.has("--passed");
   json body{{"suite", *suite}, {"passed", passed}};
   if (auto details = inv.option("--details")) body["details"] = *details;
-  return print_changed_release(inv, inv.post(fmt::format("/v1/releases/{}/smoke-results", *sha), body),
-                               fmt::format("Recorded smoke suite {} {} for {}.", *suite, passed ? "passed" : "failed", *sha));
+  return print_changed_release(
+      inv, inv.post(fmt::format("/v1/releases/{}/smoke-results", *sha), body),
+      fmt::format("Recorded smoke suite {} {} for {}.", *suite, passed ? "passed" : "failed", *sha));
 }
 
 int run_promotion(Invocation& inv) {
   const std::string& id = inv.positionals[0];
   // The id becomes a path segment: keep it to characters that need no escaping and cannot climb ("..").
-  bool valid = !id.empty() && id.size() <= 64 &&
-               std::ranges::all_of(id, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; });
+  bool valid = !id.empty() && id.size() <= 64 && std::ranges::all_of(id, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
   if (!valid) return inv.usage_error(fmt::format("'{}' is not a promotion id (e.g. 7)", printable(id)));
   auto promotion = inv.get("/v1/promotions/" + id);
   if (!promotion) return promotion.error();
@@ -558,8 +565,13 @@ int run_promotions(Invocation& inv) {
       inv, "/v1/promotions" + *limit, "promotions",
       Table({"ID", "SHA", "STATE", "HOTFIX", "CREATED", "FINISHED", "ERROR"}),
       [](const json& p) -> std::vector<std::string> {
-        return {text(p, "id"), short_sha(p, "sha"), text(p, "state"), text(p, "hotfix"), when(p, "created_at"),
-                when(p, "finished_at"), member(p, "error").is_null() ? "" : text(p, "error")};
+        return {text(p, "id"),
+                short_sha(p, "sha"),
+                text(p, "state"),
+                text(p, "hotfix"),
+                when(p, "created_at"),
+                when(p, "finished_at"),
+                member(p, "error").is_null() ? "" : text(p, "error")};
       },
       "No promotions yet.");
 }
@@ -576,8 +588,8 @@ int run_audit(Invocation& inv) {
   return print_listing(
       inv, "/v1/audit" + query + *limit, "entries", Table({"ID", "AT", "ACTOR", "ACTION", "SHA", "DETAIL"}),
       [](const json& e) -> std::vector<std::string> {
-        return {text(e, "id"), when(e, "at"), text(e, "actor"), text(e, "action"), short_sha(e, "sha"),
-                text(e, "detail")};
+        return {text(e, "id"),     when(e, "at"),       text(e, "actor"),
+                text(e, "action"), short_sha(e, "sha"), text(e, "detail")};
       },
       "No audit entries.");
 }
@@ -595,7 +607,8 @@ int run_hotfix(Invocation& inv) {
   if (inv.print_json_instead(*answer)) return cli_exit_ok;
   inv.out() << fmt::format("Hotfix of {} recorded: soak waived. Obligations opened:\n", *sha);
   Table table({"ID", "KIND", "DUE"});
-  for (const auto& o : member(*answer, "obligations")) table.add_row({text(o, "id"), text(o, "kind"), when(o, "due_at")});
+  for (const auto& o : member(*answer, "obligations"))
+    table.add_row({text(o, "id"), text(o, "kind"), when(o, "due_at")});
   table.print(inv.out());
   inv.out() << '\n';
   print_release(inv.out(), member(*answer, "release"));
@@ -603,8 +616,13 @@ int run_hotfix(Invocation& inv) {
 }
 
 std::vector<std::string> obligation_row(const json& o) {
-  return {text(o, "id"), text(o, "kind"), short_sha(o, "sha"), text(o, "state"), when(o, "due_at"),
-          text(o, "opened_by"), member(o, "link").is_null() ? "" : text(o, "link")};
+  return {text(o, "id"),
+          text(o, "kind"),
+          short_sha(o, "sha"),
+          text(o, "state"),
+          when(o, "due_at"),
+          text(o, "opened_by"),
+          member(o, "link").is_null() ? "" : text(o, "link")};
 }
 
 int run_obligations(Invocation& inv) {
@@ -627,10 +645,11 @@ int run_abort(Invocation& inv) {
   auto answer = inv.post(fmt::format("/v1/promotions/{}/abort", id), {{"reason", *reason}});
   if (!answer) return answer.error();
   if (inv.print_json_instead(*answer)) return cli_exit_ok;
-  inv.out() << fmt::format("Abort of promotion {} requested by {}. It stops before its next step that could change "
-                           "production; a step already running is not cut short (a Fly rollout stops after the "
-                           "machine it is rolling). Follow it with: promotectl promotion {}\n\n",
-                           id, text(member(*answer, "abort"), "by"), id);
+  inv.out() << fmt::format(
+      "Abort of promotion {} requested by {}. It stops before its next step that could change "
+      "production; a step already running is not cut short (a Fly rollout stops after the "
+      "machine it is rolling). Follow it with: promotectl promotion {}\n\n",
+      id, text(member(*answer, "abort"), "by"), id);
   print_promotion(inv.out(), *answer);
   return cli_exit_ok;
 }
@@ -671,8 +690,7 @@ constexpr std::array commands{
     Command{"smoke", "smoke SHA --suite NAME (--passed | --failed) [--details TEXT]",
             "record a smoke suite's result (role ci or operator)", 1, smoke_options, run_smoke},
     Command{"promotion", "promotion ID", "one promotion and its steps", 1, no_options, run_promotion},
-    Command{"promotions", "promotions [--limit N]", "recent promotions, newest first", 0, limit_option,
-            run_promotions},
+    Command{"promotions", "promotions [--limit N]", "recent promotions, newest first", 0, limit_option, run_promotions},
     Command{"abort", "abort ID --reason TEXT",
             "stop a running promotion before its next step that could change production (role operator)", 1,
             reason_option, run_abort},
@@ -760,12 +778,11 @@ int run_cli(std::span<const std::string> args, const CliEnv& env, std::ostream& 
     const OptionSpec* spec = find_option(global_options, name);
     if (spec == nullptr && command != nullptr) spec = find_option(command->options, name);
     if (spec == nullptr) {
-      bool some_command_has_it = std::ranges::any_of(
-          commands, [&](const Command& c) { return find_option(c.options, name) != nullptr; });
-      std::string message =
-          command != nullptr     ? fmt::format("{} has no option '{}'", command->name, printable(name))
-          : some_command_has_it ? fmt::format("{} belongs after the command it is for", name)
-                                : fmt::format("unknown option '{}'", printable(name));
+      bool some_command_has_it =
+          std::ranges::any_of(commands, [&](const Command& c) { return find_option(c.options, name) != nullptr; });
+      std::string message = command != nullptr    ? fmt::format("{} has no option '{}'", command->name, printable(name))
+                            : some_command_has_it ? fmt::format("{} belongs after the command it is for", name)
+                                                  : fmt::format("unknown option '{}'", printable(name));
       return general_usage_error(err, message);
     }
     if (options.contains(name)) return general_usage_error(err, fmt::format("{} given twice", name));

@@ -30,11 +30,13 @@ void warn_colliding_git_authors(const TomlReader& r, const toml::array& tokens, 
       auto [it, fresh] = seen.emplace(core::normalise_identity(author), Seen{author, token.identity});
       if (fresh || (it->second.identity == token.identity && it->second.spelling == author)) continue;
       const toml::node* where = authors && k < authors->size() ? authors->get(k) : nullptr;
-      c.warnings.push_back(r.at(where, fmt::format(
-          "warning: auth.tokens.git_authors \"{}\" (identity {}) and \"{}\" (identity {}) are the same commit "
-          "author once case, width and surrounding space are ignored; an approval by either identity is refused "
-          "for releases by that author",
-          author, token.identity, it->second.spelling, it->second.identity)));
+      c.warnings.push_back(r.at(
+          where,
+          fmt::format(
+              "warning: auth.tokens.git_authors \"{}\" (identity {}) and \"{}\" (identity {}) are the same commit "
+              "author once case, width and surrounding space are ignored; an approval by either identity is refused "
+              "for releases by that author",
+              author, token.identity, it->second.spelling, it->second.identity)));
     }
   }
 }
@@ -54,8 +56,9 @@ void read_auth_section(const TomlReader& r, const toml::table& root, Config& c) 
         if (!t) r.error(&node, "each [[auth.tokens]] entry must be a table");
         r.only(*t, "auth.tokens", {"identity", "role", "token_env", "token_file", "git_authors"});
         if (t->get("token"))
-          r.error(t->get("token"), "auth.tokens.token is not accepted: secrets never live in the config file; use "
-                                 "token_env or token_file");
+          r.error(t->get("token"),
+                  "auth.tokens.token is not accepted: secrets never live in the config file; use "
+                  "token_env or token_file");
         TokenConfig tc;
         tc.identity = r.required_string(*t, &node, "identity", "auth.tokens.identity");
         if (!identities.insert(tc.identity).second)

@@ -17,8 +17,8 @@ Config read_config(const TomlReader& r, const toml::table& root) {
   Config c;
   c.path = r.path();
   r.only(root, "",
-       {"environment", "server", "database", "policy", "services", "migrations", "simulation", "auth", "railway",
-        "fly", "smoke", "hotfix", "notifications"});
+         {"environment", "server", "database", "policy", "services", "migrations", "simulation", "auth", "railway",
+          "fly", "smoke", "hotfix", "notifications"});
   if (auto v = r.string(root, "environment", "environment")) c.environment = *v;
   read_server_section(r, root, c);
   read_database_section(r, root, c);
@@ -58,8 +58,8 @@ std::expected<Config, std::string> load_config_text(std::string_view text, const
     }
     return config;
   } catch (const toml::parse_error& e) {
-    return std::unexpected(fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column,
-                                       e.description()));
+    return std::unexpected(
+        fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column, e.description()));
   } catch (const ConfigError& e) {
     return std::unexpected(e.message);
   }
@@ -76,8 +76,8 @@ std::expected<std::vector<TokenEntry>, std::string> resolve_tokens(const Config&
     if (!t.token_env.empty()) {
       auto v = env(t.token_env);
       if (!v || v->empty())
-        return std::unexpected(fmt::format("{}: token of '{}': environment variable {} is not set", c.path, t.identity,
-                                           t.token_env));
+        return std::unexpected(
+            fmt::format("{}: token of '{}': environment variable {} is not set", c.path, t.identity, t.token_env));
       token = *v;
     } else {
       std::ifstream f(t.token_file);
@@ -89,8 +89,8 @@ std::expected<std::vector<TokenEntry>, std::string> resolve_tokens(const Config&
         return std::unexpected(fmt::format("{}: token of '{}': {} is empty", c.path, t.identity, t.token_file));
     }
     if (token.size() < 16)
-      return std::unexpected(fmt::format("{}: token of '{}' is shorter than 16 characters; use a long random token",
-                                         c.path, t.identity));
+      return std::unexpected(
+          fmt::format("{}: token of '{}' is shorter than 16 characters; use a long random token", c.path, t.identity));
     out.push_back(TokenEntry{t.identity, t.role, std::move(token), t.git_authors});
   }
   return out;

@@ -36,8 +36,8 @@ struct ProductionTarget {
 // Fly.io's Machines API, for Fly production targets and Fly migrations.
 struct FlyConfig {
   std::string endpoint = "https://api.machines.dev/v1";
-  std::string token_env = "FLY_API_TOKEN";  // "Bearer <token>", "FlyV1 <macaroon>" or a bare token
-  std::string ca_file;                      // extra CA bundle to trust (tests); empty: the system's
+  std::string token_env = "FLY_API_TOKEN";                   // "Bearer <token>", "FlyV1 <macaroon>" or a bare token
+  std::string ca_file;                                       // extra CA bundle to trust (tests); empty: the system's
   core::Duration poll_interval = std::chrono::seconds{2};    // while waiting for checks to pass
   core::Duration lease_ttl = std::chrono::minutes{2};        // per machine, while it is updated
   core::Duration lease_wait = std::chrono::minutes{3};       // a lease held by someone else: wait, then fail (> ttl)
@@ -56,10 +56,10 @@ struct ProbeConfig {
 };
 
 struct SmokeConfig {
-  std::string suite = "probes";       // the smoke suite the staging probes report under
-  std::vector<ProbeConfig> staging;   // run when a release goes live on staging
+  std::string suite = "probes";         // the smoke suite the staging probes report under
+  std::vector<ProbeConfig> staging;     // run when a release goes live on staging
   std::vector<ProbeConfig> production;  // the promotion's verify step, after the last service
-  std::string ca_file;                // extra CA bundle to trust (tests); empty: the system's
+  std::string ca_file;                  // extra CA bundle to trust (tests); empty: the system's
 };
 
 // Railway's API, for staging tracking and Railway production targets.
@@ -70,8 +70,8 @@ struct RailwayConfig {
   std::string ca_file;                 // extra CA bundle to trust (tests); empty: the system's
   std::string webhook_secret_env;      // the secret in /webhooks/railway/{secret}; empty: no webhook route
   core::Duration reconcile_interval = std::chrono::seconds{60};
-  core::Duration poll_interval = std::chrono::seconds{5};      // while a production deployment builds
-  core::Duration deploy_timeout = std::chrono::minutes{20};    // a production deployment must be live by then
+  core::Duration poll_interval = std::chrono::seconds{5};    // while a production deployment builds
+  core::Duration deploy_timeout = std::chrono::minutes{20};  // a production deployment must be live by then
   // Requests per hour this process may send with the Railway token (every client of the token shares it);
   // Railway allows 100 (Free), 1,000 (Hobby) or 10,000 (Pro) per hour.
   int requests_per_hour = 1000;
@@ -90,7 +90,7 @@ struct MigrationsConfig {
   // on the release's image, as flyctl runs a release_command.
   std::string provider = "simulated";
   std::vector<std::string> command{"pnpm", "db:migrate"};
-  std::string workdir = ".";                          // local
+  std::string workdir = ".";  // local
   core::Duration timeout = std::chrono::minutes{10};
   std::vector<std::string> pass_env{"PATH", "HOME"};  // local: names passed through; nothing else is inherited
   std::string database_url_env;  // local: the production database URL, handed to the command as DATABASE_URL
@@ -100,17 +100,17 @@ struct MigrationsConfig {
 };
 
 struct SimulationConfig {
-  std::string record_file;             // where simulated side effects are recorded (survives restarts)
-  core::Duration step_delay{0};        // makes simulated steps take time, for the demo
+  std::string record_file;              // where simulated side effects are recorded (survives restarts)
+  core::Duration step_delay{0};         // makes simulated steps take time, for the demo
   std::vector<std::string> fail_steps;  // step names that fail, e.g. "migrate", "deploy:api"
 };
 
 // Chat notifications through a Slack-compatible incoming webhook.
 struct NotificationsConfig {
   std::string slack_webhook_url_env = "PROMOTER_SLACK_WEBHOOK_URL";  // the URL is a secret: env only
-  std::vector<std::string> kinds;  // Notify kinds to send, e.g. "promotion.failed"; empty: every kind
-  std::string ca_file;             // extra CA bundle to trust (tests); empty: the system's
-  int max_attempts = 5;            // per message; then it is dropped with an error log
+  std::vector<std::string> kinds;                    // Notify kinds to send, e.g. "promotion.failed"; empty: every kind
+  std::string ca_file;                               // extra CA bundle to trust (tests); empty: the system's
+  int max_attempts = 5;                              // per message; then it is dropped with an error log
   core::Duration backoff = std::chrono::seconds{1};  // before the first retry; doubles per retry
 
   bool wants(std::string_view kind) const;

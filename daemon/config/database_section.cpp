@@ -15,7 +15,8 @@ namespace promoter::daemon {
 void read_database_section(const TomlReader& r, const toml::table& root, Config& c) {
   if (const auto* db = r.table(root, "database", "[database]")) {
     r.only(*db, "database", {"url_env", "max_connections"});
-    if (db->get("url")) r.error(db->get("url"), "database.url is not accepted: name an environment variable in url_env");
+    if (db->get("url"))
+      r.error(db->get("url"), "database.url is not accepted: name an environment variable in url_env");
     if (auto v = r.string(*db, "url_env", "database.url_env")) c.database_url_env = *v;
     if (auto v = r.integer(*db, "max_connections", "database.max_connections", 1, 64)) c.database_max_connections = *v;
   }

@@ -15,8 +15,8 @@ namespace promoter::daemon {
 void read_fly_section(const TomlReader& r, const toml::table& root, Config& c) {
   if (const auto* fl = r.table(root, "fly", "[fly]")) {
     r.only(*fl, "fly",
-         {"endpoint", "token_env", "ca_file", "poll_interval", "lease_ttl", "lease_wait", "machine_timeout",
-          "requests_per_hour"});
+           {"endpoint", "token_env", "ca_file", "poll_interval", "lease_ttl", "lease_wait", "machine_timeout",
+            "requests_per_hour"});
     FlyConfig f;
     if (auto v = r.string(*fl, "endpoint", "fly.endpoint")) f.endpoint = *v;
     if (!f.endpoint.starts_with("https://") && !f.endpoint.starts_with("http://"))

@@ -15,13 +15,13 @@ namespace promoter::daemon {
 void read_migrations_section(const TomlReader& r, const toml::table& root, Config& c) {
   if (const auto* m = r.table(root, "migrations", "[migrations]")) {
     r.only(*m, "migrations",
-         {"enabled", "provider", "command", "workdir", "timeout", "pass_env", "database_url_env", "app", "image",
-          "region"});
+           {"enabled", "provider", "command", "workdir", "timeout", "pass_env", "database_url_env", "app", "image",
+            "region"});
     if (auto v = r.boolean(*m, "enabled", "migrations.enabled")) c.migrations.enabled = *v;
     if (auto v = r.string(*m, "provider", "migrations.provider")) c.migrations.provider = *v;
     if (c.migrations.provider != "simulated" && c.migrations.provider != "local" && c.migrations.provider != "fly")
       r.error(m->get("provider"), fmt::format("migrations.provider = \"{}\": use \"local\", \"fly\" or \"simulated\"",
-                                            c.migrations.provider));
+                                              c.migrations.provider));
     if (auto v = r.strings(*m, "command", "migrations.command")) {
       if (v->empty() || v->front().empty()) r.error(m->get("command"), "migrations.command must name a program");
       c.migrations.command = *v;
@@ -41,7 +41,8 @@ void read_migrations_section(const TomlReader& r, const toml::table& root, Confi
   c.policy.run_migrations = c.migrations.enabled;
   bool uses_fly = c.migrations.enabled && c.migrations.provider == "fly";
   for (const auto& s : c.services) uses_fly = uses_fly || s.production.provider == "fly";
-  if (uses_fly && !c.fly) r.error(nullptr, "a production target or the migrations use Fly: add a [fly] section (token_env, ...)");
+  if (uses_fly && !c.fly)
+    r.error(nullptr, "a production target or the migrations use Fly: add a [fly] section (token_env, ...)");
 }
 
 }  // namespace promoter::daemon

@@ -15,9 +15,9 @@ namespace promoter::daemon {
 const toml::table& read_policy_section(const TomlReader& r, const toml::table& root, Config& c) {
   const auto* policy = r.table(root, "policy", "[policy]");
   if (!policy) r.error(nullptr, "[policy] is required (soak, require_smoke, required_smoke_suites)");
-  r.only(*policy, "policy",
-       {"soak", "allow_short_soak", "require_smoke", "required_smoke_suites", "approvals_required",
-        "approval_rules"});
+  r.only(
+      *policy, "policy",
+      {"soak", "allow_short_soak", "require_smoke", "required_smoke_suites", "approvals_required", "approval_rules"});
   if (auto v = r.duration(*policy, "soak", "policy.soak")) c.policy.soak = *v;
   if (auto v = r.boolean(*policy, "allow_short_soak", "policy.allow_short_soak")) c.policy.allow_short_soak = *v;
   if (auto v = r.boolean(*policy, "require_smoke", "policy.require_smoke")) c.policy.require_smoke = *v;
@@ -26,68 +26,68 @@ const toml::table& read_policy_section(const TomlReader& r, const toml::table& r
   if (auto v = r.integer(*policy, "approvals_required", "policy.approvals_required", 1, 10))
     c.policy.approvals_required = static_cast<int>(*v);
   if (c.policy.short_soak() && !c.policy.allow_short_soak)
-    r.error(policy->get("soak"), fmt::format("policy.soak = \"{}\" is below the policy floor of {}; set "
-                                           "policy.allow_short_soak = true only for demos and tests",
-                                           core::format_duration(c.policy.soak),
-                                           core::format_duration(core::soak_floor)));
+    r.error(policy->get("soak"),
+            fmt::format("policy.soak = \"{}\" is below the policy floor of {}; set "
+                        "policy.allow_short_soak = true only for demos and tests",
+                        core::format_duration(c.policy.soak), core::format_duration(core::soak_floor)));
   if (c.policy.require_smoke && c.policy.required_smoke_suites.empty())
     r.error(policy->get("require_smoke") ? policy->get("require_smoke") : policy,
-          "policy.require_smoke = true needs at least one suite in policy.required_smoke_suites");
+            "policy.require_smoke = true needs at least one suite in policy.required_smoke_suites");
   return *policy;
 }
 
 // [[policy.approval_rules]]: services = [...], approvals_required = N.
 void read_approval_rules(const TomlReader& r, const toml::node& node, const std::set<std::string>& services,
                          core::Policy& p) {
-    const toml::array* rules = node.as_array();
-    if (!rules) r.error(&node, "policy.approval_rules must be an array of tables ([[policy.approval_rules]])");
-    for (const auto& entry : *rules) {
-      const toml::table* t = entry.as_table();
-      if (!t) r.error(&entry, "each [[policy.approval_rules]] entry must be a table");
-      r.only(*t, "policy.approval_rules", {"services", "approvals_required"});
-      core::ApprovalRule rule;
-      auto names = r.strings(*t, "services", "policy.approval_rules.services");
-      if (!names || names->empty()) r.error(&entry, "policy.approval_rules.services must name at least one service");
-      for (const auto& name : *names)
-        if (!services.contains(name))
-          r.error(t->get("services"), fmt::format("policy.approval_rules.services names '{}', which is not a "
+  const toml::array* rules = node.as_array();
+  if (!rules) r.error(&node, "policy.approval_rules must be an array of tables ([[policy.approval_rules]])");
+  for (const auto& entry : *rules) {
+    const toml::table* t = entry.as_table();
+    if (!t) r.error(&entry, "each [[policy.approval_rules]] entry must be a table");
+    r.only(*t, "policy.approval_rules", {"services", "approvals_required"});
+    core::ApprovalRule rule;
+    auto names = r.strings(*t, "services", "policy.approval_rules.services");
+    if (!names || names->empty()) r.error(&entry, "policy.approval_rules.services must name at least one service");
+    for (const auto& name : *names)
+      if (!services.contains(name))
+        r.error(t->get("services"), fmt::format("policy.approval_rules.services names '{}', which is not a "
                                                 "configured service",
                                                 name));
-      rule.services = *names;
-      auto required = r.integer(*t, "approvals_required", "policy.approval_rules.approvals_required", 1, 10);
-      if (!required) r.error(&entry, "policy.approval_rules.approvals_required is required");
-      rule.approvals_required = static_cast<int>(*required);
-      p.approval_rules.push_back(std::move(rule));
-    }
+    rule.services = *names;
+    auto required = r.integer(*t, "approvals_required", "policy.approval_rules.approvals_required", 1, 10);
+    if (!required) r.error(&entry, "policy.approval_rules.approvals_required is required");
+    rule.approvals_required = static_cast<int>(*required);
+    p.approval_rules.push_back(std::move(rule));
   }
+}
 
 // [hotfix]: the emergency path's smoke requirement and obligation due times.
 void read_hotfix_table(const TomlReader& r, const toml::table& t, core::HotfixPolicy& h) {
-    r.only(t, "hotfix", {"require_smoke", "review_backfill_business_days", "incident_report_within", "holidays"});
-    if (auto v = r.boolean(t, "require_smoke", "hotfix.require_smoke")) h.require_smoke = *v;
-    if (auto v = r.integer(t, "review_backfill_business_days", "hotfix.review_backfill_business_days", 1, 30))
-      h.review_backfill_business_days = static_cast<int>(*v);
-    if (auto v = r.duration(t, "incident_report_within", "hotfix.incident_report_within")) {
-      if (*v < std::chrono::hours{1} || *v > std::chrono::days{30})
-        r.error(t.get("incident_report_within"), "hotfix.incident_report_within must be between 1h and 30 days");
-      h.incident_report_within = *v;
-    }
-    if (const toml::node* holidays = t.get("holidays")) {
-      const toml::array* list = holidays->as_array();
-      if (!list) r.error(holidays, "hotfix.holidays must be an array of dates like \"2026-12-25\"");
-      for (const auto& day : *list) {
-        const auto* text = day.as_string();
-        unsigned y = 0, m = 0, d = 0;
-        char tail = 0;
-        const bool parsed = text && std::sscanf(text->get().c_str(), "%4u-%2u-%2u%c", &y, &m, &d, &tail) == 3 &&
-                            text->get().size() == 10;
-        const std::chrono::year_month_day ymd{std::chrono::year(static_cast<int>(y)), std::chrono::month(m),
-                                              std::chrono::day(d)};
-        if (!parsed || !ymd.ok())
-          r.error(&day, "hotfix.holidays entries must be dates like \"2026-12-25\" (UTC calendar days)");
-        h.holidays.insert(std::chrono::sys_days{ymd});
-      }
+  r.only(t, "hotfix", {"require_smoke", "review_backfill_business_days", "incident_report_within", "holidays"});
+  if (auto v = r.boolean(t, "require_smoke", "hotfix.require_smoke")) h.require_smoke = *v;
+  if (auto v = r.integer(t, "review_backfill_business_days", "hotfix.review_backfill_business_days", 1, 30))
+    h.review_backfill_business_days = static_cast<int>(*v);
+  if (auto v = r.duration(t, "incident_report_within", "hotfix.incident_report_within")) {
+    if (*v < std::chrono::hours{1} || *v > std::chrono::days{30})
+      r.error(t.get("incident_report_within"), "hotfix.incident_report_within must be between 1h and 30 days");
+    h.incident_report_within = *v;
+  }
+  if (const toml::node* holidays = t.get("holidays")) {
+    const toml::array* list = holidays->as_array();
+    if (!list) r.error(holidays, "hotfix.holidays must be an array of dates like \"2026-12-25\"");
+    for (const auto& day : *list) {
+      const auto* text = day.as_string();
+      unsigned y = 0, m = 0, d = 0;
+      char tail = 0;
+      const bool parsed =
+          text && std::sscanf(text->get().c_str(), "%4u-%2u-%2u%c", &y, &m, &d, &tail) == 3 && text->get().size() == 10;
+      const std::chrono::year_month_day ymd{std::chrono::year(static_cast<int>(y)), std::chrono::month(m),
+                                            std::chrono::day(d)};
+      if (!parsed || !ymd.ok())
+        r.error(&day, "hotfix.holidays entries must be dates like \"2026-12-25\" (UTC calendar days)");
+      h.holidays.insert(std::chrono::sys_days{ymd});
     }
   }
+}
 
 }  // namespace promoter::daemon

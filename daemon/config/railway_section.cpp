@@ -15,8 +15,8 @@ namespace promoter::daemon {
 void read_railway_section(const TomlReader& r, const toml::table& root, Config& c) {
   if (const auto* rw = r.table(root, "railway", "[railway]")) {
     r.only(*rw, "railway",
-         {"endpoint", "token_env", "token_kind", "ca_file", "webhook_secret_env", "reconcile_interval",
-          "poll_interval", "deploy_timeout", "requests_per_hour"});
+           {"endpoint", "token_env", "token_kind", "ca_file", "webhook_secret_env", "reconcile_interval",
+            "poll_interval", "deploy_timeout", "requests_per_hour"});
     RailwayConfig railway;
     if (auto v = r.string(*rw, "endpoint", "railway.endpoint")) railway.endpoint = *v;
     if (!railway.endpoint.starts_with("https://") && !railway.endpoint.starts_with("http://"))

@@ -14,9 +14,9 @@ namespace promoter::daemon {
 // [server]: where to listen, how this instance is reached and named, connection limits.
 void read_server_section(const TomlReader& r, const toml::table& root, Config& c) {
   if (const auto* server = r.table(root, "server", "[server]")) {
-    r.only(*server, "server",
-         {"listen", "advertise_url", "instance_name", "max_connections", "max_connections_per_peer",
-          "header_timeout"});
+    r.only(
+        *server, "server",
+        {"listen", "advertise_url", "instance_name", "max_connections", "max_connections_per_peer", "header_timeout"});
     if (auto v = r.integer(*server, "max_connections", "server.max_connections", 1, 100000))
       c.max_connections = static_cast<std::size_t>(*v);
     if (auto v = r.integer(*server, "max_connections_per_peer", "server.max_connections_per_peer", 1, 100000))
@@ -25,15 +25,15 @@ void read_server_section(const TomlReader& r, const toml::table& root, Config& c
       c.max_connections_per_peer = std::min(c.max_connections_per_peer, c.max_connections);
     if (c.max_connections_per_peer > c.max_connections)
       r.error(server->get("max_connections_per_peer"),
-            fmt::format("server.max_connections_per_peer = {} is above server.max_connections = {}; one address "
-                        "would be allowed more than every address together",
-                        c.max_connections_per_peer, c.max_connections));
+              fmt::format("server.max_connections_per_peer = {} is above server.max_connections = {}; one address "
+                          "would be allowed more than every address together",
+                          c.max_connections_per_peer, c.max_connections));
     if (auto v = r.duration(*server, "header_timeout", "server.header_timeout")) {
       if (*v < std::chrono::milliseconds(100) || *v > std::chrono::minutes(5))
         r.error(server->get("header_timeout"),
-              fmt::format("server.header_timeout = \"{}\" must be between 100ms and 5m: how long a connection may "
-                          "take to send a complete request header",
-                          core::format_duration(*v)));
+                fmt::format("server.header_timeout = \"{}\" must be between 100ms and 5m: how long a connection may "
+                            "take to send a complete request header",
+                            core::format_duration(*v)));
       c.header_timeout = *v;
     }
     if (auto url = r.string(*server, "advertise_url", "server.advertise_url")) {
@@ -41,18 +41,19 @@ void read_server_section(const TomlReader& r, const toml::table& root, Config& c
       while (trimmed.ends_with('/')) trimmed.pop_back();
       const auto scheme_end = trimmed.find("://");
       const bool http = trimmed.starts_with("http://") || trimmed.starts_with("https://");
-      if (!http || trimmed.size() <= scheme_end + 3 || trimmed.find_first_of("/?#", scheme_end + 3) != std::string::npos)
+      if (!http || trimmed.size() <= scheme_end + 3 ||
+          trimmed.find_first_of("/?#", scheme_end + 3) != std::string::npos)
         r.error(server->get("advertise_url"),
-              fmt::format("server.advertise_url = \"{}\" must be http[s]://HOST[:PORT] with no path: where other "
-                          "instances reach this one",
-                          *url));
+                fmt::format("server.advertise_url = \"{}\" must be http[s]://HOST[:PORT] with no path: where other "
+                            "instances reach this one",
+                            *url));
       c.advertise_url = trimmed;
     }
     if (auto name = r.string(*server, "instance_name", "server.instance_name")) {
       const bool printable = std::all_of(name->begin(), name->end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
       if (name->empty() || name->size() > 63 || !printable)
         r.error(server->get("instance_name"),
-              fmt::format("server.instance_name must be 1 to 63 printable ASCII characters without spaces"));
+                fmt::format("server.instance_name must be 1 to 63 printable ASCII characters without spaces"));
       c.instance_name = *name;
     }
     if (auto listen = r.string(*server, "listen", "server.listen")) {
@@ -65,10 +66,11 @@ void read_server_section(const TomlReader& r, const toml::table& root, Config& c
         }
       }
       if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535)
-        r.error(server->get("listen"), fmt::format("server.listen = \"{}\" must be HOST:PORT, e.g. \"127.0.0.1:8080\"",
-                                                 *listen));
+        r.error(server->get("listen"),
+                fmt::format("server.listen = \"{}\" must be HOST:PORT, e.g. \"127.0.0.1:8080\"", *listen));
       c.listen_host = listen->substr(0, colon);
-      if (c.listen_host.size() > 2 && c.listen_host.front() == '[') c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
+      if (c.listen_host.size() > 2 && c.listen_host.front() == '[')
+        c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
       c.listen_port = static_cast<std::uint16_t>(port);
     }
   }

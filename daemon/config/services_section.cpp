@@ -25,7 +25,8 @@ std::set<std::string> read_services_section(const TomlReader& r, const toml::tab
     r.only(*s, "services", {"name", "restart_order", "staging", "production"});
     ServiceConfig svc;
     svc.name = r.required_string(*s, &node, "name", "services.name");
-    if (!names.insert(svc.name).second) r.error(s->get("name"), fmt::format("service '{}' is configured twice", svc.name));
+    if (!names.insert(svc.name).second)
+      r.error(s->get("name"), fmt::format("service '{}' is configured twice", svc.name));
     auto order = r.integer(*s, "restart_order", "services.restart_order", 1, 100000);
     if (!order) r.error(&node, fmt::format("service '{}' needs restart_order (1 restarts first)", svc.name));
     if (!orders.insert(*order).second)
@@ -36,7 +37,7 @@ std::set<std::string> read_services_section(const TomlReader& r, const toml::tab
       if (auto v = r.string(*st, "provider", "services.staging.provider")) svc.staging.provider = *v;
       if (svc.staging.provider != "generic" && svc.staging.provider != "railway")
         r.error(st->get("provider"), fmt::format("services.staging.provider = \"{}\": use \"railway\" or \"generic\"",
-                                               svc.staging.provider));
+                                                 svc.staging.provider));
       if (svc.staging.provider == "railway") {
         svc.staging.project_id = r.required_string(*st, st, "project_id", "services.staging.project_id");
         svc.staging.environment_id = r.required_string(*st, st, "environment_id", "services.staging.environment_id");
@@ -45,7 +46,7 @@ std::set<std::string> read_services_section(const TomlReader& r, const toml::tab
     }
     if (const auto* pr = r.table(*s, "production", "services.production")) {
       r.only(*pr, "services.production",
-           {"provider", "project_id", "environment_id", "service_id", "app", "image", "process_group"});
+             {"provider", "project_id", "environment_id", "service_id", "app", "image", "process_group"});
       if (auto v = r.string(*pr, "provider", "services.production.provider")) svc.production.provider = *v;
       if (svc.production.provider == "railway") {
         svc.production.project_id = r.required_string(*pr, pr, "project_id", "services.production.project_id");
@@ -58,8 +59,8 @@ std::set<std::string> read_services_section(const TomlReader& r, const toml::tab
         svc.production.process_group = r.string(*pr, "process_group", "services.production.process_group").value_or("");
       } else if (svc.production.provider != "simulated") {
         r.error(pr->get("provider"),
-              fmt::format("services.production.provider = \"{}\": use \"railway\", \"fly\" or \"simulated\"",
-                          svc.production.provider));
+                fmt::format("services.production.provider = \"{}\": use \"railway\", \"fly\" or \"simulated\"",
+                            svc.production.provider));
       }
     }
     c.services.push_back(std::move(svc));

@@ -44,8 +44,8 @@ class TomlReader {
   void only(const toml::table& table, std::string_view where, std::initializer_list<std::string_view> allowed) const {
     for (const auto& [key, value] : table) {
       if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end())
-        error(&value, fmt::format("unknown key '{}{}' (allowed here: {})", where.empty() ? "" : std::string(where) + ".",
-                                  key.str(), fmt::join(allowed, ", ")));
+        error(&value, fmt::format("unknown key '{}{}' (allowed here: {})",
+                                  where.empty() ? "" : std::string(where) + ".", key.str(), fmt::join(allowed, ", ")));
     }
   }
 

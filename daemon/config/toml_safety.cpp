@@ -9,8 +9,8 @@ namespace promoter::daemon {
 namespace {
 
 // toml++ 3.3 (Debian 12) reaches __builtin_unreachable(), undefined behaviour, when it asks whether a
-// character in U+00A1..U+0499, U+2C5E..U+3057 (but U+3000) or U+FB26..U+FEFE is whitespace (marzer/tomlplusplus#190 and #295, fixed
-// upstream by #305; found by tests/fuzz/fuzz_config). It asks outside strings and comments, where such a
+// character in U+00A1..U+0499, U+2C5E..U+3057 (but U+3000) or U+FB26..U+FEFE is whitespace (marzer/tomlplusplus#190 and
+// #295, fixed upstream by #305; found by tests/fuzz/fuzz_config). It asks outside strings and comments, where such a
 // character is an error anyway, and after a backslash in a """string""". unsafe_for_toml finds both
 // before toml++ reads the text.
 bool trips_toml_whitespace_check(char32_t c) {
@@ -102,8 +102,10 @@ std::optional<std::string> unsafe_for_toml(std::string_view text, std::string_vi
         }
         break;
       case In::basic:
-        if (ch == '\\') ++i;  // skips the escaped character
-        else if (ch == '"' || ch == '\n') in = In::code;
+        if (ch == '\\')
+          ++i;  // skips the escaped character
+        else if (ch == '"' || ch == '\n')
+          in = In::code;
         break;
       case In::literal:
         if (ch == '\'' || ch == '\n') in = In::code;

@@ -19,15 +19,27 @@ using nlohmann::json;
 HttpResponse error_response(const core::Error& e) {
   unsigned status = 500;
   switch (e.code) {
-    case core::ErrorCode::invalid_argument: status = 400; break;
-    case core::ErrorCode::not_found: status = 404; break;
+    case core::ErrorCode::invalid_argument:
+      status = 400;
+      break;
+    case core::ErrorCode::not_found:
+      status = 404;
+      break;
     case core::ErrorCode::conflict:
     case core::ErrorCode::failed_precondition:
-    case core::ErrorCode::aborted: status = 409; break;
-    case core::ErrorCode::forbidden: status = 403; break;
+    case core::ErrorCode::aborted:
+      status = 409;
+      break;
+    case core::ErrorCode::forbidden:
+      status = 403;
+      break;
     case core::ErrorCode::unavailable:
-    case core::ErrorCode::not_leader: status = 503; break;
-    case core::ErrorCode::internal: status = 500; break;
+    case core::ErrorCode::not_leader:
+      status = 503;
+      break;
+    case core::ErrorCode::internal:
+      status = 500;
+      break;
   }
   // The client gets the sentence; the driver's own words (constraint names, libpq's text) only the log.
   if (!e.detail.empty())
@@ -180,7 +192,9 @@ class Api {
         if (!p) co_return error_response(p.error());
         if (*p) {
           active_id = id;
-          active = {{"id", core::to_string(id)}, {"sha", (*p)->sha}, {"state", to_string(PromotionState::running)},
+          active = {{"id", core::to_string(id)},
+                    {"sha", (*p)->sha},
+                    {"state", to_string(PromotionState::running)},
                     {"abort", nullptr}};
         }
       }
@@ -197,9 +211,10 @@ class Api {
     }
     json warnings = json::array();
     if (policy.short_soak())
-      warnings.push_back(fmt::format("SHORT SOAK MODE: policy.soak = {} is below the policy floor of {} "
-                                     "(allow_short_soak = true); for demos and tests only",
-                                     core::format_duration(policy.soak), core::format_duration(core::soak_floor)));
+      warnings.push_back(
+          fmt::format("SHORT SOAK MODE: policy.soak = {} is below the policy floor of {} "
+                      "(allow_short_soak = true); for demos and tests only",
+                      core::format_duration(policy.soak), core::format_duration(core::soak_floor)));
     const auto now = ctx_.releases.clock().now();
     ObligationCounts obligations;
     if (ctx_.leadership.role() == NodeRole::leader) {
@@ -218,14 +233,13 @@ class Api {
     body["obligations"] = {{"open", obligations.open}, {"overdue", obligations.overdue}, {"overdue_items", overdue}};
     body["version"] = ctx_.version;
     const auto& leader = ctx_.leadership.leader();
-    body["leadership"] = {
-        {"role", to_string(ctx_.leadership.role())},
-        {"instance", ctx_.leadership.instance()},
-        {"epoch", leader ? json(leader->epoch) : json(nullptr)},
-        {"leader", leader ? json{{"instance", leader->holder},
-                                 {"advertise_url", leader->advertise_url},
-                                 {"since", core::format_timestamp(leader->acquired_at)}}
-                          : json(nullptr)}};
+    body["leadership"] = {{"role", to_string(ctx_.leadership.role())},
+                          {"instance", ctx_.leadership.instance()},
+                          {"epoch", leader ? json(leader->epoch) : json(nullptr)},
+                          {"leader", leader ? json{{"instance", leader->holder},
+                                                   {"advertise_url", leader->advertise_url},
+                                                   {"since", core::format_timestamp(leader->acquired_at)}}
+                                            : json(nullptr)}};
     body["environment"] = ctx_.config.environment;
     body["short_soak"] = policy.short_soak();
     body["warnings"] = warnings;
@@ -239,12 +253,13 @@ class Api {
                         {"incident_report_within_seconds",
                          std::chrono::duration<double>(policy.hotfix.incident_report_within).count()}}},
                       {"services", policy.services}};
-    body["production"] = *production ? json{{"sha", (*production)->sha},
-                                            {"promoted_at", core::format_timestamp((*production)->promoted_at)},
-                                            {"promotion_id", (*production)->promotion_id
-                                                                 ? json(core::to_string(*(*production)->promotion_id))
-                                                                 : json(nullptr)}}
-                                     : json(nullptr);
+    body["production"] =
+        *production
+            ? json{{"sha", (*production)->sha},
+                   {"promoted_at", core::format_timestamp((*production)->promoted_at)},
+                   {"promotion_id",
+                    (*production)->promotion_id ? json(core::to_string(*(*production)->promotion_id)) : json(nullptr)}}
+            : json(nullptr);
     co_return HttpResponse::json(200, body);
   }
 
@@ -358,9 +373,9 @@ class Api {
     if (parsed == core::DeployStatus::unknown)
       log(LogLevel::warn, "unknown staging deployment status; treated as not live",
           {{"status", body->status}, {"service", body->service}, {"sha", body->sha.str()}});
-    core::Event event = core::StagingDeploymentObserved{body->sha,    body->service,    body->deployment_id, parsed,
-                                                        body->author, body->created_at, req.principal->identity,
-                                                        std::move(body->ancestors)};
+    core::Event event = core::StagingDeploymentObserved{
+        body->sha,    body->service,    body->deployment_id,     parsed,
+        body->author, body->created_at, req.principal->identity, std::move(body->ancestors)};
     auto r = co_await ctx_.releases.submit(std::move(event));
     co_return answer(r);
   }

@@ -48,8 +48,7 @@ core::Result<std::string> text_field(const json& j, std::string_view name, bool 
   if (v.size() > max) return bad(fmt::format("field '{}' is longer than {} characters", name, max));
   // NUL would be cut off by PostgreSQL; control, invisible and bidirectional characters would make the
   // text display as something else in promotectl's tables and the audit trail.
-  if (auto why = core::unsafe_text(v, kind))
-    return bad(fmt::format("field '{}' {}", name, *why));
+  if (auto why = core::unsafe_text(v, kind)) return bad(fmt::format("field '{}' {}", name, *why));
   return v;
 }
 
@@ -127,7 +126,7 @@ core::Result<StagingDeploymentRequest> parse_staging_deployment_request(std::str
     }
   }
   return StagingDeploymentRequest{std::move(*service), std::move(*sha), std::move(*deployment), std::move(*status),
-                                  std::move(*author),  created,          std::move(ancestors)};
+                                  std::move(*author),  created,         std::move(ancestors)};
 }
 
 core::Result<std::string> url_field(const json& j, std::string_view name) {

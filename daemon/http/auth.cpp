@@ -11,8 +11,7 @@ namespace promoter::daemon {
 TokenDigest TokenRegistry::digest(std::string_view token) {
   TokenDigest out{};
   unsigned int length = 0;
-  if (EVP_Digest(token.data(), token.size(), out.data(), &length, EVP_sha256(), nullptr) != 1 ||
-      length != out.size()) {
+  if (EVP_Digest(token.data(), token.size(), out.data(), &length, EVP_sha256(), nullptr) != 1 || length != out.size()) {
     throw std::runtime_error("OpenSSL could not compute SHA-256; check the OpenSSL installation");
   }
   return out;
@@ -25,8 +24,8 @@ std::vector<StoredToken> TokenRegistry::hash_all(std::vector<TokenEntry> entries
     // An empty token would otherwise be a valid digest that a header-less request could never
     // present anyway; dropping it keeps authenticate() simple.
     if (!entry.token.empty()) {
-      stored.push_back(StoredToken{std::move(entry.identity), entry.role, std::move(entry.git_authors),
-                                   digest(entry.token)});
+      stored.push_back(
+          StoredToken{std::move(entry.identity), entry.role, std::move(entry.git_authors), digest(entry.token)});
     }
     // Our copy of the plaintext is gone once the TokenEntry vector is freed, but freed memory keeps
     // its bytes; wipe them so they do not linger in the heap.

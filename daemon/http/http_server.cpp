@@ -48,8 +48,8 @@ std::string_view method_text(http::verb method) { return to_std(http::to_string(
 
 // Structured log line on stderr; the daemon's logger may replace this later.
 void log_error(std::string_view message) {
-  const auto line = nlohmann::json{{"level", "error"}, {"msg", message}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const auto line = nlohmann::json{{"level", "error"}, {"msg", message}}.dump(-1, ' ', false,
+                                                                              nlohmann::json::error_handler_t::replace);
   std::fprintf(stderr, "%s\n", line.c_str());
 }
 
@@ -127,18 +127,24 @@ std::string_view path_of(std::string_view target) { return target.substr(0, targ
 
 std::string_view to_string(ConnectionRefusal refusal) {
   switch (refusal) {
-    case ConnectionRefusal::max_connections: return "max_connections";
-    case ConnectionRefusal::per_peer: return "per_peer";
-    case ConnectionRefusal::header_timeout: return "header_timeout";
+    case ConnectionRefusal::max_connections:
+      return "max_connections";
+    case ConnectionRefusal::per_peer:
+      return "per_peer";
+    case ConnectionRefusal::header_timeout:
+      return "header_timeout";
   }
   return "max_connections";
 }
 
 std::string_view to_string(AuthRefusal refusal) {
   switch (refusal) {
-    case AuthRefusal::missing_token: return "missing_token";
-    case AuthRefusal::invalid_token: return "invalid_token";
-    case AuthRefusal::forbidden: return "forbidden";
+    case AuthRefusal::missing_token:
+      return "missing_token";
+    case AuthRefusal::invalid_token:
+      return "invalid_token";
+    case AuthRefusal::forbidden:
+      return "forbidden";
   }
   return "forbidden";
 }
@@ -199,9 +205,13 @@ struct HttpServer::Impl {
     Connection* connection_;
   };
 
-  Impl(asio::io_context& ioc, const Router& router, const TokenRegistry& tokens, ServerLimits limits,
-       ServerHooks hooks)
-      : ioc(ioc), router(router), tokens(tokens), limits(limits), hooks(std::move(hooks)), acceptor(ioc),
+  Impl(asio::io_context& ioc, const Router& router, const TokenRegistry& tokens, ServerLimits limits, ServerHooks hooks)
+      : ioc(ioc),
+        router(router),
+        tokens(tokens),
+        limits(limits),
+        hooks(std::move(hooks)),
+        acceptor(ioc),
         backoff(ioc) {}
 
   asio::io_context& ioc;
@@ -214,7 +224,7 @@ struct HttpServer::Impl {
   unsigned short bound_port = 0;
   bool stopping = false;
   std::unordered_set<Connection*> open;  // every connection whose coroutine runs
-  std::size_t general = 0;                // connections held per Slot
+  std::size_t general = 0;               // connections held per Slot
   std::size_t reserved = 0;
   std::size_t refusing = 0;
   std::unordered_map<std::string, std::size_t> per_peer;  // general and reserve connections by address
@@ -342,8 +352,8 @@ struct HttpServer::Impl {
       connection.phase = Phase::waiting;
       connection.stream.expires_after(limits.header_timeout);
       if (buffer.size() == 0) {
-        const std::size_t n = co_await connection.stream.async_read_some(
-            buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
+        const std::size_t n = co_await connection.stream.async_read_some(buffer.prepare(4096),
+                                                                         asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
           // A keep-alive connection idle between requests is simply closed, not counted as refused.
           if (ec == beast::error::timeout && first) self->refused(ConnectionRefusal::header_timeout);
@@ -360,7 +370,7 @@ struct HttpServer::Impl {
       parser.body_limit(limits.max_body_bytes);
 
       std::optional<HttpResponse> early;  // an answer given without reading the rest; closes the connection
-      bool refusal = false;  // answered like a connection refused at a limit: no on_request
+      bool refusal = false;               // answered like a connection refused at a limit: no on_request
       co_await http::async_read_header(connection.stream, buffer, parser,
                                        asio::redirect_error(asio::use_awaitable, ec));
       if (!ec) connection.stream.expires_after(limits.read_timeout);  // the body's own deadline
@@ -374,8 +384,8 @@ struct HttpServer::Impl {
         early = self->too_many_connections();
         refusal = true;
       } else if (parser.get().target().size() > limits.max_target_bytes) {
-        early = HttpResponse::error(
-            414, "uri_too_long", "request target exceeds " + std::to_string(limits.max_target_bytes) + " bytes");
+        early = HttpResponse::error(414, "uri_too_long",
+                                    "request target exceeds " + std::to_string(limits.max_target_bytes) + " bytes");
       } else if (!parser.is_done()) {
         // curl and others wait for this before sending a large body.
         if (iequals(to_std(parser.get()[http::field::expect]), "100-continue")) {
@@ -396,7 +406,7 @@ struct HttpServer::Impl {
         connection.phase = Phase::busy;
         if (!refusal)
           call_hook(self->hooks.on_request, "on_request", method_text(method), unmatched_route, early->status,
-                  std::chrono::duration<double>(Clock::now() - started).count());
+                    std::chrono::duration<double>(Clock::now() - started).count());
         co_await self->write_response(connection, std::move(*early), version, false);
         break;
       }
@@ -504,9 +514,8 @@ struct HttpServer::Impl {
     message.version(version);
     message.result(response.status);
     for (const auto& [name, value] : hooks.response_headers) {
-      const bool set_by_handler = std::any_of(response.headers.begin(), response.headers.end(), [&](const auto& h) {
-        return iequals(h.first, name);
-      });
+      const bool set_by_handler = std::any_of(response.headers.begin(), response.headers.end(),
+                                              [&](const auto& h) { return iequals(h.first, name); });
       if (!set_by_handler) response.headers.emplace_back(name, value);
     }
     for (const auto& [name, value] : response.headers) {
@@ -561,8 +570,8 @@ HttpServer::HttpServer(asio::io_context& ioc, const Router& router, const TokenR
 HttpServer::~HttpServer() { stop(); }
 
 core::Result<void> HttpServer::listen(const std::string& host, unsigned short port) {
-  const std::string address = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                              std::to_string(port);
+  const std::string address =
+      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   auto fail = [&](const beast::error_code& ec) {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
@@ -572,8 +581,8 @@ core::Result<void> HttpServer::listen(const std::string& host, unsigned short po
   beast::error_code ec;
   tcp::resolver resolver(impl_->ioc);
   // Runs before the io_context serves anything, so a blocking lookup is acceptable here.
-  auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service,
-                                  ec);
+  auto results =
+      resolver.resolve(host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
   if (ec) return fail(ec);
   if (results.empty())
     return core::fail(core::ErrorCode::unavailable, "cannot listen on " + address + ": host has no address");

@@ -23,9 +23,9 @@
 namespace promoter::daemon {
 
 struct ServerLimits {
-  std::size_t max_body_bytes = 1 << 20;      // larger → 413 payload_too_large
-  std::size_t max_header_bytes = 8 * 1024;   // request line + headers; larger → 431 headers_too_large
-  std::size_t max_target_bytes = 2048;       // larger → 414 uri_too_long
+  std::size_t max_body_bytes = 1 << 20;     // larger → 413 payload_too_large
+  std::size_t max_header_bytes = 8 * 1024;  // request line + headers; larger → 431 headers_too_large
+  std::size_t max_target_bytes = 2048;      // larger → 414 uri_too_long
   // From a connection's accept, or from the end of its previous response, until a request's whole header
   // has arrived; then the connection is closed. So neither a silent or slow client nor an idle keep-alive
   // connection holds a slot for longer.

@@ -23,9 +23,12 @@ enum class Role { viewer, ci, operator_ };
 
 constexpr std::string_view to_string(Role role) {
   switch (role) {
-    case Role::viewer: return "viewer";
-    case Role::ci: return "ci";
-    case Role::operator_: return "operator";
+    case Role::viewer:
+      return "viewer";
+    case Role::ci:
+      return "ci";
+    case Role::operator_:
+      return "operator";
   }
   return "unknown";
 }
@@ -39,25 +42,25 @@ constexpr std::optional<Role> parse_role(std::string_view text) {
 
 // Who made a request, as established by their bearer token.
 struct Principal {
-  std::string identity;                  // e.g. "alice", "ci-bot"; what approvals and the audit trail name
+  std::string identity;  // e.g. "alice", "ci-bot"; what approvals and the audit trail name
   Role role = Role::viewer;
   std::vector<std::string> git_authors;  // commit authors this identity is, for the no-self-approval rule
 };
 
 struct HttpRequest {
   boost::beast::http::verb method = boost::beast::http::verb::unknown;
-  std::string target;                          // raw target, as sent
-  std::string path;                            // percent-decoded path, without the query
-  std::map<std::string, std::string> query;    // decoded query parameters ('+' is a space)
-  std::map<std::string, std::string> params;   // route parameters, e.g. {"sha": "..."}
+  std::string target;                         // raw target, as sent
+  std::string path;                           // percent-decoded path, without the query
+  std::map<std::string, std::string> query;   // decoded query parameters ('+' is a space)
+  std::map<std::string, std::string> params;  // route parameters, e.g. {"sha": "..."}
   std::string body;
-  std::string route;                           // the matched pattern, e.g. "/v1/releases/{sha}" (a bounded metrics label)
-  std::optional<Principal> principal;          // set when the route needs auth and the token was valid
-  std::string remote;                          // peer IP address
+  std::string route;                   // the matched pattern, e.g. "/v1/releases/{sha}" (a bounded metrics label)
+  std::optional<Principal> principal;  // set when the route needs auth and the token was valid
+  std::string remote;                  // peer IP address
   // Kept only so that a standby can hand the request to the leader as it came; never logged.
-  std::string authorization;                   // the Authorization header as sent
-  std::string content_type;                    // the Content-Type header as sent
-  bool forwarded = false;                      // another promoterd forwarded it here (X-Promoter-Forwarded)
+  std::string authorization;  // the Authorization header as sent
+  std::string content_type;   // the Content-Type header as sent
+  bool forwarded = false;     // another promoterd forwarded it here (X-Promoter-Forwarded)
 };
 
 struct HttpResponse {

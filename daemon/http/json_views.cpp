@@ -32,29 +32,31 @@ nlohmann::json release_json(const core::Release& r, const core::Policy& policy, 
                      {"details", s.details}});
   nlohmann::json approvals = nlohmann::json::array();
   for (const auto& a : r.approvals) approvals.push_back(verdict_json(a));
-  return {{"sha", r.sha.str()},
-          {"author", r.author},
-          {"state", core::to_string(r.state)},
-          {"state_reason", core::state_reason_at(r, policy, now)},  // a soaking release's counts time: as of now
-          {"first_seen_at", core::format_timestamp(r.first_seen_at)},
-          {"live_at", ts_or_null(r.live_at)},
-          {"gates", {{"soak", gate_json(gates.soak)}, {"smoke", gate_json(gates.smoke)}, {"approval", gate_json(gates.approval)}}},
-          {"ready", gates.all_ok()},
-          {"soak",
-           {{"started_at", ts_or_null(r.soak_started_at)},
-            {"deadline", ts_or_null(gates.soak_deadline)},
-            {"resets", r.soak_resets}}},
-          {"deployments", deployments},
-          {"smoke_results", smoke},
-          {"approvals", approvals},
-          {"rejection", r.rejection ? verdict_json(*r.rejection) : nlohmann::json(nullptr)},
-          {"hotfix", r.hotfix ? nlohmann::json{{"by", r.hotfix->by},
-                                               {"at", core::format_timestamp(r.hotfix->at)},
-                                               {"reason", r.hotfix->reason},
-                                               {"incident_url", r.hotfix->incident_url}}
-                              : nlohmann::json(nullptr)},
-          {"required_approvals", core::required_approvals(r, policy)},
-          {"promotion_id", r.promotion_id ? nlohmann::json(core::to_string(*r.promotion_id)) : nlohmann::json(nullptr)}};
+  return {
+      {"sha", r.sha.str()},
+      {"author", r.author},
+      {"state", core::to_string(r.state)},
+      {"state_reason", core::state_reason_at(r, policy, now)},  // a soaking release's counts time: as of now
+      {"first_seen_at", core::format_timestamp(r.first_seen_at)},
+      {"live_at", ts_or_null(r.live_at)},
+      {"gates",
+       {{"soak", gate_json(gates.soak)}, {"smoke", gate_json(gates.smoke)}, {"approval", gate_json(gates.approval)}}},
+      {"ready", gates.all_ok()},
+      {"soak",
+       {{"started_at", ts_or_null(r.soak_started_at)},
+        {"deadline", ts_or_null(gates.soak_deadline)},
+        {"resets", r.soak_resets}}},
+      {"deployments", deployments},
+      {"smoke_results", smoke},
+      {"approvals", approvals},
+      {"rejection", r.rejection ? verdict_json(*r.rejection) : nlohmann::json(nullptr)},
+      {"hotfix", r.hotfix ? nlohmann::json{{"by", r.hotfix->by},
+                                           {"at", core::format_timestamp(r.hotfix->at)},
+                                           {"reason", r.hotfix->reason},
+                                           {"incident_url", r.hotfix->incident_url}}
+                          : nlohmann::json(nullptr)},
+      {"required_approvals", core::required_approvals(r, policy)},
+      {"promotion_id", r.promotion_id ? nlohmann::json(core::to_string(*r.promotion_id)) : nlohmann::json(nullptr)}};
 }
 
 nlohmann::json promotion_json(const PromotionRecord& p) {

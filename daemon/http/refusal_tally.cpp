@@ -9,7 +9,8 @@ namespace {
 
 core::Timestamp minute_of(core::Timestamp t) { return std::chrono::floor<std::chrono::minutes>(t); }
 
-void append(std::vector<RefusalCount>& out, std::map<std::tuple<std::string, std::string, std::string>, RefusalCount>& from) {
+void append(std::vector<RefusalCount>& out,
+            std::map<std::tuple<std::string, std::string, std::string>, RefusalCount>& from) {
   for (auto& [key, count] : from) out.push_back(std::move(count));
   from.clear();
 }
@@ -17,9 +18,9 @@ void append(std::vector<RefusalCount>& out, std::map<std::tuple<std::string, std
 }  // namespace
 
 core::AuditNote to_audit_note(const RefusalCount& c) {
-  std::string detail = fmt::format("{} refusal{} from {} on {}: {} between {} and {}", c.count, c.count == 1 ? "" : "s",
-                                   c.peer, c.route, c.reason, core::format_timestamp(c.first),
-                                   core::format_timestamp(c.last));
+  std::string detail =
+      fmt::format("{} refusal{} from {} on {}: {} between {} and {}", c.count, c.count == 1 ? "" : "s", c.peer, c.route,
+                  c.reason, core::format_timestamp(c.first), core::format_timestamp(c.last));
   if (c.delayed) detail += "; the database was unavailable then, so this was written once it was back";
   return core::AuditNote{"anonymous", "auth.unauthenticated", std::nullopt, std::move(detail)};
 }

@@ -80,8 +80,7 @@ void Router::add(http::verb method, std::string pattern, RouteAccess access, Han
   std::vector<Segment> segments;
   for (auto part : split_path(pattern)) {
     if (part.starts_with('{')) {
-      if (part.size() < 3 || !part.ends_with('}') ||
-          !std::all_of(part.begin() + 1, part.end() - 1, is_name_char)) {
+      if (part.size() < 3 || !part.ends_with('}') || !std::all_of(part.begin() + 1, part.end() - 1, is_name_char)) {
         fail("parameter segments look like {name} with name made of [A-Za-z0-9_]");
       }
       std::string name(part.substr(1, part.size() - 2));

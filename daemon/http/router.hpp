@@ -31,7 +31,7 @@ class Router {
   void add(boost::beast::http::verb method, std::string pattern, RouteAccess access, Handler handler);
 
   struct Match {
-    const Handler* handler;     // valid as long as the Router lives
+    const Handler* handler;  // valid as long as the Router lives
     const RouteAccess* access;
     std::string pattern;
     std::map<std::string, std::string> params;

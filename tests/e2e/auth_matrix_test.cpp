@@ -41,7 +41,8 @@ TEST_CASE("every route answers each caller with the exact status; refusals are a
   const char* port = std::getenv("PGPORT");
   env["PROMOTER_DATABASE_URL"] =
       password && port && *password
-          ? fmt::format("postgresql://{}:{}@localhost:{}/promoter_auth_matrix", std::getenv("PGUSER") ? std::getenv("PGUSER") : "postgres", password, port)
+          ? fmt::format("postgresql://{}:{}@localhost:{}/promoter_auth_matrix",
+                        std::getenv("PGUSER") ? std::getenv("PGUSER") : "postgres", password, port)
           : conninfo;
   const std::string toml = ConfigBuilder("30m").shared_tokens().service("api").toml();
   const auto dir = temp_dir("auth_matrix");
@@ -56,31 +57,51 @@ TEST_CASE("every route answers each caller with the exact status; refusals are a
       {"GET", "/v1/status", "/v1/status", nothing, {401, 401, 200, 200, 200}},
       {"GET", "/v1/releases", "/v1/releases", nothing, {401, 401, 200, 200, 200}},
       {"GET", "/v1/releases/{sha}", "/v1/releases/" + unknown_sha, nothing, {401, 401, 404, 404, 404}},
-      {"POST", "/v1/releases/{sha}/approve", "/v1/releases/" + unknown_sha + "/approve", json::object(),
+      {"POST",
+       "/v1/releases/{sha}/approve",
+       "/v1/releases/" + unknown_sha + "/approve",
+       json::object(),
        {401, 401, 403, 403, 404}},
-      {"POST", "/v1/releases/{sha}/reject", "/v1/releases/" + unknown_sha + "/reject", json{{"reason", "no"}},
+      {"POST",
+       "/v1/releases/{sha}/reject",
+       "/v1/releases/" + unknown_sha + "/reject",
+       json{{"reason", "no"}},
        {401, 401, 403, 403, 404}},
-      {"POST", "/v1/releases/{sha}/smoke-results", "/v1/releases/" + unknown_sha + "/smoke-results",
-       json{{"suite", "e2e"}, {"passed", true}}, {401, 401, 403, 404, 404}},
-      {"POST", "/v1/staging-deployments", "/v1/staging-deployments",
+      {"POST",
+       "/v1/releases/{sha}/smoke-results",
+       "/v1/releases/" + unknown_sha + "/smoke-results",
+       json{{"suite", "e2e"}, {"passed", true}},
+       {401, 401, 403, 404, 404}},
+      {"POST",
+       "/v1/staging-deployments",
+       "/v1/staging-deployments",
        json{{"service", "unconfigured"}, {"sha", unknown_sha}, {"deployment_id", "d"}, {"status", "SUCCESS"}},
        {401, 401, 403, 400, 400}},
       {"GET", "/v1/promotions", "/v1/promotions", nothing, {401, 401, 200, 200, 200}},
       {"GET", "/v1/promotions/{id}", "/v1/promotions/999", nothing, {401, 401, 404, 404, 404}},
-      {"POST", "/v1/promotions/{id}/abort", "/v1/promotions/999/abort", json{{"reason", "wrong build"}},
+      {"POST",
+       "/v1/promotions/{id}/abort",
+       "/v1/promotions/999/abort",
+       json{{"reason", "wrong build"}},
        {401, 401, 403, 403, 404}},
       {"GET", "/v1/audit", "/v1/audit", nothing, {401, 401, 200, 200, 200}},
-      {"POST", "/v1/hotfixes", "/v1/hotfixes",
+      {"POST",
+       "/v1/hotfixes",
+       "/v1/hotfixes",
        json{{"sha", unknown_sha}, {"reason", "outage"}, {"incident_url", "https://inc.example/1"}},
        {401, 401, 403, 403, 404}},
       {"GET", "/v1/obligations", "/v1/obligations", nothing, {401, 401, 200, 200, 200}},
-      {"POST", "/v1/obligations/{id}/close", "/v1/obligations/999/close", json{{"link", "https://review.example/1"}},
+      {"POST",
+       "/v1/obligations/{id}/close",
+       "/v1/obligations/999/close",
+       json{{"link", "https://review.example/1"}},
        {401, 401, 403, 403, 404}},
   };
   // The matrix covers exactly the routes this daemon serves (the Railway webhook, authenticated by the
   // secret in its path, is not served without [railway]; tests/e2e/railway_test covers it).
   std::string listed;
-  REQUIRE(run_program({PROMOTERD_BIN, "--config", (dir / "promoter.toml").string(), "--list-routes"}, env, listed) == 0);
+  REQUIRE(run_program({PROMOTERD_BIN, "--config", (dir / "promoter.toml").string(), "--list-routes"}, env, listed) ==
+          0);
   std::set<std::string> served, covered;
   std::istringstream lines(listed);
   for (std::string line; std::getline(lines, line);)

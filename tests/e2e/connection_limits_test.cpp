@@ -150,9 +150,9 @@ TEST_CASE("idle sockets at max_connections cannot take /healthz down; per-peer e
 
 TEST_CASE("a client that never finishes its request header, or never speaks, is closed after header_timeout") {
   const auto dir = temp_dir("header_timeout");
-  Daemon daemon(dir,
-                config_with(dir, {{"max_connections", 8}, {"max_connections_per_peer", 4}, {"header_timeout", "300ms"}}),
-                daemon_env("promoter_header_timeout"));
+  Daemon daemon(
+      dir, config_with(dir, {{"max_connections", 8}, {"max_connections_per_peer", 4}, {"header_timeout", "300ms"}}),
+      daemon_env("promoter_header_timeout"));
   daemon.start();
   const auto port = daemon.port();
 

@@ -50,7 +50,10 @@ void make_ready_for_promotion(const Daemon& d) {
   for (const char* status : {"BUILDING", "SUCCESS"})
     for (const char* s : {"worker", "api", "www"}) {
       auto r = d.post("/v1/staging-deployments",
-                      {{"service", s}, {"sha", sha1}, {"deployment_id", std::string("dep-") + s}, {"status", status},
+                      {{"service", s},
+                       {"sha", sha1},
+                       {"deployment_id", std::string("dep-") + s},
+                       {"status", status},
                        {"author", "alice-gh"}},
                       ci);
       REQUIRE_MESSAGE(r.status == 200, r.body);
@@ -206,7 +209,8 @@ TEST_CASE("SIGHUP reloads tokens from their files; a broken config is refused an
   const std::string refused = "configuration reload refused; the running configuration stays";
   REQUIRE(eventually([&] { return !last_line(daemon, refused).is_null(); }));
   const std::string why = last_line(daemon, refused)["error"];
-  CHECK_MESSAGE(std::regex_search(why, std::regex(R"(promoter\.toml:[0-9]+:[0-9]+: unknown key 'auth\.tokens\.colour')")), why);
+  CHECK_MESSAGE(
+      std::regex_search(why, std::regex(R"(promoter\.toml:[0-9]+:[0-9]+: unknown key 'auth\.tokens\.colour')")), why);
   CHECK(daemon.get("/v1/releases", token_b).status == 200);
   CHECK(daemon.get("/v1/releases", token_c).status == 401);
 
@@ -253,7 +257,8 @@ TEST_CASE("promoterd tells systemd READY, WATCHDOG, RELOADING and STOPPING over 
 }
 
 TEST_CASE("deploy/systemd/promoterd.service passes systemd-analyze verify") {
-  const std::filesystem::path unit = std::filesystem::path(PROMOTER_SOURCE_DIR) / "deploy" / "systemd" / "promoterd.service";
+  const std::filesystem::path unit =
+      std::filesystem::path(PROMOTER_SOURCE_DIR) / "deploy" / "systemd" / "promoterd.service";
   REQUIRE(std::filesystem::exists(unit));
   std::string out;
   if (run_program({"sh", "-c", "command -v systemd-analyze"}, {}, out) != 0) {

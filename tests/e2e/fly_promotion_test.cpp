@@ -84,23 +84,24 @@ struct World {
 
   std::string config() {
     ConfigBuilder builder("2s");
-    builder.table("railway", {{"endpoint", railway.call([&] { return railway.fake().url(); })},
-                              {"token_env", "RW_TOKEN"},
-                              {"reconcile_interval", "1s"}})
+    builder
+        .table("railway", {{"endpoint", railway.call([&] { return railway.fake().url(); })},
+                           {"token_env", "RW_TOKEN"},
+                           {"reconcile_interval", "1s"}})
         .table("fly", {{"endpoint", fly.call([&] { return fly.fake().url(); })},
                        {"token_env", "FLY_TOKEN"},
                        {"poll_interval", "50ms"},
                        {"lease_ttl", "10s"},
                        {"lease_wait", "20s"},
                        {"machine_timeout", "20s"}})
-        .table("migrations", {{"provider", "local"},
-                              {"command", std::vector<std::string>{"pnpm", "db:migrate"}},
-                              {"workdir", app_dir.string()},
-                              {"timeout", "2m"},
-                              {"pass_env", std::vector<std::string>{"PATH", "HOME", "PGHOST", "PGPORT", "PGUSER",
-                                                                    "PGPASSWORD", "FIXTURE_MIGRATIONS_DIR",
-                                                                    "FIXTURE_BLOCK_FILE"}},
-                              {"database_url_env", "APP_DATABASE_URL"}})
+        .table("migrations",
+               {{"provider", "local"},
+                {"command", std::vector<std::string>{"pnpm", "db:migrate"}},
+                {"workdir", app_dir.string()},
+                {"timeout", "2m"},
+                {"pass_env", std::vector<std::string>{"PATH", "HOME", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD",
+                                                      "FIXTURE_MIGRATIONS_DIR", "FIXTURE_BLOCK_FILE"}},
+                {"database_url_env", "APP_DATABASE_URL"}})
         .table("smoke", {{"suite", "e2e"}})
         .entry("smoke.staging", {{"name", "staging health"},
                                  {"url", probes.call([&] { return probes.fake().url("/staging/healthz"); })},
@@ -109,13 +110,14 @@ struct World {
                                     {"url", probes.call([&] { return probes.fake().url("/production/healthz"); })}})
         .shared_tokens();
     for (const auto& s : services)
-      builder.service(s, {{"staging", TomlValue::inline_table({{"provider", "railway"},
-                                                               {"project_id", "proj-fake"},
-                                                               {"environment_id", "env-staging"},
-                                                               {"service_id", "svc-" + s}})},
-                          {"production", TomlValue::inline_table({{"provider", "fly"},
-                                                                  {"app", "rotor-" + s},
-                                                                  {"image", "registry.fly.io/rotor-" + s + ":{sha}"}})}});
+      builder.service(
+          s, {{"staging", TomlValue::inline_table({{"provider", "railway"},
+                                                   {"project_id", "proj-fake"},
+                                                   {"environment_id", "env-staging"},
+                                                   {"service_id", "svc-" + s}})},
+              {"production",
+               TomlValue::inline_table(
+                   {{"provider", "fly"}, {"app", "rotor-" + s}, {"image", "registry.fly.io/rotor-" + s + ":{sha}"}})}});
     return builder.toml();
   }
 
@@ -123,7 +125,8 @@ struct World {
   void merge(const std::string& sha) {
     for (const auto& s : services)
       railway.call([&] {
-        return railway.fake().add_deployment({"", "env-staging", "svc-" + s, "SUCCESS", sha, "alice-gh", "merge", "main", {}});
+        return railway.fake().add_deployment(
+            {"", "env-staging", "svc-" + s, "SUCCESS", sha, "alice-gh", "merge", "main", {}});
       });
   }
 
@@ -155,12 +158,16 @@ struct World {
     return s == "promoted" || s == "promotion_failed";
   }
 
-  std::vector<fakes::FakeMachineUpdate> updates() { return fly.call([&] { return fly.fake().updates(); }); }
+  std::vector<fakes::FakeMachineUpdate> updates() {
+    return fly.call([&] { return fly.fake().updates(); });
+  }
 
   void pause(fakes::PausePoint p) {
     fly.call([&] { fly.fake().pause(p); });
   }
-  bool paused() { return fly.call([&] { return fly.fake().paused_count(); }) > 0; }
+  bool paused() {
+    return fly.call([&] { return fly.fake().paused_count(); }) > 0;
+  }
   // SIGKILL while the fake holds the request, then let the fake forget it (the client is gone).
   void crash_at_pause() {
     REQUIRE(eventually([&] { return paused(); }, 60s));
@@ -196,8 +203,9 @@ TEST_CASE("a release soaks, passes its smoke probes, is approved and promoted: m
   REQUIRE_MESSAGE(w.state(sha) == "promoted", w.release(sha).dump());
 
   // The migration ran once, applied both migrations, and finished before the first machine update.
-  auto runs = w.app_query("SELECT (extract(epoch FROM finished_at) * 1000)::bigint, array_length(applied, 1) "
-                          "FROM fixture_migration_runs ORDER BY id");
+  auto runs = w.app_query(
+      "SELECT (extract(epoch FROM finished_at) * 1000)::bigint, array_length(applied, 1) "
+      "FROM fixture_migration_runs ORDER BY id");
   REQUIRE(runs.size() == 1);
   CHECK(runs[0][1].as<int>() == 2);
   const auto migrated_at = runs[0][0].as<std::int64_t>();
@@ -221,7 +229,8 @@ TEST_CASE("a release soaks, passes its smoke probes, is approved and promoted: m
   CHECK(*verified_at >= updates.back().at);
 
   // The journal shows each step with what it did.
-  auto promotion = w.daemon->get("/v1/promotions/" + w.release(sha)["promotion_id"].get<std::string>(), tokens::viewer).json();
+  auto promotion =
+      w.daemon->get("/v1/promotions/" + w.release(sha)["promotion_id"].get<std::string>(), tokens::viewer).json();
   std::vector<std::string> names;
   for (const auto& s : promotion["steps"]) {
     names.push_back(s["name"]);
@@ -251,10 +260,10 @@ TEST_CASE("a failing migration leaves every production machine untouched and sho
       CHECK(m["config"]["image"] == fmt::format("registry.fly.io/{}:previous", app));
 
   std::string out;
-  const int rc = run_program({PROMOTECTL_BIN, "show", sha},
-                             {{"PROMOTER_URL", fmt::format("http://127.0.0.1:{}", w.daemon->port())},
-                              {"PROMOTER_TOKEN", tokens::viewer}},
-                             out);
+  const int rc = run_program(
+      {PROMOTECTL_BIN, "show", sha},
+      {{"PROMOTER_URL", fmt::format("http://127.0.0.1:{}", w.daemon->port())}, {"PROMOTER_TOKEN", tokens::viewer}},
+      out);
   CHECK(rc == 0);
   INFO(out);
   CHECK(out.find("promotion_failed") != std::string::npos);
@@ -271,7 +280,9 @@ TEST_CASE("a failing migration leaves every production machine untouched and sho
   CHECK(metrics.find(R"(promoter_promotion_duration_seconds_count{result="failed"} 1)") != std::string::npos);
 }
 
-TEST_CASE("SIGKILLs at step boundaries of a promotion: it still ends promoted, each machine updated once, migrations applied once") {
+TEST_CASE(
+    "SIGKILLs at step boundaries of a promotion: it still ends promoted, each machine updated once, migrations applied "
+    "once") {
   const fs::path block = temp_dir("fly_crash_block") / "release-the-migration";
   World w("crashes", {{"FIXTURE_BLOCK_FILE", block.string()}});
   const std::string sha(40, 'c');
@@ -321,7 +332,8 @@ TEST_CASE("SIGKILLs at step boundaries of a promotion: it still ends promoted, e
   CHECK(runs[0][0].as<int>() == 2);
   CHECK(runs[1][0].as<int>() == 0);
   // And the first machine update came after the migrations finished.
-  auto first_finished = w.app_query("SELECT (extract(epoch FROM min(finished_at)) * 1000)::bigint FROM fixture_migration_runs");
+  auto first_finished =
+      w.app_query("SELECT (extract(epoch FROM min(finished_at)) * 1000)::bigint FROM fixture_migration_runs");
   CHECK(first_finished[0][0].as<std::int64_t>() <= epoch_ms(w.updates().front().at));
 }
 
@@ -351,8 +363,7 @@ TEST_CASE("an operator's abort stops a Fly rollout after the machine being rolle
   CHECK(updates[0].machine_id == "wor01000000000");
   for (const auto& [app, n] : machines_per_app)
     for (const auto& m : w.fly.call([&, app = app] { return w.fly.fake().machines(app); }))
-      if (m["id"] != "wor01000000000")
-        CHECK(m["config"]["image"] == fmt::format("registry.fly.io/{}:previous", app));
+      if (m["id"] != "wor01000000000") CHECK(m["config"]["image"] == fmt::format("registry.fly.io/{}:previous", app));
   int acquired = 0, released = 0;
   for (const auto& q : w.fly.call([&] { return w.fly.fake().requests(); })) {
     acquired += q.operation == FlyOperation::acquire_lease;
@@ -390,7 +401,8 @@ TEST_CASE("promoterd --check refuses Fly, migration and probe settings that cann
     std::string message;
   };
   const std::vector<Case> cases{
-      {api + "production = { provider = \"fly\", app = \"rotor-api\", image = \"registry.fly.io/rotor-api:latest\" }\n[fly]\n",
+      {api + "production = { provider = \"fly\", app = \"rotor-api\", image = \"registry.fly.io/rotor-api:latest\" "
+             "}\n[fly]\n",
        4, 61, "services.production.image = \"registry.fly.io/rotor-api:latest\" must contain {sha}"},
       {api + "production = { provider = \"fly\", app = \"rotor-api\", image = \"r/api:{sha}\" }\n", 0, 0,
        "a production target or the migrations use Fly: add a [fly] section"},
@@ -399,7 +411,8 @@ TEST_CASE("promoterd --check refuses Fly, migration and probe settings that cann
       {api + "[migrations]\nprovider = \"fly\"\napp = \"rotor-api\"\n", 4, 1, "migrations.image is required"},
       {api + "[migrations]\nprovider = \"cron\"\n", 5, 12,
        "migrations.provider = \"cron\": use \"local\", \"fly\" or \"simulated\""},
-      {api + "[smoke]\n[[smoke.staging]]\nurl = \"ftp://x\"\n", 6, 7, "smoke.staging.url must be an http:// or https:// URL"},
+      {api + "[smoke]\n[[smoke.staging]]\nurl = \"ftp://x\"\n", 6, 7,
+       "smoke.staging.url must be an http:// or https:// URL"},
       {api + "[smoke]\n[[smoke.production]]\nurl = \"http://x\"\nexpect = 200\n", 7, 10,
        "unknown key 'smoke.production.expect'"},
       {api + "[fly]\nlease_ttl = \"1s\"\n", 5, 13, "fly.lease_ttl must be at least 10s"},
@@ -408,8 +421,9 @@ TEST_CASE("promoterd --check refuses Fly, migration and probe settings that cann
   for (const auto& c : cases) {
     const fs::path file = dir / fmt::format("case{}.toml", ++n);
     std::ofstream(file) << head << c.toml;
-    const std::string expected = c.line ? fmt::format("case{}.toml:{}:{}: {}", n, head_lines + c.line, c.column, c.message)
-                                        : fmt::format("case{}.toml: {}", n, c.message);
+    const std::string expected = c.line
+                                     ? fmt::format("case{}.toml:{}:{}: {}", n, head_lines + c.line, c.column, c.message)
+                                     : fmt::format("case{}.toml: {}", n, c.message);
     std::string out;
     CHECK(run_program({PROMOTERD_BIN, "--config", file.string(), "--check"}, {}, out) == 2);
     INFO(out);

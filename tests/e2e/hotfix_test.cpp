@@ -48,17 +48,19 @@ struct HotfixWorld {
     env["FLY_TOKEN"] = fly_token;
     // The policy's own soak: nothing in this test waits for it.
     ConfigBuilder builder("1h");
-    builder.table("fly", {{"endpoint", fly.call([&] { return fly.fake().url(); })},
-                          {"token_env", "FLY_TOKEN"},
-                          {"poll_interval", "50ms"}})
+    builder
+        .table("fly", {{"endpoint", fly.call([&] { return fly.fake().url(); })},
+                       {"token_env", "FLY_TOKEN"},
+                       {"poll_interval", "50ms"}})
         .table("hotfix", {{"review_backfill_business_days", 2},
                           {"incident_report_within", "24h"},
                           {"holidays", std::vector<std::string>{"2026-12-25"}}})
         .shared_tokens();
     for (const auto& s : services)
-      builder.service(s, {{"production", TomlValue::inline_table({{"provider", "fly"},
-                                                                  {"app", "rotor-" + s},
-                                                                  {"image", "registry.fly.io/rotor-" + s + ":{sha}"}})}});
+      builder.service(
+          s, {{"production",
+               TomlValue::inline_table(
+                   {{"provider", "fly"}, {"app", "rotor-" + s}, {"image", "registry.fly.io/rotor-" + s + ":{sha}"}})}});
     const std::string toml = builder.toml();
     daemon = std::make_unique<Daemon>(dir, toml, env);
     daemon->start();
@@ -67,15 +69,18 @@ struct HotfixWorld {
   // CI reports the commit live on every staging service, with what it descends from, and its smoke run.
   void staged(const std::string& sha, const json& ancestors, bool smoke = true) {
     for (const auto& s : services) {
-      json body{{"service", s}, {"sha", sha}, {"deployment_id", "dep-" + sha.substr(0, 6) + "-" + s},
-                {"status", "SUCCESS"}, {"author", "alice-gh"}};
+      json body{{"service", s},
+                {"sha", sha},
+                {"deployment_id", "dep-" + sha.substr(0, 6) + "-" + s},
+                {"status", "SUCCESS"},
+                {"author", "alice-gh"}};
       if (!ancestors.is_null()) body["ancestors"] = ancestors;
       auto r = daemon->post("/v1/staging-deployments", body, tokens::ci);
       REQUIRE_MESSAGE(r.status == 200, r.body);
     }
     if (smoke) {
-      auto r = daemon->post("/v1/releases/" + sha + "/smoke-results", json{{"suite", "e2e"}, {"passed", true}},
-                            tokens::ci);
+      auto r =
+          daemon->post("/v1/releases/" + sha + "/smoke-results", json{{"suite", "e2e"}, {"passed", true}}, tokens::ci);
       REQUIRE_MESSAGE(r.status == 200, r.body);
     }
   }
@@ -83,9 +88,8 @@ struct HotfixWorld {
   int promotectl(const std::vector<std::string>& args, const std::string& token, std::string& out) {
     std::vector<std::string> argv{PROMOTECTL_BIN};
     argv.insert(argv.end(), args.begin(), args.end());
-    return run_program(argv,
-                       {{"PROMOTER_URL", fmt::format("http://127.0.0.1:{}", daemon->port())}, {"PROMOTER_TOKEN", token}},
-                       out);
+    return run_program(
+        argv, {{"PROMOTER_URL", fmt::format("http://127.0.0.1:{}", daemon->port())}, {"PROMOTER_TOKEN", token}}, out);
   }
 
   std::string state(const std::string& sha) {
@@ -123,15 +127,16 @@ TEST_CASE("a hotfix skips the soak, builds on production or is refused, and its 
   auto before = w.daemon->get("/v1/releases/" + fix, tokens::viewer).json();
   CHECK(before["state"] == "soaking");
   CHECK_FALSE(before["gates"]["soak"]["ok"].get<bool>());
-  REQUIRE_MESSAGE(w.promotectl({"hotfix", fix, "--reason", "checkout returns 500", "--incident",
-                                "https://inc.example/42"},
-                               tokens::alice, out) == 0,
-                  out);
+  REQUIRE_MESSAGE(
+      w.promotectl({"hotfix", fix, "--reason", "checkout returns 500", "--incident", "https://inc.example/42"},
+                   tokens::alice, out) == 0,
+      out);
   CHECK(has(out, "Hotfix of " + fix + " recorded"));
   CHECK(has(out, "review_backfill"));
   CHECK(has(out, "incident_report"));
   REQUIRE(eventually([&] { return w.state(fix) == "promoted"; }, 30s));
-  for (const auto& [service, image] : w.images()) CHECK(image == fmt::format("registry.fly.io/rotor-{}:{}", service, fix));
+  for (const auto& [service, image] : w.images())
+    CHECK(image == fmt::format("registry.fly.io/rotor-{}:{}", service, fix));
   auto promoted = w.daemon->get("/v1/releases/" + fix, tokens::viewer).json();
   CHECK(promoted["hotfix"]["by"] == "alice");
   CHECK(promoted["hotfix"]["incident_url"] == "https://inc.example/42");
@@ -153,14 +158,15 @@ TEST_CASE("a hotfix skips the soak, builds on production or is refused, and its 
   CHECK(has(out, "cannot establish that"));
   const std::string unsmoked(40, '5');
   w.staged(unsmoked, json::array({fix}), /*smoke=*/false);
-  CHECK(w.promotectl({"hotfix", unsmoked, "--reason", "x", "--incident", "https://inc.example/45"}, tokens::bob,
-                     out) == 1);
+  CHECK(w.promotectl({"hotfix", unsmoked, "--reason", "x", "--incident", "https://inc.example/45"}, tokens::bob, out) ==
+        1);
   CHECK(has(out, "still needs its smoke tests"));
   CHECK(w.state(unsmoked) == "soaking");
   CHECK(w.promotectl({"hotfix", unsmoked, "--reason", "x", "--incident", "not a url"}, tokens::bob, out) == 1);
   CHECK(has(out, "must be an http(s) URL"));
-  CHECK(w.daemon->post("/v1/hotfixes", json{{"sha", unsmoked}, {"reason", "x"}, {"incident_url", "https://a"}},
-                       tokens::viewer)
+  CHECK(w.daemon
+            ->post("/v1/hotfixes", json{{"sha", unsmoked}, {"reason", "x"}, {"incident_url", "https://a"}},
+                   tokens::viewer)
             .status == 403);
 
   // Four obligations, two per hotfix; operators close them with the evidence.
@@ -170,8 +176,8 @@ TEST_CASE("a hotfix skips the soak, builds on production or is refused, and its 
   REQUIRE(open.size() == 4);
   for (const auto& o : open) CHECK(o["state"] == "open");
   const std::string id = open[0]["id"];
-  REQUIRE_MESSAGE(w.promotectl({"close-obligation", id, "--link", "https://review.example/pr/7"}, tokens::bob, out) == 0,
-                  out);
+  REQUIRE_MESSAGE(
+      w.promotectl({"close-obligation", id, "--link", "https://review.example/pr/7"}, tokens::bob, out) == 0, out);
   CHECK(has(out, "Closed obligation " + id));
   CHECK(w.promotectl({"close-obligation", id, "--link", "https://review.example/pr/8"}, tokens::bob, out) == 1);
   CHECK(has(out, "was closed by bob"));

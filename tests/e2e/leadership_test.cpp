@@ -49,8 +49,11 @@ struct Pair {
     for (const char* status : {"BUILDING", "SUCCESS"})
       for (const char* s : {"worker", "api", "www"}) {
         auto r = via.post("/v1/staging-deployments",
-                          {{"service", s}, {"sha", sha}, {"deployment_id", fmt::format("dep-{}", s)},
-                           {"status", status}, {"author", "alice-gh"}},
+                          {{"service", s},
+                           {"sha", sha},
+                           {"deployment_id", fmt::format("dep-{}", s)},
+                           {"status", status},
+                           {"author", "alice-gh"}},
                           ci);
         REQUIRE_MESSAGE(r.status == 200, r.body);
       }
@@ -90,9 +93,10 @@ struct Pair {
     pqxx::connection c(database);
     pqxx::nontransaction n(c);
     const int later = n.exec_params1("SELECT count(*)::int FROM audit_log WHERE epoch > $1", epoch)[0].as<int>();
-    const int stale = n.exec_params1("SELECT count(*)::int FROM audit_log WHERE epoch <= $1 AND id > (SELECT min(id) "
-                                     "FROM audit_log WHERE epoch > $1)",
-                                     epoch)[0]
+    const int stale = n.exec_params1(
+                           "SELECT count(*)::int FROM audit_log WHERE epoch <= $1 AND id > (SELECT min(id) "
+                           "FROM audit_log WHERE epoch > $1)",
+                           epoch)[0]
                           .as<int>();
     CHECK(later > 0);
     CHECK(stale == 0);
@@ -120,8 +124,9 @@ std::string metric_line(const Daemon& d, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("two daemons on one database: one leads, both answer reads alike, a write through the standby is applied "
-          "once by the leader") {
+TEST_CASE(
+    "two daemons on one database: one leads, both answer reads alike, a write through the standby is applied "
+    "once by the leader") {
   Pair p("reads");
   p.a->start();
   p.b->start();
@@ -136,17 +141,17 @@ TEST_CASE("two daemons on one database: one leads, both answer reads alike, a wr
   CHECK(p.b->get("/readyz", "").status == 200);
 
   // A write sent to the standby is answered by the leader, and says so.
-  auto posted = p.b->post("/v1/staging-deployments",
-                          {{"service", "api"}, {"sha", sha1}, {"deployment_id", "dep-api"}, {"status", "BUILDING"},
-                           {"author", "alice-gh"}},
-                          ci);
+  auto posted = p.b->post(
+      "/v1/staging-deployments",
+      {{"service", "api"}, {"sha", sha1}, {"deployment_id", "dep-api"}, {"status", "BUILDING"}, {"author", "alice-gh"}},
+      ci);
   REQUIRE_MESSAGE(posted.status == 200, posted.body);
   CHECK(posted.headers["x-promoter-served-by"] == sa["leadership"]["instance"].get<std::string>());
   CHECK(posted.json()["state"] == "deploying");
 
   // Reads agree to the byte, whichever instance answers.
-  for (const std::string& target : {"/v1/releases/" + sha1, std::string("/v1/releases"), "/v1/audit?sha=" + sha1,
-                                   std::string("/v1/promotions")}) {
+  for (const std::string& target :
+       {"/v1/releases/" + sha1, std::string("/v1/releases"), "/v1/audit?sha=" + sha1, std::string("/v1/promotions")}) {
     CAPTURE(target);
     auto ra = p.a->get(target, viewer);
     auto rb = p.b->get(target, viewer);

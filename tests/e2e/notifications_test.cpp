@@ -43,10 +43,10 @@ struct Env {
   }
   void promote() const {
     for (const char* status : {"BUILDING", "SUCCESS"}) {
-      auto r = daemon.post("/v1/staging-deployments",
-                           {{"service", "api"}, {"sha", sha1}, {"deployment_id", "dep-api"}, {"status", status},
-                            {"author", "alice-gh"}},
-                           ci);
+      auto r = daemon.post(
+          "/v1/staging-deployments",
+          {{"service", "api"}, {"sha", sha1}, {"deployment_id", "dep-api"}, {"status", status}, {"author", "alice-gh"}},
+          ci);
       REQUIRE_MESSAGE(r.status == 200, r.body);
     }
     REQUIRE(daemon.post("/v1/releases/" + sha1 + "/smoke-results", {{"suite", "e2e"}, {"passed", true}}, ci).status ==
@@ -94,7 +94,8 @@ TEST_CASE("a chat webhook answering 500 forever never holds up a promotion") {
   // Each message is tried max_attempts (3) times, then dropped with an error naming the host only.
   REQUIRE(eventually([&] { return env.daemon.log().find("\"msg\":\"notification dropped\"") != std::string::npos; }));
   CHECK(hook.call([&] { return hook.fake().count(hook_path); }) >= 3);
-  const std::string host = fmt::format("\"webhook_host\":\"127.0.0.1:{}\"", hook.call([&] { return hook.fake().port(); }));
+  const std::string host =
+      fmt::format("\"webhook_host\":\"127.0.0.1:{}\"", hook.call([&] { return hook.fake().port(); }));
   CHECK(env.daemon.log().find(host) != std::string::npos);
   CHECK(env.daemon.log().find("s3cr3t") == std::string::npos);
   CHECK(env.daemon.terminate() == 0);
@@ -107,13 +108,17 @@ TEST_CASE("[notifications] mistakes stop promoterd with exit 2 and never echo th
                                              .service("api")
                                              .simulated(dir)
                                              .shared_tokens()
-                                             .table("notifications", {{"slack_webhook_url", "https://hooks.example.com" + hook_path},
-                                                                      {"max_attempts", 3},
-                                                                      {"backoff", "50ms"}})
+                                             .table("notifications",
+                                                    {{"slack_webhook_url", "https://hooks.example.com" + hook_path},
+                                                     {"max_attempts", 3},
+                                                     {"backoff", "50ms"}})
                                              .toml();
   std::string out;
   CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "in_file.toml").string(), "--check"}, {}, out) == 2);
-  CHECK_MESSAGE(std::regex_search(out, std::regex(R"(in_file\.toml:[0-9]+:[0-9]+: notifications\.slack_webhook_url is not accepted)")), out);
+  CHECK_MESSAGE(
+      std::regex_search(out,
+                        std::regex(R"(in_file\.toml:[0-9]+:[0-9]+: notifications\.slack_webhook_url is not accepted)")),
+      out);
   CHECK(out.find("s3cr3t") == std::string::npos);
 
   // The variable the config names is not set: refused at start, naming the variable.

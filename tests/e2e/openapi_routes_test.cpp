@@ -35,7 +35,8 @@ std::set<std::string> server_routes() {
   env["T_RAILWAY"] = "railway-token";
   env["T_RAILWAY_WEBHOOK"] = "webhook-secret-of-at-least-24-chars";
   std::string out;
-  const int code = run_program({PROMOTERD_BIN, "--config", (dir / "promoter.toml").string(), "--list-routes"}, env, out);
+  const int code =
+      run_program({PROMOTERD_BIN, "--config", (dir / "promoter.toml").string(), "--list-routes"}, env, out);
   REQUIRE_MESSAGE(code == 0, out);
   std::set<std::string> routes;
   std::istringstream lines(out);
@@ -96,7 +97,8 @@ TEST_CASE("every route promoterd serves is in daemon/openapi.yaml, and every doc
     if (!documented.count(r)) undocumented.insert(r);
   for (const auto& r : documented)
     if (!served.count(r)) unserved.insert(r);
-  CHECK_MESSAGE(undocumented.empty(), ("served by promoterd but missing from daemon/openapi.yaml:" + listing(undocumented)));
+  CHECK_MESSAGE(undocumented.empty(),
+                ("served by promoterd but missing from daemon/openapi.yaml:" + listing(undocumented)));
   CHECK_MESSAGE(unserved.empty(), ("in daemon/openapi.yaml but not served by promoterd:" + listing(unserved)));
 }
 

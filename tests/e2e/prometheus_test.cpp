@@ -42,8 +42,10 @@ unsigned short free_port() {
 std::string url_encode(const std::string& text) {
   std::string out;
   for (const unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
-    else out += fmt::format("%{:02X}", c);
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("%{:02X}", c);
   }
   return out;
 }
@@ -68,10 +70,10 @@ scrape_configs:
     log_path_ = dir / "prometheus.log";
     const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     REQUIRE(fd >= 0);
-    pid_ = spawn_process({"prometheus", "--config.file=" + config_path.string(),
-                          "--storage.tsdb.path=" + (dir / "tsdb").string(),
-                          fmt::format("--web.listen-address=127.0.0.1:{}", port_)},
-                         {}, fd);
+    pid_ = spawn_process(
+        {"prometheus", "--config.file=" + config_path.string(), "--storage.tsdb.path=" + (dir / "tsdb").string(),
+         fmt::format("--web.listen-address=127.0.0.1:{}", port_)},
+        {}, fd);
     ::close(fd);
   }
   ~PrometheusServer() {
@@ -137,9 +139,9 @@ TEST_CASE("a real Prometheus scrapes promoterd during a promotion and sees its c
 
   PrometheusServer prometheus(dir, daemon.port());
   REQUIRE_MESSAGE(eventually([&] { return prometheus.ready(); }, std::chrono::seconds(60)), prometheus.log());
-  REQUIRE_MESSAGE(eventually([&] { return prometheus.query(R"(up{job="promoterd"})") == 1.0; },
-                             std::chrono::seconds(60)),
-                  prometheus.log());
+  REQUIRE_MESSAGE(
+      eventually([&] { return prometheus.query(R"(up{job="promoterd"})") == 1.0; }, std::chrono::seconds(60)),
+      prometheus.log());
   // The project's alerting rules loaded into a real server.
   const json rules = prometheus.get("/api/v1/rules");
   REQUIRE(rules["status"] == "success");
@@ -154,17 +156,19 @@ TEST_CASE("a real Prometheus scrapes promoterd during a promotion and sees its c
   // A release by alice-gh, deployed on staging, smoke-tested, approved by bob: after a 2s soak it goes.
   for (const char* status : {"BUILDING", "SUCCESS"})
     for (const char* service : {"worker", "api"}) {
-      const json deployment = {{"service", service}, {"sha", sha1}, {"deployment_id", std::string("dep-") + service},
-                               {"status", status}, {"author", "alice-gh"}};
+      const json deployment = {{"service", service},
+                               {"sha", sha1},
+                               {"deployment_id", std::string("dep-") + service},
+                               {"status", status},
+                               {"author", "alice-gh"}};
       auto r = daemon.post("/v1/staging-deployments", deployment, tokens::ci);
       REQUIRE_MESSAGE(r.status == 200, r.body);
     }
-  REQUIRE(daemon.post("/v1/releases/" + sha1 + "/smoke-results", {{"suite", "e2e"}, {"passed", true}}, tokens::ci)
-              .status == 200);
+  REQUIRE(
+      daemon.post("/v1/releases/" + sha1 + "/smoke-results", {{"suite", "e2e"}, {"passed", true}}, tokens::ci).status ==
+      200);
   REQUIRE(daemon.post("/v1/releases/" + sha1 + "/approve", {{"reason", "ok"}}, tokens::bob).status == 200);
-  REQUIRE(eventually([&] {
-    return daemon.get("/v1/releases/" + sha1, tokens::viewer).json()["state"] == "promoted";
-  }));
+  REQUIRE(eventually([&] { return daemon.get("/v1/releases/" + sha1, tokens::viewer).json()["state"] == "promoted"; }));
 
   // Prometheus saw it through its own scrapes.
   CHECK_MESSAGE(eventually([&] { return prometheus.query(R"(promoter_promotions_total{result="succeeded"})") >= 1.0; },
@@ -172,13 +176,15 @@ TEST_CASE("a real Prometheus scrapes promoterd during a promotion and sees its c
                 prometheus.log());
   CHECK(eventually([&] { return prometheus.query(steps).value_or(0) > steps_before; }, std::chrono::seconds(30)));
   // Steps are labelled by kind and service (never by SHA): each deploy step is its own series.
-  CHECK(eventually([&] {
-    return prometheus.query(R"(sum(promoter_promotion_step_duration_seconds_count{kind="deploy",service="api"}))") ==
-           1.0;
-  }, std::chrono::seconds(30)));
-  CHECK(eventually([&] {
-    return prometheus.query(R"(sum(promoter_promotion_duration_seconds_count{result="succeeded"}))") == 1.0;
-  }, std::chrono::seconds(30)));
+  CHECK(eventually(
+      [&] {
+        return prometheus.query(
+                   R"(sum(promoter_promotion_step_duration_seconds_count{kind="deploy",service="api"}))") == 1.0;
+      },
+      std::chrono::seconds(30)));
+  CHECK(eventually(
+      [&] { return prometheus.query(R"(sum(promoter_promotion_duration_seconds_count{result="succeeded"}))") == 1.0; },
+      std::chrono::seconds(30)));
   CHECK(prometheus.query(R"(promoter_last_successful_promotion_timestamp_seconds)").value_or(0) > 0);
   CHECK(prometheus.query(R"(promoter_leader)") == 1.0);
 

@@ -42,7 +42,9 @@ fakes::FakeRailwayOptions railway_options(int deploy_reads_to_finish) {
 class RailwayFixture : public OnThread<fakes::FakeRailway> {
  public:
   explicit RailwayFixture(int deploy_reads_to_finish = 0) : OnThread(railway_options(deploy_reads_to_finish)) {}
-  std::string url() { return call([this] { return fake().url(); }); }
+  std::string url() {
+    return call([this] { return fake().url(); });
+  }
 
   // A merge to main: every staging service builds and deploys `sha`.
   std::vector<std::string> merge(const std::string& sha, const std::string& final_status = "SUCCESS") {
@@ -59,12 +61,13 @@ class RailwayFixture : public OnThread<fakes::FakeRailway> {
 
 std::string config(const std::string& railway_url, const std::filesystem::path& dir, const std::string& soak) {
   ConfigBuilder builder(soak);
-  builder.table("railway", {{"endpoint", railway_url},
-                            {"token_env", "RW_TOKEN"},
-                            {"webhook_secret_env", "RW_SECRET"},
-                            {"reconcile_interval", "1s"},
-                            {"poll_interval", "50ms"},
-                            {"deploy_timeout", "1m"}})
+  builder
+      .table("railway", {{"endpoint", railway_url},
+                         {"token_env", "RW_TOKEN"},
+                         {"webhook_secret_env", "RW_SECRET"},
+                         {"reconcile_interval", "1s"},
+                         {"poll_interval", "50ms"},
+                         {"deploy_timeout", "1m"}})
       .table("migrations", {{"provider", "simulated"}})
       .table("simulation", {{"record_file", (dir / "effects.jsonl").string()}})
       .shared_tokens();
@@ -90,11 +93,12 @@ std::map<std::string, std::string> daemon_env(const std::string& name) {
 
 struct Env {
   Env(const std::string& name, RailwayFixture& railway, const std::string& soak = "1h")
-      : dir(temp_dir(name)),
-        daemon(dir, config(railway.url(), dir, soak), daemon_env(name)) {
+      : dir(temp_dir(name)), daemon(dir, config(railway.url(), dir, soak), daemon_env(name)) {
     daemon.start();
   }
-  std::string webhook_url() const { return fmt::format("http://127.0.0.1:{}/webhooks/railway/{}", daemon.port(), secret); }
+  std::string webhook_url() const {
+    return fmt::format("http://127.0.0.1:{}/webhooks/railway/{}", daemon.port(), secret);
+  }
   std::optional<json> release(const std::string& sha) const {
     auto r = daemon.get("/v1/releases/" + sha, viewer);
     if (r.status == 404) return std::nullopt;
@@ -134,14 +138,15 @@ TEST_CASE("a merge to main deployed to Railway staging becomes a soaking release
   // The webhook route itself: a wrong secret is no route, bad JSON is 400, alerts are accepted and ignored.
   CHECK(http(env.daemon.port(), "POST", "/webhooks/railway/wrong-secret", "{}").status == 404);
   CHECK(http(env.daemon.port(), "POST", "/webhooks/railway/" + secret, "{nope").status == 400);
-  auto alert = http(env.daemon.port(), "POST", "/webhooks/railway/" + secret,
-                    R"({"type":"VolumeAlert.triggered","details":{},"resource":{},"timestamp":"2026-11-25T00:00:00Z"})");
+  auto alert =
+      http(env.daemon.port(), "POST", "/webhooks/railway/" + secret,
+           R"({"type":"VolumeAlert.triggered","details":{},"resource":{},"timestamp":"2026-11-25T00:00:00Z"})");
   CHECK(alert.status == 200);
   CHECK(alert.json()["status"] == "ignored");
   // A deployment whose metadata has no commit is recorded and reported, never guessed into a release.
   const auto no_commit = railway.call([&] {
-    return railway.fake().add_deployment({"", "env-staging", "svc-www", "SUCCESS", std::nullopt, std::nullopt,
-                                          std::nullopt, "main", {}});
+    return railway.fake().add_deployment(
+        {"", "env-staging", "svc-www", "SUCCESS", std::nullopt, std::nullopt, std::nullopt, "main", {}});
   });
   const bool audited = eventually([&] {
     const json audit = env.daemon.get("/v1/audit?limit=200", viewer).json();  // named: the loop must not dangle
@@ -279,7 +284,9 @@ TEST_CASE("a webhook Railway's API does not confirm is acknowledged 202 ignored 
   auto payload = [&](fakes::FakeDeployment d) {
     return railway.call([&] { return railway.fake().webhook_payload(d, fakes::WebhookShape::current); });
   };
-  auto post = [&](const std::string& body) { return http(env.daemon.port(), "POST", "/webhooks/railway/" + secret, body); };
+  auto post = [&](const std::string& body) {
+    return http(env.daemon.port(), "POST", "/webhooks/railway/" + secret, body);
+  };
 
   // A deployment id Railway answers "not found" for: retrying cannot help, so it is not a 503.
   auto unknown = real;
@@ -291,7 +298,8 @@ TEST_CASE("a webhook Railway's API does not confirm is acknowledged 202 ignored 
 
   // A real deployment of another environment, claimed by the webhook for staging: Railway's word wins.
   const auto prod = railway.call([&] {
-    return railway.fake().add_deployment({"", "env-prod", "svc-api-prod", "SUCCESS", sha2, "alice-gh", "x", "main", {}});
+    return railway.fake().add_deployment(
+        {"", "env-prod", "svc-api-prod", "SUCCESS", sha2, "alice-gh", "x", "main", {}});
   });
   auto elsewhere = real;
   elsewhere.id = prod;
@@ -342,8 +350,8 @@ TEST_CASE("a webhook Railway's API does not confirm is acknowledged 202 ignored 
 
   // The Railway token's budget is a metric labelled by its config section, never by the token.
   const std::string metrics = env.daemon.get("/metrics", "").body;
-  CHECK_MESSAGE(metrics.find(R"(promoter_provider_budget_remaining{provider="railway",token="railway"} )") !=
-                    std::string::npos,
-                metrics);
+  CHECK_MESSAGE(
+      metrics.find(R"(promoter_provider_budget_remaining{provider="railway",token="railway"} )") != std::string::npos,
+      metrics);
   CHECK(metrics.find(railway_token.substr(0, 8)) == std::string::npos);
 }

@@ -56,8 +56,9 @@ TEST_CASE("a flood of 2,000 requests without a valid token leaves a handful of a
   CHECK(sample(metrics, R"(promoter_auth_refusals_total{reason="missing_token"})") == 1000);
   CHECK(sample(metrics, R"(promoter_auth_refusals_total{reason="invalid_token"})") == 1000);
   // An authenticated caller's refusal (403) stays audited on its own.
-  CHECK(daemon.post("/v1/hotfixes", {{"sha", std::string(40, 'd')}, {"reason", "r"}, {"incident_url", "https://i/1"}},
-                    tokens::viewer)
+  CHECK(daemon
+            .post("/v1/hotfixes", {{"sha", std::string(40, 'd')}, {"reason", "r"}, {"incident_url", "https://i/1"}},
+                  tokens::viewer)
             .status == 403);
 
   // Whatever minute is still open is written at shutdown.
@@ -106,10 +107,12 @@ TEST_CASE("refusals whose audit write fails are kept and written once the databa
 
   sql.exec("ALTER TABLE audit_log_away RENAME TO audit_log");
   std::vector<Row> rows;
-  REQUIRE(eventually([&] {
-    rows = unauthenticated_rows(conninfo);
-    return !rows.empty();
-  }, std::chrono::seconds(60)));
+  REQUIRE(eventually(
+      [&] {
+        rows = unauthenticated_rows(conninfo);
+        return !rows.empty();
+      },
+      std::chrono::seconds(60)));
   REQUIRE(rows.size() == 1);
   CAPTURE(rows[0].detail);
   CHECK(count_of(rows[0].detail) == 25);

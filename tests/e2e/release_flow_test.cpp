@@ -20,7 +20,8 @@ using tokens::bob;
 using tokens::ci;
 using tokens::viewer;
 
-ConfigBuilder builder(const std::string& soak, const std::filesystem::path& dir, const std::string& step_delay = "0ms") {
+ConfigBuilder builder(const std::string& soak, const std::filesystem::path& dir,
+                      const std::string& step_delay = "0ms") {
   return std::move(ConfigBuilder(soak).services({"worker", "api", "www"}).simulated(dir, step_delay).shared_tokens());
 }
 
@@ -43,8 +44,7 @@ std::map<std::string, std::string> daemon_env(const std::string& name) {
 
 struct Env {
   Env(const std::string& name, const std::string& soak, const std::string& step_delay = "0ms")
-      : dir(temp_dir(name)),
-        daemon(dir, config(soak, dir, step_delay), daemon_env(name)) {
+      : dir(temp_dir(name)), daemon(dir, config(soak, dir, step_delay), daemon_env(name)) {
     daemon.start();
   }
   std::filesystem::path dir;
@@ -58,8 +58,11 @@ struct Env {
   void deploy(const std::string& sha, const std::string& service, const std::string& status,
               const std::string& author = "alice-gh") const {
     auto r = daemon.post("/v1/staging-deployments",
-                         {{"service", service}, {"sha", sha}, {"deployment_id", "dep-" + service + "-" + sha.substr(0, 6)},
-                          {"status", status}, {"author", author}},
+                         {{"service", service},
+                          {"sha", sha},
+                          {"deployment_id", "dep-" + service + "-" + sha.substr(0, 6)},
+                          {"status", status},
+                          {"author", author}},
                          ci);
     REQUIRE_MESSAGE(r.status == 200, r.body);
   }
@@ -119,8 +122,8 @@ TEST_CASE("a release walks from staging deploy through soak, smoke and approval 
     names.push_back(s["name"]);
     CHECK(s["state"] == "succeeded");
   }
-  CHECK(names == std::vector<std::string>{"preflight", "migrate", "deploy:worker", "deploy:api", "deploy:www",
-                                          "verify", "record"});
+  CHECK(names == std::vector<std::string>{"preflight", "migrate", "deploy:worker", "deploy:api", "deploy:www", "verify",
+                                          "record"});
   std::vector<std::string> effect_steps;
   for (const auto& e : env.effects()) effect_steps.push_back(e["step"]);
   CHECK(effect_steps == std::vector<std::string>{"migrate", "deploy:worker", "deploy:api", "deploy:www", "verify"});
@@ -132,7 +135,8 @@ TEST_CASE("a release walks from staging deploy through soak, smoke and approval 
 
   auto audit = env.daemon.get("/v1/audit?sha=" + sha1, viewer).json();
   std::set<std::string> actions;
-  for (const auto& e : audit["entries"]) actions.insert(e["actor"].get<std::string>() + " " + e["action"].get<std::string>());
+  for (const auto& e : audit["entries"])
+    actions.insert(e["actor"].get<std::string>() + " " + e["action"].get<std::string>());
   CHECK(actions.count("bob release.approved") == 1);
   CHECK(actions.count("alice release.approval_refused") == 1);
   CHECK(actions.count("promoterd promotion.succeeded") == 1);
@@ -235,8 +239,9 @@ TEST_CASE("a promotion interrupted by killing promoterd finishes after restart, 
   CHECK(env.daemon.log().find("resuming promotion interrupted by a restart") != std::string::npos);
 }
 
-TEST_CASE("an operator aborts a running promotion: the running step ends, nothing after it is touched, and the next "
-          "release can still go") {
+TEST_CASE(
+    "an operator aborts a running promotion: the running step ends, nothing after it is touched, and the next "
+    "release can still go") {
   Env env("abort", "1s", "2s");
   env.deploy_all(sha1);
   env.smoke(sha1, true);
@@ -252,10 +257,9 @@ TEST_CASE("an operator aborts a running promotion: the running step ends, nothin
   CHECK(no_reason.json()["error"]["message"] == "field 'reason' is required");
 
   std::string out;
-  const int rc = run_program({PROMOTECTL_BIN, "abort", id, "--reason", "wrong image tag"},
-                             {{"PROMOTER_URL", fmt::format("http://127.0.0.1:{}", env.daemon.port())},
-                              {"PROMOTER_TOKEN", bob}},
-                             out);
+  const int rc = run_program(
+      {PROMOTECTL_BIN, "abort", id, "--reason", "wrong image tag"},
+      {{"PROMOTER_URL", fmt::format("http://127.0.0.1:{}", env.daemon.port())}, {"PROMOTER_TOKEN", bob}}, out);
   INFO(out);
   CHECK(rc == 0);
   CHECK(out.find("Abort of promotion " + id + " requested by bob") != std::string::npos);
@@ -398,7 +402,8 @@ TEST_CASE("promoterd --check refuses bad [hotfix] and approval rule settings wit
       {"\n[hotfix]\nreview_window = \"2d\"\n", ":3:17: unknown key 'hotfix.review_window'"},
       {"\n[hotfix]\nholidays = [\"2026-02-30\"]\n", ":3:13: hotfix.holidays entries must be dates"},
       {"\n[hotfix]\nincident_report_within = \"10m\"\n", ":3:26: hotfix.incident_report_within must be between 1h"},
-      {"\n[hotfix]\nreview_backfill_business_days = 0\n", ":3:33: hotfix.review_backfill_business_days = 0 is out of range"},
+      {"\n[hotfix]\nreview_backfill_business_days = 0\n",
+       ":3:33: hotfix.review_backfill_business_days = 0 is out of range"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.append);

@@ -23,12 +23,17 @@ const std::string newer = "abcd222222222222222222222222222222222222";
 const std::string other = "ef01234567890123456789012345678901234567";
 
 struct Env {
-  Env() : dir(temp_dir("sha_prefix")), daemon(dir, ConfigBuilder("1h").service("api").simulated(dir).shared_tokens().toml(), daemon_env()) {
+  Env()
+      : dir(temp_dir("sha_prefix")),
+        daemon(dir, ConfigBuilder("1h").service("api").simulated(dir).shared_tokens().toml(), daemon_env()) {
     daemon.start();
     for (const auto& sha : {older, newer, other}) {
       auto r = daemon.post("/v1/staging-deployments",
-                           {{"service", "api"}, {"sha", sha}, {"deployment_id", "dep-" + sha.substr(0, 8)},
-                            {"status", "SUCCESS"}, {"author", "alice-gh"}},
+                           {{"service", "api"},
+                            {"sha", sha},
+                            {"deployment_id", "dep-" + sha.substr(0, 8)},
+                            {"status", "SUCCESS"},
+                            {"author", "alice-gh"}},
                            ci);
       REQUIRE_MESSAGE(r.status == 200, r.body);
     }
@@ -49,8 +54,8 @@ struct Env {
   }
   int promotectl(std::vector<std::string> args, std::string& out, const std::string& token = viewer) const {
     args.insert(args.begin(), PROMOTECTL_BIN);
-    return run_program(args, {{"PROMOTER_URL", fmt::format("http://127.0.0.1:{}", daemon.port())}, {"PROMOTER_TOKEN", token}},
-                       out);
+    return run_program(
+        args, {{"PROMOTER_URL", fmt::format("http://127.0.0.1:{}", daemon.port())}, {"PROMOTER_TOKEN", token}}, out);
   }
 
   std::filesystem::path dir;
@@ -80,8 +85,8 @@ TEST_CASE("GET /v1/releases refuses a hostile sha_prefix with a 400 JSON error a
       {"sha_prefix=" + std::string(41, 'a'), "a SHA prefix has 4 to 40 hex digits; got 41 characters"},
       {"sha_prefix=" + std::string(200, 'a'), "a SHA prefix has 4 to 40 hex digits; got 200 characters"},
       {"sha_prefix=abcg", "query parameter 'sha_prefix': a SHA prefix has only hex digits (0-9, a-f)"},
-      {"sha_prefix=abcd%25", "a SHA prefix has only hex digits"},          // LIKE's wildcard
-      {"sha_prefix=ab_d", "a SHA prefix has only hex digits"},             // LIKE's other wildcard
+      {"sha_prefix=abcd%25", "a SHA prefix has only hex digits"},  // LIKE's wildcard
+      {"sha_prefix=ab_d", "a SHA prefix has only hex digits"},     // LIKE's other wildcard
       {"sha_prefix=abcd%27%20OR%20%271%27%3D%271", "a SHA prefix has only hex digits"},
       {"sha_prefix=abcd%00", "a SHA prefix has only hex digits"},
       {"sha_prefix=abcd&state=soaking", "query parameter 'sha_prefix' does not combine with 'state' or 'before'"},
@@ -121,7 +126,8 @@ TEST_CASE("promotectl resolves a unique SHA prefix on promoterd, and refuses an 
     CHECK(out.find(older.substr(0, 12)) != std::string::npos);
     CHECK(out.find(newer.substr(0, 12)) != std::string::npos);
     CHECK(out.find(other.substr(0, 12)) == std::string::npos);
-    for (const auto& sha : {older, newer}) CHECK(env.daemon.get("/v1/releases/" + sha, viewer).json()["approvals"].empty());
+    for (const auto& sha : {older, newer})
+      CHECK(env.daemon.get("/v1/releases/" + sha, viewer).json()["approvals"].empty());
   }
   SUBCASE("unknown: exit 1, no release matches") {
     CHECK(env.promotectl({"show", "beef"}, out) == 1);

@@ -84,17 +84,17 @@ namespace promoter::fakes {
 
 // What a request asks for, from its method and path.
 enum class FlyOperation {
-    any,  // in filters: every request
-    list,           // GET    /v1/apps/{app}/machines
-    create,         // POST   /v1/apps/{app}/machines
-    get,            // GET    /v1/apps/{app}/machines/{id}
-    update,         // POST   /v1/apps/{app}/machines/{id}
-    destroy,        // DELETE /v1/apps/{app}/machines/{id}
-    wait,           // GET    /v1/apps/{app}/machines/{id}/wait
-    acquire_lease,  // POST   /v1/apps/{app}/machines/{id}/lease
-    get_lease,      // GET    /v1/apps/{app}/machines/{id}/lease
-    release_lease,  // DELETE /v1/apps/{app}/machines/{id}/lease
-    other,          // anything else (answered 404)
+  any,            // in filters: every request
+  list,           // GET    /v1/apps/{app}/machines
+  create,         // POST   /v1/apps/{app}/machines
+  get,            // GET    /v1/apps/{app}/machines/{id}
+  update,         // POST   /v1/apps/{app}/machines/{id}
+  destroy,        // DELETE /v1/apps/{app}/machines/{id}
+  wait,           // GET    /v1/apps/{app}/machines/{id}/wait
+  acquire_lease,  // POST   /v1/apps/{app}/machines/{id}/lease
+  get_lease,      // GET    /v1/apps/{app}/machines/{id}/lease
+  release_lease,  // DELETE /v1/apps/{app}/machines/{id}/lease
+  other,          // anything else (answered 404)
 };
 
 std::string_view to_string(FlyOperation operation);
@@ -103,129 +103,129 @@ using FlyExitCodeFunction = std::function<int(const std::string& image, const st
                                               const std::map<std::string, std::string>& env)>;
 
 struct FakeFlyOptions {
-    std::string token = "fake-fly-token";
-    std::string lease_owner = "deployer@fake.fly.io";  // `owner` of leases taken with the token
-    std::string default_region = "iad";
-    // After an update: `starting` at half of start_delay, `started` at start_delay.
-    std::chrono::milliseconds start_delay{50};
-    // Checks turn from critical to passing this long after the machine started.
-    std::chrono::milliseconds checks_delay{50};
-    // A one-off machine runs this long before it stops.
-    std::chrono::milliseconds oneoff_run_time{50};
-    std::function<std::chrono::system_clock::time_point()> now;  // default: system_clock::now
-    FlyExitCodeFunction oneoff_exit_code;                         // default: always 0
+  std::string token = "fake-fly-token";
+  std::string lease_owner = "deployer@fake.fly.io";  // `owner` of leases taken with the token
+  std::string default_region = "iad";
+  // After an update: `starting` at half of start_delay, `started` at start_delay.
+  std::chrono::milliseconds start_delay{50};
+  // Checks turn from critical to passing this long after the machine started.
+  std::chrono::milliseconds checks_delay{50};
+  // A one-off machine runs this long before it stops.
+  std::chrono::milliseconds oneoff_run_time{50};
+  std::function<std::chrono::system_clock::time_point()> now;  // default: system_clock::now
+  FlyExitCodeFunction oneoff_exit_code;                        // default: always 0
 };
 
 struct FakeMachineSpec {
-    std::string app;
-    std::optional<std::string> id;  // default: 14 random hex digits
-    std::string name;               // default: derived from the id
-    std::string region;             // default: options.default_region
-    std::string image = "registry.fly.io/app:initial";
-    std::string process_group = "app";               // config.metadata.fly_process_group
-    std::map<std::string, std::string> metadata;     // more config.metadata entries
-    std::map<std::string, std::string> env;          // config.env
-    std::vector<std::string> checks;                 // names of health checks (config.checks)
-    std::string state = "started";                   // initial state; checks pass when started
+  std::string app;
+  std::optional<std::string> id;  // default: 14 random hex digits
+  std::string name;               // default: derived from the id
+  std::string region;             // default: options.default_region
+  std::string image = "registry.fly.io/app:initial";
+  std::string process_group = "app";            // config.metadata.fly_process_group
+  std::map<std::string, std::string> metadata;  // more config.metadata entries
+  std::map<std::string, std::string> env;       // config.env
+  std::vector<std::string> checks;              // names of health checks (config.checks)
+  std::string state = "started";                // initial state; checks pass when started
 };
 
 // One update the fake applied (a request answered 2xx or held after applying).
 struct FakeMachineUpdate {
-    std::string app, machine_id;
-    std::string old_image, new_image;
-    std::string old_instance_id, new_instance_id;
-    std::chrono::system_clock::time_point at;
+  std::string app, machine_id;
+  std::string old_image, new_image;
+  std::string old_instance_id, new_instance_id;
+  std::chrono::system_clock::time_point at;
 };
 
 // One machine created with restart.policy "no" or auto_destroy.
 struct FakeOneOff {
-    std::string app, machine_id;
-    std::string image;
-    std::vector<std::string> cmd;  // config.init.cmd
-    std::map<std::string, std::string> env;
-    std::map<std::string, std::string> metadata;
-    bool auto_destroy = false;
-    std::chrono::system_clock::time_point created_at;
-    std::optional<std::chrono::system_clock::time_point> stopped_at;
-    std::optional<int> exit_code;
-    bool destroyed = false;
+  std::string app, machine_id;
+  std::string image;
+  std::vector<std::string> cmd;  // config.init.cmd
+  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> metadata;
+  bool auto_destroy = false;
+  std::chrono::system_clock::time_point created_at;
+  std::optional<std::chrono::system_clock::time_point> stopped_at;
+  std::optional<int> exit_code;
+  bool destroyed = false;
 };
 
 // One HTTP request as the fake saw it (never its headers).
 struct FakeFlyRequest {
-    std::string method;  // "GET", "POST", "DELETE", ...
-    std::string path;    // target with the query string
-    FlyOperation operation = FlyOperation::other;
-    std::string app, machine_id;  // empty when the path has none
-    int status = 0;  // answer status; 0: not answered yet, or dropped without an answer
-    // The machine the path names, as it was when the answer was made (empty/false without a machine):
-    // lets a test check what a request came after, e.g. a lease released only once checks passed.
-    std::string machine_state;
-    bool machine_checks_passing = false;  // every health check passing (and at least one defined)
+  std::string method;  // "GET", "POST", "DELETE", ...
+  std::string path;    // target with the query string
+  FlyOperation operation = FlyOperation::other;
+  std::string app, machine_id;  // empty when the path has none
+  int status = 0;               // answer status; 0: not answered yet, or dropped without an answer
+  // The machine the path names, as it was when the answer was made (empty/false without a machine):
+  // lets a test check what a request came after, e.g. a lease released only once checks passed.
+  std::string machine_state;
+  bool machine_checks_passing = false;  // every health check passing (and at least one defined)
 };
 
 // Holds matching requests until resume_all(): before the fake applies them, or after applying
 // them but before answering (a client killed at that point never learns the outcome).
 struct PausePoint {
-    FlyOperation operation = FlyOperation::any;
-    std::string method;      // "POST" etc.; empty: any
-    std::string path_regex;  // std::regex_search on the target; empty: any
-    bool after_apply = false;
+  FlyOperation operation = FlyOperation::any;
+  std::string method;      // "POST" etc.; empty: any
+  std::string path_regex;  // std::regex_search on the target; empty: any
+  bool after_apply = false;
 };
 
 class FakeFly {
-public:
-    explicit FakeFly(boost::asio::any_io_executor executor, FakeFlyOptions options = {});
-    ~FakeFly();
-    FakeFly(const FakeFly&) = delete;
-    FakeFly& operator=(const FakeFly&) = delete;
+ public:
+  explicit FakeFly(boost::asio::any_io_executor executor, FakeFlyOptions options = {});
+  ~FakeFly();
+  FakeFly(const FakeFly&) = delete;
+  FakeFly& operator=(const FakeFly&) = delete;
 
-    // Listens on 127.0.0.1:port (0: a free port chosen now). Throws if it cannot bind.
-    void start(unsigned short port = 0);
-    void stop();  // closes the listener and connections; held and waiting requests end unanswered
-    unsigned short port() const;
-    std::string url() const;  // http://127.0.0.1:PORT/v1
+  // Listens on 127.0.0.1:port (0: a free port chosen now). Throws if it cannot bind.
+  void start(unsigned short port = 0);
+  void stop();  // closes the listener and connections; held and waiting requests end unanswered
+  unsigned short port() const;
+  std::string url() const;  // http://127.0.0.1:PORT/v1
 
-    // ---- state ----
-    void add_app(const std::string& app);            // an app with no machines (creates need one)
-    std::string add_machine(FakeMachineSpec spec);   // returns the id; adds the app if new
-    std::vector<nlohmann::json> machines(const std::string& app) const;  // as GET shows them, destroyed too
-    std::optional<nlohmann::json> machine(const std::string& app, const std::string& id) const;
-    std::vector<FakeMachineUpdate> updates() const;  // in the order applied
-    std::vector<FakeOneOff> one_offs() const;        // in the order created
+  // ---- state ----
+  void add_app(const std::string& app);                                // an app with no machines (creates need one)
+  std::string add_machine(FakeMachineSpec spec);                       // returns the id; adds the app if new
+  std::vector<nlohmann::json> machines(const std::string& app) const;  // as GET shows them, destroyed too
+  std::optional<nlohmann::json> machine(const std::string& app, const std::string& id) const;
+  std::vector<FakeMachineUpdate> updates() const;  // in the order applied
+  std::vector<FakeOneOff> one_offs() const;        // in the order created
 
-    // ---- what was asked ----
-    std::vector<FakeFlyRequest> requests() const;
-    int request_count(FlyOperation operation) const;  // FlyOperation::any: every request
+  // ---- what was asked ----
+  std::vector<FakeFlyRequest> requests() const;
+  int request_count(FlyOperation operation) const;  // FlyOperation::any: every request
 
-    // ---- failure injection: each affects the next N matching requests, in the order queued ----
-    void fail_next(int n, int http_status = 500, FlyOperation only = FlyOperation::any);
-    void rate_limit_next(int n, int retry_after_seconds, FlyOperation only = FlyOperation::any);
-    void drop_next(int n, FlyOperation only = FlyOperation::any);  // connection closed, no answer
-    void wait_timeout_next(int n);  // the next /wait requests answer 408 at once
-    // Someone else holds the machine's lease for `ttl` (by options.now): acquires, updates and
-    // destroys without that nonce answer 409 naming `owner`.
-    void hold_lease(const std::string& app, const std::string& id, std::string owner, std::chrono::seconds ttl);
-    void release_foreign_lease(const std::string& app, const std::string& id);
-    // The next update of that machine ends in state `failed` with failing checks, never `started`.
-    void fail_to_start(const std::string& app, const std::string& id);
-    // The machine's checks are critical now and stay critical (also across updates) until
-    // checks_recover.
-    void checks_fail(const std::string& app, const std::string& id);
-    void checks_recover(const std::string& app, const std::string& id);
+  // ---- failure injection: each affects the next N matching requests, in the order queued ----
+  void fail_next(int n, int http_status = 500, FlyOperation only = FlyOperation::any);
+  void rate_limit_next(int n, int retry_after_seconds, FlyOperation only = FlyOperation::any);
+  void drop_next(int n, FlyOperation only = FlyOperation::any);  // connection closed, no answer
+  void wait_timeout_next(int n);                                 // the next /wait requests answer 408 at once
+  // Someone else holds the machine's lease for `ttl` (by options.now): acquires, updates and
+  // destroys without that nonce answer 409 naming `owner`.
+  void hold_lease(const std::string& app, const std::string& id, std::string owner, std::chrono::seconds ttl);
+  void release_foreign_lease(const std::string& app, const std::string& id);
+  // The next update of that machine ends in state `failed` with failing checks, never `started`.
+  void fail_to_start(const std::string& app, const std::string& id);
+  // The machine's checks are critical now and stay critical (also across updates) until
+  // checks_recover.
+  void checks_fail(const std::string& app, const std::string& id);
+  void checks_recover(const std::string& app, const std::string& id);
 
-    // ---- pauses (thread-safe) ----
-    void pause(PausePoint point);
-    // Releases every held request (answered, or with drop=true closed without an answer) and
-    // removes every pause point.
-    void resume_all(bool drop = false);
-    void clear_pauses();     // removes the pause points; held requests stay held
-    int paused_count() const;  // requests held right now
+  // ---- pauses (thread-safe) ----
+  void pause(PausePoint point);
+  // Releases every held request (answered, or with drop=true closed without an answer) and
+  // removes every pause point.
+  void resume_all(bool drop = false);
+  void clear_pauses();       // removes the pause points; held requests stay held
+  int paused_count() const;  // requests held right now
 
-    struct State;
+  struct State;
 
-private:
-    std::shared_ptr<State> state_;
+ private:
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace promoter::fakes

@@ -42,7 +42,8 @@ asio::awaitable<void> serve(std::shared_ptr<HttpReceiver::State> state, std::sha
     ReceivedRequest r;
     r.method = std::string(req.method_string());
     r.target = std::string(req.target());
-    for (const auto& f : req) r.headers[boost::algorithm::to_lower_copy(std::string(f.name_string()))] = std::string(f.value());
+    for (const auto& f : req)
+      r.headers[boost::algorithm::to_lower_copy(std::string(f.name_string()))] = std::string(f.value());
     r.body = req.body();
     r.at = std::chrono::system_clock::now();
     const std::string path = path_of(r.target);
@@ -75,9 +76,8 @@ HttpReceiver::HttpReceiver(asio::any_io_executor executor) : state_(std::make_sh
 HttpReceiver::~HttpReceiver() { stop(); }
 
 void HttpReceiver::start(unsigned short port) {
-  state_->listener.start(port, [state = state_](std::shared_ptr<beast::tcp_stream> stream) {
-    return serve(state, std::move(stream));
-  });
+  state_->listener.start(
+      port, [state = state_](std::shared_ptr<beast::tcp_stream> stream) { return serve(state, std::move(stream)); });
 }
 
 void HttpReceiver::stop() { state_->listener.stop(); }

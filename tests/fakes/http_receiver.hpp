@@ -15,7 +15,7 @@ namespace promoter::fakes {
 
 struct ReceivedRequest {
   std::string method;
-  std::string target;  // path and query
+  std::string target;                          // path and query
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
   std::chrono::system_clock::time_point at;

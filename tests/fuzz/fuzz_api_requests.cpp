@@ -25,7 +25,8 @@ bool single_line(const std::string& s) { return !core::unsafe_text(s, core::Text
 bool multi_line(const std::string& s) { return !core::unsafe_text(s, core::TextKind::multi_line); }
 
 bool lowercase_hex_sha(const std::string& s) {
-  return s.size() == 40 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return s.size() == 40 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 json to_json(const ApproveRequest& r) { return {{"reason", r.reason}}; }
@@ -51,8 +52,11 @@ void check(const SmokeRequest& r) {
 }
 
 json to_json(const StagingDeploymentRequest& r) {
-  json j = {{"service", r.service}, {"sha", r.sha.str()}, {"deployment_id", r.deployment_id},
-            {"status", r.status},   {"author", r.author}};
+  json j = {{"service", r.service},
+            {"sha", r.sha.str()},
+            {"deployment_id", r.deployment_id},
+            {"status", r.status},
+            {"author", r.author}};
   if (r.created_at) j["created_at"] = core::format_timestamp(*r.created_at);
   if (!r.ancestors.empty()) {
     json ancestors = json::array();

@@ -11,16 +11,15 @@
 
 namespace {
 
+using nlohmann::json;
 using promoter::adapters::parse_railway_webhook;
 using promoter::adapters::RailwayWebhookEvent;
-using nlohmann::json;
 
 bool same(const RailwayWebhookEvent& a, const RailwayWebhookEvent& b) {
   return a.kind == b.kind && a.type == b.type && a.deployment_id == b.deployment_id && a.status == b.status &&
          a.project_id == b.project_id && a.environment_id == b.environment_id &&
-         a.environment_name == b.environment_name && a.service_id == b.service_id &&
-         a.service_name == b.service_name && a.commit_hash == b.commit_hash && a.commit_author == b.commit_author &&
-         a.timestamp == b.timestamp;
+         a.environment_name == b.environment_name && a.service_id == b.service_id && a.service_name == b.service_name &&
+         a.commit_hash == b.commit_hash && a.commit_author == b.commit_author && a.timestamp == b.timestamp;
 }
 
 // The payload Railway would have sent for `e`: the legacy shape for "DEPLOY", else the current one.
@@ -71,9 +70,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(!event->commit_hash || !event->commit_hash->empty());
     FUZZ_CHECK(!event->commit_author || !event->commit_author->empty());
     // The input rules: every field shows as what it is.
-    for (const std::string* text : {&event->type, &event->deployment_id, &event->status, &event->project_id,
-                                    &event->environment_id, &event->environment_name, &event->service_id,
-                                    &event->service_name, &event->timestamp})
+    for (const std::string* text :
+         {&event->type, &event->deployment_id, &event->status, &event->project_id, &event->environment_id,
+          &event->environment_name, &event->service_id, &event->service_name, &event->timestamp})
       FUZZ_CHECK(!promoter::core::unsafe_text(*text, promoter::core::TextKind::single_line));
   }
   // Strict dump: every string must be valid UTF-8, since events end up in logs and the audit trail.

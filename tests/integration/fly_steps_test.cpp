@@ -72,8 +72,14 @@ struct Fly {
   }
 
   ports::StepContext context(std::string progress = "") {
-    ports::StepContext ctx{core::PromotionId{7}, sha, core::PlanStep{2, core::StepKind::deploy, "api"}, "promotion-7-step-2",
-                            std::nullopt, std::move(progress), {}, {}};
+    ports::StepContext ctx{core::PromotionId{7},
+                           sha,
+                           core::PlanStep{2, core::StepKind::deploy, "api"},
+                           "promotion-7-step-2",
+                           std::nullopt,
+                           std::move(progress),
+                           {},
+                           {}};
     ctx.note = [this](std::string progress) -> asio::awaitable<core::Result<void>> {
       notes.push_back(std::move(progress));
       co_return core::Result<void>{};
@@ -93,13 +99,25 @@ struct Fly {
   }
 
   template <class T>
-  T run(asio::awaitable<T> a) { return fake.await(std::move(a)); }
+  T run(asio::awaitable<T> a) {
+    return fake.await(std::move(a));
+  }
 
-  std::vector<fakes::FakeMachineUpdate> updates() { return fake.call([this] { return fake.fake().updates(); }); }
-  std::vector<fakes::FakeFlyRequest> requests() { return fake.call([this] { return fake.fake().requests(); }); }
-  std::vector<fakes::FakeOneOff> one_offs() { return fake.call([this] { return fake.fake().one_offs(); }); }
-  nlohmann::json machine(const std::string& id) { return *fake.call([&] { return fake.fake().machine(app, id); }); }
-  int count(FlyOperation op) { return fake.call([&] { return fake.fake().request_count(op); }); }
+  std::vector<fakes::FakeMachineUpdate> updates() {
+    return fake.call([this] { return fake.fake().updates(); });
+  }
+  std::vector<fakes::FakeFlyRequest> requests() {
+    return fake.call([this] { return fake.fake().requests(); });
+  }
+  std::vector<fakes::FakeOneOff> one_offs() {
+    return fake.call([this] { return fake.fake().one_offs(); });
+  }
+  nlohmann::json machine(const std::string& id) {
+    return *fake.call([&] { return fake.fake().machine(app, id); });
+  }
+  int count(FlyOperation op) {
+    return fake.call([&] { return fake.fake().request_count(op); });
+  }
   // Runs f(fake) on the fake's thread.
   template <class F>
   auto with_fake(F f) {
@@ -115,12 +133,14 @@ struct Doomed {
   FlyClient client;
   std::thread thread;
 
-  explicit Doomed(Fly& fly) : client(http, adapters::FlyClientOptions{fly.fake.call([&] { return fly.fake.fake().url(); }), token}) {}
+  explicit Doomed(Fly& fly)
+      : client(http, adapters::FlyClientOptions{fly.fake.call([&] { return fly.fake.fake().url(); }), token}) {}
   ~Doomed() { die(); }
 
   template <class Step>
   void start(Step& step, ports::StepContext ctx) {
-    asio::co_spawn(io, [&step, ctx]() -> asio::awaitable<void> { (void)co_await step.perform(ctx); }, asio::detached);
+    asio::co_spawn(
+        io, [&step, ctx]() -> asio::awaitable<void> { (void)co_await step.perform(ctx); }, asio::detached);
     thread = std::thread([this] { io.run(); });
   }
   void die() {
@@ -133,9 +153,7 @@ struct Doomed {
 void crash_at_pause(Fly& fly, Doomed& doomed) {
   REQUIRE(testing::eventually([&] { return fly.with_fake([](FakeFly& f) { return f.paused_count(); }) == 1; }));
   doomed.die();
-  fly.with_fake([&](FakeFly& f) {
-    f.resume_all(/*drop=*/true);
-  });
+  fly.with_fake([&](FakeFly& f) { f.resume_all(/*drop=*/true); });
 }
 
 std::map<std::string, int> updates_per_machine(const std::vector<fakes::FakeMachineUpdate>& updates) {
@@ -179,7 +197,8 @@ TEST_CASE("a Fly rollout updates every machine once, one at a time, each started
   CHECK(nlohmann::json::parse(fly.notes[1])["instance_id"] == updates[0].new_instance_id);
 }
 
-TEST_CASE("an abort stops a Fly rollout between machines: the machine being rolled finishes, later ones are untouched") {
+TEST_CASE(
+    "an abort stops a Fly rollout between machines: the machine being rolled finishes, later ones are untouched") {
   Fly fly;
   const auto ids = fly.add_machines(3);
   auto step = fly.deploy_step();
@@ -192,8 +211,8 @@ TEST_CASE("an abort stops a Fly rollout between machines: the machine being roll
   auto r = fly.run(step.perform(ctx));
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().code == core::ErrorCode::aborted);
-  CHECK(r.error().message == "stopped after 1 of 3 machines of rotor-api were on " + target_image +
-                                 ": the promotion was aborted by bob");
+  CHECK(r.error().message ==
+        "stopped after 1 of 3 machines of rotor-api were on " + target_image + ": the promotion was aborted by bob");
   CHECK(asked == 2);
   const auto updates = fly.updates();
   REQUIRE(updates.size() == 1);
@@ -263,9 +282,7 @@ TEST_CASE("an update whose answer is lost after Fly applied it is not sent again
 TEST_CASE("a lease held by someone else makes the rollout wait, then fail naming the holder, never forcing") {
   Fly fly;
   const auto ids = fly.add_machines(2);
-  fly.with_fake([&](FakeFly& f) {
-    f.hold_lease(app, ids[0], "ops-oncall@example.com", 60s);
-  });
+  fly.with_fake([&](FakeFly& f) { f.hold_lease(app, ids[0], "ops-oncall@example.com", 60s); });
   auto step = fly.deploy_step({20ms, 60s, 500ms, 10s});
   auto r = fly.run(step.perform(fly.context()));
   REQUIRE_FALSE(r.has_value());
@@ -281,9 +298,7 @@ TEST_CASE("a lease held by someone else makes the rollout wait, then fail naming
 TEST_CASE("a lease that expires while the rollout waits lets it go on") {
   Fly fly;
   const auto ids = fly.add_machines(1);
-  fly.with_fake([&](FakeFly& f) {
-    f.hold_lease(app, ids[0], "ops-oncall@example.com", 1s);
-  });
+  fly.with_fake([&](FakeFly& f) { f.hold_lease(app, ids[0], "ops-oncall@example.com", 1s); });
   auto step = fly.deploy_step({50ms, 60s, 5s, 10s});
   auto r = fly.run(step.perform(fly.context()));
   REQUIRE_MESSAGE(r.has_value(), r.error().message);
@@ -293,9 +308,7 @@ TEST_CASE("a lease that expires while the rollout waits lets it go on") {
 TEST_CASE("a machine that fails to start fails the step, says so, and later machines are untouched") {
   Fly fly;
   const auto ids = fly.add_machines(3);
-  fly.with_fake([&](FakeFly& f) {
-    f.fail_to_start(app, ids[1]);
-  });
+  fly.with_fake([&](FakeFly& f) { f.fail_to_start(app, ids[1]); });
   auto step = fly.deploy_step();
   auto r = fly.run(step.perform(fly.context()));
   REQUIRE_FALSE(r.has_value());
@@ -310,9 +323,7 @@ TEST_CASE("a machine that fails to start fails the step, says so, and later mach
 TEST_CASE("checks that never pass fail the step at machine_timeout with the failing check named") {
   Fly fly;
   const auto ids = fly.add_machines(1);
-  fly.with_fake([&](FakeFly& f) {
-    f.checks_fail(app, ids[0]);
-  });
+  fly.with_fake([&](FakeFly& f) { f.checks_fail(app, ids[0]); });
   auto step = fly.deploy_step({20ms, 60s, 2s, 700ms});
   auto r = fly.run(step.perform(fly.context()));
   REQUIRE_FALSE(r.has_value());
@@ -329,9 +340,7 @@ TEST_CASE("after a crash the rollout gives back the lease it noted and resumes w
   adapters::FlyDeployStep first(doomed.io.get_executor(), doomed.client,
                                 adapters::FlyTarget{app, "registry.fly.io/rotor-api:{sha}", "app"},
                                 adapters::FlyTimings{20ms, 60s, 2s, 10s});
-  fly.with_fake([&](FakeFly& f) {
-    f.pause(fakes::PausePoint{FlyOperation::update, "", ids[1], false});
-  });
+  fly.with_fake([&](FakeFly& f) { f.pause(fakes::PausePoint{FlyOperation::update, "", ids[1], false}); });
   doomed.start(first, fly.context());
   crash_at_pause(fly, doomed);  // the update was held before Fly applied it
   REQUIRE(fly.updates().size() == 1);
@@ -365,9 +374,7 @@ TEST_CASE("after a crash while a machine started, the resumed run releases its l
   adapters::FlyDeployStep first(doomed.io.get_executor(), doomed.client,
                                 adapters::FlyTarget{app, "registry.fly.io/rotor-api:{sha}", "app"},
                                 adapters::FlyTimings{20ms, 60s, 2s, 10s});
-  fly.with_fake([&](FakeFly& f) {
-    f.pause(fakes::PausePoint{FlyOperation::wait, "", ids[1], false});
-  });
+  fly.with_fake([&](FakeFly& f) { f.pause(fakes::PausePoint{FlyOperation::wait, "", ids[1], false}); });
   doomed.start(first, fly.context());
   crash_at_pause(fly, doomed);
   REQUIRE(fly.updates().size() == 2);
@@ -391,9 +398,8 @@ TEST_CASE("after a crash while a machine started, the resumed run releases its l
     return false;
   };
   // Either the resumed run looks at the started machine with critical checks, or it ended without waiting.
-  REQUIRE(testing::eventually([&] {
-    return seen_critical() || found_future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-  }));
+  REQUIRE(testing::eventually(
+      [&] { return seen_critical() || found_future.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }));
   fly.with_fake([&](FakeFly& f) { f.checks_recover(app, ids[1]); });
   auto found = found_future.get();
   REQUIRE_MESSAGE(found.has_value(), found.error().message);
@@ -409,7 +415,7 @@ TEST_CASE("after a crash while a machine started, the resumed run releases its l
   }
   REQUIRE(release.has_value());
   CHECK_MESSAGE(all[*release].machine_checks_passing, "the lease was released while the machine's checks were "
-                                                      << all[*release].machine_state << ", not passing");
+                                                          << all[*release].machine_state << ", not passing");
   REQUIRE(passing.has_value());
   CHECK(*passing < *release);
 
@@ -456,10 +462,9 @@ TEST_CASE("a Fly migration whose id was never noted is found by its key after a 
   Doomed doomed(fly);
   adapters::FlyMigrationStep first(
       doomed.io.get_executor(), doomed.client,
-      adapters::FlyMigrationTarget{app, "registry.fly.io/rotor-api:{sha}", "", {"pnpm", "db:migrate", "ok"}}, 20ms, 10s);
-  fly.with_fake([&](FakeFly& f) {
-    f.pause(fakes::PausePoint{FlyOperation::create, "", "", true});
-  });
+      adapters::FlyMigrationTarget{app, "registry.fly.io/rotor-api:{sha}", "", {"pnpm", "db:migrate", "ok"}}, 20ms,
+      10s);
+  fly.with_fake([&](FakeFly& f) { f.pause(fakes::PausePoint{FlyOperation::create, "", "", true}); });
   doomed.start(first, fly.context());
   crash_at_pause(fly, doomed);  // created, but the answer never arrived
   CHECK(fly.notes.empty());

@@ -164,8 +164,8 @@ std::string error_code_of(const Response& response) { return json_of(response)["
 std::string error_message_of(const Response& response) { return json_of(response)["error"]["message"]; }
 
 asio::awaitable<HttpResponse> echo(HttpRequest& request) {
-  nlohmann::json out{{"path", request.path},   {"target", request.target}, {"params", request.params},
-                     {"query", request.query}, {"route", request.route},   {"body", request.body},
+  nlohmann::json out{{"path", request.path},    {"target", request.target}, {"params", request.params},
+                     {"query", request.query},  {"route", request.route},   {"body", request.body},
                      {"remote", request.remote}};
   if (request.principal) {
     out["identity"] = request.principal->identity;
@@ -198,25 +198,22 @@ class TestServer {
   explicit TestServer(ServerLimits limits = test_limits()) : tokens(test_tokens()) {
     const RouteAccess anyone{true, {Role::viewer, Role::ci, Role::operator_}};
     const RouteAccess operators{true, {Role::operator_}};
-    router.add(http::verb::get, "/healthz", RouteAccess{false, {}},
-               [](HttpRequest&) -> asio::awaitable<HttpResponse> {
-                 co_return HttpResponse::json(200, {{"status", "ok"}});
-               });
+    router.add(http::verb::get, "/healthz", RouteAccess{false, {}}, [](HttpRequest&) -> asio::awaitable<HttpResponse> {
+      co_return HttpResponse::json(200, {{"status", "ok"}});
+    });
     router.add(http::verb::get, "/v1/releases/{sha}", anyone, echo);
-    router.add(http::verb::get, "/v1/releases/latest", anyone,
-               [](HttpRequest&) -> asio::awaitable<HttpResponse> {
-                 co_return HttpResponse::json(200, {{"latest", true}});
-               });
+    router.add(http::verb::get, "/v1/releases/latest", anyone, [](HttpRequest&) -> asio::awaitable<HttpResponse> {
+      co_return HttpResponse::json(200, {{"latest", true}});
+    });
     router.add(http::verb::post, "/v1/releases/{sha}/approve", operators, echo);
     router.add(http::verb::post, "/v1/releases/{sha}/smoke-results", RouteAccess{true, {Role::ci, Role::operator_}},
                echo);
     router.add(http::verb::get, "/v1/items", anyone, echo);
     router.add(http::verb::post, "/v1/items", operators, echo);
-    router.add(http::verb::get, "/v1/boom", RouteAccess{false, {}},
-               [](HttpRequest&) -> asio::awaitable<HttpResponse> {
-                 throw std::runtime_error("kaboom: internal detail that must not reach the client");
-                 co_return HttpResponse::json(200, {});
-               });
+    router.add(http::verb::get, "/v1/boom", RouteAccess{false, {}}, [](HttpRequest&) -> asio::awaitable<HttpResponse> {
+      throw std::runtime_error("kaboom: internal detail that must not reach the client");
+      co_return HttpResponse::json(200, {});
+    });
     router.add(http::verb::get, "/v1/slow", RouteAccess{false, {}},
                [this](HttpRequest&) -> asio::awaitable<HttpResponse> {
                  slow_entered.set_value();
@@ -229,9 +226,9 @@ class TestServer {
     hooks.on_auth_failure = [this](const HttpRequest& request, unsigned status, promoter::daemon::AuthRefusal,
                                    std::string_view reason) {
       std::lock_guard lock(mutex);
-      auth_failures.push_back(AuthFailure{
-          status, std::string(reason), request.route,
-          request.principal ? std::optional<std::string>(request.principal->identity) : std::nullopt});
+      auth_failures.push_back(
+          AuthFailure{status, std::string(reason), request.route,
+                      request.principal ? std::optional<std::string>(request.principal->identity) : std::nullopt});
     };
     hooks.on_connection_refused = [this](promoter::daemon::ConnectionRefusal why) {
       std::lock_guard lock(mutex);
@@ -303,9 +300,13 @@ class TestServer {
 
 // Compile-time checks that no plaintext token is reachable through the registry's types.
 template <class T>
-concept HoldsToken = requires(T stored) { stored.token; };
+concept HoldsToken = requires(T stored) {
+  stored.token;
+};
 template <class T>
-concept ListsTokens = requires(const T& registry) { registry.tokens(); };
+concept ListsTokens = requires(const T& registry) {
+  registry.tokens();
+};
 
 void check_standard_headers(const Response& response) {
   CHECK(sv(response[http::field::cache_control]) == "no-store");
@@ -445,8 +446,7 @@ TEST_CASE("a valid token whose role is not allowed is 403 naming the role needed
 TEST_CASE("a valid token with an allowed role reaches the handler with its principal") {
   TestServer server;
   Client client(server.port());
-  auto response =
-      client.request(http::verb::post, "/v1/releases/abc/approve", operator_token, R"({"reason":"lgtm"})");
+  auto response = client.request(http::verb::post, "/v1/releases/abc/approve", operator_token, R"({"reason":"lgtm"})");
   REQUIRE(response.result_int() == 200);
   auto body = json_of(response);
   CHECK(body["identity"] == "olga");
@@ -801,9 +801,8 @@ TEST_CASE("the router refuses wiring mistakes and lists its routes for the OpenA
   CHECK_THROWS_AS(router.add(http::verb::get, "/v1/open", RouteAccess{true, {}}, handler), std::invalid_argument);
 
   using Routes = std::vector<std::pair<std::string, std::string>>;
-  CHECK(router.routes() == Routes{{"GET", "/v1/releases/{sha}"},
-                                  {"POST", "/v1/releases/{sha}/approve"},
-                                  {"GET", "/healthz"}});
+  CHECK(router.routes() ==
+        Routes{{"GET", "/v1/releases/{sha}"}, {"POST", "/v1/releases/{sha}/approve"}, {"GET", "/healthz"}});
 
   auto match = router.match(http::verb::get, "/v1/releases/abc");
   REQUIRE(match);

@@ -81,8 +81,9 @@ TEST_CASE("terminating the leader's lock session frees the lock and the leader f
   auto a = lock_for(url, "a");
   auto b = lock_for(url, "b");
   REQUIRE(a.try_acquire(t0).value().has_value());
-  CHECK(count(url, "SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity WHERE application_name = "
-                   "'promoterd leader lock a'") == 1);
+  CHECK(count(url,
+              "SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity WHERE application_name = "
+              "'promoterd leader lock a'") == 1);
   CHECK_FALSE(a.confirm(1));
   auto got_b = b.try_acquire(t0);
   REQUIRE(got_b.has_value());
@@ -140,8 +141,8 @@ TEST_CASE("a fenced store writes under its epoch and refuses every write once an
 
   core::World world;
   world.policy = policy();
-  core::Event seen = core::StagingDeploymentObserved{sha_a, "api", "dep-1", core::DeployStatus::building, "alice-gh",
-                                                     std::nullopt, "ci", {}};
+  core::Event seen = core::StagingDeploymentObserved{sha_a,      "api",        "dep-1", core::DeployStatus::building,
+                                                     "alice-gh", std::nullopt, "ci",    {}};
   auto decision = core::decide(world, seen, t0);
   REQUIRE(decision.has_value());
   REQUIRE(store.commit(*decision, core::make_plan(world.policy), "production", t0).has_value());
@@ -153,8 +154,8 @@ TEST_CASE("a fenced store writes under its epoch and refuses every write once an
   REQUIRE(b.try_acquire(t0 + 1s).value().has_value());
 
   const int audit_before = count(url, "SELECT count(*)::int FROM audit_log");
-  core::Event next = core::StagingDeploymentObserved{sha_a, "api", "dep-1", core::DeployStatus::success, "alice-gh",
-                                                     std::nullopt, "ci", {}};
+  core::Event next = core::StagingDeploymentObserved{sha_a,      "api",        "dep-1", core::DeployStatus::success,
+                                                     "alice-gh", std::nullopt, "ci",    {}};
   auto later = core::decide(world, next, t0 + 2s);
   REQUIRE(later.has_value());
   auto stale = store.commit(*later, core::make_plan(world.policy), "production", t0 + 2s);

@@ -49,8 +49,14 @@ struct Runner {
     return adapters::LocalMigrationStep(pool.get_executor(), io.get_executor(), std::move(o));
   }
   ports::StepContext context(std::string progress = "") {
-    ports::StepContext ctx{core::PromotionId{3}, sha, core::PlanStep{1, core::StepKind::migrate, ""}, "promotion-3-step-1",
-                            std::nullopt, std::move(progress), {}, {}};
+    ports::StepContext ctx{core::PromotionId{3},
+                           sha,
+                           core::PlanStep{1, core::StepKind::migrate, ""},
+                           "promotion-3-step-1",
+                           std::nullopt,
+                           std::move(progress),
+                           {},
+                           {}};
     ctx.note = [this](std::string p) -> asio::awaitable<core::Result<void>> {
       notes.push_back(std::move(p));
       co_return core::Result<void>{};
@@ -68,8 +74,9 @@ struct Runner {
 TEST_CASE("the database URL and its password never reach the journal, even when the command prints them") {
   CHECK(adapters::database_url_secrets(url) == std::vector<std::string>{url, "s3cret-Pa55word"});
   Runner r;
-  auto step = r.step("echo \"connecting to $DATABASE_URL\"; echo \"password=s3cret-Pa55word\"; echo applied 2; "
-                     "echo \"release $PROMOTER_RELEASE_SHA\"");
+  auto step = r.step(
+      "echo \"connecting to $DATABASE_URL\"; echo \"password=s3cret-Pa55word\"; echo applied 2; "
+      "echo \"release $PROMOTER_RELEASE_SHA\"");
   auto ctx = r.context();
   auto done = r.run(step.perform(ctx));
   REQUIRE_MESSAGE(done.has_value(), done.error().message);
@@ -135,8 +142,7 @@ TEST_CASE("after a crash, a run still going is waited out before the step runs a
   REQUIRE(running.has_value());
   std::shared_ptr<adapters::RunningCommand> cut_off(std::move(*running));
   std::thread reaper([cut_off] { (void)cut_off->wait(); });
-  const std::string progress =
-      nlohmann::json{{"pgid", cut_off->pgid()}, {"start", cut_off->start_marker()}}.dump();
+  const std::string progress = nlohmann::json{{"pgid", cut_off->pgid()}, {"start", cut_off->start_marker()}}.dump();
   auto step = r.step("echo again");
   auto found = r.run(step.find_done(r.context(progress)));
   const bool alive_after = adapters::process_group_alive(cut_off->pgid(), cut_off->start_marker());

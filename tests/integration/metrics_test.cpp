@@ -49,10 +49,12 @@ TEST_CASE("adapter attempts count by status class, a missing answer is 'error', 
   metrics.adapter_request("fly", "machines.update", 200, 0.3, 3);
   const auto text = metrics.serialize();
   CHECK(sample(text, R"(promoter_adapter_requests_total{adapter="fly",code="5xx",operation="machines.update"})") == 1);
-  CHECK(sample(text, R"(promoter_adapter_requests_total{adapter="fly",code="error",operation="machines.update"})") == 1);
+  CHECK(sample(text, R"(promoter_adapter_requests_total{adapter="fly",code="error",operation="machines.update"})") ==
+        1);
   CHECK(sample(text, R"(promoter_adapter_requests_total{adapter="fly",code="2xx",operation="machines.update"})") == 1);
   CHECK(sample(text, R"(promoter_adapter_retries_total{adapter="fly",operation="machines.update"})") == 2);
-  CHECK(sample(text, R"(promoter_adapter_request_duration_seconds_count{adapter="fly",operation="machines.update"})") == 3);
+  CHECK(sample(text, R"(promoter_adapter_request_duration_seconds_count{adapter="fly",operation="machines.update"})") ==
+        3);
 }
 
 TEST_CASE("a promotion's end records its duration, result and, on success, the time") {
@@ -77,7 +79,8 @@ TEST_CASE("steps are labelled by kind and service; migrations and the running st
   metrics.migration_finished(false, 2);
   const auto text = metrics.serialize();
   CHECK(sample(text, "promoter_promotion_step_started_timestamp_seconds") == 0);
-  CHECK(sample(text, R"(promoter_promotion_step_duration_seconds_count{kind="deploy",result="succeeded",service="api"})") ==
+  CHECK(sample(text,
+               R"(promoter_promotion_step_duration_seconds_count{kind="deploy",result="succeeded",service="api"})") ==
         1);
   CHECK(sample(text, R"(promoter_migrations_total{result="failed"})") == 1);
   CHECK(sample(text, R"(promoter_migrations_total{result="succeeded"})") == 0);

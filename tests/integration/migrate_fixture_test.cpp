@@ -21,7 +21,8 @@ using promoter::testing::fresh_database;
 using promoter::testing::temp_dir;
 using namespace std::chrono_literals;
 
-const std::filesystem::path kFixture = std::filesystem::path(PROMOTER_SOURCE_DIR) / "tests" / "fixtures" / "migrate-app";
+const std::filesystem::path kFixture =
+    std::filesystem::path(PROMOTER_SOURCE_DIR) / "tests" / "fixtures" / "migrate-app";
 
 std::string env_or(const char* name, const std::string& fallback) {
   const char* value = std::getenv(name);
@@ -87,8 +88,9 @@ TEST_CASE("db:migrate of the fixture app applies its migrations once and records
   CHECK(query(db, "SELECT string_agg(name, ',' ORDER BY name) FROM fixture_schema_migrations") ==
         "001_create_widgets.sql,002_add_widget_color.sql");
   CHECK(query(db, "SELECT count(*) FROM fixture_migration_runs") == "1");
-  CHECK(query(db, "SELECT array_to_string(applied, ',') || ' ' || ok || ' ' || (finished_at >= started_at) "
-                  "FROM fixture_migration_runs") == "001_create_widgets.sql,002_add_widget_color.sql true true");
+  CHECK(query(db,
+              "SELECT array_to_string(applied, ',') || ' ' || ok || ' ' || (finished_at >= started_at) "
+              "FROM fixture_migration_runs") == "001_create_widgets.sql,002_add_widget_color.sql true true");
   CHECK(query(db, "SELECT color FROM widgets WHERE name = 'sprocket'") == "blue");
 
   r = run(migrate(db));
@@ -99,8 +101,9 @@ TEST_CASE("db:migrate of the fixture app applies its migrations once and records
   CHECK(query(db, "SELECT count(*) FROM fixture_migration_runs") == "2");
   CHECK(query(db, "SELECT cardinality(applied) || ' ' || ok FROM fixture_migration_runs ORDER BY id DESC LIMIT 1") ==
         "0 true");
-  CHECK(query(db, "SELECT (SELECT started_at FROM fixture_migration_runs ORDER BY id DESC LIMIT 1) >= "
-                  "(SELECT finished_at FROM fixture_migration_runs ORDER BY id LIMIT 1)") == "t");
+  CHECK(query(db,
+              "SELECT (SELECT started_at FROM fixture_migration_runs ORDER BY id DESC LIMIT 1) >= "
+              "(SELECT finished_at FROM fixture_migration_runs ORDER BY id LIMIT 1)") == "t");
 }
 
 TEST_CASE("a failing migration exits non-zero with PostgreSQL's error and leaves nothing of itself recorded") {
@@ -122,8 +125,9 @@ TEST_CASE("a failing migration exits non-zero with PostgreSQL's error and leaves
   CHECK(query(db, "SELECT string_agg(name, ',' ORDER BY name) FROM fixture_schema_migrations") ==
         "001_create_widgets.sql,002_add_widget_color.sql");
   CHECK(query(db, "SELECT to_regclass('gadgets') IS NULL") == "t");
-  CHECK(query(db, "SELECT array_to_string(applied, ',') || ' ' || ok || ' ' || (finished_at IS NOT NULL) "
-                  "FROM fixture_migration_runs") == "001_create_widgets.sql,002_add_widget_color.sql false true");
+  CHECK(query(db,
+              "SELECT array_to_string(applied, ',') || ' ' || ok || ' ' || (finished_at IS NOT NULL) "
+              "FROM fixture_migration_runs") == "001_create_widgets.sql,002_add_widget_color.sql false true");
 }
 
 TEST_CASE("with FIXTURE_BLOCK_FILE, db:migrate records its run and keeps running until the file exists") {

@@ -32,11 +32,10 @@ bool ident_char(char c) { return ident_start(c) || std::isdigit(static_cast<unsi
 // range and offset brackets ([...]) and grouping lists (by (...), on (...)), that are neither functions
 // (followed by "(") nor operators and keywords.
 std::set<std::string> metric_names(const std::string& expr) {
-  static const std::set<std::string> keywords{"by",     "without",    "on",          "ignoring", "group_left",
-                                              "group_right", "and",   "or",          "unless",   "offset",
-                                              "bool",   "sum",        "min",         "max",      "avg",
-                                              "count",  "stddev",     "stdvar",      "topk",     "bottomk",
-                                              "quantile", "count_values", "group", "inf",      "nan"};
+  static const std::set<std::string> keywords{
+      "by",     "without", "on",       "ignoring",     "group_left", "group_right", "and",   "or",     "unless",
+      "offset", "bool",    "sum",      "min",          "max",        "avg",         "count", "stddev", "stdvar",
+      "topk",   "bottomk", "quantile", "count_values", "group",      "inf",         "nan"};
   static const std::set<std::string> grouping{"by", "without", "on", "ignoring", "group_left", "group_right"};
   std::set<std::string> out;
   bool skip_next_parens = false;
@@ -101,8 +100,10 @@ std::vector<std::string> dashboard_exprs() {
   std::function<void(const json&)> walk = [&](const json& j) {
     if (j.is_object()) {
       for (const auto& [key, value] : j.items()) {
-        if (key == "expr" && value.is_string()) out.push_back(value.get<std::string>());
-        else walk(value);
+        if (key == "expr" && value.is_string())
+          out.push_back(value.get<std::string>());
+        else
+          walk(value);
       }
     } else if (j.is_array()) {
       for (const auto& v : j) walk(v);
@@ -160,8 +161,8 @@ TEST_CASE("the metric-name extractor finds selectors and skips functions, labels
 
 TEST_CASE("promtool accepts the alerting rules and their unit tests pass") {
   std::string output;
-  const int checked = run_program({"promtool", "check", "rules", (source_dir / "deploy/prometheus/rules.yml").string()},
-                                  {}, output);
+  const int checked =
+      run_program({"promtool", "check", "rules", (source_dir / "deploy/prometheus/rules.yml").string()}, {}, output);
   CHECK_MESSAGE(checked == 0, output);
   CHECK_MESSAGE(output.find("SUCCESS") != std::string::npos, output);
   const int tested = run_program(

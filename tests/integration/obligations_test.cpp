@@ -50,9 +50,10 @@ struct InProcess {
     std::ofstream(path) << ConfigBuilder("1h")
                                .shared_tokens()
                                .table("hotfix", {{"holidays", std::vector<std::string>{"2026-11-30"}}})
-                               .table("notifications", {{"slack_webhook_url_env", "CHAT_WEBHOOK_URL"},
-                                                        {"kinds", std::vector<std::string>{"hotfix.obligation_overdue"}},
-                                                        {"backoff", "10ms"}})
+                               .table("notifications",
+                                      {{"slack_webhook_url_env", "CHAT_WEBHOOK_URL"},
+                                       {"kinds", std::vector<std::string>{"hotfix.obligation_overdue"}},
+                                       {"backoff", "10ms"}})
                                .service("api")
                                .toml();
     auto config = daemon::load_config(path.string());
@@ -87,14 +88,18 @@ TEST_CASE("hotfix obligations become overdue on the fake clock: status, listing 
   InProcess p;
   const std::string sha(40, 'a');
   REQUIRE(p.post("/v1/staging-deployments",
-                 json{{"service", "api"}, {"sha", sha}, {"deployment_id", "d1"}, {"status", "SUCCESS"},
+                 json{{"service", "api"},
+                      {"sha", sha},
+                      {"deployment_id", "d1"},
+                      {"status", "SUCCESS"},
                       {"author", "alice-gh"}},
                  tokens::ci)
               .status == 200);
-  REQUIRE(p.post("/v1/releases/" + sha + "/smoke-results", json{{"suite", "e2e"}, {"passed", true}}, tokens::ci).status ==
-          200);
-  auto hotfix = p.post("/v1/hotfixes", json{{"sha", sha}, {"reason", "outage"}, {"incident_url", "https://inc/1"}},
-                       tokens::bob);
+  REQUIRE(
+      p.post("/v1/releases/" + sha + "/smoke-results", json{{"suite", "e2e"}, {"passed", true}}, tokens::ci).status ==
+      200);
+  auto hotfix =
+      p.post("/v1/hotfixes", json{{"sha", sha}, {"reason", "outage"}, {"incident_url", "https://inc/1"}}, tokens::bob);
   REQUIRE_MESSAGE(hotfix.status == 200, hotfix.body);
   auto obligations = hotfix.json()["obligations"];
   REQUIRE(obligations.size() == 2);
@@ -130,7 +135,8 @@ TEST_CASE("hotfix obligations become overdue on the fake clock: status, listing 
   REQUIRE(status["obligations"]["overdue_items"].size() == 1);
   CHECK(status["obligations"]["overdue_items"][0]["kind"] == "incident_report");
   bool warned = false;
-  for (const auto& w : status["warnings"]) warned = warned || w.get<std::string>().find("incident_report") != std::string::npos;
+  for (const auto& w : status["warnings"])
+    warned = warned || w.get<std::string>().find("incident_report") != std::string::npos;
   CHECK(warned);
 
   // Tuesday evening: the review is not yet due (Wednesday 10:00); Wednesday 10:01 it is.

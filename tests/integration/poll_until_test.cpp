@@ -36,7 +36,9 @@ class FakeClock final : public MonotonicClock {
   }
   void advance(duration d) { now_ += d; }
   // Time since the start, in milliseconds.
-  std::chrono::milliseconds elapsed() const { return std::chrono::duration_cast<std::chrono::milliseconds>(now_ - start); }
+  std::chrono::milliseconds elapsed() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(now_ - start);
+  }
 
   const time_point start = time_point(std::chrono::hours(1000));
   std::vector<duration> waits;

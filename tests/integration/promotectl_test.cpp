@@ -77,14 +77,15 @@ TestCertificate make_self_signed(const std::string& dns_name) {
   X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
   X509_set_pubkey(cert, key);
   X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(dns_name.c_str()), -1,
-                             -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(dns_name.c_str()), -1, -1,
+                             0);
   X509_set_issuer_name(cert, name);
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
   std::string san = "DNS:" + dns_name;
-  for (auto [nid, value] : {std::pair{NID_subject_alt_name, san.c_str()}, std::pair{NID_basic_constraints, "CA:TRUE"}}) {
+  for (auto [nid, value] :
+       {std::pair{NID_subject_alt_name, san.c_str()}, std::pair{NID_basic_constraints, "CA:TRUE"}}) {
     X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
     REQUIRE(ext != nullptr);
     X509_add_ext(cert, ext, -1);
@@ -275,13 +276,19 @@ json release_json(const std::string& sha, std::string_view state, json promotion
         {"approval", {{"ok", true}, {"reason", "approval: approved by bob"}}}}},
       {"ready", false},
       {"soak", {{"started_at", "2026-11-25T03:12:30.000Z"}, {"deadline", "2026-11-25T03:42:30.000Z"}, {"resets", 1}}},
-      {"deployments",
-       json::array({{{"service", "api"}, {"deployment_id", "d-api-1"}, {"status", "SUCCESS"},
-                     {"updated_at", "2026-11-25T03:12:30.000Z"}},
-                    {{"service", "worker"}, {"deployment_id", "d-worker-1"}, {"status", "SUCCESS"},
-                     {"updated_at", "2026-11-25T03:12:00.000Z"}}})},
-      {"smoke_results", json::array({{{"suite", "e2e"}, {"passed", false}, {"reported_by", "ci-bot"},
-                                      {"at", "2026-11-25T03:20:00.000Z"}, {"details", "checkout flow timed out"}}})},
+      {"deployments", json::array({{{"service", "api"},
+                                    {"deployment_id", "d-api-1"},
+                                    {"status", "SUCCESS"},
+                                    {"updated_at", "2026-11-25T03:12:30.000Z"}},
+                                   {{"service", "worker"},
+                                    {"deployment_id", "d-worker-1"},
+                                    {"status", "SUCCESS"},
+                                    {"updated_at", "2026-11-25T03:12:00.000Z"}}})},
+      {"smoke_results", json::array({{{"suite", "e2e"},
+                                      {"passed", false},
+                                      {"reported_by", "ci-bot"},
+                                      {"at", "2026-11-25T03:20:00.000Z"},
+                                      {"details", "checkout flow timed out"}}})},
       {"approvals", json::array({{{"by", "bob"}, {"at", "2026-11-25T03:25:00.000Z"}, {"reason", "lgtm"}}})},
       {"rejection", nullptr},
       {"promotion_id", promotion_id},
@@ -298,18 +305,38 @@ json promotion_json(const std::string& id, const std::string& sha) {
       {"created_at", "2026-11-25T04:00:00.000Z"},
       {"finished_at", "2026-11-25T04:01:10.000Z"},
       {"error", "deploy:api did not become healthy within 5m"},
-      {"steps",
-       json::array({
-           {{"index", 0}, {"name", "preflight"}, {"kind", "preflight"}, {"service", nullptr}, {"state", "succeeded"},
-            {"idempotency_key", id + ":0"}, {"started_at", "2026-11-25T04:00:00.000Z"},
-            {"finished_at", "2026-11-25T04:00:00.012Z"}, {"duration_seconds", 0.012}, {"detail", "gates hold"}},
-           {{"index", 1}, {"name", "migrate"}, {"kind", "migrate"}, {"service", nullptr}, {"state", "succeeded"},
-            {"idempotency_key", id + ":1"}, {"started_at", "2026-11-25T04:00:00.012Z"},
-            {"finished_at", "2026-11-25T04:01:05.012Z"}, {"duration_seconds", 65.0}, {"detail", "3 migrations"}},
-           {{"index", 2}, {"name", "deploy:api"}, {"kind", "deploy"}, {"service", "api"}, {"state", "failed"},
-            {"idempotency_key", id + ":2"}, {"started_at", "2026-11-25T04:01:05.012Z"}, {"finished_at", nullptr},
-            {"duration_seconds", nullptr}, {"detail", "health check failed"}},
-       })},
+      {"steps", json::array({
+                    {{"index", 0},
+                     {"name", "preflight"},
+                     {"kind", "preflight"},
+                     {"service", nullptr},
+                     {"state", "succeeded"},
+                     {"idempotency_key", id + ":0"},
+                     {"started_at", "2026-11-25T04:00:00.000Z"},
+                     {"finished_at", "2026-11-25T04:00:00.012Z"},
+                     {"duration_seconds", 0.012},
+                     {"detail", "gates hold"}},
+                    {{"index", 1},
+                     {"name", "migrate"},
+                     {"kind", "migrate"},
+                     {"service", nullptr},
+                     {"state", "succeeded"},
+                     {"idempotency_key", id + ":1"},
+                     {"started_at", "2026-11-25T04:00:00.012Z"},
+                     {"finished_at", "2026-11-25T04:01:05.012Z"},
+                     {"duration_seconds", 65.0},
+                     {"detail", "3 migrations"}},
+                    {{"index", 2},
+                     {"name", "deploy:api"},
+                     {"kind", "deploy"},
+                     {"service", "api"},
+                     {"state", "failed"},
+                     {"idempotency_key", id + ":2"},
+                     {"started_at", "2026-11-25T04:01:05.012Z"},
+                     {"finished_at", nullptr},
+                     {"duration_seconds", nullptr},
+                     {"detail", "health check failed"}},
+                })},
   };
 }
 
@@ -341,11 +368,14 @@ const std::string& field_line(const std::vector<std::string>& all, std::string_v
   return none;
 }
 
-bool contains(const std::string& haystack, std::string_view needle) { return haystack.find(needle) != std::string::npos; }
+bool contains(const std::string& haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string::npos;
+}
 
 }  // namespace
 
-TEST_CASE("status sends GET /v1/status with the token and shows policy, production, counts and the short-soak warning") {
+TEST_CASE(
+    "status sends GET /v1/status with the token and shows policy, production, counts and the short-soak warning") {
   FakePromoterd server;
   server.answer("GET", "/v1/status", 200,
                 {{"version", "0.1.0"},
@@ -369,8 +399,10 @@ TEST_CASE("status sends GET /v1/status with the token and shows policy, producti
                   {{"role", "standby"},
                    {"instance", "deploy-2"},
                    {"epoch", 4},
-                   {"leader", {{"instance", "deploy-1"}, {"advertise_url", "http://10.0.0.5:8080"},
-                               {"since", "2026-11-25T03:00:00.000Z"}}}}}});
+                   {"leader",
+                    {{"instance", "deploy-1"},
+                     {"advertise_url", "http://10.0.0.5:8080"},
+                     {"since", "2026-11-25T03:00:00.000Z"}}}}}});
 
   auto result = run({"status"}, env_for(server));
 
@@ -393,17 +425,23 @@ TEST_CASE("status sends GET /v1/status with the token and shows policy, producti
   CHECK(contains(field_line(out, "services"), "worker, api, www"));
   CHECK(contains(field_line(out, "production"), sha_b));
   CHECK(contains(field_line(out, "production"), "2026-11-24 10:00:00Z"));
-  CHECK(contains(field_line(out, "active promotion"), "7 for " + sha_a + ": running; abort requested by bob at "
-                                                      "2026-11-25 04:00:30Z: wrong image tag"));
+  CHECK(contains(field_line(out, "active promotion"), "7 for " + sha_a +
+                                                          ": running; abort requested by bob at "
+                                                          "2026-11-25 04:00:30Z: wrong image tag"));
   CHECK(contains(field_line(out, "releases"), "promoted 3, soaking 1"));
-  CHECK(field_line(out, "leader").ends_with(
-      "deploy-1 (epoch 4, since 2026-11-25 03:00:00Z); answered by standby deploy-2"));
+  CHECK(field_line(out, "leader")
+            .ends_with("deploy-1 (epoch 4, since 2026-11-25 03:00:00Z); answered by standby deploy-2"));
 }
 
 TEST_CASE("status in json mode keeps stdout parseable and puts the short-soak warning on stderr") {
   FakePromoterd server;
-  json status{{"version", "0.1.0"}, {"short_soak", true}, {"warnings", json::array()}, {"policy", {{"soak_seconds", 60}}},
-              {"production", nullptr}, {"active_promotion", nullptr}, {"release_counts", json::object()}};
+  json status{{"version", "0.1.0"},
+              {"short_soak", true},
+              {"warnings", json::array()},
+              {"policy", {{"soak_seconds", 60}}},
+              {"production", nullptr},
+              {"active_promotion", nullptr},
+              {"release_counts", json::object()}};
   server.answer("GET", "/v1/status", 200, status);
 
   auto result = run({"--output", "json", "status"}, env_for(server));
@@ -428,7 +466,8 @@ TEST_CASE("releases passes --limit and prints one aligned row per release with e
   auto out = lines(result.out);
   REQUIRE(out.size() == 3);
   const std::string& header = out[0];
-  for (auto column : {"SHA", "STATE", "SOAK", "SMOKE", "APPROVAL", "AUTHOR", "FIRST SEEN"}) CHECK(contains(header, column));
+  for (auto column : {"SHA", "STATE", "SOAK", "SMOKE", "APPROVAL", "AUTHOR", "FIRST SEEN"})
+    CHECK(contains(header, column));
   const std::string& row_a = line_with(out, sha_a.substr(0, 12));
   CHECK(!contains(row_a, sha_a.substr(0, 13)));
   CHECK(contains(row_a, "12m40s of 30m"));
@@ -625,10 +664,18 @@ TEST_CASE("promotion, promotions and audit ask for the right paths and queries a
   server.answer("GET", "/v1/promotions?limit=2", 200, {{"promotions", {summary, succeeded}}});
   server.answer("GET", "/v1/audit?sha=" + sha_a + "&limit=10", 200,
                 {{"entries",
-                  {{{"id", 12}, {"at", "2026-11-25T03:25:00.000Z"}, {"actor", "bob"}, {"action", "release.approved"},
-                    {"sha", sha_a}, {"detail", "lgtm"}},
-                   {{"id", 11}, {"at", "2026-11-25T03:00:00.000Z"}, {"actor", "system"}, {"action", "daemon.started"},
-                    {"sha", nullptr}, {"detail", "version 0.1.0"}}}}});
+                  {{{"id", 12},
+                    {"at", "2026-11-25T03:25:00.000Z"},
+                    {"actor", "bob"},
+                    {"action", "release.approved"},
+                    {"sha", sha_a},
+                    {"detail", "lgtm"}},
+                   {{"id", 11},
+                    {"at", "2026-11-25T03:00:00.000Z"},
+                    {"actor", "system"},
+                    {"action", "daemon.started"},
+                    {"sha", nullptr},
+                    {"detail", "version 0.1.0"}}}}});
   server.answer("GET", "/v1/audit", 200, {{"entries", json::array()}});
 
   auto promotion = run({"promotion", "7"}, env_for(server));
@@ -698,7 +745,8 @@ TEST_CASE("an error answer exits 1 with the server's code, message and HTTP stat
 
   auto forbidden = run({"approve", sha_a}, env_for(server));
   CHECK(forbidden.code == 1);
-  CHECK(contains(forbidden.err, "error: forbidden: alice-gh is the author of this release and cannot approve it (HTTP 403)"));
+  CHECK(contains(forbidden.err,
+                 "error: forbidden: alice-gh is the author of this release and cannot approve it (HTTP 403)"));
 
   auto unauthorized = run({"status"}, env_for(server));
   CHECK(unauthorized.code == 1);
@@ -875,9 +923,9 @@ TEST_CASE("a SHA prefix no release has is reported as such with exit 1") {
   FakePromoterd server;
   server.answer("GET", "/v1/releases?sha_prefix=beef&limit=10", 200,
                 {{"releases", json::array()}, {"next_before", nullptr}});
-  for (std::vector<std::string> args : {std::vector<std::string>{"show", "beef"},
-                                        std::vector<std::string>{"audit", "--sha", "BEEF"},
-                                        std::vector<std::string>{"hotfix", "beef", "--reason", "r", "--incident", "u"}}) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"show", "beef"}, std::vector<std::string>{"audit", "--sha", "BEEF"},
+        std::vector<std::string>{"hotfix", "beef", "--reason", "r", "--incident", "u"}}) {
     CAPTURE(args[0]);
     auto result = run(args, env_for(server));
     CHECK(result.code == 1);
@@ -923,7 +971,8 @@ TEST_CASE("text from the server cannot smuggle terminal escapes or line breaks i
   server.answer("GET", "/v1/releases", 200, {{"releases", {release}}});
   server.answer("GET", "/v1/releases/" + sha_a, 200, release);
 
-  for (std::vector<std::string> args : {std::vector<std::string>{"releases"}, std::vector<std::string>{"show", sha_a}}) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"releases"}, std::vector<std::string>{"show", sha_a}}) {
     auto result = run(args, env_for(server));
     CHECK(result.code == 0);
     CHECK(result.out.find('\x1b') == std::string::npos);

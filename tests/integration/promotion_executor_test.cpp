@@ -46,7 +46,7 @@ class CrashingStore final : public ports::PromotionJournal {
     return inner_.lease_environment(e);
   }
   core::Result<ports::PromotionRecord> request_abort(ports::PromotionId id, const std::string& by,
-                                                      const std::string& reason, core::Timestamp now) override {
+                                                     const std::string& reason, core::Timestamp now) override {
     return inner_.request_abort(id, by, reason, now);
   }
   core::Result<void> journal_progress(ports::PromotionId id, int index, const std::string& p) override {
@@ -158,8 +158,8 @@ struct Harness {
 
   // Runs one executor to its end (or its crash) on a fresh io_context.
   core::Result<ports::PromotionState> run(ports::PromotionJournal& via, ports::PromotionId id,
-                                           adapters::SimulatedProduction& production, BeforeStep before = {},
-                                           std::string stops_part_way = "") {
+                                          adapters::SimulatedProduction& production, BeforeStep before = {},
+                                          std::string stops_part_way = "") {
     asio::io_context io;
     asio::thread_pool pool(2);
     adapters::SimulatedStep simulated(production, io.get_executor());
@@ -477,8 +477,9 @@ TEST_CASE("a second abort request keeps the first; an unknown promotion is not f
   CHECK(unknown.error().code == core::ErrorCode::not_found);
 }
 
-TEST_CASE("once every service is deployed an abort is refused, and one that came during the last deploy does not stop "
-          "the promotion") {
+TEST_CASE(
+    "once every service is deployed an abort is refused, and one that came during the last deploy does not stop "
+    "the promotion") {
   Harness h(testing::fresh_database("promoter_executor_abort_late"));
   const auto id = h.create_promotion();
   auto production = memory_production(h.clock);

@@ -60,16 +60,21 @@ struct Fixture {
 
   // A step object as App makes one; a new one is what a restarted promoterd has.
   std::unique_ptr<adapters::RailwayDeployStep> step() {
-    return std::make_unique<adapters::RailwayDeployStep>(ioc.get_executor(), *client,
-                                                         adapters::RailwayTarget{kProject, kProduction, "svc-api"},
-                                                         1ms, 5s);
+    return std::make_unique<adapters::RailwayDeployStep>(
+        ioc.get_executor(), *client, adapters::RailwayTarget{kProject, kProduction, "svc-api"}, 1ms, 5s);
   }
 
   // The context the executor passes: the journal's progress note lives in `progress`.
   ports::StepContext context() {
     const auto started = std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::now());
-    ports::StepContext ctx{core::PromotionId{1}, kSha, core::PlanStep{2, core::StepKind::deploy, "api"}, "promotion-1-step-2",
-                            started, "", {}, {}};
+    ports::StepContext ctx{core::PromotionId{1},
+                           kSha,
+                           core::PlanStep{2, core::StepKind::deploy, "api"},
+                           "promotion-1-step-2",
+                           started,
+                           "",
+                           {},
+                           {}};
     return ctx;
   }
 
@@ -100,7 +105,8 @@ TEST_CASE("a deploy answered 502 after it took effect is settled as found after 
   const std::string abbrev(kSha.abbrev());
   CHECK(detail.starts_with("railway deployment " + id + " of " + abbrev +
                            " is live (found when settling the step: the deploy request got no clear answer "
-                           "(deploying " + abbrev + " to Railway: "));
+                           "(deploying " +
+                           abbrev + " to Railway: "));
   CHECK(detail.find("502") != std::string::npos);
   CHECK(detail.ends_with("; the deployment had been made, so it was not made again)"));
   CHECK(detail.find("restart") == std::string::npos);

@@ -29,68 +29,69 @@ const fs::path kValidator = kSource / "tests" / "schema" / "validate_railway.mjs
 const fs::path kGraphqlModule = kSource / "tests" / "schema" / "node_modules" / "graphql" / "package.json";
 
 struct Run {
-    int exit_code = -1;
-    std::string output;
+  int exit_code = -1;
+  std::string output;
 };
 
 Run run_validator(const fs::path& dir) {
-    const std::string command = "node '" + kValidator.string() + "' '" + kSchema.string() + "' '" + dir.string() +
-                                "' 2>&1";
-    Run run;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    REQUIRE_MESSAGE(pipe != nullptr, "cannot run: " << command);
-    std::array<char, 4096> chunk{};
-    while (const auto n = std::fread(chunk.data(), 1, chunk.size(), pipe)) run.output.append(chunk.data(), n);
-    const int status = ::pclose(pipe);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return run;
+  const std::string command =
+      "node '" + kValidator.string() + "' '" + kSchema.string() + "' '" + dir.string() + "' 2>&1";
+  Run run;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE_MESSAGE(pipe != nullptr, "cannot run: " << command);
+  std::array<char, 4096> chunk{};
+  while (const auto n = std::fread(chunk.data(), 1, chunk.size(), pipe)) run.output.append(chunk.data(), n);
+  const int status = ::pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
 }
 
 fs::path fresh_dir(const std::string& tag) {
-    std::mt19937_64 rng(std::random_device{}());
-    auto dir = fs::temp_directory_path() / ("promoter-railway-schema-" + tag + "-" + std::to_string(rng()));
-    fs::create_directories(dir);
-    return dir;
+  std::mt19937_64 rng(std::random_device{}());
+  auto dir = fs::temp_directory_path() / ("promoter-railway-schema-" + tag + "-" + std::to_string(rng()));
+  fs::create_directories(dir);
+  return dir;
 }
 
 void require_tools() {
-    REQUIRE_MESSAGE(fs::exists(kSchema), "Railway schema not found at " << kSchema.string()
-                                                                        << " (vendored in the repository)");
-    REQUIRE_MESSAGE(fs::exists(kGraphqlModule),
-                    "graphql-js is not installed: run `npm ci --prefix tests/schema` in the repository root");
-    REQUIRE_MESSAGE(std::system("node --version >/dev/null 2>&1") == 0, "node is not on PATH");
+  REQUIRE_MESSAGE(fs::exists(kSchema),
+                  "Railway schema not found at " << kSchema.string() << " (vendored in the repository)");
+  REQUIRE_MESSAGE(fs::exists(kGraphqlModule),
+                  "graphql-js is not installed: run `npm ci --prefix tests/schema` in the repository root");
+  REQUIRE_MESSAGE(std::system("node --version >/dev/null 2>&1") == 0, "node is not on PATH");
 }
 
 }  // namespace
 
 TEST_CASE("every document RailwayClient sends validates against Railway's schema with zero errors") {
-    require_tools();
-    const auto documents = promoter::adapters::railway_documents();
-    REQUIRE(documents.size() >= 5);
-    const auto dir = fresh_dir("ok");
-    for (const auto& [name, document] : documents) std::ofstream(dir / (name + ".graphql")) << document;
-    // The batch query is built per service count: check the smallest and a large one as well.
-    std::ofstream(dir / "ListDeploymentsBatch1.graphql") << promoter::adapters::railway_batch_deployments_document(1);
-    std::ofstream(dir / "ListDeploymentsBatch25.graphql") << promoter::adapters::railway_batch_deployments_document(25);
+  require_tools();
+  const auto documents = promoter::adapters::railway_documents();
+  REQUIRE(documents.size() >= 5);
+  const auto dir = fresh_dir("ok");
+  for (const auto& [name, document] : documents) std::ofstream(dir / (name + ".graphql")) << document;
+  // The batch query is built per service count: check the smallest and a large one as well.
+  std::ofstream(dir / "ListDeploymentsBatch1.graphql") << promoter::adapters::railway_batch_deployments_document(1);
+  std::ofstream(dir / "ListDeploymentsBatch25.graphql") << promoter::adapters::railway_batch_deployments_document(25);
 
-    const auto run = run_validator(dir);
-    fs::remove_all(dir);
-    INFO(run.output);
-    CHECK(run.exit_code == 0);
-    CHECK(run.output.find(std::to_string(documents.size() + 2) + " valid, 0 invalid") != std::string::npos);
-    for (const auto& [name, document] : documents) CHECK(run.output.find("ok " + name + ".graphql") != std::string::npos);
+  const auto run = run_validator(dir);
+  fs::remove_all(dir);
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(run.output.find(std::to_string(documents.size() + 2) + " valid, 0 invalid") != std::string::npos);
+  for (const auto& [name, document] : documents) CHECK(run.output.find("ok " + name + ".graphql") != std::string::npos);
 }
 
 TEST_CASE("the validator does reject documents that break the schema") {
-    require_tools();
-    const auto dir = fresh_dir("bad");
-    // Railway's own docs show both of these; the schema says otherwise (railway.md lists them).
-    std::ofstream(dir / "RollbackSelection.graphql") << "mutation R($id: String!) { deploymentRollback(id: $id) { id status } }";
-    std::ofstream(dir / "SuccessfulOnly.graphql")
-        << "query D { deployments(input: {status: {successfulOnly: true}}) { edges { node { id } } } }";
-    const auto run = run_validator(dir);
-    fs::remove_all(dir);
-    INFO(run.output);
-    CHECK(run.exit_code == 1);
-    CHECK(run.output.find("0 valid, 2 invalid") != std::string::npos);
+  require_tools();
+  const auto dir = fresh_dir("bad");
+  // Railway's own docs show both of these; the schema says otherwise (railway.md lists them).
+  std::ofstream(dir / "RollbackSelection.graphql")
+      << "mutation R($id: String!) { deploymentRollback(id: $id) { id status } }";
+  std::ofstream(dir / "SuccessfulOnly.graphql")
+      << "query D { deployments(input: {status: {successfulOnly: true}}) { edges { node { id } } } }";
+  const auto run = run_validator(dir);
+  fs::remove_all(dir);
+  INFO(run.output);
+  CHECK(run.exit_code == 1);
+  CHECK(run.output.find("0 valid, 2 invalid") != std::string::npos);
 }

@@ -27,7 +27,9 @@ namespace {
 
 class FixedClock final : public ports::Clock {
  public:
-  core::Timestamp now() const override { return core::Timestamp{std::chrono::sys_days{std::chrono::year{2026} / 11 / 25}}; }
+  core::Timestamp now() const override {
+    return core::Timestamp{std::chrono::sys_days{std::chrono::year{2026} / 11 / 25}};
+  }
 };
 
 // The real ledger, with its first commit held until the test lets it go: while it is held, the events the
@@ -47,7 +49,7 @@ class GatedLedger final : public ports::Ledger {
     return inner_.close_obligation(id, by, link, now);
   }
   core::Result<ports::OpenedPromotions> commit(const core::Decision& d, const core::PromotionPlan& p,
-                                                const std::string& e, core::Timestamp t) override {
+                                               const std::string& e, core::Timestamp t) override {
     if (commits_started_++ == 0) {
       entered_.set_value();
       released_.get_future().wait();
@@ -86,8 +88,8 @@ core::Policy policy() {
 core::Sha sha_of(int i) { return *core::Sha::parse(fmt::format("{:040x}", 0xa000 + i)); }
 
 core::Event staging(const core::Sha& sha) {
-  return core::StagingDeploymentObserved{sha, "api", "dep-" + sha.str(), core::DeployStatus::building, "alice",
-                                         std::nullopt, "railway"};
+  return core::StagingDeploymentObserved{sha,     "api",        "dep-" + sha.str(), core::DeployStatus::building,
+                                         "alice", std::nullopt, "railway"};
 }
 
 int count(const std::string& url, const std::string& sql) {
@@ -164,8 +166,8 @@ TEST_CASE("events that queue while the strand commits are committed together, ea
   constexpr int queued = 12;
   std::vector<Answer> answers(queued);
   std::vector<std::promise<void>> answered(queued);
-  for (int i = 0; i < queued; ++i) h.submit(staging(sha_of(i + 1)), answers[static_cast<std::size_t>(i)],
-                                            answered[static_cast<std::size_t>(i)]);
+  for (int i = 0; i < queued; ++i)
+    h.submit(staging(sha_of(i + 1)), answers[static_cast<std::size_t>(i)], answered[static_cast<std::size_t>(i)]);
   // The io thread runs handlers in order: every submit above has queued its event before this runs.
   asio::post(h.io, [&] { h.ledger.release_first(); });
 

@@ -147,7 +147,8 @@ TEST_CASE("a full queue drops its oldest message, and notify() never waits for t
   // The notifier and the webhook share one thread: had notify() waited for a delivery, this call could not
   // return, and while it runs the webhook cannot have been asked again.
   const auto [queued, hits] = f.receiver.call([&] {
-    for (const char* text : {"m2", "m3", "m4"}) f.notifier->notify(ports::Notification{"promotion.started", sha1, text});
+    for (const char* text : {"m2", "m3", "m4"})
+      f.notifier->notify(ports::Notification{"promotion.started", sha1, text});
     return std::pair{f.notifier->queued(), f.receiver.fake().count(hook_path)};
   });
   CHECK(queued == 2);  // m3 and m4; m2, the oldest waiting, made room

@@ -31,7 +31,7 @@ core::Policy policy() {
 
 // Decides one event on `world`, commits it, applies it: what the release service does.
 std::vector<ports::PromotionId> step(adapters::PgStore& store, core::World& world, const core::Event& e,
-                                      core::Timestamp now) {
+                                     core::Timestamp now) {
   auto d = core::decide(world, e, now);
   REQUIRE_MESSAGE(d.has_value(), (d ? "" : d.error().message));
   auto opened = store.commit(*d, core::make_plan(world.policy), "production", now);
@@ -135,11 +135,22 @@ TEST_CASE("the store writes a decision's facts and nothing else; opened promotio
 
   core::Decision d;
   for (const core::Sha& sha : {sha_a, sha_b}) {
-    core::ReleaseStateChanged row{sha, true, sha == sha_a ? 1 : 2, "alice", {}, t0, t0, t0, 0, std::nullopt,
-                                  core::ReleaseState::promoting, "promotion to production running"};
+    core::ReleaseStateChanged row{sha,
+                                  true,
+                                  sha == sha_a ? 1 : 2,
+                                  "alice",
+                                  {},
+                                  t0,
+                                  t0,
+                                  t0,
+                                  0,
+                                  std::nullopt,
+                                  core::ReleaseState::promoting,
+                                  "promotion to production running"};
     d.facts.emplace_back(row);
-    d.facts.emplace_back(core::DeploymentObserved{
-        sha, core::StagingDeployment{"api", "dep-" + std::string(sha.abbrev()), core::DeployStatus::success, t0, std::nullopt}});
+    d.facts.emplace_back(
+        core::DeploymentObserved{sha, core::StagingDeployment{"api", "dep-" + std::string(sha.abbrev()),
+                                                              core::DeployStatus::success, t0, std::nullopt}});
   }
   // Only b is promoted: the id must come back under b's SHA, whatever the order of the facts.
   d.facts.emplace_back(core::PromotionOpened{sha_b});
@@ -155,8 +166,18 @@ TEST_CASE("the store writes a decision's facts and nothing else; opened promotio
 
   // The promotion ends with an outcome; production is set by its own fact.
   core::Decision end;
-  end.facts.emplace_back(core::ReleaseStateChanged{sha_b, false, 2, "alice", {}, t0, t0, t0, 0, std::nullopt,
-                                                   core::ReleaseState::promotion_aborted, "promotion aborted by carol"});
+  end.facts.emplace_back(core::ReleaseStateChanged{sha_b,
+                                                   false,
+                                                   2,
+                                                   "alice",
+                                                   {},
+                                                   t0,
+                                                   t0,
+                                                   t0,
+                                                   0,
+                                                   std::nullopt,
+                                                   core::ReleaseState::promotion_aborted,
+                                                   "promotion aborted by carol"});
   end.facts.emplace_back(core::PromotionEnded{sha_b, id, core::PromotionOutcome::aborted, "aborted by carol"});
   REQUIRE(store.commit(end, plan, "production", t0 + 1min));
   auto promotion = store.promotion(id);
@@ -193,8 +214,8 @@ TEST_CASE("the World holds the releases at work and production; history is read 
   for (const auto& sha : {sha_a, sha_b})
     for (const char* service : {"worker", "api", "www"})
       step(store, world,
-           core::StagingDeploymentObserved{sha, service, std::string(sha.abbrev()) + service, core::DeployStatus::success, "alice",
-                                           t0, "ci"},
+           core::StagingDeploymentObserved{sha, service, std::string(sha.abbrev()) + service,
+                                           core::DeployStatus::success, "alice", t0, "ci"},
            t0);
   step(store, world,
        core::StagingDeploymentObserved{sha_c, "api", "c-api", core::DeployStatus::building, "alice", t0, "ci"}, t0);
@@ -269,10 +290,12 @@ TEST_CASE("the database refuses a second running promotion in one environment") 
   REQUIRE(store.migrate());
   pqxx::connection c(url);
   pqxx::work w(c);
-  w.exec("INSERT INTO releases (sha, seq, first_seen_at, state) VALUES (repeat('a', 40), 1, now(), 'promoting'), "
-         "(repeat('b', 40), 2, now(), 'promoting')");
-  w.exec("INSERT INTO promotions (sha, environment, state, created_at) VALUES (repeat('a', 40), 'production', "
-         "'running', now())");
+  w.exec(
+      "INSERT INTO releases (sha, seq, first_seen_at, state) VALUES (repeat('a', 40), 1, now(), 'promoting'), "
+      "(repeat('b', 40), 2, now(), 'promoting')");
+  w.exec(
+      "INSERT INTO promotions (sha, environment, state, created_at) VALUES (repeat('a', 40), 'production', "
+      "'running', now())");
   CHECK_THROWS_AS(w.exec("INSERT INTO promotions (sha, environment, state, created_at) VALUES (repeat('b', 40), "
                          "'production', 'running', now())"),
                   pqxx::unique_violation);

@@ -85,9 +85,10 @@ TEST_CASE("a 429 Retry-After seen by one client holds back every client of the s
   REQUIRE(reconciler_budget == deploy_budget);
   adapters::HttpClient reconciler_http(ioc.get_executor(), http_options(1));
   adapters::HttpClient deploy_http(ioc.get_executor(), http_options(3));
-  adapters::RailwayClient reconciler(
-      reconciler_http, {fake.url(), kToken, adapters::RailwayTokenKind::account, reconciler_budget});
-  adapters::RailwayClient deployer(deploy_http, {fake.url(), kToken, adapters::RailwayTokenKind::account, deploy_budget});
+  adapters::RailwayClient reconciler(reconciler_http,
+                                     {fake.url(), kToken, adapters::RailwayTokenKind::account, reconciler_budget});
+  adapters::RailwayClient deployer(deploy_http,
+                                   {fake.url(), kToken, adapters::RailwayTokenKind::account, deploy_budget});
 
   fake.rate_limit_next(1, 3);
   auto limited = testing::run_on(ioc, reconciler.list_deployments("proj-fake", "env-staging", "svc-api", 5));

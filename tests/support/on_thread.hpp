@@ -47,7 +47,9 @@ class OnThread {
 
   Fake& fake() { return fake_; }
   // The fake's executor: clients and steps under test may run on it too (through await()).
-  boost::asio::any_io_executor executor() { return io_.get_executor(); }  // only from call()/await(), or for calls the fake documents as thread-safe
+  boost::asio::any_io_executor executor() {
+    return io_.get_executor();
+  }  // only from call()/await(), or for calls the fake documents as thread-safe
 
  private:
   boost::asio::io_context io_;

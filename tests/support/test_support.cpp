@@ -125,7 +125,6 @@ std::vector<std::string> merged_env(const std::map<std::string, std::string>& ex
   return out;
 }
 
-
 }  // namespace
 
 pid_t spawn_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, int out_fd) {
@@ -171,7 +170,10 @@ int run_program(const std::vector<std::string>& argv, const std::map<std::string
 }
 
 Daemon::Daemon(std::filesystem::path dir, std::string config_toml, std::map<std::string, std::string> env)
-    : dir_(std::move(dir)), config_path_(dir_ / "promoter.toml"), log_path_(dir_ / "promoterd.log"), env_(std::move(env)) {
+    : dir_(std::move(dir)),
+      config_path_(dir_ / "promoter.toml"),
+      log_path_(dir_ / "promoterd.log"),
+      env_(std::move(env)) {
   std::ofstream(config_path_) << config_toml;
 }
 
@@ -244,8 +246,9 @@ void Daemon::wait_ready() {
       return false;
     }
     const auto line_start = text.rfind('\n', at);
-    const auto line = nlohmann::json::parse(text.substr(line_start == std::string::npos ? 0 : line_start + 1,
-                                                        text.find('\n', at) - (line_start == std::string::npos ? 0 : line_start + 1)));
+    const auto line = nlohmann::json::parse(
+        text.substr(line_start == std::string::npos ? 0 : line_start + 1,
+                    text.find('\n', at) - (line_start == std::string::npos ? 0 : line_start + 1)));
     const std::string address = line.at("address");
     port_ = static_cast<unsigned short>(std::stoi(address.substr(address.rfind(':') + 1)));
     return true;

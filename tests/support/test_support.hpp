@@ -17,9 +17,9 @@ namespace promoter::testing {
 // The API identities the end-to-end configs share: their [[auth.tokens]] TOML, the tokens, and the
 // environment that hands the tokens to promoterd.
 namespace tokens {
-inline const std::string alice = "alice-operator-token-0001";  // operator, commits as alice-gh
-inline const std::string bob = "bob-operator-token-00000002";   // operator
-inline const std::string ci = "ci-bot-token-000000000000003";   // ci
+inline const std::string alice = "alice-operator-token-0001";    // operator, commits as alice-gh
+inline const std::string bob = "bob-operator-token-00000002";    // operator
+inline const std::string ci = "ci-bot-token-000000000000003";    // ci
 inline const std::string viewer = "viewer-token-0000000000004";  // viewer
 }  // namespace tokens
 // The shared tokens' [[auth.tokens]] TOML on its own (the benches add it to their configs; tests build theirs
@@ -55,18 +55,23 @@ class Daemon {
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
-  void start();                 // spawn(), then wait_ready()
-  void spawn();                 // starts the process, waiting for nothing
-  void wait_ready();            // waits until it listens and /readyz answers 200
-  void kill_hard();             // SIGKILL, as a crash
-  int terminate();              // SIGTERM; returns the exit code
+  void start();                        // spawn(), then wait_ready()
+  void spawn();                        // starts the process, waiting for nothing
+  void wait_ready();                   // waits until it listens and /readyz answers 200
+  void kill_hard();                    // SIGKILL, as a crash
+  int terminate();                     // SIGTERM; returns the exit code
   void send_signal(int signal) const;  // e.g. SIGHUP, without waiting for anything
-  void restart() { kill_hard(); start(); }
+  void restart() {
+    kill_hard();
+    start();
+  }
   bool running() const { return pid_ > 0; }
 
   unsigned short port() const { return port_; }
-  std::string log() const;      // everything the daemon printed so far (all runs)
-  HttpReply get(const std::string& target, const std::string& token) const { return http(port_, "GET", target, "", token); }
+  std::string log() const;  // everything the daemon printed so far (all runs)
+  HttpReply get(const std::string& target, const std::string& token) const {
+    return http(port_, "GET", target, "", token);
+  }
   HttpReply post(const std::string& target, const nlohmann::json& body, const std::string& token) const {
     return http(port_, "POST", target, body.dump(), token);
   }

@@ -43,8 +43,10 @@ inline Policy standard_policy() {
 
 inline StagingDeploymentObserved deployment(const Sha& sha, std::string service, DeployStatus status,
                                             std::string id = {}, std::string author = "alice") {
-  StagingDeploymentObserved e{sha, service, id.empty() ? fmt::format("dep-{}-{}", sha.abbrev(), service) : id,
-                              status, std::move(author), std::nullopt, "railway"};
+  StagingDeploymentObserved e{
+      sha,      service,           id.empty() ? fmt::format("dep-{}-{}", sha.abbrev(), service) : id,
+      status,   std::move(author), std::nullopt,
+      "railway"};
   return e;
 }
 

@@ -334,11 +334,11 @@ TEST_CASE("a repeated report that first tells when a deployment was created is k
 
 TEST_CASE("a newer release going live on a service supersedes older releases still gathering there") {
   Driver d;
-  d.ok(deployment(A, "api", DeployStatus::success));            // A: seq 1, live on api
-  d.ok(deployment(C, "worker", DeployStatus::building));        // C: seq 2, only on worker
+  d.ok(deployment(A, "api", DeployStatus::success));      // A: seq 1, live on api
+  d.ok(deployment(C, "worker", DeployStatus::building));  // C: seq 2, only on worker
   d.clock.advance(1min);
-  d.ok(deployment(B, "api", DeployStatus::building));           // B: seq 3, not live yet
-  CHECK(d.release(A).state == ReleaseState::deploying);         // building does not supersede
+  d.ok(deployment(B, "api", DeployStatus::building));    // B: seq 3, not live yet
+  CHECK(d.release(A).state == ReleaseState::deploying);  // building does not supersede
 
   d.clock.advance(1min);
   const Decision& dec = d.ok(deployment(B, "api", DeployStatus::success));

@@ -9,10 +9,10 @@ namespace promoter::core {
 namespace {
 
 constexpr DeployStatus all_statuses[] = {
-    DeployStatus::queued,  DeployStatus::waiting,  DeployStatus::initializing,   DeployStatus::building,
-    DeployStatus::deploying, DeployStatus::needs_approval, DeployStatus::skipped, DeployStatus::success,
-    DeployStatus::sleeping, DeployStatus::crashed,  DeployStatus::failed,         DeployStatus::removing,
-    DeployStatus::removed, DeployStatus::unknown,
+    DeployStatus::queued,    DeployStatus::waiting,        DeployStatus::initializing, DeployStatus::building,
+    DeployStatus::deploying, DeployStatus::needs_approval, DeployStatus::skipped,      DeployStatus::success,
+    DeployStatus::sleeping,  DeployStatus::crashed,        DeployStatus::failed,       DeployStatus::removing,
+    DeployStatus::removed,   DeployStatus::unknown,
 };
 
 TEST_CASE("every deploy status round-trips through Railway's upper-case name") {
@@ -51,22 +51,14 @@ TEST_CASE("a late webhook moving a deployment backwards is a regression; live an
     bool regression;
   };
   const Case cases[] = {
-      {DeployStatus::success, DeployStatus::deploying, true},
-      {DeployStatus::success, DeployStatus::building, true},
-      {DeployStatus::deploying, DeployStatus::queued, true},
-      {DeployStatus::failed, DeployStatus::success, true},
-      {DeployStatus::removed, DeployStatus::success, true},
-      {DeployStatus::removed, DeployStatus::crashed, true},
-      {DeployStatus::crashed, DeployStatus::building, true},
-      {DeployStatus::building, DeployStatus::deploying, false},
-      {DeployStatus::deploying, DeployStatus::success, false},
-      {DeployStatus::queued, DeployStatus::failed, false},
-      {DeployStatus::success, DeployStatus::crashed, false},
-      {DeployStatus::crashed, DeployStatus::success, false},
-      {DeployStatus::success, DeployStatus::sleeping, false},
-      {DeployStatus::sleeping, DeployStatus::success, false},
-      {DeployStatus::success, DeployStatus::failed, false},
-      {DeployStatus::success, DeployStatus::removed, false},
+      {DeployStatus::success, DeployStatus::deploying, true},  {DeployStatus::success, DeployStatus::building, true},
+      {DeployStatus::deploying, DeployStatus::queued, true},   {DeployStatus::failed, DeployStatus::success, true},
+      {DeployStatus::removed, DeployStatus::success, true},    {DeployStatus::removed, DeployStatus::crashed, true},
+      {DeployStatus::crashed, DeployStatus::building, true},   {DeployStatus::building, DeployStatus::deploying, false},
+      {DeployStatus::deploying, DeployStatus::success, false}, {DeployStatus::queued, DeployStatus::failed, false},
+      {DeployStatus::success, DeployStatus::crashed, false},   {DeployStatus::crashed, DeployStatus::success, false},
+      {DeployStatus::success, DeployStatus::sleeping, false},  {DeployStatus::sleeping, DeployStatus::success, false},
+      {DeployStatus::success, DeployStatus::failed, false},    {DeployStatus::success, DeployStatus::removed, false},
       {DeployStatus::unknown, DeployStatus::success, false},
   };
   for (const auto& c : cases) {

@@ -21,7 +21,8 @@ using testing::standard_policy;
 Release with_deployments(std::vector<std::pair<std::string, DeployStatus>> deps) {
   Release r(sha_of(1));
   r.author = "alice";
-  for (auto& [service, status] : deps) r.deployments[service] = StagingDeployment{service, "dep-" + service, status, {}, {}};
+  for (auto& [service, status] : deps)
+    r.deployments[service] = StagingDeployment{service, "dep-" + service, status, {}, {}};
   return r;
 }
 
@@ -65,8 +66,7 @@ TEST_CASE("soak not started: the reason names each service that is not live and 
   };
   const Case cases[] = {
       {{}, "soak: not started (worker not deployed, api not deployed, www not deployed)"},
-      {{{"api", DeployStatus::building}},
-       "soak: not started (worker not deployed, api is BUILDING, www not deployed)"},
+      {{{"api", DeployStatus::building}}, "soak: not started (worker not deployed, api is BUILDING, www not deployed)"},
       {{{"worker", DeployStatus::success}, {"api", DeployStatus::crashed}, {"www", DeployStatus::deploying}},
        "soak: not started (api is CRASHED, www is DEPLOYING)"},
       {{{"worker", DeployStatus::failed}, {"api", DeployStatus::success}, {"www", DeployStatus::success}},
@@ -228,13 +228,26 @@ TEST_CASE("approval gate: none, by another operator, count against approvals_req
   };
   const Case cases[] = {
       {"none", 1, {}, std::nullopt, false, "approval: waiting for 1 approval by an operator other than the author"},
-      {"none of two", 2, {}, std::nullopt, false,
+      {"none of two",
+       2,
+       {},
+       std::nullopt,
+       false,
        "approval: waiting for 2 approvals by distinct operators other than the author"},
       {"by another", 1, {"bob"}, std::nullopt, true, "approval: approved by bob"},
-      {"one of two", 2, {"bob"}, std::nullopt, false, "approval: 1 of 2 approvals (by bob); another operator must approve"},
+      {"one of two",
+       2,
+       {"bob"},
+       std::nullopt,
+       false,
+       "approval: 1 of 2 approvals (by bob); another operator must approve"},
       {"two of two", 2, {"bob", "carol"}, std::nullopt, true, "approval: approved by bob, carol"},
       {"more than needed", 1, {"bob", "carol"}, std::nullopt, true, "approval: approved by bob, carol"},
-      {"rejection blocks approvals", 1, {"bob"}, Verdict{"carol", clock.now, "breaks checkout"}, false,
+      {"rejection blocks approvals",
+       1,
+       {"bob"},
+       Verdict{"carol", clock.now, "breaks checkout"},
+       false,
        "approval: rejected by carol: breaks checkout"},
       {"rejection alone", 1, {}, Verdict{"carol", clock.now, "no"}, false, "approval: rejected by carol: no"},
   };

@@ -20,9 +20,7 @@ const Sha A = sha_of(0xa);
 const Sha B = sha_of(0xb);
 const Sha P = sha_of(0x9);  // what runs in production
 
-Timestamp at(int y, unsigned m, unsigned d, std::chrono::hours h) {
-  return Timestamp{sys_days{year{y} / m / d}} + h;
-}
+Timestamp at(int y, unsigned m, unsigned d, std::chrono::hours h) { return Timestamp{sys_days{year{y} / m / d}} + h; }
 
 bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
@@ -45,9 +43,9 @@ HotfixRequested hotfix_of(const Sha& sha, std::string by = "bob") {
 TEST_CASE("business days skip weekends and holidays and keep the time of day") {
   const std::set<sys_days> none;
   // 2026-11-27 is a Friday.
-  CHECK(add_business_days(at(2026, 11, 27, 15h), 2, none) == at(2026, 12, 1, 15h));  // Tuesday
-  CHECK(add_business_days(at(2026, 11, 25, 9h), 2, none) == at(2026, 11, 27, 9h));   // Wednesday → Friday
-  CHECK(add_business_days(at(2026, 11, 28, 10h), 2, none) == at(2026, 12, 1, 10h));  // Saturday → Tuesday
+  CHECK(add_business_days(at(2026, 11, 27, 15h), 2, none) == at(2026, 12, 1, 15h));   // Tuesday
+  CHECK(add_business_days(at(2026, 11, 25, 9h), 2, none) == at(2026, 11, 27, 9h));    // Wednesday → Friday
+  CHECK(add_business_days(at(2026, 11, 28, 10h), 2, none) == at(2026, 12, 1, 10h));   // Saturday → Tuesday
   CHECK(add_business_days(at(2026, 11, 29, 23h), 1, none) == at(2026, 11, 30, 23h));  // Sunday → Monday
   // A holiday on the Monday pushes a Friday request to Wednesday.
   const std::set<sys_days> holidays{sys_days{year{2026} / 11 / 30}};

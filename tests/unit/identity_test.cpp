@@ -69,7 +69,7 @@ TEST_CASE("unsafe_text: control characters are refused in single-line text; tab 
   CHECK(*unsafe_text("ok \u202e", TextKind::multi_line) ==
         "contains U+202E (a bidirectional control character) at byte 3");
   CHECK(*unsafe_text("\ufeffx", TextKind::single_line) == "contains U+FEFF (an invisible character) at byte 0");
-  CHECK(*unsafe_text("a\xc0\xafz", TextKind::single_line) == "is not valid UTF-8 at byte 1");  // overlong '/'
+  CHECK(*unsafe_text("a\xc0\xafz", TextKind::single_line) == "is not valid UTF-8 at byte 1");     // overlong '/'
   CHECK(*unsafe_text("a\xed\xa0\x80", TextKind::single_line) == "is not valid UTF-8 at byte 1");  // a surrogate
   CHECK_FALSE(unsafe_text("caf\u00e9 \u5c71 \U0001F680", TextKind::single_line));
 }

@@ -20,8 +20,8 @@ std::vector<std::string> names(const PromotionPlan& plan) {
 TEST_CASE("make_plan orders preflight, migrate, one deploy per service in restart order, verify, record") {
   const Policy p = testing::standard_policy();  // services worker, api, www
   const PromotionPlan plan = make_plan(p);
-  CHECK(names(plan) ==
-        std::vector<std::string>{"preflight", "migrate", "deploy:worker", "deploy:api", "deploy:www", "verify", "record"});
+  CHECK(names(plan) == std::vector<std::string>{"preflight", "migrate", "deploy:worker", "deploy:api", "deploy:www",
+                                                "verify", "record"});
   for (std::size_t i = 0; i < plan.steps.size(); ++i) CHECK(plan.steps[i].index == static_cast<int>(i));
   CHECK(plan.steps[2].kind == StepKind::deploy);
   CHECK(plan.steps[2].service == "worker");
@@ -31,8 +31,8 @@ TEST_CASE("make_plan orders preflight, migrate, one deploy per service in restar
 TEST_CASE("make_plan follows the configured restart order, not alphabetical order") {
   Policy p = testing::standard_policy();
   p.services = {"www", "worker", "api"};
-  CHECK(names(make_plan(p)) ==
-        std::vector<std::string>{"preflight", "migrate", "deploy:www", "deploy:worker", "deploy:api", "verify", "record"});
+  CHECK(names(make_plan(p)) == std::vector<std::string>{"preflight", "migrate", "deploy:www", "deploy:worker",
+                                                        "deploy:api", "verify", "record"});
 }
 
 TEST_CASE("make_plan omits migrate and verify when the policy says so") {

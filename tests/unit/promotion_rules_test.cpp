@@ -39,52 +39,69 @@ TEST_CASE("decide_step: each row of the rules") {
     std::variant<PerformStep, ReconcileStep, FinishPromotion> expected;
   };
   const std::vector<Row> rows = {
-      {"a fresh plan performs preflight", {S::planned, S::planned, S::planned, S::planned, S::planned, S::planned, S::planned},
-       false, PerformStep{0}},
+      {"a fresh plan performs preflight",
+       {S::planned, S::planned, S::planned, S::planned, S::planned, S::planned, S::planned},
+       false,
+       PerformStep{0}},
       {"the first planned step after succeeded ones is performed",
-       {S::succeeded, S::succeeded, S::succeeded, S::planned, S::planned, S::planned, S::planned}, false, PerformStep{3}},
+       {S::succeeded, S::succeeded, S::succeeded, S::planned, S::planned, S::planned, S::planned},
+       false,
+       PerformStep{3}},
       {"every step succeeded: the promotion succeeded",
-       {S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded}, false,
+       {S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded},
+       false,
        FinishPromotion{PromotionOutcome::succeeded, "", ""}},
       {"crash resume: a step left started is reconciled",
-       {S::succeeded, S::succeeded, S::started, S::planned, S::planned, S::planned, S::planned}, false, ReconcileStep{2}},
+       {S::succeeded, S::succeeded, S::started, S::planned, S::planned, S::planned, S::planned},
+       false,
+       ReconcileStep{2}},
       {"crash resume with an abort standing: reconciled first",
-       {S::succeeded, S::succeeded, S::succeeded, S::started, S::planned, S::planned, S::planned}, true, ReconcileStep{3}},
+       {S::succeeded, S::succeeded, S::succeeded, S::started, S::planned, S::planned, S::planned},
+       true,
+       ReconcileStep{3}},
       {"crash resume of the record step: reconciled",
-       {S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::started}, false,
+       {S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::started},
+       false,
        ReconcileStep{6}},
-      {"abort before preflight", {S::planned, S::planned, S::planned, S::planned, S::planned, S::planned, S::planned},
+      {"abort before preflight",
+       {S::planned, S::planned, S::planned, S::planned, S::planned, S::planned, S::planned},
        true,
        FinishPromotion{PromotionOutcome::aborted,
                        "by alice: wrong build; stopped before preflight; already changed: nothing; not touched: "
                        "migrate, deploy:worker, deploy:api, deploy:www",
                        "before preflight"}},
       {"abort before a deploy, after the migration",
-       {S::succeeded, S::succeeded, S::succeeded, S::planned, S::planned, S::planned, S::planned}, true,
+       {S::succeeded, S::succeeded, S::succeeded, S::planned, S::planned, S::planned, S::planned},
+       true,
        FinishPromotion{PromotionOutcome::aborted,
                        "by alice: wrong build; stopped before deploy:api; already changed: migrate, deploy:worker; "
                        "not touched: deploy:api, deploy:www",
                        "before deploy:api"}},
       {"abort not honoured once every production-changing step succeeded: verify runs",
-       {S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::planned, S::planned}, true,
+       {S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::planned, S::planned},
+       true,
        PerformStep{5}},
       {"abort not honoured before record",
-       {S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::planned}, true,
+       {S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::planned},
+       true,
        PerformStep{6}},
       {"a failed migration fails the promotion, nothing deployed",
-       {S::succeeded, S::failed, S::planned, S::planned, S::planned, S::planned, S::planned}, false,
+       {S::succeeded, S::failed, S::planned, S::planned, S::planned, S::planned, S::planned},
+       false,
        FinishPromotion{PromotionOutcome::failed,
                        "step migrate failed: boom; already changed: nothing; not touched: deploy:worker, deploy:api, "
                        "deploy:www",
                        ""}},
       {"a failed verify fails the promotion even when an abort stands",
-       {S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::failed, S::planned}, true,
+       {S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::succeeded, S::failed, S::planned},
+       true,
        FinishPromotion{PromotionOutcome::failed,
                        "step verify failed: boom; already changed: migrate, deploy:worker, deploy:api, deploy:www; "
                        "not touched: nothing",
                        ""}},
       {"a deploy failed once an abort stands ends as aborted, at that step",
-       {S::succeeded, S::succeeded, S::failed, S::planned, S::planned, S::planned, S::planned}, true,
+       {S::succeeded, S::succeeded, S::failed, S::planned, S::planned, S::planned, S::planned},
+       true,
        FinishPromotion{PromotionOutcome::aborted,
                        "by alice: wrong build; stopped at deploy:worker: boom; already changed: migrate; not touched: "
                        "deploy:worker, deploy:api, deploy:www",
@@ -174,7 +191,8 @@ TEST_CASE("after_reconcile: found done, found failed, not done, not done under a
     CHECK(std::get<PerformStep>(s).index == 5);
   }
   SUBCASE("unclear: this run stops, the step stays started") {
-    const StepSettlement s = after_reconcile(deploy_api, alice_abort, Found{fail(ErrorCode::unavailable, "railway down")});
+    const StepSettlement s =
+        after_reconcile(deploy_api, alice_abort, Found{fail(ErrorCode::unavailable, "railway down")});
     const auto* u = std::get_if<SuspendRun>(&s);
     REQUIRE(u != nullptr);
     CHECK(u->why == SuspendReason::unclear);
@@ -228,8 +246,8 @@ TEST_CASE("after_step_result: success, failure, unavailable, stopped for an abor
   CHECK(std::get<SuspendRun>(not_recorded).why == SuspendReason::not_recorded);
 }
 
-// The executor's loop over an in-memory journal, with a crash at each point around an effect: each step's effect happens
-// once, the outcome is what the rules say without crashes.
+// The executor's loop over an in-memory journal, with a crash at each point around an effect: each step's effect
+// happens once, the outcome is what the rules say without crashes.
 TEST_CASE("crash resume: walking the rules with a crash around any effect performs each step exactly once") {
   const PromotionPlan plan = standard_plan();
   for (int crash_at = -1; crash_at < 14; ++crash_at) {  // -1: no crash
@@ -254,9 +272,10 @@ TEST_CASE("crash resume: walking the rules with a crash around any effect perfor
       if (const auto* r = std::get_if<ReconcileStep>(&a)) {
         i = r->index;
         const bool done = performed[i] > 0;
-        const StepSettlement s = after_reconcile(plan.steps[static_cast<std::size_t>(i)], std::nullopt,
-                                                 done ? Result<std::optional<std::string>>(std::optional<std::string>("done"))
-                                                      : Result<std::optional<std::string>>(std::optional<std::string>()));
+        const StepSettlement s =
+            after_reconcile(plan.steps[static_cast<std::size_t>(i)], std::nullopt,
+                            done ? Result<std::optional<std::string>>(std::optional<std::string>("done"))
+                                 : Result<std::optional<std::string>>(std::optional<std::string>()));
         if (const auto* j = std::get_if<JournalStep>(&s)) {
           write(j->index, j->to, j->detail);
           continue;

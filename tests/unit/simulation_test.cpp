@@ -53,7 +53,9 @@ std::string describe(const Event& e) {
     std::string operator()(const RejectionGiven& x) const {
       return fmt::format("rejection {} by {} reason='{}'", x.sha.abbrev(), x.by, x.reason);
     }
-    std::string operator()(const SoakDeadlineReached& x) const { return fmt::format("soak deadline {}", x.sha.abbrev()); }
+    std::string operator()(const SoakDeadlineReached& x) const {
+      return fmt::format("soak deadline {}", x.sha.abbrev());
+    }
     std::string operator()(const PromotionFinished& x) const {
       return fmt::format("promotion {} of {} finished {}", x.promotion_id, x.sha.abbrev(), to_string(x.outcome));
     }
@@ -72,7 +74,8 @@ std::string fingerprint(const Release& r, bool with_reason = false) {
                      d.created_at ? d.created_at->time_since_epoch().count() : -1);
   s += fmt::format("|{}|{}|", r.live_at ? r.live_at->time_since_epoch().count() : -1,
                    r.soak_started_at ? r.soak_started_at->time_since_epoch().count() : -1);
-  for (const auto& [suite, res] : r.smoke) s += fmt::format("{}={}@{};", suite, res.passed, res.at.time_since_epoch().count());
+  for (const auto& [suite, res] : r.smoke)
+    s += fmt::format("{}={}@{};", suite, res.passed, res.at.time_since_epoch().count());
   for (const auto& a : r.approvals) s += a.by + ",";
   s += r.rejection ? "|rejected by " + r.rejection->by : "|";
   s += fmt::format("|{}", r.promotion_id ? r.promotion_id->value() : -1);
@@ -101,12 +104,15 @@ bool same_facts(const Release& a, const Release& b) {
   auto verdict_equal = [](const Verdict& x, const Verdict& y) { return x.by == y.by && x.at == y.at; };
   return a.seq == b.seq && a.author == b.author && a.state == b.state && a.soak_resets == b.soak_resets &&
          a.live_at == b.live_at && a.soak_started_at == b.soak_started_at && a.promotion_id == b.promotion_id &&
-         std::ranges::equal(a.deployments, b.deployments,
-                            [&](const auto& x, const auto& y) { return x.first == y.first && deps_equal(x.second, y.second); }) &&
-         std::ranges::equal(a.smoke, b.smoke,
-                            [&](const auto& x, const auto& y) { return x.first == y.first && smoke_equal(x.second, y.second); }) &&
+         std::ranges::equal(
+             a.deployments, b.deployments,
+             [&](const auto& x, const auto& y) { return x.first == y.first && deps_equal(x.second, y.second); }) &&
+         std::ranges::equal(
+             a.smoke, b.smoke,
+             [&](const auto& x, const auto& y) { return x.first == y.first && smoke_equal(x.second, y.second); }) &&
          std::ranges::equal(a.approvals, b.approvals, verdict_equal) &&
-         a.rejection.has_value() == b.rejection.has_value() && (!a.rejection || verdict_equal(*a.rejection, *b.rejection));
+         a.rejection.has_value() == b.rejection.has_value() &&
+         (!a.rejection || verdict_equal(*a.rejection, *b.rejection));
 }
 
 // What the store would hold after writing these facts: the decision's facts alone, never its releases.
@@ -167,15 +173,22 @@ World reload(const World& persisted) {
 int lifecycle_phase(DeployStatus s) {
   switch (s) {
     case DeployStatus::initializing:
-    case DeployStatus::building: return 1;
-    case DeployStatus::deploying: return 2;
+    case DeployStatus::building:
+      return 1;
+    case DeployStatus::deploying:
+      return 2;
     case DeployStatus::success:
     case DeployStatus::sleeping:
-    case DeployStatus::crashed: return 3;
-    case DeployStatus::failed: return 4;
-    case DeployStatus::removing: return 5;
-    case DeployStatus::removed: return 6;
-    default: return 0;  // queued, waiting, needs approval, skipped, unknown
+    case DeployStatus::crashed:
+      return 3;
+    case DeployStatus::failed:
+      return 4;
+    case DeployStatus::removing:
+      return 5;
+    case DeployStatus::removed:
+      return 6;
+    default:
+      return 0;  // queued, waiting, needs approval, skipped, unknown
   }
 }
 bool serving(DeployStatus s) { return s == DeployStatus::success || s == DeployStatus::sleeping; }
@@ -373,7 +386,8 @@ class Simulation {
     p.services = services;
     p.approvals_required = chance(0.7) ? 1 : 2;
     p.require_smoke = chance(0.85);
-    p.required_smoke_suites = chance(0.6) ? std::vector<std::string>{"e2e"} : std::vector<std::string>{"e2e", "checkout"};
+    p.required_smoke_suites =
+        chance(0.6) ? std::vector<std::string>{"e2e"} : std::vector<std::string>{"e2e", "checkout"};
     p.run_migrations = chance(0.8);
     p.verify_after_deploy = chance(0.8);
     if (chance(0.15)) {
@@ -430,17 +444,18 @@ class Simulation {
     if (deps.empty() || chance(0.08)) deps.push_back(now_);  // a new deployment; created now
     const int d = chance(0.85) ? static_cast<int>(deps.size()) - 1 : roll(static_cast<int>(deps.size()));
     static constexpr DeployStatus calm[] = {
-        DeployStatus::success,  DeployStatus::success,  DeployStatus::success,   DeployStatus::success,
-        DeployStatus::success,  DeployStatus::success,  DeployStatus::success,   DeployStatus::success,
-        DeployStatus::success,  DeployStatus::success,  DeployStatus::sleeping,  DeployStatus::sleeping,
-        DeployStatus::building, DeployStatus::deploying, DeployStatus::queued,   DeployStatus::initializing,
-        DeployStatus::deploying, DeployStatus::unknown, DeployStatus::crashed,   DeployStatus::success,
-        DeployStatus::success,  DeployStatus::success,  DeployStatus::success,   DeployStatus::success,
+        DeployStatus::success,   DeployStatus::success,   DeployStatus::success,  DeployStatus::success,
+        DeployStatus::success,   DeployStatus::success,   DeployStatus::success,  DeployStatus::success,
+        DeployStatus::success,   DeployStatus::success,   DeployStatus::sleeping, DeployStatus::sleeping,
+        DeployStatus::building,  DeployStatus::deploying, DeployStatus::queued,   DeployStatus::initializing,
+        DeployStatus::deploying, DeployStatus::unknown,   DeployStatus::crashed,  DeployStatus::success,
+        DeployStatus::success,   DeployStatus::success,   DeployStatus::success,  DeployStatus::success,
     };
-    if (!storm_ && chance(0.02)) return with_status(k, service, d, chance(0.5) ? DeployStatus::failed : DeployStatus::removed);
+    if (!storm_ && chance(0.02))
+      return with_status(k, service, d, chance(0.5) ? DeployStatus::failed : DeployStatus::removed);
     static constexpr DeployStatus stormy[] = {
-        DeployStatus::success, DeployStatus::success, DeployStatus::success, DeployStatus::crashed,
-        DeployStatus::crashed, DeployStatus::failed,  DeployStatus::removed, DeployStatus::removing,
+        DeployStatus::success,  DeployStatus::success,   DeployStatus::success, DeployStatus::crashed,
+        DeployStatus::crashed,  DeployStatus::failed,    DeployStatus::removed, DeployStatus::removing,
         DeployStatus::building, DeployStatus::deploying,
     };
     return with_status(k, service, d, storm_ ? pick(stormy) : pick(calm));
@@ -448,14 +463,15 @@ class Simulation {
 
   StagingDeploymentObserved with_status(int k, const std::string& service, int d, DeployStatus status) {
     const auto& deps = deployments_[{k, service}];
-    StagingDeploymentObserved e{commit_sha(k),
-                                service,
-                                fmt::format("dep-{}-{}-{}", k, service, d),
-                                status,
-                                chance(0.1) ? std::string{} : authors_[k],
-                                chance(0.8) ? std::optional<Timestamp>{deps[static_cast<std::size_t>(d)]} : std::nullopt,
-                                "railway",
-                                ancestry_[k]};
+    StagingDeploymentObserved e{
+        commit_sha(k),
+        service,
+        fmt::format("dep-{}-{}-{}", k, service, d),
+        status,
+        chance(0.1) ? std::string{} : authors_[k],
+        chance(0.8) ? std::optional<Timestamp>{deps[static_cast<std::size_t>(d)]} : std::nullopt,
+        "railway",
+        ancestry_[k]};
     return e;
   }
 
@@ -520,7 +536,8 @@ class Simulation {
       // a promotion result nobody asked for, or with a stale id
       PromotionFinished f{some_sha(), PromotionId{1 + roll(next_promotion_id_ + 1)},
                           chance(0.5) ? PromotionOutcome::succeeded : PromotionOutcome::failed, "bogus"};
-      if (!(oracle_.running && oracle_.running->first == f.sha && oracle_.running->second == f.promotion_id)) deliver(f);
+      if (!(oracle_.running && oracle_.running->first == f.sha && oracle_.running->second == f.promotion_id))
+        deliver(f);
     } else if (r < 81) {
       restart();
     } else {
@@ -565,7 +582,8 @@ class Simulation {
       if (frozen) return Codes{ErrorCode::failed_precondition};
       if (j->reason.empty()) return Codes{ErrorCode::invalid_argument, ErrorCode::failed_precondition};
     }
-    if (auto* s = std::get_if<SmokeResultReported>(&e); s && s->suite.empty()) return Codes{ErrorCode::invalid_argument};
+    if (auto* s = std::get_if<SmokeResultReported>(&e); s && s->suite.empty())
+      return Codes{ErrorCode::invalid_argument};
     if (auto* h = std::get_if<HotfixRequested>(&e)) {
       if (r.hotfix) return std::nullopt;  // a retry: accepted, changes nothing
       if (frozen) return Codes{ErrorCode::failed_precondition};
@@ -613,8 +631,8 @@ class Simulation {
                                              to_string(d.error().code), d.error().message));
       }
       if (refusal && !refusal->contains(d.error().code))
-        return fail("refusal code", fmt::format("{} refused with {} ({})", describe(e), to_string(d.error().code),
-                                                d.error().message));
+        return fail("refusal code",
+                    fmt::format("{} refused with {} ({})", describe(e), to_string(d.error().code), d.error().message));
       if (d.error().message.empty()) return fail("refusal message", describe(e) + " refused without a message");
       if (auto* a = std::get_if<ApprovalGiven>(&e); a && d.error().code == ErrorCode::forbidden)
         ++stats_.self_approvals_refused;
@@ -623,8 +641,8 @@ class Simulation {
     }
     ++stats_.accepted;
     if (refusal)
-      return fail("refusal", fmt::format("{} was accepted but had to be refused ({})", describe(e),
-                                         to_string(*refusal->begin())));
+      return fail("refusal",
+                  fmt::format("{} was accepted but had to be refused ({})", describe(e), to_string(*refusal->begin())));
 
     // The oracle records the accepted event before judging the effects it caused.
     std::visit(
@@ -643,7 +661,7 @@ class Simulation {
             if (x.outcome == PromotionOutcome::succeeded) oracle_.production = x.sha;
             oracle_.running.reset();
             promotion_.reset();
-            ++(x.outcome == PromotionOutcome::succeeded  ? stats_.promoted
+            ++(x.outcome == PromotionOutcome::succeeded ? stats_.promoted
                : x.outcome == PromotionOutcome::aborted ? stats_.aborted
                                                         : stats_.promotion_failed);
           }
@@ -718,8 +736,8 @@ class Simulation {
           rec.hotfix.has_value() != held.hotfix.has_value() ||
           rec.awaiting_approval_since != held.awaiting_approval_since)
         return fail("facts", fmt::format("after {} the facts record {} as {} ({}), the World holds {} ({})", what(),
-                                         c.sha.abbrev(), to_string(rec.state), rec.state_reason,
-                                         to_string(held.state), held.state_reason));
+                                         c.sha.abbrev(), to_string(rec.state), rec.state_reason, to_string(held.state),
+                                         held.state_reason));
     }
     if (recorded_production_ != world_.production)
       return fail("facts", fmt::format("after {} the facts name another production release", what()));
@@ -761,7 +779,7 @@ class Simulation {
     const PromotionId id{++next_promotion_id_};
     oracle_.running = {sha, id};
     testing::record_promotion_id(world_, sha, id.value());  // the daemon's commit records the promotion row
-    recorded_.at(sha.str()).promotion_id = id;      // as the store does for a PromotionOpened fact
+    recorded_.at(sha.str()).promotion_id = id;              // as the store does for a PromotionOpened fact
     SimPromotion p{sha, id, make_plan(world_.policy), {}, {}};
     p.journal.assign(p.plan.steps.size(), StepState::planned);
     // The plan itself: preflight first, migrate (if any) before every deploy, each service once in order.
@@ -772,7 +790,8 @@ class Simulation {
     expected.push_back("record");
     std::vector<std::string> got;
     for (const auto& s : p.plan.steps) got.push_back(s.name());
-    if (got != expected) return fail("plan", fmt::format("plan {} for policy {}", fmt::join(got, ","), fmt::join(expected, ",")));
+    if (got != expected)
+      return fail("plan", fmt::format("plan {} for policy {}", fmt::join(got, ","), fmt::join(expected, ",")));
     promotion_ = std::move(p);
   }
 
@@ -1051,9 +1070,9 @@ TEST_CASE("the final state of a release does not depend on duplicate deliveries 
     std::mt19937_64 rng(seed);
     auto roll = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
     static constexpr DeployStatus statuses[] = {
-        DeployStatus::success, DeployStatus::success, DeployStatus::success,  DeployStatus::success,
+        DeployStatus::success,  DeployStatus::success,  DeployStatus::success,   DeployStatus::success,
         DeployStatus::sleeping, DeployStatus::building, DeployStatus::deploying, DeployStatus::crashed,
-        DeployStatus::crashed, DeployStatus::failed,  DeployStatus::removed,  DeployStatus::queued,
+        DeployStatus::crashed,  DeployStatus::failed,   DeployStatus::removed,   DeployStatus::queued,
     };
     std::vector<Timed> base;
     std::vector<std::pair<int, std::string>> key;  // (sha, service) of each staging event; empty otherwise
@@ -1067,14 +1086,14 @@ TEST_CASE("the final state of a release does not depend on duplicate deliveries 
       if (r < 70) {
         const std::string& service = policy.services[static_cast<std::size_t>(roll(3))];
         const int dep = roll(2);
-        StagingDeploymentObserved e{sha,
-                                    service,
-                                    fmt::format("d{}-{}-{}", c, service, dep),
-                                    statuses[roll(static_cast<int>(std::size(statuses)))],
-                                    authors[c - 1],
-                                    roll(10) < 7 ? std::optional<Timestamp>{testing::t0() + std::chrono::minutes{dep}}
-                                                 : std::nullopt,
-                                    "railway"};
+        StagingDeploymentObserved e{
+            sha,
+            service,
+            fmt::format("d{}-{}-{}", c, service, dep),
+            statuses[roll(static_cast<int>(std::size(statuses)))],
+            authors[c - 1],
+            roll(10) < 7 ? std::optional<Timestamp>{testing::t0() + std::chrono::minutes{dep}} : std::nullopt,
+            "railway"};
         base.push_back({now, e});
         key.emplace_back(c, service);
       } else if (r < 82) {

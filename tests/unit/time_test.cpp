@@ -57,23 +57,23 @@ TEST_CASE("parse_timestamp rejects malformed text with a message naming the inpu
   const char* bad[] = {
       "",
       "2026-11-25",
-      "2026-11-25T03:11:00",         // no zone
-      "2026-11-25T03:11Z",           // no seconds
-      "2026-13-01T00:00:00Z",        // month 13
-      "2026-02-30T00:00:00Z",        // no such day
-      "2026-11-25T24:00:00Z",        // hour 24
-      "2026-11-25T03:60:00Z",        // minute 60
-      "2026-11-25T03:11:00.Z",       // empty fraction
-      "2026-11-25T03:11:00Zjunk",    // trailing text
-      "2026-11-25T03:11:00+0100",    // offset without colon
+      "2026-11-25T03:11:00",       // no zone
+      "2026-11-25T03:11Z",         // no seconds
+      "2026-13-01T00:00:00Z",      // month 13
+      "2026-02-30T00:00:00Z",      // no such day
+      "2026-11-25T24:00:00Z",      // hour 24
+      "2026-11-25T03:60:00Z",      // minute 60
+      "2026-11-25T03:11:00.Z",     // empty fraction
+      "2026-11-25T03:11:00Zjunk",  // trailing text
+      "2026-11-25T03:11:00+0100",  // offset without colon
       "2026/11/25T03:11:00Z",
-      "2026-11-25T-1:00:00Z",        // signed hour
-      "2026-11-25T03:-1:00Z",        // signed minute
-      "2026-11-25T03:11:-1Z",        // signed second
-      "-026-01-01T00:00:00Z",        // signed year
-      "2026-11-25T03:11:00+99:00",   // offset hour out of range
-      "2026-11-25T03:11:00+01:75",   // offset minute out of range
-      "2026-11-25T03:11:00+-1:00",   // signed offset digits
+      "2026-11-25T-1:00:00Z",       // signed hour
+      "2026-11-25T03:-1:00Z",       // signed minute
+      "2026-11-25T03:11:-1Z",       // signed second
+      "-026-01-01T00:00:00Z",       // signed year
+      "2026-11-25T03:11:00+99:00",  // offset hour out of range
+      "2026-11-25T03:11:00+01:75",  // offset minute out of range
+      "2026-11-25T03:11:00+-1:00",  // signed offset digits
   };
   for (const char* c : bad) {
     const std::string text = c;
@@ -90,11 +90,15 @@ TEST_CASE("format_duration writes the short form an operator reads in gate reaso
     Duration d;
     const char* text;
   };
-  const Case cases[] = {
-      {30min, "30m"},     {12min + 40s, "12m40s"}, {1h + 5min, "1h5m"}, {450ms, "450ms"}, {0ms, "0s"},
-      {1s, "1s"},         {2h, "2h"},              {1h + 1s, "1h1s"},   {90s, "1m30s"},  {-5min, "-5m"},
-      {59s + 999ms, "59s"},  // sub-second remainder is not shown above one second
-  };
+  const Case cases[] =
+      {
+          {30min, "30m"},       {12min + 40s, "12m40s"},
+          {1h + 5min, "1h5m"},  {450ms, "450ms"},
+          {0ms, "0s"},          {1s, "1s"},
+          {2h, "2h"},           {1h + 1s, "1h1s"},
+          {90s, "1m30s"},       {-5min, "-5m"},
+          {59s + 999ms, "59s"},  // sub-second remainder is not shown above one second
+      };
   for (const auto& c : cases) {
     CAPTURE(c.text);
     CHECK(format_duration(c.d) == c.text);
@@ -107,8 +111,8 @@ TEST_CASE("parse_duration reads the forms the config and API accept") {
     Duration d;
   };
   const Case cases[] = {
-      {"30m", 30min}, {"90s", 90s}, {"1h30m", 90min}, {"250ms", 250ms}, {"2h", 2h},
-      {"1h5m3s", 1h + 5min + 3s}, {"1m500ms", 60500ms}, {"0s", 0ms},
+      {"30m", 30min},       {"90s", 90s}, {"1h30m", 90min}, {"250ms", 250ms}, {"2h", 2h}, {"1h5m3s", 1h + 5min + 3s},
+      {"1m500ms", 60500ms}, {"0s", 0ms},
   };
   for (const auto& c : cases) {
     CAPTURE(c.text);

@@ -42,7 +42,7 @@ TEST_CASE("refusals are counted per peer, route and reason, and offered once the
   // The minute is still open: nothing to write yet.
   CHECK(tally.take_closed().empty());
 
-  clock.advance(std::chrono::seconds(50));  // 01:01:05: the first minute has closed
+  clock.advance(std::chrono::seconds(50));                          // 01:01:05: the first minute has closed
   tally.add("10.0.0.7", "GET /v1/status", "missing bearer token");  // counts in the new minute
   const auto closed = tally.take_closed();
   REQUIRE(closed.size() == 3);
@@ -75,8 +75,9 @@ TEST_CASE("past max_keys distinct keys a minute, further peers are counted toget
   FakeClock clock;
   RefusalTally tally(clock, 4);
   for (int peer = 0; peer < 1000; ++peer)
-    for (int i = 0; i < 3; ++i) tally.add("10.1." + std::to_string(peer / 250) + "." + std::to_string(peer % 250),
-                                          "GET /v1/releases", "invalid bearer token");
+    for (int i = 0; i < 3; ++i)
+      tally.add("10.1." + std::to_string(peer / 250) + "." + std::to_string(peer % 250), "GET /v1/releases",
+                "invalid bearer token");
   CHECK(tally.keys() == 5);  // four peers and the overflow
   clock.advance(std::chrono::minutes(1));
   const auto closed = tally.take_closed();
@@ -108,7 +109,8 @@ TEST_CASE("counts that could not be written are kept, merged and written later a
 
   // Many peers during a long outage stay within the bound too.
   for (int minute = 0; minute < 30; ++minute) {
-    for (int peer = 0; peer < 20; ++peer) tally.add("10.2.0." + std::to_string(peer), "GET /v1/audit", "missing bearer token");
+    for (int peer = 0; peer < 20; ++peer)
+      tally.add("10.2.0." + std::to_string(peer), "GET /v1/audit", "missing bearer token");
     clock.advance(std::chrono::minutes(1));
     tally.give_back(tally.take_closed());
     CHECK(tally.keys() <= 9);
