@@ -11,6 +11,7 @@ PROMOTER_PACKAGES=(
   dpkg-dev  # scripts/package: CPack computes the .deb's Depends with dpkg-shlibdeps
   prometheus
   clang-16 libclang-rt-16-dev  # scripts/fuzz: libFuzzer harnesses
+  clang-format  # (14) the format test: .clang-format, checked on every test run
 )
 
 install_packages() {
