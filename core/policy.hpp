@@ -1,6 +1,7 @@
 #pragma once
 // The change-management policy as values: what a release must show before production.
 #include <chrono>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,6 +30,24 @@ struct HotfixPolicy {
   std::set<std::chrono::sys_days> holidays;  // not business days, besides Saturdays and Sundays (UTC)
 };
 
+// The gates fed by GitHub evidence (core/evidence.hpp). Each is off unless enabled; enabling one needs the
+// [github] section that gathers its evidence.
+struct EvidencePolicy {
+  bool require_review = false;        // every commit of the range came through a PR a team member approved
+  bool require_ci = false;            // every required check concluded success on the release SHA
+  bool require_ddl_rollback = false;  // every PR of the range that adds DDL has a rollback section
+  std::vector<std::string> required_checks;  // check run names or status contexts
+  std::string test_check = "test";           // the check whose "N passed, M failed" the pass rate reads
+  // Minimum pass rate of test_check in basis points (9500 = 95%); nullopt: not enforced. Integer, so that
+  // 94.9% and 95% never meet at a rounding edge.
+  std::optional<int> min_test_pass_rate_bp;
+  std::vector<std::string> migration_globs;  // "packages/db/migrations/**": where a PR's DDL lives
+  std::string rollback_heading = "## Rollback";
+  std::string main_branch = "main";  // a commit reached main through a PR merged into this branch
+
+  bool any() const { return require_review || require_ci || require_ddl_rollback; }
+};
+
 struct Policy {
   Duration soak = soak_floor;
   bool allow_short_soak = false;
@@ -43,6 +62,7 @@ struct Policy {
   // normalise_identity() of every configured identity and git_authors entry, so the approval gate can
   // say when a commit author is nobody the separation-of-duties check knows. Empty: not configured.
   std::set<std::string> known_identities;
+  EvidencePolicy evidence;
 
   bool short_soak() const { return soak < soak_floor; }
 };

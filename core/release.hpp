@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/deploy_status.hpp"
+#include "core/evidence.hpp"
 #include "core/promotion_id.hpp"
 #include "core/sha.hpp"
 #include "core/time.hpp"
@@ -87,6 +88,8 @@ struct Release {
   ReleaseState state = ReleaseState::deploying;
   std::string state_reason;
   std::optional<PromotionId> promotion_id;
+  // The latest GitHub evidence for the range production..sha; nullopt until the first gathering.
+  std::optional<Evidence> evidence;
 };
 
 }  // namespace promoter::core
