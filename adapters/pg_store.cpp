@@ -6,9 +6,11 @@
 #include <mutex>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <stdexcept>
 
+#include "adapters/evidence_json.hpp"
 #include "adapters/schema_migrations.hpp"
 
 namespace promoter::adapters {
@@ -325,6 +327,12 @@ core::Result<std::vector<core::Release>> with_facts(pqxx::transaction_base& t, c
            shas)) {
     of(row[0]).hotfix = core::Hotfix{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str(), row[4].c_str()};
   }
+  for (const auto& row : t.exec_params("SELECT sha, evidence FROM release_evidence WHERE sha = ANY($1::text[])", shas)) {
+    // A document this build cannot read is left out: the gates then wait for the reconciler's next reading,
+    // which replaces it. Failing the whole load over it would stop every release.
+    const auto doc = nlohmann::json::parse(row[1].c_str(), nullptr, false);
+    if (auto evidence = evidence_from_json(doc); evidence) of(row[0]).evidence = std::move(*evidence);
+  }
   return out;
 }
 
@@ -476,6 +484,15 @@ class FactWriter {
         "INSERT INTO hotfixes (sha, requested_by, requested_at, reason, incident_url) VALUES ($1, $2, "
         "$3::timestamptz, $4, $5)",
         f.sha.str(), f.hotfix.by, ts(f.hotfix.at), f.hotfix.reason, f.hotfix.incident_url);
+  }
+
+  void operator()(const core::EvidenceRecorded& f) {
+    w_.exec_params(
+        "INSERT INTO release_evidence (sha, base, observed_at, evidence) VALUES ($1, $2, $3::timestamptz, $4::jsonb) "
+        "ON CONFLICT (sha) DO UPDATE SET base = EXCLUDED.base, observed_at = EXCLUDED.observed_at, "
+        "evidence = EXCLUDED.evidence",
+        f.sha.str(), f.evidence.base ? f.evidence.base->c_str() : nullptr, ts(f.evidence.observed_at),
+        evidence_to_json(f.evidence).dump());
   }
 
   void operator()(const core::ObligationOpened& f) {

@@ -18,22 +18,33 @@ namespace {
 //   record - the fact is kept (staging keeps running a promoted release) but the state does not move
 //   refuse - an error naming the state
 enum class Accept { apply, record, refuse };
-enum EventKind { staging = 0, smoke = 1, approval = 2, rejection = 3, soak_deadline = 4, finished = 5, hotfix = 6 };
+enum EventKind {
+  staging = 0,
+  smoke = 1,
+  approval = 2,
+  rejection = 3,
+  soak_deadline = 4,
+  finished = 5,
+  hotfix = 6,
+  evidence = 7
+};
 
 constexpr std::size_t state_count = 10;
 // clang-format off
-constexpr std::array<std::array<Accept, 7>, state_count> acceptance{{
-    //                 staging         smoke           approval        rejection       soak_deadline   finished        hotfix
-    /* deploying */   {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::record, Accept::refuse, Accept::apply},
-    /* soaking */     {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::refuse, Accept::apply},
-    /* ready */       {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::refuse, Accept::apply},
-    /* promoting */   {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::apply,  Accept::refuse},
-    /* promoted */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse},
-    /* prom_failed */ {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse},
-    /* prom_aborted */{Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse},
-    /* rejected */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse},
-    /* superseded */  {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse},
-    /* stg_failed */  {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::record, Accept::refuse, Accept::refuse},
+// evidence: "record" keeps nothing: a release past its gates needs no more evidence, and a reconciler racing
+// a promotion is no error.
+constexpr std::array<std::array<Accept, 8>, state_count> acceptance{{
+    //                 staging         smoke           approval        rejection       soak_deadline   finished        hotfix          evidence
+    /* deploying */   {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::record, Accept::refuse, Accept::apply,  Accept::apply},
+    /* soaking */     {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::refuse, Accept::apply,  Accept::apply},
+    /* ready */       {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::refuse, Accept::apply,  Accept::apply},
+    /* promoting */   {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::apply,  Accept::refuse, Accept::record},
+    /* promoted */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse, Accept::record},
+    /* prom_failed */ {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse, Accept::record},
+    /* prom_aborted */{Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse, Accept::record},
+    /* rejected */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse, Accept::record},
+    /* superseded */  {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse, Accept::record},
+    /* stg_failed */  {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::record, Accept::refuse, Accept::refuse, Accept::apply},
 }};
 // clang-format on
 
@@ -254,7 +265,7 @@ class Decider {
     for (const auto& a : rel.approvals)
       if (a.by == e.by) return {};  // approving twice is a no-op, not a second approval
     Release& m = mut(e.sha);
-    const std::string facts = gate_facts(evaluate_gates(m, policy(), now_));
+    const std::string facts = gate_facts(evaluate_gates(m, policy(), now_, out_.production));
     m.approvals.push_back(Verdict{e.by, now_, e.reason, facts});
     out_.facts.push_back(ApprovalAdded{m.sha, m.approvals.back()});
     audit(e.by, "release.approved", e.sha,
@@ -268,7 +279,7 @@ class Decider {
     if (!r) return std::unexpected(r.error());
     if (e.reason.empty()) return fail(ErrorCode::invalid_argument, "a rejection needs a reason");
     Release& m = mut(e.sha);
-    const std::string facts = gate_facts(evaluate_gates(m, policy(), now_));
+    const std::string facts = gate_facts(evaluate_gates(m, policy(), now_, out_.production));
     m.rejection = Verdict{e.by, now_, e.reason, facts};
     out_.facts.push_back(RejectionAdded{m.sha, *m.rejection});
     m.state = ReleaseState::rejected;
@@ -326,7 +337,7 @@ class Decider {
                     fmt::format("a hotfix of {} still needs its smoke tests (policy hotfix.require_smoke): {}",
                                 rel.sha.abbrev(), smoke_status.reason));
     }
-    const std::string facts = gate_facts(evaluate_gates(rel, policy(), now_));
+    const std::string facts = gate_facts(evaluate_gates(rel, policy(), now_, out_.production));
     Release& m = mut(e.sha);
     m.hotfix = Hotfix{e.by, now_, e.reason, e.incident_url};
     out_.facts.push_back(HotfixDeclared{m.sha, *m.hotfix});
@@ -340,6 +351,36 @@ class Decider {
     for (auto& o : obligations) out_.facts.push_back(ObligationOpened{std::move(o)});
     refresh(m);
     return {};
+  }
+
+  Result<void> on(const EvidenceObserved& e) {
+    const Release* r = find(e.sha);
+    if (!r) return {};  // evidence for a release not seen on staging yet, or forgotten: nothing to gate
+    if (accepts(r->state, evidence) != Accept::apply) return {};
+    if (e.evidence.head != e.sha.str())
+      return fail(ErrorCode::invalid_argument,
+                  fmt::format("evidence for {} was gathered for another commit ({})", e.sha.abbrev(), e.evidence.head));
+    if (r->evidence && same_evidence(*r->evidence, e.evidence)) return {};  // the reconciler saw nothing new
+    const GateReport before = evaluate_gates(*r, policy(), now_, out_.production);
+    Release& m = mut(e.sha);
+    m.evidence = e.evidence;
+    out_.facts.push_back(EvidenceRecorded{m.sha, e.evidence});
+    const GateReport after = evaluate_gates(m, policy(), now_, out_.production);
+    std::vector<std::string> changed;
+    for (auto [old_gate, new_gate] : {std::pair{&before.review, &after.review}, std::pair{&before.ci, &after.ci},
+                                      std::pair{&before.ddl_rollback, &after.ddl_rollback}})
+      if (new_gate->applies && (old_gate->ok != new_gate->ok || old_gate->reason != new_gate->reason))
+        changed.push_back(new_gate->reason);
+    if (!changed.empty()) audit("github", "release.evidence", e.sha, fmt::format("{}", fmt::join(changed, "; ")));
+    refresh(m);
+    return {};
+  }
+
+  // Evidence gathered again with nothing new but the moment of gathering.
+  static bool same_evidence(const Evidence& a, const Evidence& b) {
+    Evidence x = a;
+    x.observed_at = b.observed_at;
+    return x == b;
   }
 
   Result<void> on(const SoakDeadlineReached& e) {
@@ -380,7 +421,13 @@ class Decider {
     const std::string action = fmt::format("promotion.{}", to_string(e.outcome));
     out_.effects.push_back(Notify{action, e.sha, m.state_reason});
     out_.facts.push_back(PromotionEnded{e.sha, e.promotion_id, e.outcome, succeeded ? "" : m.state_reason});
-    if (succeeded) out_.facts.push_back(ProductionSet{e.sha, e.promotion_id});
+    if (succeeded) {
+      out_.facts.push_back(ProductionSet{e.sha, e.promotion_id});
+      // The evidence gates of every other release now need the range from the new production.
+      if (policy().evidence.any())
+        for (const auto& sha : world_.active)
+          if (sha != e.sha.str() && is_gathering(world_.releases.at(sha).state)) refresh(mut(world_.releases.at(sha).sha));
+    }
     const char* separator = e.outcome == PromotionOutcome::aborted ? " " : ": ";
     audit("promoterd", action, e.sha,
           fmt::format("promotion {}{}", e.promotion_id, e.detail.empty() ? "" : separator + e.detail));
@@ -429,7 +476,7 @@ class Decider {
       if (policy().soak > Duration::zero()) out_.effects.push_back(ArmSoakTimer{r.sha, now_ + policy().soak});
       out_.effects.push_back(RunSmokeChecks{r.sha});
     }
-    const GateReport gates = evaluate_gates(r, policy(), now_);
+    const GateReport gates = evaluate_gates(r, policy(), now_, out_.production);
     // The notice is keyed on the gates, not on any text: it goes out when soak and smoke come to hold while
     // approval is missing, once for each such wait.
     const bool awaiting_approval = gates.soak.ok && gates.smoke.ok && !gates.approval.ok;
@@ -455,7 +502,7 @@ class Decider {
     const Release* best = nullptr;
     auto consider = [&](const Release* r) {
       if (r->state != ReleaseState::ready) return;
-      if (!evaluate_gates(*r, policy(), now_).all_ok()) return;  // belt and braces: never start on stale state
+      if (!evaluate_gates(*r, policy(), now_, out_.production).all_ok()) return;  // belt and braces: never start on stale state
       if (!best || r->seq > best->seq) best = r;
     };
     for (const auto& sha : world_.active) consider(find(world_.releases.at(sha).sha));
@@ -471,7 +518,7 @@ class Decider {
       return;
     }
     Release& r = mut(best->sha);
-    const GateReport gates = evaluate_gates(r, policy(), now_);
+    const GateReport gates = evaluate_gates(r, policy(), now_, out_.production);
     r.state = ReleaseState::promoting;
     r.state_reason = r.hotfix ? "hotfix promotion to production running" : "promotion to production running";
     out_.promoting = r.sha;
@@ -482,8 +529,7 @@ class Decider {
                r.hotfix ? fmt::format("promoting hotfix {} to production (soak waived by {}; incident {})",
                                       r.sha.abbrev(), r.hotfix->by, r.hotfix->incident_url)
                         : fmt::format("promoting {} to production", r.sha.abbrev())});
-    audit("promoterd", "promotion.requested", r.sha,
-          fmt::format("every gate holds: {}; {}; {}", gates.soak.reason, gates.smoke.reason, gates.approval.reason));
+    audit("promoterd", "promotion.requested", r.sha, fmt::format("every gate holds: {}", gate_facts(gates)));
   }
 
   const World& world_;

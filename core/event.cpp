@@ -11,6 +11,7 @@ std::string_view event_name(const Event& e) {
     std::string_view operator()(const SoakDeadlineReached&) const { return "soak_deadline_reached"; }
     std::string_view operator()(const PromotionFinished&) const { return "promotion_finished"; }
     std::string_view operator()(const HotfixRequested&) const { return "hotfix_requested"; }
+    std::string_view operator()(const EvidenceObserved&) const { return "evidence_observed"; }
   };
   return std::visit(Name{}, e);
 }

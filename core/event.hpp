@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/deploy_status.hpp"
+#include "core/evidence.hpp"
 #include "core/promotion_id.hpp"
 #include "core/promotion_outcome.hpp"
 #include "core/sha.hpp"
@@ -65,8 +66,15 @@ struct PromotionFinished {
   std::string detail;  // the failed step's error, or who aborted it and why
 };
 
+// GitHub evidence for the range production..sha, as the GitHub reconciler gathered it (on a webhook, on its
+// interval, or when production moved). It replaces what the release held: evidence is re-read, never merged.
+struct EvidenceObserved {
+  Sha sha;
+  Evidence evidence;
+};
+
 using Event = std::variant<StagingDeploymentObserved, SmokeResultReported, ApprovalGiven, RejectionGiven,
-                           SoakDeadlineReached, PromotionFinished, HotfixRequested>;
+                           SoakDeadlineReached, PromotionFinished, HotfixRequested, EvidenceObserved>;
 
 std::string_view event_name(const Event&);
 const Sha& event_sha(const Event&);

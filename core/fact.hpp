@@ -82,7 +82,14 @@ struct ProductionSet {
   std::optional<PromotionId> promotion_id;
 };
 
+// The release's GitHub evidence is now this (it replaces the previous one).
+struct EvidenceRecorded {
+  Sha sha;
+  Evidence evidence;
+};
+
 using Fact = std::variant<ReleaseStateChanged, DeploymentObserved, SmokeRecorded, ApprovalAdded, RejectionAdded,
-                          HotfixDeclared, ObligationOpened, PromotionOpened, PromotionEnded, ProductionSet>;
+                          HotfixDeclared, ObligationOpened, PromotionOpened, PromotionEnded, ProductionSet,
+                          EvidenceRecorded>;
 
 }  // namespace promoter::core

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "core/capped_list.hpp"
+#include "core/evidence_gates.hpp"
 #include "core/identity.hpp"
 
 namespace promoter::core {
@@ -107,27 +108,39 @@ int required_approvals(const Release& r, const Policy& p) {
 }
 
 std::string gate_facts(const GateReport& g) {
-  return fmt::format("{}; {}; {}", g.soak.reason, g.smoke.reason, g.approval.reason);
+  std::vector<std::string> facts;
+  for (const GateStatus* gate : g.all())
+    if (gate->applies) facts.push_back(gate->reason);
+  return fmt::format("{}", fmt::join(facts, "; "));
 }
 
-GateReport evaluate_gates(const Release& r, const Policy& p, Timestamp now) {
-  GateReport report{soak_gate(r, p, now), smoke_gate(r, p), approval_gate(r, p), std::nullopt};
+GateReport evaluate_gates(const Release& r, const Policy& p, Timestamp now, const std::optional<Sha>& production) {
+  GateReport report;
+  report.soak = soak_gate(r, p, now);
+  report.smoke = smoke_gate(r, p);
+  report.approval = approval_gate(r, p);
+  report.review = review_gate(r, p, production);
+  report.ci = ci_gate(r, p, production);
+  report.ddl_rollback = ddl_rollback_gate(r, p, production);
+  report.review.applies = p.evidence.require_review;
+  report.ci.applies = p.evidence.require_ci;
+  report.ddl_rollback.applies = p.evidence.require_ddl_rollback;
   if (r.soak_started_at) report.soak_deadline = *r.soak_started_at + p.soak;
   return report;
 }
 
 std::string pending_gates_reason(const GateReport& g) {
   std::vector<std::string> pending;
-  for (const GateStatus* gate : {&g.soak, &g.smoke, &g.approval})
+  for (const GateStatus* gate : g.all())
     if (!gate->ok) pending.push_back(gate->reason);
   // Between the soak deadline and its timer every gate can hold while the state still says soaking.
   if (pending.empty()) return "every gate holds";
   return fmt::format("waiting for {}", fmt::join(pending, "; "));
 }
 
-std::string state_reason_at(const Release& r, const Policy& p, Timestamp now) {
+std::string state_reason_at(const Release& r, const Policy& p, Timestamp now, const std::optional<Sha>& production) {
   if (r.state != ReleaseState::soaking) return r.state_reason;
-  return pending_gates_reason(evaluate_gates(r, p, now));
+  return pending_gates_reason(evaluate_gates(r, p, now, production));
 }
 
 }  // namespace promoter::core

@@ -59,6 +59,7 @@ struct Policy {
   std::vector<std::string> services;  // in restart order: the promotion deploys them in this order
   bool run_migrations = true;
   bool verify_after_deploy = true;
+  bool tag_production = false;  // the plan tags the production SHA on GitHub after verify
   // normalise_identity() of every configured identity and git_authors entry, so the approval gate can
   // say when a commit author is nobody the separation-of-duties check knows. Empty: not configured.
   std::set<std::string> known_identities;

@@ -1,6 +1,8 @@
 #include "core/preflight.hpp"
 
 #include <fmt/format.h>
+#include <string>
+#include <vector>
 
 #include "core/gates.hpp"
 
@@ -11,11 +13,15 @@ Result<std::string> preflight_verdict(const World& w, const Sha& sha, PromotionI
   if (!r || r->state != ReleaseState::promoting || r->promotion_id != promotion_id)
     return fail(ErrorCode::failed_precondition,
                 fmt::format("release {} is no longer being promoted by promotion {}", sha.abbrev(), promotion_id));
-  const auto gates = evaluate_gates(*r, w.policy, now);
-  if (!gates.all_ok())
-    return fail(ErrorCode::failed_precondition, fmt::format("gates no longer hold: {}; {}; {}", gates.soak.reason,
-                                                            gates.smoke.reason, gates.approval.reason));
-  return fmt::format("gates hold: {}; {}; {}", gates.soak.reason, gates.smoke.reason, gates.approval.reason);
+  // While promoting, production is still the release this one replaces: the evidence range is unchanged.
+  const auto gates = evaluate_gates(*r, w.policy, now, w.production);
+  if (!gates.all_ok()) {
+    std::vector<std::string> failing;
+    for (const GateStatus* gate : gates.all())
+      if (!gate->ok) failing.push_back(gate->reason);
+    return fail(ErrorCode::failed_precondition, fmt::format("gates no longer hold: {}", fmt::join(failing, "; ")));
+  }
+  return fmt::format("gates hold: {}", gate_facts(gates));
 }
 
 }  // namespace promoter::core

@@ -7,11 +7,12 @@
 namespace promoter::core {
 
 namespace {
-constexpr EnumNames<StepKind, 5> kind_names{{{
+constexpr EnumNames<StepKind, 6> kind_names{{{
     {StepKind::preflight, "preflight"},
     {StepKind::migrate, "migrate"},
     {StepKind::deploy, "deploy"},
     {StepKind::verify, "verify"},
+    {StepKind::tag, "tag"},
     {StepKind::record, "record"},
 }}};
 constexpr EnumNames<StepState, 4> state_names{{{
@@ -43,6 +44,7 @@ PromotionPlan make_plan(const Policy& policy) {
   if (policy.run_migrations) add(StepKind::migrate);
   for (const auto& service : policy.services) add(StepKind::deploy, service);
   if (policy.verify_after_deploy) add(StepKind::verify);
+  if (policy.tag_production) add(StepKind::tag);
   add(StepKind::record);
   return plan;
 }

@@ -15,7 +15,9 @@
 
 namespace promoter::core {
 
-enum class StepKind { preflight, migrate, deploy, verify, record };
+// tag: the production tag on GitHub (refs/tags/<prefix><UTC time>), after verify and before record, when the
+// policy asks for tags; it never fails the promotion (production already runs the release by then).
+enum class StepKind { preflight, migrate, deploy, verify, tag, record };
 std::string_view to_string(StepKind);
 std::optional<StepKind> parse_step_kind(std::string_view);
 

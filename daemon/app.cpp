@@ -1,5 +1,7 @@
 #include "daemon/app.hpp"
 
+#include <fstream>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -18,6 +20,7 @@
 #include "adapters/fly_migration_step.hpp"
 #include "adapters/local_migration_step.hpp"
 #include "adapters/probe_verify_step.hpp"
+#include "adapters/github_tag_step.hpp"
 #include "adapters/railway_deploy_step.hpp"
 #include "ports/blocking.hpp"
 #include "daemon/uses_ports.hpp"
@@ -73,6 +76,29 @@ std::expected<Secrets, std::string> read_secrets(const Config& config, const Env
             fmt::format("{}: railway.webhook_secret_env names {}, which must hold a random "
                         "secret of at least 24 characters",
                         config.path, config.railway->webhook_secret_env));
+    }
+  }
+  if (config.github) {
+    const GitHubConfig& g = *config.github;
+    if (!g.token_env.empty()) {
+      s.github_token = env(g.token_env);
+      if (!s.github_token || s.github_token->empty())
+        return std::unexpected(fmt::format("{}: github.token_env names {}, which is not set", config.path, g.token_env));
+    } else {
+      std::ifstream f(g.token_file);
+      std::string token;
+      if (!f || !std::getline(f, token))
+        return std::unexpected(fmt::format("{}: github.token_file {} cannot be read", config.path, g.token_file));
+      while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+      if (token.empty()) return std::unexpected(fmt::format("{}: github.token_file {} is empty", config.path, g.token_file));
+      s.github_token = std::move(token);
+    }
+    if (!g.webhook_secret_env.empty()) {
+      s.github_webhook_secret = env(g.webhook_secret_env);
+      if (!s.github_webhook_secret || s.github_webhook_secret->size() < 24)
+        return std::unexpected(fmt::format("{}: github.webhook_secret_env names {}, which must hold a random "
+                                           "secret of at least 24 characters",
+                                           config.path, g.webhook_secret_env));
     }
   }
   if (config.fly) {
@@ -138,6 +164,36 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
         io_, *railway_, releases_, config_, secrets.railway_webhook_secret,
         [this](core::AuditNote note) { auditor_.record(std::move(note), clock_.now()); }, metrics_, clock_);
   }
+  if (config_.github) {
+    adapters::HttpClientOptions options;
+    options.ca_file = config_.github->ca_file;
+    options.observer = adapter_observer("github");
+    github_http_ = std::make_unique<adapters::HttpClient>(io_.get_executor(), options);
+    const std::string token = secrets.github_token.value_or("");
+    adapters::GitHubClientOptions gh;
+    gh.endpoint = config_.github->endpoint;
+    gh.owner = config_.github->owner;
+    gh.repo = config_.github->repo;
+    gh.token = token;
+    gh.budget = token_budget("github", "github", token, config_.github->requests_per_hour);
+    gh.observer = [this](const adapters::GitHubCall& call) {
+      const std::string_view result = call.status == 304                         ? "not_modified"
+                                      : call.status >= 200 && call.status < 300 ? "fresh"
+                                                                                : "error";
+      metrics_.github_call(call.operation, result, call.rate_remaining);
+    };
+    github_ = std::make_unique<adapters::GitHubClient>(*github_http_, std::move(gh));
+    github_evidence_ = std::make_unique<GitHubEvidence>(
+        io_, pool_.get_executor(), *github_, releases_, store_, obligations_, config_, secrets.github_webhook_secret,
+        [this](core::AuditNote note) { auditor_.record(std::move(note), clock_.now()); }, metrics_, clock_);
+  }
+  // Fire and forget: notify() and poke() only queue, so neither the release strand's caller nor a promotion waits.
+  releases_.on_notify([this](const core::Notify& note) {
+    if (notifier_ && config_.notifications && config_.notifications->wants(note.kind))
+      notifier_->notify(Notification{note.kind, note.sha, note.text});
+    // Production moved: every other release's evidence range now starts at it.
+    if (github_evidence_ && note.kind == "promotion.succeeded") github_evidence_->poke();
+  });
   if (config_.fly) {
     adapters::HttpClientOptions options;
     options.ca_file = config_.fly->ca_file;
@@ -197,6 +253,7 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
   add_api_routes(router_, ApiContext{releases_, store_, pool_.get_executor(), metrics_, obligations_, config_,
                                      PROMOTER_VERSION, leadership_});
   if (railway_staging_) railway_staging_->add_routes(router_);
+  if (github_evidence_) github_evidence_->add_routes(router_);
   // A write that finds this instance's epoch stale deposes it (the store has stopped writing already).
   store_.enable_fencing(config_.environment, [this] {
     leadership_.depose("a write found this instance's epoch stale: another instance leads");
@@ -283,11 +340,6 @@ void App::make_notifier(const Secrets& secrets) {
     log(LogLevel::error, "notification dropped", fields);
   };
   notifier_ = std::make_unique<adapters::SlackNotifier>(io_.get_executor(), std::move(options));
-  // Fire and forget: notify() only queues, so neither the release strand's caller nor a promotion waits.
-  releases_.on_notify([this](const core::Notify& note) {
-    if (notifier_ && config_.notifications && config_.notifications->wants(note.kind))
-      notifier_->notify(Notification{note.kind, note.sha, note.text});
-  });
 }
 
 StepPerformers App::make_performers(const Secrets& secrets) {
@@ -339,6 +391,9 @@ StepPerformers App::make_performers(const Secrets& secrets) {
       performers.deploy[service.name] = simulated();
     }
   }
+
+  if (config_.policy.tag_production && github_)
+    performers.tag = keep(std::make_unique<adapters::GitHubTagStep>(*github_, config_.github->tag_prefix));
 
   // Without production probes, a (partly) simulated world records its verify step like its other steps.
   if (config_.smoke.production.empty() && simulated_world)
@@ -466,6 +521,7 @@ asio::awaitable<core::Result<void>> App::lead(const LeaderInfo& info) {
     start_promotion(id, sha);
   }
   if (railway_staging_) railway_staging_->start();
+  if (github_evidence_) github_evidence_->start();
   metrics_.set_leader(true);
   if (!stopping_ && !announced_ready_) {
     announced_ready_ = true;
@@ -523,6 +579,7 @@ void App::stop() {
     releases_.stop();
     obligations_.stop();
     if (railway_staging_) railway_staging_->stop();
+    if (github_evidence_) github_evidence_->stop();
     if (staging_smoke_) staging_smoke_->stop();
     leadership_.stop();
     metrics_.set_leader(false);

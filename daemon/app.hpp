@@ -14,6 +14,7 @@
 #include "adapters/http_client.hpp"
 #include "adapters/pg_leadership.hpp"
 #include "adapters/pg_store.hpp"
+#include "adapters/github_client.hpp"
 #include "adapters/railway_client.hpp"
 #include "adapters/simulated_production.hpp"
 #include "adapters/slack_notifier.hpp"
@@ -29,6 +30,7 @@
 #include "daemon/metrics.hpp"
 #include "daemon/obligation_watch.hpp"
 #include "daemon/promotion_executor.hpp"
+#include "daemon/github_evidence.hpp"
 #include "daemon/railway_staging.hpp"
 #include "daemon/http/refusal_tally.hpp"
 #include "daemon/release_service.hpp"
@@ -44,6 +46,8 @@ struct Secrets {
   std::vector<TokenEntry> tokens;
   std::optional<std::string> railway_token;
   std::optional<std::string> railway_webhook_secret;
+  std::optional<std::string> github_token;
+  std::optional<std::string> github_webhook_secret;
   std::optional<std::string> fly_token;
   std::optional<std::string> migrations_database_url;  // handed to a local migration command as DATABASE_URL
   std::vector<std::pair<std::string, std::string>> migrations_env;  // migrations.pass_env, as found at start
@@ -131,6 +135,9 @@ class App {
   std::unique_ptr<adapters::HttpClient> http_client_;
   std::unique_ptr<adapters::RailwayClient> railway_;
   std::unique_ptr<RailwayStaging> railway_staging_;
+  std::unique_ptr<adapters::HttpClient> github_http_;
+  std::unique_ptr<adapters::GitHubClient> github_;
+  std::unique_ptr<GitHubEvidence> github_evidence_;
   std::unique_ptr<adapters::HttpClient> fly_http_;
   std::unique_ptr<adapters::FlyClient> fly_;
   std::unique_ptr<adapters::HttpClient> probe_http_;

@@ -173,7 +173,31 @@ Metrics::Metrics(std::string_view version, bool short_soak)
                             .Name("promoter_provider_backoff_seconds")
                             .Help("Seconds every request of a provider token still waits on the provider's "
                                   "Retry-After, when last looked at (0: none)")
-                            .Register(*registry_)) {
+                            .Register(*registry_)),
+      github_calls_(prometheus::BuildCounter()
+                        .Name("promoter_github_calls_total")
+                        .Help("GitHub API calls by operation and result (fresh, not_modified: a 304 answered from "
+                              "the ETag cache and free of the rate limit, error)")
+                        .Register(*registry_)),
+      github_rate_remaining_(prometheus::BuildGauge()
+                                 .Name("promoter_github_rate_limit_remaining")
+                                 .Help("x-ratelimit-remaining of GitHub's latest answer: requests the token has left "
+                                       "this hour, across every client of the token")
+                                 .Register(*registry_)
+                                 .Add({})),
+      github_webhooks_(prometheus::BuildCounter()
+                           .Name("promoter_github_webhooks_total")
+                           .Help("GitHub webhook deliveries by kind (review, check, pull, other) and result (queued, "
+                                 "ignored, duplicate, refused, invalid)")
+                           .Register(*registry_)),
+      github_reconciles_(prometheus::BuildCounter()
+                             .Name("promoter_github_reconciles_total")
+                             .Help("Passes of the GitHub evidence reconciler by result (succeeded, failed)")
+                             .Register(*registry_)),
+      gate_blocked_(prometheus::BuildGauge()
+                        .Name("promoter_gate_blocked")
+                        .Help("Releases still gathering gates that this gate blocks, by gate")
+                        .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("promoter_build_info")
       .Help("promoterd build; the value is always 1")
@@ -307,6 +331,23 @@ void Metrics::set_provider_budget(std::string_view provider, std::string_view to
   const std::map<std::string, std::string> labels{{"provider", std::string(provider)}, {"token", std::string(token)}};
   provider_budget_.Add(labels).Set(remaining);
   provider_backoff_.Add(labels).Set(backoff_seconds);
+}
+
+void Metrics::github_call(std::string_view operation, std::string_view result, std::optional<long> rate_remaining) {
+  github_calls_.Add({{"operation", std::string(operation)}, {"result", std::string(result)}}).Increment();
+  if (rate_remaining) github_rate_remaining_.Set(static_cast<double>(*rate_remaining));
+}
+
+void Metrics::github_webhook(std::string_view kind, std::string_view result) {
+  github_webhooks_.Add({{"kind", std::string(kind)}, {"result", std::string(result)}}).Increment();
+}
+
+void Metrics::github_reconcile_finished(bool succeeded) {
+  github_reconciles_.Add({{"result", succeeded ? "succeeded" : "failed"}}).Increment();
+}
+
+void Metrics::set_gate_blocked(std::string_view gate, int releases) {
+  gate_blocked_.Add({{"gate", std::string(gate)}}).Set(releases);
 }
 
 }  // namespace promoter::daemon

@@ -69,6 +69,17 @@ class Metrics {
   // A provider token's hourly budget left and the back-off it is under. `token` names where the token is
   // configured (its config section, e.g. "railway"), never the token or any part of it.
   void set_provider_budget(std::string_view provider, std::string_view token, double remaining, double backoff_seconds);
+  // One GitHub API call by operation and result: fresh (a 2xx body), not_modified (a 304: free of the rate
+  // limit), error. `rate_remaining`: x-ratelimit-remaining of the answer, when it said.
+  void github_call(std::string_view operation, std::string_view result, std::optional<long> rate_remaining);
+  // A GitHub webhook delivery by event kind (review, check, pull, other) and result (queued, ignored,
+  // duplicate, refused, invalid).
+  void github_webhook(std::string_view kind, std::string_view result);
+  // One pass of the GitHub evidence reconciler ended.
+  void github_reconcile_finished(bool succeeded);
+  // Releases still gathering gates that this gate blocks, per gate (soak, smoke, approval, review, ci,
+  // ddl_rollback).
+  void set_gate_blocked(std::string_view gate, int releases);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -105,6 +116,11 @@ class Metrics {
   prometheus::Histogram& commit_batch_;
   prometheus::Family<prometheus::Gauge>& provider_budget_;
   prometheus::Family<prometheus::Gauge>& provider_backoff_;
+  prometheus::Family<prometheus::Counter>& github_calls_;
+  prometheus::Gauge& github_rate_remaining_;
+  prometheus::Family<prometheus::Counter>& github_webhooks_;
+  prometheus::Family<prometheus::Counter>& github_reconciles_;
+  prometheus::Family<prometheus::Gauge>& gate_blocked_;
 };
 
 }  // namespace promoter::daemon

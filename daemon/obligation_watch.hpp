@@ -39,6 +39,8 @@ class ObligationWatch {
 
   // Reads the open obligations from the store (at start, after a hotfix, after a close).
   boost::asio::awaitable<core::Result<void>> reload();
+  // The open obligations as last read (io thread).
+  const std::vector<core::Obligation>& open() const { return open_; }
   // The counts as of the clock's now; reports newly overdue obligations on the way.
   ObligationCounts counts();
   void stop();

@@ -137,6 +137,8 @@ StepPerformer* PromotionExecutor::performer_for(const core::PlanStep& step) cons
       return performers_.migrate;
     case StepKind::verify:
       return performers_.verify;
+    case StepKind::tag:
+      return performers_.tag;
     case StepKind::deploy: {
       auto it = performers_.deploy.find(step.service);
       return it == performers_.deploy.end() ? nullptr : it->second;

@@ -23,6 +23,7 @@ struct StepPerformers {
   StepPerformer* migrate = nullptr;
   std::map<std::string, StepPerformer*> deploy;  // by service
   StepPerformer* verify = nullptr;
+  StepPerformer* tag = nullptr;  // the production tag (when the plan has a tag step)
 };
 
 // What the executor asks of the release state (the ReleaseService in the daemon, a stand-in in tests).

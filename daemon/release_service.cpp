@@ -232,6 +232,22 @@ void ReleaseService::update_gauges() {
     remaining = std::max(0.0, std::chrono::duration<double>(left).count());
   }
   metrics_.set_soak_remaining(remaining);
+  // Which gates hold back the releases still gathering them (soak counts time: as of now).
+  const auto now = clock_.now();
+  std::map<std::string_view, int> blocked{{"soak", 0},   {"smoke", 0}, {"approval", 0},
+                                          {"review", 0}, {"ci", 0},    {"ddl_rollback", 0}};
+  for (const auto& sha : world_.active) {
+    const auto& r = world_.releases.at(sha);
+    if (r.state != core::ReleaseState::soaking && r.state != core::ReleaseState::ready) continue;
+    const core::GateReport g = core::evaluate_gates(r, world_.policy, now, world_.production);
+    blocked["soak"] += !g.soak.ok;
+    blocked["smoke"] += !g.smoke.ok;
+    blocked["approval"] += !g.approval.ok;
+    blocked["review"] += !g.review.ok;
+    blocked["ci"] += !g.ci.ok;
+    blocked["ddl_rollback"] += !g.ddl_rollback.ok;
+  }
+  for (const auto& [gate, n] : blocked) metrics_.set_gate_blocked(gate, n);
 }
 
 void ReleaseService::perform(const Applied& applied) {

@@ -112,15 +112,17 @@ std::string gate_cell(const json& release, std::string_view gate) {
   return reason;
 }
 
-// The built-in gates in the order a release meets them, then any later gate (drift, CI) by name.
+// The gates the policy enables ("required": false ones are left out), in the order a release meets them,
+// then any later gate by name.
 std::vector<std::string> gate_names(const json& gates) {
-  constexpr std::array<std::string_view, 3> built_in{"soak", "smoke", "approval"};
+  constexpr std::array<std::string_view, 6> built_in{"soak", "smoke", "approval", "review", "ci", "ddl_rollback"};
   std::vector<std::string> names;
   if (!gates.is_object()) return names;
+  auto required = [&](std::string_view name) { return member(member(gates, name), "required") != false; };
   for (auto name : built_in)
-    if (gates.contains(name)) names.emplace_back(name);
+    if (gates.contains(name) && required(name)) names.emplace_back(name);
   for (const auto& [name, gate] : gates.items())
-    if (std::ranges::find(built_in, name) == built_in.end()) names.push_back(name);
+    if (std::ranges::find(built_in, name) == built_in.end() && required(name)) names.push_back(name);
   return names;
 }
 

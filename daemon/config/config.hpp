@@ -77,6 +77,31 @@ struct RailwayConfig {
   int requests_per_hour = 1000;
 };
 
+// A reviewer GitHub knows by this immutable id; the login is for people.
+struct GitHubMember {
+  std::int64_t id = 0;
+  std::string login;
+};
+
+// GitHub's REST API, for the review, ci and ddl_rollback gates, production tags and the hotfix review backfill.
+struct GitHubConfig {
+  std::string endpoint = "https://api.github.com";  // GitHub Enterprise Server: https://HOST/api/v3
+  std::string owner, repo;
+  std::string branch = "main";  // commits reach it through merged PRs
+  std::string token_env;        // the token: in this environment variable, or
+  std::string token_file;       // in this file (first line)
+  std::string ca_file;
+  std::string webhook_secret_env;  // the secret of POST /webhooks/github; empty: no webhook route
+  // The reviewing team: "org/team-slug" asked of GitHub, or a fixed list of members (by id).
+  std::string team;
+  std::vector<GitHubMember> members;
+  std::string tag_prefix = "production-";  // refs/tags/<prefix><UTC time> after each promotion; "" = no tags
+  core::Duration reconcile_interval = std::chrono::minutes{1};
+  // GitHub allows 5,000 requests per hour per user token (GitHub App installations up to 12,500); this
+  // process's share of it.
+  int requests_per_hour = 4000;
+};
+
 struct ServiceConfig {
   std::string name;
   int restart_order = 0;
@@ -145,6 +170,7 @@ struct Config {
   MigrationsConfig migrations;
   std::optional<RailwayConfig> railway;
   std::optional<FlyConfig> fly;
+  std::optional<GitHubConfig> github;
   SmokeConfig smoke;
   SimulationConfig simulation;
   std::vector<TokenConfig> tokens;

@@ -22,6 +22,7 @@ void read_approval_rules(const TomlReader& r, const toml::node& node, const std:
                          core::Policy& p);
 void read_hotfix_table(const TomlReader& r, const toml::table& t, core::HotfixPolicy& h);
 void read_railway_section(const TomlReader& r, const toml::table& root, Config& c);
+void read_github_section(const TomlReader& r, const toml::table& root, Config& c);
 void read_fly_section(const TomlReader& r, const toml::table& root, Config& c);
 void read_migrations_section(const TomlReader& r, const toml::table& root, Config& c);
 void read_smoke_section(const TomlReader& r, const toml::table& root, Config& c);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fmt/format.h>
 #include <map>
 #include <set>
@@ -11,13 +12,47 @@
 
 namespace promoter::daemon {
 
+namespace {
+
+// The gates fed by GitHub evidence; [github] (read later) checks that it is there to feed them.
+void read_evidence_keys(const TomlReader& r, const toml::table& policy, core::EvidencePolicy& e) {
+  if (auto v = r.boolean(policy, "require_review", "policy.require_review")) e.require_review = *v;
+  if (auto v = r.boolean(policy, "require_ci", "policy.require_ci")) e.require_ci = *v;
+  if (auto v = r.boolean(policy, "require_ddl_rollback", "policy.require_ddl_rollback")) e.require_ddl_rollback = *v;
+  if (auto v = r.strings(policy, "required_checks", "policy.required_checks")) e.required_checks = *v;
+  if (auto v = r.string(policy, "test_check", "policy.test_check")) e.test_check = *v;
+  if (const toml::node* rate = policy.get("min_test_pass_rate")) {
+    const auto value = rate->value<double>();  // an integer 1 reads as 1.0 too
+    if (!value || !(*value >= 0.0 && *value <= 1.0))
+      r.error(rate, "policy.min_test_pass_rate must be a number from 0 to 1 (0.95 = 95%)");
+    const double bp = *value * 10000.0;
+    // Basis points: 0.95 is 9500 exactly, and a finer rate would be rounded where nobody sees it.
+    if (std::abs(bp - std::round(bp)) > 1e-6)
+      r.error(rate, "policy.min_test_pass_rate has more precision than 0.01% (e.g. 0.9525 is the finest)");
+    e.min_test_pass_rate_bp = static_cast<int>(std::lround(bp));
+  }
+  if (auto v = r.strings(policy, "migration_globs", "policy.migration_globs")) e.migration_globs = *v;
+  if (auto v = r.string(policy, "rollback_heading", "policy.rollback_heading")) e.rollback_heading = *v;
+  if (e.require_ci && e.required_checks.empty())
+    r.error(policy.get("require_ci"), "policy.require_ci = true needs at least one name in policy.required_checks");
+  if (e.require_ddl_rollback && e.migration_globs.empty())
+    r.error(policy.get("require_ddl_rollback"),
+            "policy.require_ddl_rollback = true needs at least one glob in policy.migration_globs");
+  if (e.require_ddl_rollback && e.rollback_heading.find_first_not_of(" \t") == std::string::npos)
+    r.error(policy.get("rollback_heading"), "policy.rollback_heading must not be empty");
+}
+
+}  // namespace
+
 // [policy]: soak, smoke and approvals. Returns the table: its approval_rules are read once the services are known.
 const toml::table& read_policy_section(const TomlReader& r, const toml::table& root, Config& c) {
   const auto* policy = r.table(root, "policy", "[policy]");
   if (!policy) r.error(nullptr, "[policy] is required (soak, require_smoke, required_smoke_suites)");
   r.only(
       *policy, "policy",
-      {"soak", "allow_short_soak", "require_smoke", "required_smoke_suites", "approvals_required", "approval_rules"});
+      {"soak", "allow_short_soak", "require_smoke", "required_smoke_suites", "approvals_required", "approval_rules",
+       "require_review", "require_ci", "require_ddl_rollback", "required_checks", "test_check", "min_test_pass_rate",
+       "migration_globs", "rollback_heading"});
   if (auto v = r.duration(*policy, "soak", "policy.soak")) c.policy.soak = *v;
   if (auto v = r.boolean(*policy, "allow_short_soak", "policy.allow_short_soak")) c.policy.allow_short_soak = *v;
   if (auto v = r.boolean(*policy, "require_smoke", "policy.require_smoke")) c.policy.require_smoke = *v;
@@ -25,6 +60,7 @@ const toml::table& read_policy_section(const TomlReader& r, const toml::table& r
     c.policy.required_smoke_suites = *v;
   if (auto v = r.integer(*policy, "approvals_required", "policy.approvals_required", 1, 10))
     c.policy.approvals_required = static_cast<int>(*v);
+  read_evidence_keys(r, *policy, c.policy.evidence);
   if (c.policy.short_soak() && !c.policy.allow_short_soak)
     r.error(policy->get("soak"),
             fmt::format("policy.soak = \"{}\" is below the policy floor of {}; set "

@@ -133,11 +133,24 @@ class Api {
     co_return co_await run_blocking(ctx_.blocking, std::move(f));
   }
 
-  // A release answer, or the error.
-  HttpResponse answer(const core::Result<std::optional<core::Release>>& r) {
-    if (!r) return error_response(r.error());
-    if (!*r) return HttpResponse::error(500, core::ErrorCode::internal, "the release vanished after the event");
-    return HttpResponse::json(200, release_json(**r, ctx_.config.policy, ctx_.releases.clock().now()));
+  // A release answer, or the error. Events are decided on the leader, whose World knows production.
+  asio::awaitable<HttpResponse> answer(const core::Result<std::optional<core::Release>>& r) {
+    if (!r) co_return error_response(r.error());
+    if (!*r) co_return HttpResponse::error(500, core::ErrorCode::internal, "the release vanished after the event");
+    auto production = co_await ctx_.releases.read([](const core::World& w) { return w.production; });
+    co_return HttpResponse::json(200,
+                                 release_json(**r, ctx_.config.policy, ctx_.releases.clock().now(), production));
+  }
+
+  // Production as the database has it (leader and standby alike): where the evidence gates' range starts.
+  // Unreadable: nullopt, and the read that needs it fails on the same database anyway.
+  asio::awaitable<std::optional<core::Sha>> production() {
+    auto read = [this] { return ctx_.store.production(ctx_.config.environment); };
+    auto record = co_await blocking(std::move(read));
+    if (!record || !*record) co_return std::nullopt;
+    auto sha = core::Sha::parse((*record)->sha);
+    if (!sha) co_return std::nullopt;
+    co_return *sha;
   }
 
   asio::awaitable<HttpResponse> healthz(HttpRequest&) { co_return HttpResponse::json(200, {{"status", "ok"}}); }
@@ -282,8 +295,9 @@ class Api {
     auto page = co_await blocking(std::move(read));
     if (!page) co_return error_response(page.error());
     const auto now = ctx_.releases.clock().now();
+    const auto current = co_await production();
     json list = json::array();
-    for (const auto& r : *page) list.push_back(release_json(r, ctx_.config.policy, now));
+    for (const auto& r : *page) list.push_back(release_json(r, ctx_.config.policy, now, current));
     json next = static_cast<int>(page->size()) == n ? json(std::to_string(page->back().seq)) : json(nullptr);
     co_return HttpResponse::json(200, {{"releases", list}, {"next_before", next}});
   }
@@ -303,8 +317,9 @@ class Api {
     auto found = co_await blocking(std::move(read));
     if (!found) co_return error_response(found.error());
     const auto now = ctx_.releases.clock().now();
+    const auto current = co_await production();
     json list = json::array();
-    for (const auto& r : *found) list.push_back(release_json(r, ctx_.config.policy, now));
+    for (const auto& r : *found) list.push_back(release_json(r, ctx_.config.policy, now, current));
     co_return HttpResponse::json(200, {{"releases", list}, {"next_before", nullptr}});
   }
 
@@ -316,7 +331,8 @@ class Api {
     auto found = co_await blocking(std::move(read));
     if (!found) co_return error_response(found.error());
     const auto now = ctx_.releases.clock().now();
-    const json body = *found ? release_json(**found, ctx_.config.policy, now) : json(nullptr);
+    const auto current = co_await production();
+    const json body = *found ? release_json(**found, ctx_.config.policy, now, current) : json(nullptr);
     if (body.is_null())
       co_return HttpResponse::error(404, core::ErrorCode::not_found, fmt::format("no release {} is known", sha->str()));
     co_return HttpResponse::json(200, body);
@@ -341,7 +357,7 @@ class Api {
     core::Event event = core::ApprovalGiven{*sha, req.principal->identity, req.principal->git_authors, body->reason};
     auto r = co_await ctx_.releases.submit(std::move(event));
     if (!r) co_await audit_refusal(req, "release.approval_refused", &*sha, r.error());
-    co_return answer(r);
+    co_return co_await answer(r);
   }
 
   asio::awaitable<HttpResponse> reject(HttpRequest& req) {
@@ -352,7 +368,7 @@ class Api {
     core::Event event = core::RejectionGiven{*sha, req.principal->identity, body->reason};
     auto r = co_await ctx_.releases.submit(std::move(event));
     if (!r) co_await audit_refusal(req, "release.rejection_refused", &*sha, r.error());
-    co_return answer(r);
+    co_return co_await answer(r);
   }
 
   asio::awaitable<HttpResponse> smoke(HttpRequest& req) {
@@ -363,7 +379,7 @@ class Api {
     core::Event event =
         core::SmokeResultReported{*sha, body->suite, body->passed, req.principal->identity, body->details};
     auto r = co_await ctx_.releases.submit(std::move(event));
-    co_return answer(r);
+    co_return co_await answer(r);
   }
 
   asio::awaitable<HttpResponse> staging_deployment(HttpRequest& req) {
@@ -377,7 +393,7 @@ class Api {
         body->sha,    body->service,    body->deployment_id,     parsed,
         body->author, body->created_at, req.principal->identity, std::move(body->ancestors)};
     auto r = co_await ctx_.releases.submit(std::move(event));
-    co_return answer(r);
+    co_return co_await answer(r);
   }
 
   asio::awaitable<HttpResponse> promotions(HttpRequest& req) {
@@ -471,7 +487,7 @@ class Api {
     json obligations = json::array();
     for (const auto& o : *listed)
       if (o.sha == *sha) obligations.push_back(obligation_json(o, now));
-    HttpResponse response = answer(r);
+    HttpResponse response = co_await answer(r);
     if (response.status != 200) co_return response;
     co_return HttpResponse::json(200, {{"release", json::parse(response.body)}, {"obligations", obligations}});
   }

@@ -446,6 +446,9 @@ struct HttpServer::Impl {
     request.authorization = std::string(to_std(message[http::field::authorization]));
     request.content_type = std::string(to_std(message[http::field::content_type]));
     request.forwarded = message.find("X-Promoter-Forwarded") != message.end();
+    for (const char* name : {"x-github-event", "x-github-delivery", "x-hub-signature-256"})
+      if (auto it = message.find(name); it != message.end())
+        request.webhook_headers[name] = std::string(to_std(it->value()));
     route_label = match->pattern;
 
     if (match->access->authenticated) {

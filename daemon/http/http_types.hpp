@@ -61,6 +61,9 @@ struct HttpRequest {
   std::string authorization;  // the Authorization header as sent
   std::string content_type;   // the Content-Type header as sent
   bool forwarded = false;     // another promoterd forwarded it here (X-Promoter-Forwarded)
+  // The headers a provider's webhook is verified and told apart by (x-github-event, x-github-delivery,
+  // x-hub-signature-256), lower-case names; no other header reaches a handler.
+  std::map<std::string, std::string> webhook_headers;
 };
 
 struct HttpResponse {

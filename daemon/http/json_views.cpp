@@ -6,14 +6,31 @@ namespace {
 nlohmann::json ts_or_null(const std::optional<core::Timestamp>& t) {
   return t ? nlohmann::json(core::format_timestamp(*t)) : nlohmann::json(nullptr);
 }
-nlohmann::json gate_json(const core::GateStatus& g) { return {{"ok", g.ok}, {"reason", g.reason}}; }
+nlohmann::json gate_json(const core::GateStatus& g) {
+  return {{"ok", g.ok}, {"reason", g.reason}, {"required", g.applies}};
+}
+// What the evidence gates read, in short: enough to find the PR or check a reason names.
+nlohmann::json evidence_json(const core::Evidence& e) {
+  nlohmann::json pulls = nlohmann::json::array();
+  for (const auto& [number, p] : e.pulls)
+    pulls.push_back({{"number", number}, {"url", p.url}, {"author", p.author.login}, {"reviews", p.reviews.size()}});
+  nlohmann::json checks = nlohmann::json::array();
+  for (const auto& c : e.checks)
+    checks.push_back({{"name", c.name}, {"completed", c.completed}, {"conclusion", c.conclusion}});
+  return {{"base", e.base ? nlohmann::json(*e.base) : nlohmann::json(nullptr)},
+          {"observed_at", core::format_timestamp(e.observed_at)},
+          {"commits", e.commits.size()},
+          {"pulls", pulls},
+          {"checks", checks}};
+}
 nlohmann::json verdict_json(const core::Verdict& v) {
   return {{"by", v.by}, {"at", core::format_timestamp(v.at)}, {"reason", v.reason}, {"gate_facts", v.gate_facts}};
 }
 }  // namespace
 
-nlohmann::json release_json(const core::Release& r, const core::Policy& policy, core::Timestamp now) {
-  const core::GateReport gates = core::evaluate_gates(r, policy, now);
+nlohmann::json release_json(const core::Release& r, const core::Policy& policy, core::Timestamp now,
+                            const std::optional<core::Sha>& production) {
+  const core::GateReport gates = core::evaluate_gates(r, policy, now, production);
   nlohmann::json deployments = nlohmann::json::array();
   for (const auto& service : policy.services) {
     auto it = r.deployments.find(service);
@@ -36,11 +53,17 @@ nlohmann::json release_json(const core::Release& r, const core::Policy& policy, 
       {"sha", r.sha.str()},
       {"author", r.author},
       {"state", core::to_string(r.state)},
-      {"state_reason", core::state_reason_at(r, policy, now)},  // a soaking release's counts time: as of now
+      {"state_reason", core::state_reason_at(r, policy, now, production)},  // a soaking release's counts time
       {"first_seen_at", core::format_timestamp(r.first_seen_at)},
       {"live_at", ts_or_null(r.live_at)},
       {"gates",
-       {{"soak", gate_json(gates.soak)}, {"smoke", gate_json(gates.smoke)}, {"approval", gate_json(gates.approval)}}},
+       {{"soak", gate_json(gates.soak)},
+        {"smoke", gate_json(gates.smoke)},
+        {"approval", gate_json(gates.approval)},
+        {"review", gate_json(gates.review)},
+        {"ci", gate_json(gates.ci)},
+        {"ddl_rollback", gate_json(gates.ddl_rollback)}}},
+      {"evidence", r.evidence ? evidence_json(*r.evidence) : nlohmann::json(nullptr)},
       {"ready", gates.all_ok()},
       {"soak",
        {{"started_at", ts_or_null(r.soak_started_at)},

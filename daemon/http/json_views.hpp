@@ -9,7 +9,9 @@
 
 namespace promoter::daemon {
 
-nlohmann::json release_json(const core::Release&, const core::Policy&, core::Timestamp now);
+// `production`: where the evidence gates' range starts (the gates need evidence for exactly that range).
+nlohmann::json release_json(const core::Release&, const core::Policy&, core::Timestamp now,
+                            const std::optional<core::Sha>& production = std::nullopt);
 nlohmann::json promotion_json(const PromotionRecord&);
 nlohmann::json obligation_json(const core::Obligation&, core::Timestamp now);
 nlohmann::json audit_json(const AuditEntry&);
