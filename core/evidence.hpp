@@ -87,8 +87,8 @@ struct CheckEvidence {
 };
 
 struct Evidence {
-  std::string head;                 // the release SHA
-  std::optional<std::string> base;  // the production SHA the range starts after; nullopt: the head commit alone
+  std::string head;                     // the release SHA
+  std::optional<std::string> base;      // the production SHA the range starts after; nullopt: the head commit alone
   std::vector<CommitEvidence> commits;  // oldest first: every commit in base..head
   std::map<int, PullEvidence> pulls;    // every PR a commit of the range names
   std::vector<CheckEvidence> checks;    // on head

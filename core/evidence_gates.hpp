@@ -12,7 +12,7 @@
 
 namespace promoter::core {
 
-// The release's evidence, if it covers exactly production..release; nullopt when it is missing or was
+// The release's evidence, if it covers exactly production..release; nullptr when it is missing or was
 // gathered for another range (production moved since): the gates then wait for fresh evidence.
 const Evidence* current_evidence(const Release&, const std::optional<Sha>& production);
 

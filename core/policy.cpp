@@ -1,9 +1,49 @@
 #include "core/policy.hpp"
 
 #include <algorithm>
+#include <string_view>
 #include <fmt/format.h>
 
 namespace promoter::core {
+
+namespace {
+
+std::string_view trimmed(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+Result<void> check_evidence_policy(const EvidencePolicy& e) {
+  if (e.require_ci && e.required_checks.empty())
+    return fail(ErrorCode::invalid_argument,
+                "policy.require_ci = true needs at least one name in policy.required_checks");
+  if (e.min_test_pass_rate_bp) {
+    if (*e.min_test_pass_rate_bp < 0 || *e.min_test_pass_rate_bp > 10000)
+      return fail(ErrorCode::invalid_argument,
+                  fmt::format("policy.min_test_pass_rate must be between 0% and 100% (got {} basis points)",
+                              *e.min_test_pass_rate_bp));
+    // The ci gate reads the pass rate from a required check only: anything else would be a minimum
+    // nothing enforces.
+    if (e.require_ci &&
+        std::find(e.required_checks.begin(), e.required_checks.end(), e.test_check) == e.required_checks.end())
+      return fail(ErrorCode::invalid_argument,
+                  fmt::format("policy.min_test_pass_rate needs policy.test_check (\"{}\") among policy.required_checks",
+                              e.test_check));
+  }
+  if (e.require_ddl_rollback) {
+    if (e.migration_globs.empty())
+      return fail(ErrorCode::invalid_argument,
+                  "policy.require_ddl_rollback = true needs at least one glob in policy.migration_globs");
+    if (trimmed(e.rollback_heading).empty())
+      return fail(ErrorCode::invalid_argument,
+                  "policy.require_ddl_rollback = true needs a non-empty policy.rollback_heading");
+  }
+  if (trimmed(e.main_branch).empty()) return fail(ErrorCode::invalid_argument, "policy.main_branch must not be empty");
+  return {};
+}
+
+}  // namespace
 
 Result<void> check_policy(const Policy& p) {
   if (p.soak < Duration::zero()) return fail(ErrorCode::invalid_argument, "policy.soak must not be negative");
@@ -34,7 +74,7 @@ Result<void> check_policy(const Policy& p) {
   if (p.require_smoke && p.required_smoke_suites.empty())
     return fail(ErrorCode::invalid_argument,
                 "policy.require_smoke = true needs at least one name in policy.required_smoke_suites");
-  return {};
+  return check_evidence_policy(p.evidence);
 }
 
 }  // namespace promoter::core

@@ -33,9 +33,9 @@ struct HotfixPolicy {
 // The gates fed by GitHub evidence (core/evidence.hpp). Each is off unless enabled; enabling one needs the
 // [github] section that gathers its evidence.
 struct EvidencePolicy {
-  bool require_review = false;        // every commit of the range came through a PR a team member approved
-  bool require_ci = false;            // every required check concluded success on the release SHA
-  bool require_ddl_rollback = false;  // every PR of the range that adds DDL has a rollback section
+  bool require_review = false;               // every commit of the range came through a PR a team member approved
+  bool require_ci = false;                   // every required check concluded success on the release SHA
+  bool require_ddl_rollback = false;         // every PR of the range that adds DDL has a rollback section
   std::vector<std::string> required_checks;  // check run names or status contexts
   std::string test_check = "test";           // the check whose "N passed, M failed" the pass rate reads
   // Minimum pass rate of test_check in basis points (9500 = 95%); nullopt: not enforced. Integer, so that

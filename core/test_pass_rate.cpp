@@ -1,0 +1,77 @@
+#include "core/test_pass_rate.hpp"
+
+#include <limits>
+
+namespace promoter::core {
+
+namespace {
+
+// Wide enough for passed * 10000 and min_bp * (passed + failed) of any two long longs; __extension__ keeps
+// -Wpedantic quiet about the GNU type.
+__extension__ typedef __int128 wide;
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_word(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// `word` (lower case) at `pos` of `text`, in any case, not followed by a word character.
+bool word_at(std::string_view text, std::size_t pos, std::string_view word) {
+  if (text.size() - pos < word.size()) return false;
+  for (std::size_t i = 0; i < word.size(); ++i)
+    if (lower(text[pos + i]) != word[i]) return false;
+  return pos + word.size() == text.size() || !is_word(text[pos + word.size()]);
+}
+
+struct Found {
+  std::size_t at = 0;              // where the number starts
+  std::optional<long long> count;  // nullopt: it does not fit
+};
+
+// The first "<digits><spaces or tabs><word>" of `text`, the digits a whole number (not the tail of a longer
+// one), or nullopt.
+std::optional<Found> find_count(std::string_view text, std::string_view word) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (!is_digit(text[i]) || (i > 0 && is_digit(text[i - 1]))) continue;
+    std::size_t j = i;
+    std::optional<long long> value = 0;
+    while (j < text.size() && is_digit(text[j])) {
+      const int d = text[j] - '0';
+      if (value && *value > (std::numeric_limits<long long>::max() - d) / 10) value.reset();
+      if (value) *value = *value * 10 + d;
+      ++j;
+    }
+    std::size_t k = j;
+    while (k < text.size() && (text[k] == ' ' || text[k] == '\t')) ++k;
+    if (k > j && word_at(text, k, word)) return Found{i, value};
+    i = j - 1;  // the loop's ++i moves past the number
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<TestCounts> parse_test_counts(std::string_view text) {
+  const auto passed = find_count(text, "passed");
+  if (!passed || !passed->count) return std::nullopt;
+  // The line that holds "N passed": jest puts "M failed" before it, vitest after it.
+  const auto line_start = text.rfind('\n', passed->at);
+  const std::size_t begin = line_start == std::string_view::npos ? 0 : line_start + 1;
+  const auto line_end = text.find('\n', passed->at);
+  const std::string_view line =
+      text.substr(begin, line_end == std::string_view::npos ? std::string_view::npos : line_end - begin);
+  TestCounts counts{*passed->count, 0};
+  if (const auto failed = find_count(line, "failed")) {
+    if (!failed->count) return std::nullopt;
+    counts.failed = *failed->count;
+  }
+  return counts;
+}
+
+bool meets_pass_rate(const TestCounts& counts, int min_bp) {
+  if (counts.passed < 0 || counts.failed < 0) return false;
+  const wide total = static_cast<wide>(counts.passed) + counts.failed;
+  if (total == 0) return false;
+  return static_cast<wide>(counts.passed) * 10000 >= static_cast<wide>(min_bp) * total;
+}
+
+}  // namespace promoter::core
