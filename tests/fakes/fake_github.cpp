@@ -658,6 +658,16 @@ struct FakeGitHub::State : std::enable_shared_from_this<FakeGitHub::State> {
     emit("pull_request_review", std::move(payload));
   }
 
+  void emit_edited(const Pull& p) {
+    json payload = {{"action", "edited"},
+                    {"number", p.pull.number},
+                    {"changes", {{"body", {{"from", ""}}}}},
+                    {"pull_request", pull_json(p, true)},
+                    {"repository", repo_json()},
+                    {"sender", user_json(p.pull.author)}};
+    emit("pull_request", std::move(payload));
+  }
+
   void emit_closed(const Pull& p) {
     json payload = {{"action", "closed"},
                     {"number", p.pull.number},
@@ -1459,6 +1469,16 @@ void FakeGitHub::dismiss_review(int number, std::int64_t review_id) {
   }
   it->state = "DISMISSED";
   s.emit_review(*p, *it, "dismissed");
+  s.changed();
+}
+
+void FakeGitHub::edit_pull_body(int number, std::string body) {
+  auto& s = *state_;
+  auto* p = s.find_pull(number);
+  if (p == nullptr)
+    throw std::invalid_argument("FakeGitHub::edit_pull_body: no pull request #" + std::to_string(number));
+  p->pull.body = std::move(body);
+  s.emit_edited(*p);
   s.changed();
 }
 

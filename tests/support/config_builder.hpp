@@ -19,6 +19,8 @@ class TomlValue {
   TomlValue(const std::vector<std::string>& strings);  // ["a", "b"]
   // { key = value, ... } on one line, e.g. a service's `staging` or `production` target.
   static TomlValue inline_table(const std::vector<std::pair<std::string, TomlValue>>& keys);
+  // TOML written out by the caller, for what the constructors do not spell: 0.95, [{ id = 1 }, ...].
+  static TomlValue literal(std::string toml) { return TomlValue(Raw{}, std::move(toml)); }
   const std::string& toml() const { return text_; }
 
  private:

@@ -48,7 +48,7 @@ void everything_but_evidence(Driver& d, const Sha& sha) {
 }
 
 template <class F>
-std::size_t facts_of(const Decision& d) {
+std::size_t count_facts(const Decision& d) {
   std::size_t n = 0;
   for (const auto& f : d.facts) n += std::holds_alternative<F>(f);
   return n;
@@ -66,7 +66,7 @@ TEST_CASE("a release whose every other gate holds waits for its CI evidence, the
   Evidence failing = green(a, std::nullopt, d.clock.now);
   failing.checks[1].conclusion = "failure";
   d.ok(EvidenceObserved{a, failing});
-  CHECK(facts_of<EvidenceRecorded>(d.last) == 1);
+  CHECK(count_facts<EvidenceRecorded>(d.last) == 1);
   CHECK(d.release(a).state == ReleaseState::soaking);
   CHECK(has_audit(d.last, "release.evidence"));
 
@@ -80,7 +80,7 @@ TEST_CASE("evidence gathered again with nothing new records nothing") {
   const Sha a = sha_of(1);
   d.all_live(a);
   d.ok(EvidenceObserved{a, green(a, std::nullopt, d.clock.now)});
-  CHECK(facts_of<EvidenceRecorded>(d.last) == 1);
+  CHECK(count_facts<EvidenceRecorded>(d.last) == 1);
   d.clock.advance(1min);
   d.ok(EvidenceObserved{a, green(a, std::nullopt, d.clock.now)});  // only observed_at differs
   CHECK(d.last.facts.empty());
