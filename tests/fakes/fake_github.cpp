@@ -109,6 +109,22 @@ std::string percent_decode(std::string_view text) {
   return out;
 }
 
+std::string percent_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> split(std::string_view text, char separator) {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -739,7 +755,8 @@ struct FakeGitHub::State : std::enable_shared_from_this<FakeGitHub::State> {
     const bool merged = pull.merge_commit_sha.has_value();
     if (merged) {
       p.merged_at = p.created_at;
-      if (!commits.contains(*pull.merge_commit_sha)) add_commit(*pull.merge_commit_sha, pull.title, tip(), true);
+      if (!pull.merge_commit_sha->empty() && !commits.contains(*pull.merge_commit_sha))
+        add_commit(*pull.merge_commit_sha, pull.title, tip(), true);
     }
     for (auto& r : pull.reviews) {
       if (r.id == 0) r.id = next_id++;
@@ -853,7 +870,7 @@ Paging paginate(const State& state, std::size_t total, const std::string& path, 
     std::string q;
     for (const auto& [k, v] : query) {
       if (k == "page" || k == "per_page") continue;
-      q += k + "=" + v + "&";
+      q += percent_encode(k) + "=" + percent_encode(v) + "&";
     }
     return "<" + state.api() + path + "?" + q + "per_page=" + std::to_string(per_page) + "&page=" + std::to_string(p) +
            ">";
