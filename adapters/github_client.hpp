@@ -30,9 +30,9 @@ namespace promoter::adapters {
 
 // After every answer, for metrics: bounded values only.
 struct GitHubCall {
-  std::string_view operation;  // "compare", "commit.pulls", "pull.reviews", "pull.files", "check_runs",
-                               // "status", "team.membership", "refs.create"
-  int status = 0;              // the final HTTP status (304 for a conditional hit); 0 when none came
+  std::string_view operation;          // "compare", "commit.pulls", "pull.reviews", "pull.files", "check_runs",
+                                       // "status", "team.membership", "refs.create"
+  int status = 0;                      // the final HTTP status (304 for a conditional hit); 0 when none came
   std::optional<long> rate_remaining;  // x-ratelimit-remaining of the answer, when sent
 };
 
@@ -44,7 +44,8 @@ struct GitHubClientOptions {
   std::function<void(const GitHubCall&)> observer{};
   std::size_t etag_cache_entries = 2048;  // least recently used answers are dropped beyond this
   int secondary_limit_retries = 3;        // tries after a secondary rate limit before giving up
-  // Waits out a rate-limit back-off; default: the TokenBudget (acquire) or a steady_timer.
+  // Waits out a rate-limit back-off when there is no budget (with one, its acquire() waits); default: a
+  // steady_timer.
   HttpSleeper sleeper{};
   // Wall clock for x-ratelimit-reset (epoch seconds); default: system_clock::now.
   std::function<std::chrono::system_clock::time_point()> now{};
@@ -54,14 +55,18 @@ struct GitHubClientOptions {
 struct GitHubPull {
   int number = 0;
   core::GitHubUser author;
-  std::string url;  // html_url
-  std::string state;  // open, closed
+  std::string url;      // html_url
+  std::string state;    // open, closed
   bool merged = false;  // merged_at is not null
   std::string base_ref, head_sha;
   std::string body;  // "" when null
 };
 
 enum class TagResult { created, already_there };
+
+// The target of the link whose rel is "next" in a Link header (RFC 8288: several links, spaces, quoted or
+// bare values, several rels); nullopt when none.
+std::optional<std::string> github_next_link(std::string_view link_header);
 
 class GitHubClient {
  public:

@@ -18,9 +18,9 @@ struct GitHubWebhookEvent {
   // review: pull_request_review; check: check_run, check_suite, status; pull: pull_request; ignored: the
   // rest (ping, push, ...), answered 2xx and dropped.
   enum class Kind { review, check, pull, ignored } kind = Kind::ignored;
-  std::string event;   // X-GitHub-Event as sent
-  std::string action;  // payload "action" ("submitted", "dismissed", "completed", ...); "" for status
-  std::string repository;  // repository.full_name ("owner/repo")
+  std::string event;               // X-GitHub-Event as sent
+  std::string action;              // payload "action" ("submitted", "dismissed", "completed", ...); "" for status
+  std::string repository;          // repository.full_name ("owner/repo")
   std::optional<int> pull_number;  // review and pull events
   std::vector<std::string> shas;   // commits to re-evaluate: head_sha, sha, merge_commit_sha, ...
 };

@@ -449,7 +449,10 @@ asio::awaitable<std::expected<HttpResult, AdapterError>> HttpClient::request(Htt
       // also when this request is not retried.
       const bool token_backs_off = spec.budget && outcome->status == 429 && retry_after;
       if (token_backs_off) spec.budget->back_off(*retry_after);
-      if (!retryable_status(outcome->status) || last || !may_repeat) co_return std::move(*outcome);
+      const bool caller_handles = outcome->status == 429 && !spec.retry_429;
+      if (!retryable_status(outcome->status) || last || !may_repeat || caller_handles) {
+        co_return std::move(*outcome);
+      }
       if (token_backs_off) {
         budget_waits = true;
       } else if (retry_after) {

@@ -79,6 +79,10 @@ struct HttpRequestSpec {
   // spends one request of its budget; a 429 sets the back-off for every request of the token. Empty:
   // the request is not rate-limited here.
   std::shared_ptr<TokenBudget> budget{};
+  // false: a 429 is answered to the caller at once (the budget's back-off is still set from its Retry-After),
+  // for a caller with a rate-limit protocol of its own (GitHub: secondary limits also come as 403s, and
+  // without Retry-After ask for a minute, not a short exponential backoff).
+  bool retry_429 = true;
 };
 
 struct HttpResult {
