@@ -63,7 +63,8 @@ json evidence_to_json(const core::Evidence& e) {
 std::expected<core::Evidence, std::string> evidence_from_json(const json& j) {
   try {
     if (j.at("version").get<int>() != evidence_json_version)
-      return std::unexpected(fmt::format("evidence version {} is not {}", j.at("version").dump(), evidence_json_version));
+      return std::unexpected(
+          fmt::format("evidence version {} is not {}", j.at("version").dump(), evidence_json_version));
     core::Evidence e;
     e.head = j.at("head").get<std::string>();
     if (!j.at("base").is_null()) e.base = j.at("base").get<std::string>();
@@ -90,8 +91,8 @@ std::expected<core::Evidence, std::string> evidence_from_json(const json& j) {
     for (const auto& c : j.at("checks")) {
       core::CheckEvidence check;
       check.name = c.at("name").get<std::string>();
-      check.source = c.at("source").get<std::string>() == "status" ? core::CheckSource::status
-                                                                   : core::CheckSource::check_run;
+      check.source =
+          c.at("source").get<std::string>() == "status" ? core::CheckSource::status : core::CheckSource::check_run;
       check.completed = c.at("completed").get<bool>();
       check.conclusion = c.at("conclusion").get<std::string>();
       check.summary = c.at("summary").get<std::string>();

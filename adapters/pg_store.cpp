@@ -327,7 +327,8 @@ core::Result<std::vector<core::Release>> with_facts(pqxx::transaction_base& t, c
            shas)) {
     of(row[0]).hotfix = core::Hotfix{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str(), row[4].c_str()};
   }
-  for (const auto& row : t.exec_params("SELECT sha, evidence FROM release_evidence WHERE sha = ANY($1::text[])", shas)) {
+  for (const auto& row :
+       t.exec_params("SELECT sha, evidence FROM release_evidence WHERE sha = ANY($1::text[])", shas)) {
     // A document this build cannot read is left out: the gates then wait for the reconciler's next reading,
     // which replaces it. Failing the whole load over it would stop every release.
     const auto doc = nlohmann::json::parse(row[1].c_str(), nullptr, false);

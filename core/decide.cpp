@@ -426,7 +426,8 @@ class Decider {
       // The evidence gates of every other release now need the range from the new production.
       if (policy().evidence.any())
         for (const auto& sha : world_.active)
-          if (sha != e.sha.str() && is_gathering(world_.releases.at(sha).state)) refresh(mut(world_.releases.at(sha).sha));
+          if (sha != e.sha.str() && is_gathering(world_.releases.at(sha).state))
+            refresh(mut(world_.releases.at(sha).sha));
     }
     const char* separator = e.outcome == PromotionOutcome::aborted ? " " : ": ";
     audit("promoterd", action, e.sha,
@@ -502,7 +503,8 @@ class Decider {
     const Release* best = nullptr;
     auto consider = [&](const Release* r) {
       if (r->state != ReleaseState::ready) return;
-      if (!evaluate_gates(*r, policy(), now_, out_.production).all_ok()) return;  // belt and braces: never start on stale state
+      if (!evaluate_gates(*r, policy(), now_, out_.production).all_ok())
+        return;  // belt and braces: never start on stale state
       if (!best || r->seq > best->seq) best = r;
     };
     for (const auto& sha : world_.active) consider(find(world_.releases.at(sha).sha));

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/capped_list.hpp"
+#include "core/pull_approval.hpp"
 #include "core/test_pass_rate.hpp"
 
 namespace promoter::core {
@@ -49,6 +50,8 @@ Start start(std::string_view gate, bool required, const Release& r, const std::o
 // review (APPROVED, CHANGES_REQUESTED or DISMISSED; COMMENTED and PENDING change nothing) approves the PR's
 // head commit, and that user is on the reviewing team and is not the PR's author (by id, never by login).
 std::vector<std::string> approval_problems(const PullEvidence& pr, const Evidence& e) {
+  // One rule decides (the hotfix review backfill applies the same); what follows only explains a refusal.
+  if (approving_review(pr, e.team_members)) return {};
   std::vector<const PullReview*> ordered;
   for (const auto& review : pr.reviews) ordered.push_back(&review);
   std::stable_sort(ordered.begin(), ordered.end(), [](const PullReview* a, const PullReview* b) {
@@ -78,8 +81,6 @@ std::vector<std::string> approval_problems(const PullEvidence& pr, const Evidenc
                                       pr.number, who, abbrev(review.commit_id)));
         } else if (!e.team_members.contains(user)) {
           notes.push_back(fmt::format("PR #{}: {} is not on the reviewing team", pr.number, who));
-        } else {
-          return {};  // this one counts
         }
         break;
       case ReviewState::dismissed:
@@ -157,6 +158,15 @@ const Evidence* current_evidence(const Release& r, const std::optional<Sha>& pro
   const std::optional<std::string> base = production ? std::optional<std::string>(production->str()) : std::nullopt;
   if (e.base != base) return nullptr;
   return &e;
+}
+
+std::optional<Sha> evidence_range_start(const Release& r, const std::optional<Sha>& production) {
+  const bool gathering = r.state == ReleaseState::deploying || r.state == ReleaseState::soaking ||
+                         r.state == ReleaseState::ready || r.state == ReleaseState::staging_failed;
+  if (gathering || !r.evidence) return production;
+  if (!r.evidence->base) return std::nullopt;
+  auto base = Sha::parse(*r.evidence->base);
+  return base ? std::optional<Sha>(*base) : production;
 }
 
 GateStatus review_gate(const Release& r, const Policy& p, const std::optional<Sha>& production) {

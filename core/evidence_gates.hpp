@@ -16,6 +16,11 @@ namespace promoter::core {
 // gathered for another range (production moved since): the gates then wait for fresh evidence.
 const Evidence* current_evidence(const Release&, const std::optional<Sha>& production);
 
+// Where the range of `release` starts when its gates are shown: production for a release still gathering
+// gates; for one past them (promoting, promoted, ...), the start of the range its evidence was read for, so
+// the gates say what they judged, not that a later production made them stale.
+std::optional<Sha> evidence_range_start(const Release&, const std::optional<Sha>& production);
+
 // Every commit of the range reached the main branch through a merged PR with at least one approval, on the
 // PR's last head commit, from a team member who is not the PR's author (by GitHub id). The latest review per
 // user decides (COMMENTED and PENDING never change it). Hotfix releases are exempt: their obligation tracks

@@ -88,8 +88,8 @@ struct EvidenceRecorded {
   Evidence evidence;
 };
 
-using Fact = std::variant<ReleaseStateChanged, DeploymentObserved, SmokeRecorded, ApprovalAdded, RejectionAdded,
-                          HotfixDeclared, ObligationOpened, PromotionOpened, PromotionEnded, ProductionSet,
-                          EvidenceRecorded>;
+using Fact =
+    std::variant<ReleaseStateChanged, DeploymentObserved, SmokeRecorded, ApprovalAdded, RejectionAdded, HotfixDeclared,
+                 ObligationOpened, PromotionOpened, PromotionEnded, ProductionSet, EvidenceRecorded>;
 
 }  // namespace promoter::core

@@ -37,7 +37,8 @@ GateStatus approval_gate(const Release&, const Policy&);
 // The approvals a release needs: the policy's count, raised by every approval rule naming a service the
 // release deployed on staging.
 int required_approvals(const Release&, const Policy&);
-// "soak: ...; smoke: ...; approval: ..." (and the evidence gates the policy enables), as recorded with approvals, rejections and hotfixes.
+// "soak: ...; smoke: ...; approval: ..." (and the evidence gates the policy enables), as recorded with approvals,
+// rejections and hotfixes.
 std::string gate_facts(const GateReport&);
 // `production`: the release the promotion would replace; the evidence gates need GitHub evidence for exactly
 // the range production..release.

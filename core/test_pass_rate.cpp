@@ -48,23 +48,41 @@ std::optional<Found> find_count(std::string_view text, std::string_view word) {
   return std::nullopt;
 }
 
+// A summary of test files, not of tests: jest's "Test Suites: 1 failed, 5 passed" and vitest's
+// "Test Files  1 failed | 2 passed (3)" come before the line that counts the tests.
+bool counts_files(std::string_view line) {
+  const auto first = line.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return false;
+  line.remove_prefix(first);
+  auto starts_with = [&](std::string_view prefix) {  // `prefix` in lower case; `line` in any case
+    if (line.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i)
+      if (lower(line[i]) != prefix[i]) return false;
+    return true;
+  };
+  return starts_with("test suites") || starts_with("test files");
+}
+
 }  // namespace
 
 std::optional<TestCounts> parse_test_counts(std::string_view text) {
-  const auto passed = find_count(text, "passed");
-  if (!passed || !passed->count) return std::nullopt;
-  // The line that holds "N passed": jest puts "M failed" before it, vitest after it.
-  const auto line_start = text.rfind('\n', passed->at);
-  const std::size_t begin = line_start == std::string_view::npos ? 0 : line_start + 1;
-  const auto line_end = text.find('\n', passed->at);
-  const std::string_view line =
-      text.substr(begin, line_end == std::string_view::npos ? std::string_view::npos : line_end - begin);
-  TestCounts counts{*passed->count, 0};
-  if (const auto failed = find_count(line, "failed")) {
-    if (!failed->count) return std::nullopt;
-    counts.failed = *failed->count;
+  // The first line with "N passed" that counts tests; jest puts "M failed" before it, vitest after it.
+  while (!text.empty()) {
+    const auto end = text.find('\n');
+    const std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    if (counts_files(line)) continue;
+    const auto passed = find_count(line, "passed");
+    if (!passed) continue;
+    if (!passed->count) return std::nullopt;
+    TestCounts counts{*passed->count, 0};
+    if (const auto failed = find_count(line, "failed")) {
+      if (!failed->count) return std::nullopt;
+      counts.failed = *failed->count;
+    }
+    return counts;
   }
-  return counts;
+  return std::nullopt;
 }
 
 bool meets_pass_rate(const TestCounts& counts, int min_bp) {

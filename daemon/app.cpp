@@ -83,22 +83,25 @@ std::expected<Secrets, std::string> read_secrets(const Config& config, const Env
     if (!g.token_env.empty()) {
       s.github_token = env(g.token_env);
       if (!s.github_token || s.github_token->empty())
-        return std::unexpected(fmt::format("{}: github.token_env names {}, which is not set", config.path, g.token_env));
+        return std::unexpected(
+            fmt::format("{}: github.token_env names {}, which is not set", config.path, g.token_env));
     } else {
       std::ifstream f(g.token_file);
       std::string token;
       if (!f || !std::getline(f, token))
         return std::unexpected(fmt::format("{}: github.token_file {} cannot be read", config.path, g.token_file));
       while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
-      if (token.empty()) return std::unexpected(fmt::format("{}: github.token_file {} is empty", config.path, g.token_file));
+      if (token.empty())
+        return std::unexpected(fmt::format("{}: github.token_file {} is empty", config.path, g.token_file));
       s.github_token = std::move(token);
     }
     if (!g.webhook_secret_env.empty()) {
       s.github_webhook_secret = env(g.webhook_secret_env);
       if (!s.github_webhook_secret || s.github_webhook_secret->size() < 24)
-        return std::unexpected(fmt::format("{}: github.webhook_secret_env names {}, which must hold a random "
-                                           "secret of at least 24 characters",
-                                           config.path, g.webhook_secret_env));
+        return std::unexpected(
+            fmt::format("{}: github.webhook_secret_env names {}, which must hold a random "
+                        "secret of at least 24 characters",
+                        config.path, g.webhook_secret_env));
     }
   }
   if (config.fly) {
@@ -177,7 +180,7 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
     gh.token = token;
     gh.budget = token_budget("github", "github", token, config_.github->requests_per_hour);
     gh.observer = [this](const adapters::GitHubCall& call) {
-      const std::string_view result = call.status == 304                         ? "not_modified"
+      const std::string_view result = call.status == 304                        ? "not_modified"
                                       : call.status >= 200 && call.status < 300 ? "fresh"
                                                                                 : "error";
       metrics_.github_call(call.operation, result, call.rate_remaining);

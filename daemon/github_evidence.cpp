@@ -180,8 +180,7 @@ asio::awaitable<core::Result<void>> GitHubEvidence::reconcile() {
       core::Event event = core::EvidenceObserved{sha, std::move(*evidence)};
       auto r = co_await releases_.submit(std::move(event));
       if (!r && r.error().code == core::ErrorCode::unavailable) co_return std::unexpected(r.error());
-      if (!r)
-        log(LogLevel::warn, "GitHub evidence not applied", {{"sha", sha.str()}, {"error", r.error().message}});
+      if (!r) log(LogLevel::warn, "GitHub evidence not applied", {{"sha", sha.str()}, {"error", r.error().message}});
     }
   auto backfills = co_await close_backfills();
   if (!backfills) co_return backfills;
@@ -221,7 +220,8 @@ asio::awaitable<core::Result<core::Evidence>> GitHubEvidence::gather(core::Sha h
         p.head_sha = pull.head_sha;
         if (policy_.require_review) {
           auto reviews = co_await client_.pull_reviews(pull.number);
-          if (!reviews) co_return github_unavailable(fmt::format("reading PR #{}'s reviews", pull.number), reviews.error());
+          if (!reviews)
+            co_return github_unavailable(fmt::format("reading PR #{}'s reviews", pull.number), reviews.error());
           p.reviews = std::move(*reviews);
         }
         if (policy_.require_ddl_rollback) {
@@ -267,8 +267,8 @@ asio::awaitable<core::Result<std::set<std::int64_t>>> GitHubEvidence::team_membe
     // Asked by login (the API's key), kept by id; a login renamed since the review answers 404: not a member.
     auto member = co_await client_.team_member(org, slug, login);
     if (!member)
-      co_return core::fail(core::ErrorCode::unavailable,
-                           fmt::format("asking whether {} is on team {}: {}", login, config_.team, member.error().message));
+      co_return core::fail(core::ErrorCode::unavailable, fmt::format("asking whether {} is on team {}: {}", login,
+                                                                     config_.team, member.error().message));
     if (*member) members.insert(id);
   }
   co_return members;
@@ -281,7 +281,8 @@ asio::awaitable<core::Result<void>> GitHubEvidence::close_backfills() {
   bool closed_any = false;
   for (const auto& o : open) {
     auto pulls = co_await client_.commit_pulls(o.sha.str());
-    if (!pulls) co_return github_unavailable(fmt::format("listing the PRs of hotfix {}", o.sha.abbrev()), pulls.error());
+    if (!pulls)
+      co_return github_unavailable(fmt::format("listing the PRs of hotfix {}", o.sha.abbrev()), pulls.error());
     std::optional<std::pair<core::PullEvidence, core::PullReview>> found;
     std::map<std::int64_t, std::string> reviewers;
     std::vector<core::PullEvidence> candidates;
@@ -322,7 +323,10 @@ asio::awaitable<core::Result<void>> GitHubEvidence::close_backfills() {
     }
     closed_any = true;
     log(LogLevel::info, "hotfix review backfill closed by GitHub evidence",
-        {{"obligation", id}, {"sha", o.sha.str()}, {"pull", found->first.number}, {"reviewer", found->second.user.login}});
+        {{"obligation", id},
+         {"sha", o.sha.str()},
+         {"pull", found->first.number},
+         {"reviewer", found->second.user.login}});
   }
   if (closed_any) {
     auto reloaded = co_await obligations_.reload();

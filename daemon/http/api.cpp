@@ -138,8 +138,7 @@ class Api {
     if (!r) co_return error_response(r.error());
     if (!*r) co_return HttpResponse::error(500, core::ErrorCode::internal, "the release vanished after the event");
     auto production = co_await ctx_.releases.read([](const core::World& w) { return w.production; });
-    co_return HttpResponse::json(200,
-                                 release_json(**r, ctx_.config.policy, ctx_.releases.clock().now(), production));
+    co_return HttpResponse::json(200, release_json(**r, ctx_.config.policy, ctx_.releases.clock().now(), production));
   }
 
   // Production as the database has it (leader and standby alike): where the evidence gates' range starts.

@@ -1,5 +1,7 @@
 #include "daemon/http/json_views.hpp"
 
+#include "core/evidence_gates.hpp"
+
 namespace promoter::daemon {
 
 namespace {
@@ -29,7 +31,8 @@ nlohmann::json verdict_json(const core::Verdict& v) {
 }  // namespace
 
 nlohmann::json release_json(const core::Release& r, const core::Policy& policy, core::Timestamp now,
-                            const std::optional<core::Sha>& production) {
+                            const std::optional<core::Sha>& current_production) {
+  const std::optional<core::Sha> production = core::evidence_range_start(r, current_production);
   const core::GateReport gates = core::evaluate_gates(r, policy, now, production);
   nlohmann::json deployments = nlohmann::json::array();
   for (const auto& service : policy.services) {

@@ -36,6 +36,29 @@ const std::string ddl_patch = "@@ -0,0 +1,2 @@\n+ALTER TABLE invoices ADD COLUMN
 const std::string rollback_body =
     "Adds invoice currency.\n\n## Rollback\n\n```sql\nALTER TABLE invoices DROP COLUMN currency;\n```\n";
 
+// A completed check run of that name; `summary` is where the pass count is read.
+fakes::FakeCheckRun check_run(std::string name, std::string summary = {}) {
+  fakes::FakeCheckRun run;
+  run.name = std::move(name);
+  run.summary = std::move(summary);
+  return run;
+}
+
+fakes::FakeFile added_file(std::string name, std::string patch) {
+  fakes::FakeFile file;
+  file.filename = std::move(name);
+  file.status = "added";
+  file.patch = std::move(patch);
+  return file;
+}
+
+fakes::FakeReview approval_by(const fakes::FakeGitHubUser& user) {
+  fakes::FakeReview review;
+  review.user = user;
+  review.state = "APPROVED";
+  return review;
+}
+
 struct GatesWorld {
   OnThread<fakes::FakeGitHub> github{github_options()};
   fs::path dir = temp_dir("github_gates_e2e");
@@ -87,8 +110,8 @@ struct GatesWorld {
       auto r = daemon->post("/v1/staging-deployments", body, tokens::ci);
       REQUIRE_MESSAGE(r.status == 200, r.body);
     }
-    auto r = daemon->post("/v1/releases/" + sha + "/smoke-results", json{{"suite", "e2e"}, {"passed", true}},
-                          tokens::ci);
+    auto r =
+        daemon->post("/v1/releases/" + sha + "/smoke-results", json{{"suite", "e2e"}, {"passed", true}}, tokens::ci);
     REQUIRE_MESSAGE(r.status == 200, r.body);
   }
 
@@ -122,13 +145,16 @@ TEST_CASE("a release waits for review, checks and a rollback section on GitHub, 
   pull.head_sha = head;
   pull.commits = {head};
   pull.merge_commit_sha = release;
-  pull.files = {fakes::FakeFile{"packages/db/migrations/0042_currency.sql", "added", ddl_patch}};
+  pull.files = {added_file("packages/db/migrations/0042_currency.sql", ddl_patch)};
   const int number = w.github.call([&] { return w.github.fake().add_pull(pull); });
   w.staged(release);
+  // The operator's approval (bob; alice wrote it): the gates the policy had before GitHub's.
+  auto approved = w.daemon->post("/v1/releases/" + release + "/approve", json{{"reason", "ok"}}, tokens::bob);
+  REQUIRE_MESSAGE(approved.status == 200, approved.body);
 
   // The first pass reads GitHub once the release exists; a webhook for anything wakes it.
   w.github.call([&] {
-    w.github.fake().set_check_run(release, fakes::FakeCheckRun{"typecheck"});
+    w.github.fake().set_check_run(release, check_run("typecheck"));
     return 0;
   });
   REQUIRE(eventually([&] { return has(w.gate(release, "ci"), "test is missing"); }));
@@ -139,9 +165,9 @@ TEST_CASE("a release waits for review, checks and a rollback section on GitHub, 
 
   // Mallory is not on the team, and alice's own approval does not count.
   w.github.call([&] {
-    w.github.fake().add_review(number, fakes::FakeReview{0, mallory, "APPROVED", "", "", ""});
-    w.github.fake().add_review(number, fakes::FakeReview{0, alice, "APPROVED", "", "", ""});
-    w.github.fake().set_check_run(release, fakes::FakeCheckRun{"test", "completed", "success", "940 passed, 60 failed"});
+    w.github.fake().add_review(number, approval_by(mallory));
+    w.github.fake().add_review(number, approval_by(alice));
+    w.github.fake().set_check_run(release, check_run("test", "940 passed, 60 failed"));
     return 0;
   });
   REQUIRE(eventually([&] { return has(w.gate(release, "ci"), "940 of 1000 (94%)"); }));
@@ -150,12 +176,14 @@ TEST_CASE("a release waits for review, checks and a rollback section on GitHub, 
 
   // Bob approves, the tests pass at 95%, and the description gains its rollback section.
   w.github.call([&] {
-    w.github.fake().add_review(number, fakes::FakeReview{0, bob, "APPROVED", "", "", ""});
-    w.github.fake().set_check_run(release, fakes::FakeCheckRun{"test", "completed", "success", "950 passed, 50 failed"});
+    w.github.fake().add_review(number, approval_by(bob));
+    w.github.fake().set_check_run(release, check_run("test", "950 passed, 50 failed"));
     w.github.fake().edit_pull_body(number, rollback_body);
     return 0;
   });
-  REQUIRE(eventually([&] { return w.release(release)["state"] == "promoted"; }, 30s));
+  const bool promoted = eventually([&] { return w.release(release)["state"] == "promoted"; }, 30s);
+  if (!promoted) MESSAGE(w.release(release).dump(2) << "\n" << w.daemon->log());
+  REQUIRE(promoted);
   CHECK(w.gate_ok(release, "review"));
   CHECK(w.gate_ok(release, "ci"));
   CHECK(w.gate_ok(release, "ddl_rollback"));
@@ -167,13 +195,14 @@ TEST_CASE("a release waits for review, checks and a rollback section on GitHub, 
   CHECK(tags.begin()->second == release);
 
   // A forged delivery is refused and audited; a repeated one is dropped.
-  auto forged = w.github.await(w.github.fake().deliver(
-      fmt::format("http://127.0.0.1:{}/webhooks/github", w.daemon->port()), "ping", json{{"zen", "hi"}}, "d-1",
-      std::string("sha256=") + std::string(64, '0')));
+  auto forged = w.github.await(
+      w.github.fake().deliver(fmt::format("http://127.0.0.1:{}/webhooks/github", w.daemon->port()), "ping",
+                              json{{"zen", "hi"}}, "d-1", std::string("sha256=") + std::string(64, '0')));
   REQUIRE(forged.has_value());
   CHECK(*forged == 401);
-  auto audit = w.daemon->get("/v1/audit?limit=50", tokens::viewer);
-  CHECK(has(audit.body, "github.webhook_refused"));
+  // The audit row is written beside the answer, not before it.
+  CHECK(eventually(
+      [&] { return has(w.daemon->get("/v1/audit?limit=50", tokens::viewer).body, "github.webhook_refused"); }));
   const std::string url = fmt::format("http://127.0.0.1:{}/webhooks/github", w.daemon->port());
   auto first = w.github.await(w.github.fake().deliver(url, "ping", json{{"zen", "hi"}}, "d-2"));
   auto again = w.github.await(w.github.fake().deliver(url, "ping", json{{"zen", "hi"}}, "d-2"));
@@ -194,8 +223,8 @@ TEST_CASE("a hotfix's review backfill closes itself when GitHub delivers an appr
   REQUIRE_MESSAGE(first.status == 200, first.body);
   // CI still gates a hotfix.
   w.github.call([&] {
-    w.github.fake().set_check_run(base, fakes::FakeCheckRun{"typecheck"});
-    w.github.fake().set_check_run(base, fakes::FakeCheckRun{"test", "completed", "success", "10 passed, 0 failed"});
+    w.github.fake().set_check_run(base, check_run("typecheck"));
+    w.github.fake().set_check_run(base, check_run("test", "10 passed, 0 failed"));
     return 0;
   });
   REQUIRE(eventually([&] { return w.release(base)["state"] == "promoted"; }, 30s));
@@ -214,19 +243,21 @@ TEST_CASE("a hotfix's review backfill closes itself when GitHub delivers an appr
       tokens::bob);
   REQUIRE_MESSAGE(hotfix.status == 200, hotfix.body);
   auto open_backfill = [&] {
-    auto r = w.daemon->get("/v1/obligations", tokens::viewer);
-    for (const auto& o : r.json()["obligations"])
+    const json listed = w.daemon->get("/v1/obligations", tokens::viewer).json();  // named: g++ 12 range-for
+    for (const auto& o : listed["obligations"])
       if (o["sha"] == fix && o["kind"] == "review_backfill") return o;
     return json(nullptr);
   };
-  REQUIRE(!open_backfill().is_null());
+  const json opened = open_backfill();
+  if (opened.is_null()) MESSAGE(w.daemon->get("/v1/obligations?state=all", tokens::viewer).body);
+  REQUIRE(!opened.is_null());
 
   w.github.call([&] {
-    w.github.fake().add_review(number, fakes::FakeReview{0, alice, "APPROVED", "", "", ""});  // her own: not enough
+    w.github.fake().add_review(number, approval_by(alice));  // her own: not enough
     return 0;
   });
   w.github.call([&] {
-    w.github.fake().add_review(number, fakes::FakeReview{0, bob, "APPROVED", "", "", ""});
+    w.github.fake().add_review(number, approval_by(bob));
     return 0;
   });
   REQUIRE(eventually([&] { return open_backfill().is_null(); }, 30s));

@@ -23,6 +23,10 @@ std::string full_config() {
                                                             {"environment_id", "staging"},
                                                             {"service_id", "api"}})}})
       .table("railway", {{"token_env", "T_RAILWAY"}, {"webhook_secret_env", "T_RAILWAY_WEBHOOK"}})
+      .table("github", {{"owner", "acme"},
+                        {"repo", "monorepo"},
+                        {"token_env", "T_GITHUB"},
+                        {"webhook_secret_env", "T_GITHUB_WEBHOOK"}})
       .shared_tokens()
       .toml();
 }
@@ -34,6 +38,8 @@ std::set<std::string> server_routes() {
   env["PROMOTER_DATABASE_URL"] = "";  // never used: --list-routes touches no database
   env["T_RAILWAY"] = "railway-token";
   env["T_RAILWAY_WEBHOOK"] = "webhook-secret-of-at-least-24-chars";
+  env["T_GITHUB"] = "github-token";
+  env["T_GITHUB_WEBHOOK"] = "github-webhook-secret-of-24-chars";
   std::string out;
   const int code =
       run_program({PROMOTERD_BIN, "--config", (dir / "promoter.toml").string(), "--list-routes"}, env, out);

@@ -1332,6 +1332,10 @@ Answer admin(FakeGitHub& fake, State& s, http::verb method, const std::string& p
       fake.merge_pull(number, body.at("merge_commit_sha").get<std::string>());
       return ok(json{{"number", number}});
     }
+    if (parts.size() == 4 && parts[3] == "body") {
+      fake.edit_pull_body(number, body.at("body").get<std::string>());
+      return ok(json{{"number", number}});
+    }
     if (parts.size() == 4 && parts[3] == "reviews") {
       FakeReview review;
       review.user = user_arg(body.at("user"));

@@ -163,7 +163,7 @@ class FakeGitHub {
   void merge_pull(int number, const std::string& merge_commit_sha);
   std::int64_t add_review(int number, FakeReview review);        // returns its id; sends pull_request_review
   void dismiss_review(int number, std::int64_t review_id);       // state DISMISSED; sends pull_request_review
-  void edit_pull_body(int number, std::string body);              // sends pull_request edited
+  void edit_pull_body(int number, std::string body);             // sends pull_request edited
   void set_check_run(const std::string& sha, FakeCheckRun run);  // replaces the run of that name; sends check_run
   void set_status(const std::string& sha, FakeStatus status);    // sends status
   void add_team_member(const std::string& team_slug, const FakeGitHubUser& user);

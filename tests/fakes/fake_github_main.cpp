@@ -19,6 +19,7 @@
 //                                     "files": [{"filename","status"?,"patch"?,"additions"?,"deletions"?}]}
 //                                    add_pull (head_sha defaults to the last of commits) -> {"number"}
 //   POST /_fake/pulls/{n}/merge      {"merge_commit_sha"}            merge_pull (an unknown SHA is pushed to main)
+//   POST /_fake/pulls/{n}/body       {"body"}                        edit_pull_body
 //   POST /_fake/pulls/{n}/reviews    {"user": {"login","id"}, "state"?: "APPROVED", "body"?, "commit_id"?,
 //                                     "submitted_at"?}               add_review -> {"id"}
 //   POST /_fake/pulls/{n}/reviews/{id}/dismiss                       dismiss_review

@@ -2,6 +2,7 @@
 // production..release, and a promotion waits for it.
 #include <doctest/doctest.h>
 
+#include "core/evidence_gates.hpp"
 #include "core/fact.hpp"
 #include "core/preflight.hpp"
 #include "core/promotion_plan.hpp"
@@ -200,7 +201,8 @@ TEST_CASE("a PR is reviewed by the earliest team approval on its head by someone
   pull.reviews = {review(2, bob, ReviewState::approved, old, 1min)};
   CHECK_FALSE(approving_review(pull, team));  // stale: an older commit of the PR
 
-  pull.reviews = {review(3, bob, ReviewState::approved, head, 1min), review(4, bob, ReviewState::commented, head, 2min)};
+  pull.reviews = {review(3, bob, ReviewState::approved, head, 1min),
+                  review(4, bob, ReviewState::commented, head, 2min)};
   REQUIRE(approving_review(pull, team));
   CHECK(approving_review(pull, team)->id == 3);
 
@@ -214,6 +216,23 @@ TEST_CASE("a PR is reviewed by the earliest team approval on its head by someone
   pull.reviews = {review(8, carol, ReviewState::approved, head, 1min)};
   CHECK_FALSE(approving_review(pull, {100, 200}));  // carol is not on the team
   CHECK(approving_review(pull, team)->user.id == 300);
+}
+
+}  // namespace promoter::core::testing
+
+namespace promoter::core::testing {
+
+TEST_CASE("a release past its gates is shown against the range its evidence was read for") {
+  Driver d(ci_policy());
+  const Sha a = sha_of(1), b = sha_of(2);
+  d.all_live(a);
+  Release r = d.release(a);
+  CHECK(evidence_range_start(r, b) == b);  // still gathering: the current production
+  r.evidence = green(a, std::nullopt, d.clock.now);
+  r.state = ReleaseState::promoted;
+  CHECK_FALSE(evidence_range_start(r, a).has_value());  // it replaced nothing: its range had no start
+  r.evidence->base = b.str();
+  CHECK(evidence_range_start(r, a) == b);
 }
 
 }  // namespace promoter::core::testing

@@ -62,6 +62,10 @@ std::string describe(const Event& e) {
     std::string operator()(const HotfixRequested& x) const {
       return fmt::format("hotfix {} by {}", x.sha.abbrev(), x.by);
     }
+    std::string operator()(const EvidenceObserved& x) const {
+      return fmt::format("evidence {} base={} test={}", x.sha.abbrev(), x.evidence.base.value_or("-").substr(0, 12),
+                         x.evidence.checks.empty() ? "-" : x.evidence.checks[0].conclusion);
+    }
   };
   return std::visit(V{}, e);
 }
@@ -79,6 +83,9 @@ std::string fingerprint(const Release& r, bool with_reason = false) {
   for (const auto& a : r.approvals) s += a.by + ",";
   s += r.rejection ? "|rejected by " + r.rejection->by : "|";
   s += fmt::format("|{}", r.promotion_id ? r.promotion_id->value() : -1);
+  if (r.evidence)
+    s += fmt::format("|ev:{}:{}", r.evidence->base.value_or("-"),
+                     r.evidence->checks.empty() ? "" : r.evidence->checks[0].conclusion);
   if (with_reason) s += "|" + r.state_reason;
   return s;
 }
@@ -147,6 +154,8 @@ void replay(std::map<std::string, Release>& recorded, std::optional<Sha>& produc
             recorded.at(f.sha.str()).rejection = f.rejection;
           } else if constexpr (std::is_same_v<F, HotfixDeclared>) {
             recorded.at(f.sha.str()).hotfix = f.hotfix;
+          } else if constexpr (std::is_same_v<F, EvidenceRecorded>) {
+            recorded.at(f.sha.str()).evidence = f.evidence;
           } else if constexpr (std::is_same_v<F, ProductionSet>) {
             production = f.sha;
           }
@@ -215,6 +224,10 @@ struct OracleRelease {
   bool finished = false;  // its promotion finished (either way)
   bool hotfix = false;
   std::vector<std::string> ancestors;
+  // The latest CI evidence accepted for it: the range it was read for, and whether "test" succeeded.
+  bool ci_known = false;
+  std::optional<std::string> ci_base;
+  bool ci_green = false;
 };
 
 class Oracle {
@@ -254,6 +267,28 @@ class Oracle {
   void approval(const ApprovalGiven& e) { releases[e.sha.str()].approvals.push_back({e.by, e.by_git_authors}); }
   void rejection(const RejectionGiven& e) { releases[e.sha.str()].rejected = true; }
   void hotfix(const HotfixRequested& e) { releases[e.sha.str()].hotfix = true; }
+  // Core keeps evidence only for releases still gathering gates; a finished or rejected one ignores it.
+  void evidence(const EvidenceObserved& e) {
+    auto it = releases.find(e.sha.str());
+    if (it == releases.end() || it->second.rejected || it->second.finished) return;
+    if (running && running->first == e.sha) return;
+    OracleRelease& r = it->second;
+    r.ci_known = true;
+    r.ci_base = e.evidence.base;
+    r.ci_green = false;
+    for (const auto& c : e.evidence.checks)
+      if (c.name == "test") r.ci_green = c.completed && c.conclusion == "success";
+  }
+
+  // Empty when the policy does not ask for CI, or the evidence for the range from production shows "test"
+  // passed; otherwise why not. Hotfixes too: they may skip review, never CI.
+  std::string ci_missing(const OracleRelease& r) const {
+    if (!policy_.evidence.require_ci) return {};
+    const std::optional<std::string> from = production ? std::optional<std::string>(production->str()) : std::nullopt;
+    if (!r.ci_known || r.ci_base != from) return "no CI evidence for the range from production";
+    if (!r.ci_green) return "CI evidence says test did not pass";
+    return {};
+  }
 
   // Empty when every required suite passed after the release went live; otherwise why not.
   std::string smoke_missing(const OracleRelease& r) const {
@@ -303,6 +338,7 @@ class Oracle {
     if (r.finished) return "its promotion already finished";
     if (running) return fmt::format("promotion of {} is still running", running->first.abbrev());
     if (!r.healthy_since) return "not every service is serving on staging";
+    if (auto why = ci_missing(r); !why.empty()) return why;
     if (r.hotfix) {  // procedure 5: soak and approval waived, smoke as the hotfix policy says
       if (policy_.hotfix.require_smoke) return smoke_missing(r);
       return {};
@@ -396,6 +432,10 @@ class Simulation {
     }
     p.hotfix.require_smoke = chance(0.7);
     if (chance(0.25)) p.approval_rules.push_back(ApprovalRule{{services.front()}, 2});
+    if (chance(0.4)) {
+      p.evidence.require_ci = true;
+      p.evidence.required_checks = {"test"};
+    }
     storm_ = chance(0.3);  // a stormy scenario crashes staging more often
     return p;
   }
@@ -538,6 +578,8 @@ class Simulation {
                           chance(0.5) ? PromotionOutcome::succeeded : PromotionOutcome::failed, "bogus"};
       if (!(oracle_.running && oracle_.running->first == f.sha && oracle_.running->second == f.promotion_id))
         deliver(f);
+    } else if (r < 79 && world_.policy.evidence.require_ci) {
+      deliver(random_evidence());
     } else if (r < 81) {
       restart();
     } else {
@@ -558,9 +600,31 @@ class Simulation {
     now_ = std::max(now_, target);
   }
 
+  // What the GitHub reconciler reads for a release: mostly for the range from the current production,
+  // sometimes for a stale one; "test" passed, failed or still running.
+  EvidenceObserved random_evidence() {
+    const Sha sha = some_sha();
+    Evidence ev;
+    ev.head = sha.str();
+    if (chance(0.85)) {
+      if (world_.production) ev.base = world_.production->str();
+    } else {
+      ev.base = commit_sha(1 + roll(16)).str();
+    }
+    CheckEvidence test;
+    test.name = "test";
+    test.completed = chance(0.9);
+    test.conclusion = !test.completed ? "" : chance(0.8) ? "success" : "failure";
+    test.at = now_;
+    ev.checks = {test};
+    ev.observed_at = now_;
+    return EvidenceObserved{sha, std::move(ev)};
+  }
+
   // ----- delivering one event to core and checking the rules
   std::optional<std::set<ErrorCode>> expected_refusal(const Event& e) const {
     using Codes = std::set<ErrorCode>;
+    if (std::holds_alternative<EvidenceObserved>(e)) return std::nullopt;  // never refused: it names its own head
     if (auto* s = std::get_if<StagingDeploymentObserved>(&e)) {
       const auto& svcs = world_.policy.services;
       if (std::find(svcs.begin(), svcs.end(), s->service) == svcs.end()) return Codes{ErrorCode::invalid_argument};
@@ -652,6 +716,7 @@ class Simulation {
           if constexpr (std::is_same_v<T, SmokeResultReported>) oracle_.smoke(x, now_);
           if constexpr (std::is_same_v<T, ApprovalGiven>) oracle_.approval(x);
           if constexpr (std::is_same_v<T, RejectionGiven>) oracle_.rejection(x);
+          if constexpr (std::is_same_v<T, EvidenceObserved>) oracle_.evidence(x);
           if constexpr (std::is_same_v<T, HotfixRequested>) {
             if (!oracle_.releases.at(x.sha.str()).hotfix) ++stats_.hotfixes;
             oracle_.hotfix(x);

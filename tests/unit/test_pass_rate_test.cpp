@@ -84,3 +84,16 @@ TEST_CASE("meets_pass_rate compares exactly in integers: 949/1000 misses 95%, 95
 
 }  // namespace
 }  // namespace promoter::core
+
+TEST_CASE("the pass count is read from the line that counts tests, not test files") {
+  using promoter::core::parse_test_counts;
+  using promoter::core::TestCounts;
+  // vitest: the files line comes first.
+  CHECK(parse_test_counts(" Test Files  1 failed | 2 passed (3)\n      Tests  3 failed | 412 passed (415)\n") ==
+        TestCounts{412, 3});
+  // jest: so does the suites line.
+  CHECK(parse_test_counts("Test Suites: 1 failed, 5 passed, 6 total\nTests:       3 failed, 412 passed, 415 total\n") ==
+        TestCounts{412, 3});
+  // Only a files line: no count of tests at all.
+  CHECK_FALSE(parse_test_counts("Test Files  2 passed (2)\n").has_value());
+}
