@@ -4,8 +4,8 @@
 //
 // The simulated hour: a merge every 2 minutes (a merged PR by one engineer, 5 check runs, every other PR with
 // a migration), a teammate's approval a minute later. The reconciler reads the evidence of the releases still
-// gathering gates (the newest two) on its 30 s interval and once for each webhook (a check run, a review, a PR
-// edit). Each reading is the request sequence of daemon/github_evidence.cpp's gather(): compare production
+// gathering gates on its 30 s interval and once for each webhook (a check run, a review), and each release is
+// promoted before the next merge (the demo's 1 minute soak), so the next range starts at it. Each reading is the request sequence of daemon/github_evidence.cpp's gather(): compare production
 // with the release, the PRs of every commit in the range, each PR's reviews and files, the release's check runs
 // and statuses, and the team membership of each approver. Time is simulated (no sleeps): only request counts
 // are figures here.
@@ -105,7 +105,7 @@ Counts simulate(int merges, bool etags, int& passes) {
     github.fake().add_team_member("engineering", bob);
     return 0;
   });
-  const std::string production = github.call([&] { return github.fake().push_commit({}, "production"); });
+  std::string production = github.call([&] { return github.fake().push_commit({}, "production"); });
   adapters::HttpClientOptions http_options;
   adapters::HttpClient* http = nullptr;
   std::unique_ptr<adapters::HttpClient> http_owner;
@@ -125,7 +125,7 @@ Counts simulate(int merges, bool etags, int& passes) {
   const int before = github.call([&] { return static_cast<int>(github.fake().requests().size()); });
   const int before_304 = github.call([&] { return github.fake().not_modified_count(); });
 
-  std::vector<std::pair<std::string, int>> gathering;  // release SHA, its PR; the newest two still gather gates
+  std::vector<std::pair<std::string, int>> gathering;  // release SHA and its PR, while it gathers gates
   auto pass = [&] {
     for (const auto& [sha, pr] : gathering) github.await(read_evidence(*client, production, sha));
     ++passes;
@@ -157,7 +157,9 @@ Counts simulate(int merges, bool etags, int& passes) {
       return 0;
     });
     pass();  // the review webhook's pass (60 s)
-    pass();  // 90 s; the next merge comes at 120 s
+    pass();  // 90 s: soaked, smoked, approved and reviewed, it is promoted before the next merge at 120 s
+    production = sha;
+    gathering.clear();
   }
   Counts c;
   c.requests = github.call([&] { return static_cast<int>(github.fake().requests().size()); }) - before;
