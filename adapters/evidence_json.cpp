@@ -53,6 +53,7 @@ json evidence_to_json(const core::Evidence& e) {
   return {{"version", evidence_json_version},
           {"head", e.head},
           {"base", e.base ? json(*e.base) : json(nullptr)},
+          {"relation", e.relation},
           {"commits", commits},
           {"pulls", pulls},
           {"checks", checks},
@@ -68,6 +69,7 @@ std::expected<core::Evidence, std::string> evidence_from_json(const json& j) {
     core::Evidence e;
     e.head = j.at("head").get<std::string>();
     if (!j.at("base").is_null()) e.base = j.at("base").get<std::string>();
+    e.relation = j.value("relation", std::string());  // absent in documents written before it existed
     for (const auto& c : j.at("commits"))
       e.commits.push_back({c.at("sha").get<std::string>(), c.at("pulls").get<std::vector<int>>()});
     for (const auto& p : j.at("pulls")) {

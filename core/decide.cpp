@@ -318,17 +318,32 @@ class Decider {
       const Sha& production = *out_.production;
       if (production == rel.sha)
         return fail(ErrorCode::failed_precondition, fmt::format("{} is already production", rel.sha.abbrev()));
-      if (rel.ancestors.empty())
+      // GitHub's compare, when the evidence for the range from production has it, decides over what staging
+      // metadata reported: the repository is the authority on ancestry.
+      const Evidence* evidence =
+          rel.evidence && rel.evidence->base == production.str() && !rel.evidence->relation.empty() ? &*rel.evidence
+                                                                                                    : nullptr;
+      if (evidence && evidence->relation != "ahead" && evidence->relation != "identical")
+        return fail(ErrorCode::failed_precondition,
+                    fmt::format("{} does not descend from production {}: GitHub compares it as {}; a hotfix must "
+                                "branch from the last production tag",
+                                rel.sha.abbrev(), production.abbrev(), evidence->relation));
+      if (evidence) {
+        ancestry =
+            fmt::format("descends from production {} (GitHub compare: {})", production.abbrev(), evidence->relation);
+      } else if (rel.ancestors.empty()) {
         return fail(ErrorCode::failed_precondition,
                     fmt::format("cannot establish that {} descends from production {}: its staging metadata carried "
                                 "no ancestry (report 'ancestors' with its staging deployment, e.g. from git rev-list)",
                                 rel.sha.abbrev(), production.abbrev()));
-      if (std::find(rel.ancestors.begin(), rel.ancestors.end(), production.str()) == rel.ancestors.end())
+      } else if (std::find(rel.ancestors.begin(), rel.ancestors.end(), production.str()) == rel.ancestors.end()) {
         return fail(ErrorCode::failed_precondition,
                     fmt::format("{} does not descend from production {} (not among its {} reported ancestors); a "
                                 "hotfix must build on what runs in production",
                                 rel.sha.abbrev(), production.abbrev(), rel.ancestors.size()));
-      ancestry = fmt::format("descends from production {}", production.abbrev());
+      } else {
+        ancestry = fmt::format("descends from production {}", production.abbrev());
+      }
     }
     if (policy().hotfix.require_smoke) {
       const GateStatus smoke_status = smoke_gate(rel, policy());

@@ -87,8 +87,11 @@ struct CheckEvidence {
 };
 
 struct Evidence {
-  std::string head;                     // the release SHA
-  std::optional<std::string> base;      // the production SHA the range starts after; nullopt: the head commit alone
+  std::string head;                 // the release SHA
+  std::optional<std::string> base;  // the production SHA the range starts after; nullopt: the head commit alone
+  // How head relates to base by GitHub's compare: "ahead" or "identical" (it descends from production, what
+  // a hotfix must), "behind" or "diverged"; empty when not compared (no base).
+  std::string relation;
   std::vector<CommitEvidence> commits;  // oldest first: every commit in base..head
   std::map<int, PullEvidence> pulls;    // every PR a commit of the range names
   std::vector<CheckEvidence> checks;    // on head

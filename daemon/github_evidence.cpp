@@ -192,6 +192,13 @@ asio::awaitable<core::Result<core::Evidence>> GitHubEvidence::gather(core::Sha h
   core::Evidence e;
   e.head = head.str();
   if (production) e.base = production->str();
+  // Whether the release descends from production: what the hotfix procedure's ancestry check asks. The
+  // production tag points at this SHA, so comparing with it is comparing with the last production tag.
+  if (production && *production != head) {
+    auto relation = co_await client_.compare_status(production->str(), head.str());
+    if (!relation) co_return github_unavailable("comparing production with the release", relation.error());
+    e.relation = std::move(*relation);
+  }
   // The review and ddl_rollback gates read the PRs of every commit in the range; ci reads the head alone.
   if (policy_.require_review || policy_.require_ddl_rollback) {
     std::vector<std::string> commits{head.str()};

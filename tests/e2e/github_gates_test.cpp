@@ -210,6 +210,12 @@ TEST_CASE("a release waits for review, checks and a rollback section on GitHub, 
   REQUIRE(again.has_value());
   CHECK(*first == 200);
   CHECK(*again == 200);
+  // The second was dropped as a repeat; and the gates' blocking shows per gate.
+  const std::string metrics = w.daemon->get("/metrics", tokens::viewer).body;
+  CHECK(has(metrics, R"(promoter_github_webhooks_total{kind="other",result="duplicate"} 1)"));
+  CHECK(has(metrics, R"(promoter_github_webhooks_total{kind="other",result="refused"} 1)"));
+  CHECK(has(metrics, R"(promoter_gate_blocked{gate="review"})"));
+  CHECK(has(metrics, R"(promoter_github_calls_total{operation="commit.pulls",result="not_modified"})"));
 }
 
 TEST_CASE("a hotfix's review backfill closes itself when GitHub delivers an approving review") {

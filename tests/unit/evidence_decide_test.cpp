@@ -236,3 +236,40 @@ TEST_CASE("a release past its gates is shown against the range its evidence was 
 }
 
 }  // namespace promoter::core::testing
+
+namespace promoter::core::testing {
+
+TEST_CASE("GitHub's compare decides a hotfix's ancestry over what staging reported") {
+  Driver d(ci_policy());
+  const Sha production = sha_of(9), fix = sha_of(1), stray = sha_of(2);
+  d.world.production = production;
+  auto hotfix = [](const Sha& sha) {
+    return HotfixRequested{sha, "bob", "checkout returns 500", "https://status.example.com/incidents/42"};
+  };
+  // No ancestry from staging at all: GitHub says it is ahead of production.
+  d.all_live(fix);
+  d.ok(smoke_result(fix, "e2e", true));
+  Evidence ahead = green(fix, production, d.clock.now);
+  ahead.relation = "ahead";
+  d.ok(EvidenceObserved{fix, ahead});
+  d.ok(hotfix(fix));
+  REQUIRE(d.release(fix).hotfix.has_value());
+  CHECK(has_audit(d.last, "hotfix.requested"));
+
+  // Staging claims descent, GitHub says the branch diverged: refused, and the reason says GitHub's word.
+  Driver e(ci_policy());
+  e.world.production = production;
+  StagingDeploymentObserved claimed = deployment(stray, "worker", DeployStatus::success);
+  claimed.ancestors = {production};
+  e.ok(claimed);
+  for (const auto& s : {"api", "www"}) e.ok(deployment(stray, s, DeployStatus::success));
+  e.ok(smoke_result(stray, "e2e", true));
+  Evidence diverged = green(stray, production, e.clock.now);
+  diverged.relation = "diverged";
+  e.ok(EvidenceObserved{stray, diverged});
+  const Error refused = e.refused(hotfix(stray));
+  CHECK(refused.code == ErrorCode::failed_precondition);
+  CHECK(refused.message.find("GitHub compares it as diverged") != std::string::npos);
+}
+
+}  // namespace promoter::core::testing
