@@ -5,10 +5,10 @@
 // The simulated hour: a merge every 2 minutes (a merged PR by one engineer, 5 check runs, every other PR with
 // a migration), a teammate's approval a minute later. The reconciler reads the evidence of the releases still
 // gathering gates on its 30 s interval and once for each webhook (a check run, a review), and each release is
-// promoted before the next merge (the demo's 1 minute soak), so the next range starts at it. Each reading is the request sequence of daemon/github_evidence.cpp's gather(): compare production
-// with the release, the PRs of every commit in the range, each PR's reviews and files, the release's check runs
-// and statuses, and the team membership of each approver. Time is simulated (no sleeps): only request counts
-// are figures here.
+// promoted before the next merge (the demo's 1 minute soak), so the next range starts at it. Each reading is the
+// request sequence of daemon/github_evidence.cpp's gather(): compare production with the release, the PRs of every
+// commit in the range, each PR's reviews and files, the release's check runs and statuses, and the team membership of
+// each approver. Time is simulated (no sleeps): only request counts are figures here.
 //
 //   github_calls_bench [--merges N (30)]
 #include <utility>
