@@ -1,5 +1,7 @@
 #include "adapters/fly_client.hpp"
 
+#include "adapters/url_encode.hpp"
+
 #include "adapters/json_field.hpp"
 
 #include <algorithm>
@@ -28,23 +30,6 @@ std::string clip(std::string_view text, std::size_t limit = 300) {
   std::string out;
   for (const char c : text.substr(0, limit)) out += std::isprint(static_cast<unsigned char>(c)) ? c : ' ';
   if (text.size() > limit) out += "...";
-  return out;
-}
-
-// Path segments and query values: unreserved characters stay, everything else is %XX.
-std::string encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += ch;
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
   return out;
 }
 
@@ -217,7 +202,7 @@ asio::awaitable<std::expected<json, AdapterError>> perform(HttpClient& http, con
 }
 
 std::string machine_path(const std::string& app, const std::string& machine_id) {
-  return "/apps/" + encode(app) + "/machines/" + encode(machine_id);
+  return "/apps/" + percent_encode(app) + "/machines/" + percent_encode(machine_id);
 }
 
 std::string describe(std::string_view verb, const std::string& app, const std::string& machine_id) {
@@ -229,7 +214,7 @@ std::string describe(std::string_view verb, const std::string& app, const std::s
 FlyClient::Result<std::vector<FlyMachine>> FlyClient::list_machines(std::string app) {
   Call call;
   call.operation = "machines.list";
-  call.path = "/apps/" + encode(app) + "/machines";
+  call.path = "/apps/" + percent_encode(app) + "/machines";
   call.idempotent = true;
   const std::string what = "fly: list machines of app " + app;
   auto answer = co_await perform(http_, options_, what, std::move(call));
@@ -287,8 +272,8 @@ FlyClient::Result<void> FlyClient::wait_for_state(std::string app, std::string m
   const auto seconds = std::clamp(timeout, std::chrono::seconds(1), kMaxWait);
   Call call;
   call.operation = "machines.wait";
-  call.path = machine_path(app, machine_id) + "/wait?state=" + encode(state);
-  if (instance_id && !instance_id->empty()) call.path += "&instance_id=" + encode(*instance_id);
+  call.path = machine_path(app, machine_id) + "/wait?state=" + percent_encode(state);
+  if (instance_id && !instance_id->empty()) call.path += "&instance_id=" + percent_encode(*instance_id);
   call.path += "&timeout=" + std::to_string(seconds.count());
   call.idempotent = true;
   call.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(seconds + kWaitMargin);
@@ -350,7 +335,7 @@ FlyClient::Result<FlyMachine> FlyClient::create_machine(std::string app, json bo
   Call call;
   call.operation = "machines.create";
   call.method = HttpMethod::post;
-  call.path = "/apps/" + encode(app) + "/machines";
+  call.path = "/apps/" + percent_encode(app) + "/machines";
   call.body = std::move(body);
   call.idempotent = false;  // a repeat would create a second machine: the caller reconciles
   auto answer = co_await perform(http_, options_, what, std::move(call));

@@ -1,5 +1,7 @@
 #include "adapters/github_client.hpp"
 
+#include "adapters/url_encode.hpp"
+
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -46,23 +48,6 @@ std::string clip(std::string_view text, std::size_t limit = 300) {
 std::string lower(std::string_view text) {
   std::string out(text);
   std::ranges::transform(out, out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-// One path segment: unreserved characters stay, everything else (also '/') is %XX.
-std::string encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += ch;
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
   return out;
 }
 
@@ -447,7 +432,8 @@ struct GitHubClient::Impl {
   }
 
   std::string repo_url(std::string_view rest) const {
-    return options.endpoint + "/repos/" + encode(options.owner) + "/" + encode(options.repo) + std::string(rest);
+    return options.endpoint + "/repos/" + percent_encode(options.owner) + "/" + percent_encode(options.repo) +
+           std::string(rest);
   }
 
   // Never the token in a message, whatever a server or a lower layer put there.
@@ -660,7 +646,8 @@ struct GitHubClient::Impl {
   }
 
   std::string compare_url(std::string_view base, std::string_view head) const {
-    return repo_url("/compare/" + encode(base) + "..." + encode(head) + "?per_page=" + std::to_string(kPerPage));
+    return repo_url("/compare/" + percent_encode(base) + "..." + percent_encode(head) +
+                    "?per_page=" + std::to_string(kPerPage));
   }
 
   // The first page of the comparison carries its status (the URL is compare's first page: one cache entry).
@@ -706,7 +693,7 @@ GitHubClient::Result<std::string> GitHubClient::compare_status(std::string base,
 GitHubClient::Result<std::vector<GitHubPull>> GitHubClient::commit_pulls(std::string sha) {
   const auto impl = impl_;
   std::string operation = "commit.pulls";
-  std::string url = impl->repo_url("/commits/" + encode(sha) + "/pulls?per_page=" + std::to_string(kPerPage));
+  std::string url = impl->repo_url("/commits/" + percent_encode(sha) + "/pulls?per_page=" + std::to_string(kPerPage));
   std::string key;
   auto out = co_await impl->list<GitHubPull>(std::move(operation), std::move(url), std::move(key), pull_of);
   co_return out;
@@ -735,13 +722,13 @@ GitHubClient::Result<std::vector<core::CheckEvidence>> GitHubClient::checks(std:
   const auto impl = impl_;
   const auto per_page = "?per_page=" + std::to_string(kPerPage);
   std::string runs_operation = "check_runs";
-  std::string runs_url = impl->repo_url("/commits/" + encode(sha) + "/check-runs" + per_page);
+  std::string runs_url = impl->repo_url("/commits/" + percent_encode(sha) + "/check-runs" + per_page);
   std::string runs_key = "check_runs";
   auto runs = co_await impl->list<RankedCheck>(std::move(runs_operation), std::move(runs_url), std::move(runs_key),
                                                check_run_of);
   if (!runs) co_return std::unexpected(std::move(runs.error()));
   std::string statuses_operation = "status";
-  std::string statuses_url = impl->repo_url("/commits/" + encode(sha) + "/status" + per_page);
+  std::string statuses_url = impl->repo_url("/commits/" + percent_encode(sha) + "/status" + per_page);
   std::string statuses_key = "statuses";
   auto statuses = co_await impl->list<RankedCheck>(std::move(statuses_operation), std::move(statuses_url),
                                                    std::move(statuses_key), status_of);
@@ -767,8 +754,8 @@ GitHubClient::Result<std::vector<core::CheckEvidence>> GitHubClient::checks(std:
 
 GitHubClient::Result<bool> GitHubClient::team_member(std::string org, std::string team_slug, std::string login) {
   const auto impl = impl_;
-  const auto url =
-      impl->options.endpoint + "/orgs/" + encode(org) + "/teams/" + encode(team_slug) + "/memberships/" + encode(login);
+  const auto url = impl->options.endpoint + "/orgs/" + percent_encode(org) + "/teams/" + percent_encode(team_slug) +
+                   "/memberships/" + percent_encode(login);
   const std::string where = "GET " + path_of(url);
   std::string operation = "team.membership";
   std::string no_body;

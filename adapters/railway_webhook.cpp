@@ -71,33 +71,6 @@ std::string status_from_suffix(std::string_view suffix) {
   return upper_snake(suffix);
 }
 
-// Deeper nesting than any real payload is refused before parsing.
-bool nesting_within(std::string_view body, int limit) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : body) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > limit) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
-}
-
 const json* member(const json& object, std::string_view key) {
   if (!object.is_object()) return nullptr;
   const auto it = object.find(key);
@@ -240,7 +213,7 @@ std::expected<RailwayWebhookEvent, std::string> parse(std::string_view body) {
     return std::unexpected("Railway webhook: body of " + std::to_string(body.size()) + " bytes is over the " +
                            std::to_string(kMaxBodyBytes) + "-byte limit");
   }
-  if (!nesting_within(body, kMaxNesting)) {
+  if (!json_nesting_within(body, kMaxNesting)) {
     return std::unexpected("Railway webhook: JSON nested deeper than " + std::to_string(kMaxNesting) + " levels");
   }
   auto parsed = parse_strict_json(body);

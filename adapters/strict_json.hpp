@@ -15,6 +15,10 @@ struct StrictJsonError {
   std::string message;
 };
 
+// Whether no object or array in `body` nests deeper than `limit` (strings are skipped, escapes honoured):
+// checked before parsing, so a hostile body cannot make the parser recurse without bound.
+bool json_nesting_within(std::string_view body, int limit);
+
 // The parsed value, or why not. Never throws.
 std::expected<nlohmann::json, StrictJsonError> parse_strict_json(std::string_view text);
 

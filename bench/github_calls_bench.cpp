@@ -46,29 +46,6 @@ fakes::FakeGitHubOptions options() {
   return o;
 }
 
-// A completed check run of that name; `summary` is where the pass count is read.
-fakes::FakeCheckRun check_run(std::string name, std::string summary = {}) {
-  fakes::FakeCheckRun run;
-  run.name = std::move(name);
-  run.summary = std::move(summary);
-  return run;
-}
-
-fakes::FakeFile added_file(std::string name, std::string patch) {
-  fakes::FakeFile file;
-  file.filename = std::move(name);
-  file.status = "added";
-  file.patch = std::move(patch);
-  return file;
-}
-
-fakes::FakeReview approval_by(const fakes::FakeGitHubUser& user) {
-  fakes::FakeReview review;
-  review.user = user;
-  review.state = "APPROVED";
-  return review;
-}
-
 // One evidence reading of `head` over `base`: gather()'s requests, in its order.
 asio::awaitable<void> read_evidence(adapters::GitHubClient& client, std::string base, std::string head) {
   auto commits = co_await client.compare(base, head);
@@ -138,14 +115,14 @@ Counts simulate(int merges, bool etags, int& passes) {
     pull.commits = {sha};
     pull.merge_commit_sha = sha;
     if (m % 2 == 0)
-      pull.files = {added_file(fmt::format("packages/db/migrations/{}_demo.sql", m),
-                               "@@ -0,0 +1 @@\n+ALTER TABLE invoices ADD COLUMN n text;")};
+      pull.files = {fakes::added_file(fmt::format("packages/db/migrations/{}_demo.sql", m),
+                                      "@@ -0,0 +1 @@\n+ALTER TABLE invoices ADD COLUMN n text;")};
     const int number = github.call([&] { return github.fake().add_pull(pull); });
     gathering.emplace_back(sha, number);
     if (gathering.size() > 2) gathering.erase(gathering.begin());
     for (const char* check : {"typecheck", "test", "audit-prefix", "audit-compliance-docs", "audit-openapi"}) {
       github.call([&] {
-        github.fake().set_check_run(sha, check_run(check, "412 passed, 0 failed"));
+        github.fake().set_check_run(sha, fakes::completed_check_run(check, "412 passed, 0 failed"));
         return 0;
       });
       pass();  // the check_run webhook's pass
@@ -153,7 +130,7 @@ Counts simulate(int merges, bool etags, int& passes) {
     pass();  // 0 s
     pass();  // 30 s
     github.call([&] {
-      github.fake().add_review(number, approval_by(m % 2 ? bob : alice));
+      github.fake().add_review(number, fakes::approval_by(m % 2 ? bob : alice));
       return 0;
     });
     pass();  // the review webhook's pass (60 s)

@@ -30,6 +30,18 @@ struct Pending {
   std::optional<core::Sha> production;
 };
 
+// A PR as the gates read it, before its reviews and files are added.
+core::PullEvidence pull_evidence(const adapters::GitHubPull& pull) {
+  core::PullEvidence p;
+  p.number = pull.number;
+  p.author = pull.author;
+  p.url = pull.url;
+  p.merged = pull.merged;
+  p.base_ref = pull.base_ref;
+  p.head_sha = pull.head_sha;
+  return p;
+}
+
 std::string_view kind_label(adapters::GitHubWebhookEvent::Kind kind) {
   switch (kind) {
     case adapters::GitHubWebhookEvent::Kind::review:
@@ -218,13 +230,7 @@ asio::awaitable<core::Result<core::Evidence>> GitHubEvidence::gather(core::Sha h
         if (!pull.merged || pull.base_ref != policy_.main_branch) continue;
         commit.pulls.push_back(pull.number);
         if (!numbers.insert(pull.number).second) continue;
-        core::PullEvidence p;
-        p.number = pull.number;
-        p.author = pull.author;
-        p.url = pull.url;
-        p.merged = pull.merged;
-        p.base_ref = pull.base_ref;
-        p.head_sha = pull.head_sha;
+        core::PullEvidence p = pull_evidence(pull);
         if (policy_.require_review) {
           auto reviews = co_await client_.pull_reviews(pull.number);
           if (!reviews)
@@ -294,13 +300,7 @@ asio::awaitable<core::Result<void>> GitHubEvidence::close_backfills() {
     std::map<std::int64_t, std::string> reviewers;
     std::vector<core::PullEvidence> candidates;
     for (const auto& pull : *pulls) {
-      core::PullEvidence p;
-      p.number = pull.number;
-      p.author = pull.author;
-      p.url = pull.url;
-      p.merged = pull.merged;
-      p.base_ref = pull.base_ref;
-      p.head_sha = pull.head_sha;
+      core::PullEvidence p = pull_evidence(pull);
       auto reviews = co_await client_.pull_reviews(pull.number);
       if (!reviews) co_return github_unavailable(fmt::format("reading PR #{}'s reviews", pull.number), reviews.error());
       p.reviews = std::move(*reviews);

@@ -36,29 +36,6 @@ const std::string ddl_patch = "@@ -0,0 +1,2 @@\n+ALTER TABLE invoices ADD COLUMN
 const std::string rollback_body =
     "Adds invoice currency.\n\n## Rollback\n\n```sql\nALTER TABLE invoices DROP COLUMN currency;\n```\n";
 
-// A completed check run of that name; `summary` is where the pass count is read.
-fakes::FakeCheckRun check_run(std::string name, std::string summary = {}) {
-  fakes::FakeCheckRun run;
-  run.name = std::move(name);
-  run.summary = std::move(summary);
-  return run;
-}
-
-fakes::FakeFile added_file(std::string name, std::string patch) {
-  fakes::FakeFile file;
-  file.filename = std::move(name);
-  file.status = "added";
-  file.patch = std::move(patch);
-  return file;
-}
-
-fakes::FakeReview approval_by(const fakes::FakeGitHubUser& user) {
-  fakes::FakeReview review;
-  review.user = user;
-  review.state = "APPROVED";
-  return review;
-}
-
 struct GatesWorld {
   OnThread<fakes::FakeGitHub> github{github_options()};
   fs::path dir = temp_dir("github_gates_e2e");
@@ -145,7 +122,7 @@ TEST_CASE("a release waits for review, checks and a rollback section on GitHub, 
   pull.head_sha = head;
   pull.commits = {head};
   pull.merge_commit_sha = release;
-  pull.files = {added_file("packages/db/migrations/0042_currency.sql", ddl_patch)};
+  pull.files = {fakes::added_file("packages/db/migrations/0042_currency.sql", ddl_patch)};
   const int number = w.github.call([&] { return w.github.fake().add_pull(pull); });
   w.staged(release);
   // The operator's approval (bob; alice wrote it): the gates the policy had before GitHub's.
@@ -154,7 +131,7 @@ TEST_CASE("a release waits for review, checks and a rollback section on GitHub, 
 
   // The first pass reads GitHub once the release exists; a webhook for anything wakes it.
   w.github.call([&] {
-    w.github.fake().set_check_run(release, check_run("typecheck"));
+    w.github.fake().set_check_run(release, fakes::completed_check_run("typecheck"));
     return 0;
   });
   REQUIRE(eventually([&] { return has(w.gate(release, "ci"), "test is missing"); }));
@@ -165,9 +142,9 @@ TEST_CASE("a release waits for review, checks and a rollback section on GitHub, 
 
   // Mallory is not on the team, and alice's own approval does not count.
   w.github.call([&] {
-    w.github.fake().add_review(number, approval_by(mallory));
-    w.github.fake().add_review(number, approval_by(alice));
-    w.github.fake().set_check_run(release, check_run("test", "940 passed, 60 failed"));
+    w.github.fake().add_review(number, fakes::approval_by(mallory));
+    w.github.fake().add_review(number, fakes::approval_by(alice));
+    w.github.fake().set_check_run(release, fakes::completed_check_run("test", "940 passed, 60 failed"));
     return 0;
   });
   REQUIRE(eventually([&] { return has(w.gate(release, "ci"), "940 of 1000 (94%)"); }));
@@ -176,8 +153,8 @@ TEST_CASE("a release waits for review, checks and a rollback section on GitHub, 
 
   // Bob approves, the tests pass at 95%, and the description gains its rollback section.
   w.github.call([&] {
-    w.github.fake().add_review(number, approval_by(bob));
-    w.github.fake().set_check_run(release, check_run("test", "950 passed, 50 failed"));
+    w.github.fake().add_review(number, fakes::approval_by(bob));
+    w.github.fake().set_check_run(release, fakes::completed_check_run("test", "950 passed, 50 failed"));
     w.github.fake().edit_pull_body(number, rollback_body);
     return 0;
   });
@@ -229,8 +206,8 @@ TEST_CASE("a hotfix's review backfill closes itself when GitHub delivers an appr
   REQUIRE_MESSAGE(first.status == 200, first.body);
   // CI still gates a hotfix.
   w.github.call([&] {
-    w.github.fake().set_check_run(base, check_run("typecheck"));
-    w.github.fake().set_check_run(base, check_run("test", "10 passed, 0 failed"));
+    w.github.fake().set_check_run(base, fakes::completed_check_run("typecheck"));
+    w.github.fake().set_check_run(base, fakes::completed_check_run("test", "10 passed, 0 failed"));
     return 0;
   });
   REQUIRE(eventually([&] { return w.release(base)["state"] == "promoted"; }, 30s));
@@ -259,11 +236,11 @@ TEST_CASE("a hotfix's review backfill closes itself when GitHub delivers an appr
   REQUIRE(!opened.is_null());
 
   w.github.call([&] {
-    w.github.fake().add_review(number, approval_by(alice));  // her own: not enough
+    w.github.fake().add_review(number, fakes::approval_by(alice));  // her own: not enough
     return 0;
   });
   w.github.call([&] {
-    w.github.fake().add_review(number, approval_by(bob));
+    w.github.fake().add_review(number, fakes::approval_by(bob));
     return 0;
   });
   REQUIRE(eventually([&] { return open_backfill().is_null(); }, 30s));

@@ -1476,6 +1476,28 @@ void FakeGitHub::dismiss_review(int number, std::int64_t review_id) {
   s.changed();
 }
 
+FakeCheckRun completed_check_run(std::string name, std::string summary) {
+  FakeCheckRun run;
+  run.name = std::move(name);
+  run.summary = std::move(summary);
+  return run;
+}
+
+FakeFile added_file(std::string filename, std::string patch) {
+  FakeFile file;
+  file.filename = std::move(filename);
+  file.status = "added";
+  file.patch = std::move(patch);
+  return file;
+}
+
+FakeReview approval_by(const FakeGitHubUser& user) {
+  FakeReview review;
+  review.user = user;
+  review.state = "APPROVED";
+  return review;
+}
+
 void FakeGitHub::edit_pull_body(int number, std::string body) {
   auto& s = *state_;
   auto* p = s.find_pull(number);

@@ -134,6 +134,12 @@ struct FakeStatus {
   std::string target_url;  // empty: null
 };
 
+// Shorthands for tests and benches: a completed, successful check run (summary: where a pass count is read),
+// an added file with its patch, and an approval (of the PR's head at the time) by `user`.
+FakeCheckRun completed_check_run(std::string name, std::string summary = {});
+FakeFile added_file(std::string filename, std::string patch);
+FakeReview approval_by(const FakeGitHubUser& user);
+
 struct FakeGitHubRequest {
   std::string method;
   std::string target;        // path and query
