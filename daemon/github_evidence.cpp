@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cctype>
 #include <fmt/format.h>
 
 #include "adapters/github_webhook.hpp"
@@ -156,9 +157,14 @@ asio::awaitable<HttpResponse> GitHubEvidence::on_webhook(HttpRequest& req) {
     metrics_.github_webhook(kind, "duplicate");
     co_return HttpResponse::json(200, {{"status", "duplicate"}, {"delivery", delivery}});
   }
-  const std::string repository = fmt::format("{}/{}", config_.owner, config_.repo);
+  // GitHub owner and repository names are case-insensitive: "Acme/Monorepo" is acme/monorepo.
+  auto lower = [](std::string text) {
+    for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+  };
+  const std::string repository = lower(fmt::format("{}/{}", config_.owner, config_.repo));
   if (parsed->kind == adapters::GitHubWebhookEvent::Kind::ignored ||
-      (!parsed->repository.empty() && parsed->repository != repository)) {
+      (!parsed->repository.empty() && lower(parsed->repository) != repository)) {
     metrics_.github_webhook(kind, "ignored");
     co_return HttpResponse::json(200, {{"status", "ignored"}});
   }

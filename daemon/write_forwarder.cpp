@@ -60,6 +60,8 @@ boost::asio::awaitable<std::optional<HttpResponse>> WriteForwarder::operator()(H
   spec.url = leader->advertise_url + request.target;
   if (!request.authorization.empty()) spec.headers.emplace_back("Authorization", request.authorization);
   if (!request.content_type.empty()) spec.headers.emplace_back("Content-Type", request.content_type);
+  // A webhook is verified where it is applied: the leader needs the provider's signature and delivery id.
+  for (const auto& [name, value] : request.webhook_headers) spec.headers.emplace_back(name, value);
   spec.headers.emplace_back("X-Promoter-Forwarded", leadership_.instance());
   spec.body = request.body;
   spec.operation = "forward";

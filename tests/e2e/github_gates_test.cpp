@@ -39,6 +39,8 @@ const std::string rollback_body =
 struct GatesWorld {
   OnThread<fakes::FakeGitHub> github{github_options()};
   fs::path dir = temp_dir("github_gates_e2e");
+  std::string toml;
+  std::map<std::string, std::string> environment;
   std::unique_ptr<Daemon> daemon;
 
   GatesWorld() {
@@ -67,7 +69,9 @@ struct GatesWorld {
                              // Only webhooks wake the reconciler within this test's patience.
                              {"reconcile_interval", "1h"}});
     builder.simulated(dir).shared_tokens().services(services);
-    daemon = std::make_unique<Daemon>(dir, builder.toml(), env);
+    toml = builder.toml();
+    environment = env;
+    daemon = std::make_unique<Daemon>(dir, toml, environment);
     daemon->start();
     const std::string hook = fmt::format("http://127.0.0.1:{}/webhooks/github", daemon->port());
     github.call([&] {
@@ -250,4 +254,20 @@ TEST_CASE("a hotfix's review backfill closes itself when GitHub delivers an appr
     if (o["sha"] == fix && o["kind"] == "review_backfill")
       closed_with_link = o["closed_by"] == "github" && has(o["link"].get<std::string>(), "#pullrequestreview-");
   CHECK(closed_with_link);
+}
+
+TEST_CASE("a GitHub webhook sent to a standby reaches the leader with its signature") {
+  GatesWorld w;
+  fs::create_directories(w.dir / "standby");
+  Daemon standby(w.dir / "standby", w.toml, w.environment);
+  standby.start();
+  REQUIRE(standby.get("/v1/status", tokens::viewer).json()["leadership"]["role"] == "standby");
+  const std::string url = fmt::format("http://127.0.0.1:{}/webhooks/github", standby.port());
+  auto signed_delivery = w.github.await(w.github.fake().deliver(url, "ping", json{{"zen", "hi"}}, "s-1"));
+  REQUIRE(signed_delivery.has_value());
+  CHECK(*signed_delivery == 200);  // forwarded with X-Hub-Signature-256 and verified by the leader
+  auto forged = w.github.await(
+      w.github.fake().deliver(url, "ping", json{{"zen", "hi"}}, "s-2", std::string("sha256=") + std::string(64, 'f')));
+  REQUIRE(forged.has_value());
+  CHECK(*forged == 401);
 }
