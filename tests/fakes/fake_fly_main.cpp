@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "tests/fakes/fake_fly.hpp"
+#include "tests/fakes/fake_main_support.hpp"
 
 namespace asio = boost::asio;
 using promoter::fakes::FakeFly;
@@ -50,13 +51,7 @@ struct Config {
 }
 
 long long number(const std::string& flag, const std::string& text, long long min, long long max) {
-  try {
-    std::size_t used = 0;
-    const long long value = std::stoll(text, &used);
-    if (used == text.size() && value >= min && value <= max) return value;
-  } catch (const std::exception&) {
-  }
-  usage(flag + " wants a number from " + std::to_string(min) + " to " + std::to_string(max) + ", not \"" + text + "\"");
+  return promoter::fakes::flag_number(flag, text, min, max, [](const std::string& problem) { usage(problem); });
 }
 
 AppSpec parse_app(const std::string& value) {

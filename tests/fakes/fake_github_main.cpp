@@ -41,13 +41,12 @@
 
 #include <csignal>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
 
 #include "tests/fakes/fake_github.hpp"
+#include "tests/fakes/fake_main_support.hpp"
 
 namespace asio = boost::asio;
 using promoter::fakes::FakeGitHub;
@@ -70,13 +69,7 @@ struct Config {
 }
 
 long long number(const std::string& flag, const std::string& text, long long min, long long max) {
-  try {
-    std::size_t used = 0;
-    const long long value = std::stoll(text, &used);
-    if (used == text.size() && value >= min && value <= max) return value;
-  } catch (const std::exception&) {
-  }
-  usage(flag + " wants a number from " + std::to_string(min) + " to " + std::to_string(max) + ", not \"" + text + "\"");
+  return promoter::fakes::flag_number(flag, text, min, max, [](const std::string& problem) { usage(problem); });
 }
 
 Config parse_args(int argc, char** argv) {
@@ -120,21 +113,6 @@ Config parse_args(int argc, char** argv) {
   return config;
 }
 
-void save_state(const FakeGitHub& fake, const std::string& path) {
-  const auto temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << fake.state_json().dump(2) << "\n";
-    if (!out) {
-      std::cerr << "fake_github: cannot write " << temporary << "\n";
-      return;
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) std::cerr << "fake_github: cannot replace " << path << ": " << ec.message() << "\n";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -142,17 +120,11 @@ int main(int argc, char** argv) {
   asio::io_context ioc;
   FakeGitHub fake(ioc.get_executor(), config.fake);
 
-  if (config.state_file && std::filesystem::exists(*config.state_file)) {
-    std::ifstream in(*config.state_file);
-    const auto state = nlohmann::json::parse(in, nullptr, false);
-    auto loaded = fake.load_state_json(state);
-    if (!loaded) {
-      std::cerr << "fake_github: " << *config.state_file << ": " << loaded.error()
-                << " (delete the file to start empty)\n";
-      return 1;
-    }
-  }
-  if (config.state_file) fake.on_change([&fake, path = *config.state_file] { save_state(fake, path); });
+  if (config.state_file && !promoter::fakes::load_state_file("fake_github", fake, *config.state_file)) return 1;
+  if (config.state_file)
+    fake.on_change([&fake, path = *config.state_file] {
+      promoter::fakes::save_state_file("fake_github", fake.state_json(), path);
+    });
   if (config.webhook_url) fake.set_webhook(config.webhook_url);
 
   try {

@@ -26,8 +26,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <limits>
 #include <map>
@@ -38,6 +36,7 @@
 #include <vector>
 
 #include "tests/fakes/fake_railway.hpp"
+#include "tests/fakes/fake_main_support.hpp"
 
 namespace asio = boost::asio;
 using promoter::fakes::FakeDeploymentSpec;
@@ -78,13 +77,7 @@ struct Config {
 }
 
 long long number(const std::string& flag, const std::string& text, long long min, long long max) {
-  try {
-    std::size_t used = 0;
-    const long long value = std::stoll(text, &used);
-    if (used == text.size() && value >= min && value <= max) return value;
-  } catch (const std::exception&) {
-  }
-  usage(flag + " wants a number from " + std::to_string(min) + " to " + std::to_string(max) + ", not \"" + text + "\"");
+  return promoter::fakes::flag_number(flag, text, min, max, [](const std::string& problem) { usage(problem); });
 }
 
 Config parse_args(int argc, char** argv) {
@@ -204,21 +197,6 @@ asio::awaitable<void> simulate_merges(FakeRailway& fake, const Config& config) {
   }
 }
 
-void save_state(const FakeRailway& fake, const std::string& path) {
-  const auto temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << fake.state_json().dump(2) << "\n";
-    if (!out) {
-      std::cerr << "fake_railway: cannot write " << temporary << "\n";
-      return;
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) std::cerr << "fake_railway: cannot replace " << path << ": " << ec.message() << "\n";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -226,17 +204,11 @@ int main(int argc, char** argv) {
   asio::io_context ioc;
   FakeRailway fake(ioc.get_executor(), config.fake);
 
-  if (config.state_file && std::filesystem::exists(*config.state_file)) {
-    std::ifstream in(*config.state_file);
-    auto state = nlohmann::json::parse(in, nullptr, false);
-    auto loaded = fake.load_state_json(state);
-    if (!loaded) {
-      std::cerr << "fake_railway: " << *config.state_file << ": " << loaded.error()
-                << " (delete the file to start empty)\n";
-      return 1;
-    }
-  }
-  if (config.state_file) fake.on_change([&fake, path = *config.state_file] { save_state(fake, path); });
+  if (config.state_file && !promoter::fakes::load_state_file("fake_railway", fake, *config.state_file)) return 1;
+  if (config.state_file)
+    fake.on_change([&fake, path = *config.state_file] {
+      promoter::fakes::save_state_file("fake_railway", fake.state_json(), path);
+    });
   for (const auto& service : config.services) fake.name_service(service.id, service.name);
   if (!config.environment_id.empty()) fake.name_environment(config.environment_id, config.environment_name);
   if (config.webhook_url) fake.set_webhook(config.webhook_url, config.webhook_shape);
