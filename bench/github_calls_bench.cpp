@@ -6,7 +6,8 @@
 // a migration), a teammate's approval a minute later. The reconciler reads the evidence of the releases still
 // gathering gates on its 30 s interval and once for each webhook (a check run, a review), and each release is
 // promoted before the next merge (the demo's 1 minute soak), so the next range starts at it. Each reading is the
-// request sequence of daemon/github_evidence.cpp's gather(): compare production with the release, the PRs of every
+// request sequence of daemon/github_evidence.cpp's gather(): compare production with the release (its status for
+// the hotfix ancestry check, then its commits: the same first page twice, the second conditional), the PRs of every
 // commit in the range, each PR's reviews and files, the release's check runs and statuses, and the team membership of
 // each approver. Time is simulated (no sleeps): only request counts are figures here.
 //
@@ -48,6 +49,8 @@ fakes::FakeGitHubOptions options() {
 
 // One evidence reading of `head` over `base`: gather()'s requests, in its order.
 asio::awaitable<void> read_evidence(adapters::GitHubClient& client, std::string base, std::string head) {
+  auto relation = co_await client.compare_status(base, head);  // the hotfix ancestry check
+  if (!relation) throw std::runtime_error(relation.error().message);
   auto commits = co_await client.compare(base, head);
   if (!commits) throw std::runtime_error(commits.error().message);
   std::set<int> seen;
