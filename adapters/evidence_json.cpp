@@ -40,7 +40,9 @@ json evidence_to_json(const core::Evidence& e) {
                      {"head_sha", p.head_sha},
                      {"reviews", reviews},
                      {"ddl_files", p.ddl.ddl_files},
-                     {"rollback_section", p.ddl.rollback_section}});
+                     {"rollback_section", p.ddl.rollback_section},
+                     {"flag_guarded_files", p.flags.guarded_files},
+                     {"flag_keys", p.flags.keys}});
   }
   json checks = json::array();
   for (const auto& c : e.checks)
@@ -88,6 +90,10 @@ std::expected<core::Evidence, std::string> evidence_from_json(const json& j) {
       }
       pull.ddl.ddl_files = p.at("ddl_files").get<std::vector<std::string>>();
       pull.ddl.rollback_section = p.at("rollback_section").get<bool>();
+      // Absent from evidence recorded before the flag gate existed.
+      if (p.contains("flag_guarded_files"))
+        pull.flags.guarded_files = p.at("flag_guarded_files").get<std::vector<std::string>>();
+      if (p.contains("flag_keys")) pull.flags.keys = p.at("flag_keys").get<std::vector<std::string>>();
       e.pulls.emplace(pull.number, std::move(pull));
     }
     for (const auto& c : j.at("checks")) {

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "adapters/evidence_json.hpp"
+#include "adapters/pg_store_internal.hpp"
 #include "adapters/schema_migrations.hpp"
 
 namespace promoter::adapters {
@@ -18,39 +19,12 @@ namespace promoter::adapters {
 using core::ErrorCode;
 using core::fail;
 using core::Timestamp;
+using namespace pg;
 
 namespace {
 
 // Any session of any promoterd serialises schema changes on this advisory lock.
 constexpr long long migration_lock_key = 0x70726f6d6f7465LL;  // "promote"
-
-std::string first_line(std::string_view text) {
-  auto nl = text.find('\n');
-  return std::string(nl == std::string_view::npos ? text : text.substr(0, nl));
-}
-
-// libpq's words (constraint names, "Could not obtain client encoding") go to the log, never to clients:
-// the message is a sentence for people and the detail carries the driver's text.
-std::unexpected<core::Error> database_error(ErrorCode code, std::string message, std::string_view driver_text) {
-  return std::unexpected(core::Error{code, std::move(message), first_line(driver_text)});
-}
-
-std::string ts(Timestamp t) { return core::format_timestamp(t); }
-
-const char* opt_ts(const std::optional<Timestamp>& t, std::string& storage) {
-  if (!t) return nullptr;
-  storage = ts(*t);
-  return storage.c_str();
-}
-
-Timestamp ms_to_ts(const pqxx::field& f) { return Timestamp{core::Duration{f.as<long long>()}}; }
-std::optional<Timestamp> opt_ms(const pqxx::field& f) {
-  if (f.is_null()) return std::nullopt;
-  return ms_to_ts(f);
-}
-
-// SQL expression giving a timestamptz column as milliseconds since the epoch.
-std::string ms(std::string_view column) { return fmt::format("(extract(epoch from {}) * 1000)::bigint", column); }
 
 int version_of(std::string_view file) {
   int v = 0;
@@ -69,11 +43,6 @@ class PgEnvironmentLease final : public ports::EnvironmentLease {
  private:
   std::shared_ptr<PgStore::LeaseSlot> slot_;
   std::string environment_;
-};
-
-// A write refused by fencing: this instance is not (or no longer) the leader.
-struct NotLeader : std::runtime_error {
-  using std::runtime_error::runtime_error;
 };
 
 std::vector<std::string> split_words(const std::string& text) {
@@ -107,36 +76,6 @@ core::Obligation obligation_from_row(const pqxx::row& row) {
   o.closed_by = row[7].c_str();
   o.link = row[8].c_str();
   return o;
-}
-
-}  // namespace
-
-}  // namespace promoter::adapters
-
-// libpqxx 6.4 has no std::optional parameters: pass them as text or NULL.
-namespace pqxx {
-template <>
-struct string_traits<std::optional<std::string>> {
-  static constexpr const char* name() noexcept { return "std::optional<std::string>"; }
-  static constexpr bool has_null() noexcept { return true; }
-  static bool is_null(const std::optional<std::string>& v) { return !v.has_value(); }
-  static std::optional<std::string> null() { return std::nullopt; }
-  static void from_string(const char* str, std::optional<std::string>& obj) { obj = std::string(str); }
-  static std::string to_string(const std::optional<std::string>& obj) { return obj.value_or(""); }
-};
-}  // namespace pqxx
-
-namespace promoter::adapters {
-
-namespace {
-
-// One audit entry, stamped with the epoch it was written under (none when the store is not fenced).
-void insert_audit(pqxx::transaction_base& w, std::optional<std::int64_t> epoch, Timestamp at, const std::string& actor,
-                  const std::string& action, const std::optional<std::string>& sha, const std::string& detail) {
-  w.exec_params(
-      "INSERT INTO audit_log (at, actor, action, sha, detail, epoch) VALUES ($1::timestamptz, $2, $3, $4, $5, $6)",
-      ts(at), actor, action, sha, detail,
-      epoch ? std::optional<std::string>(std::to_string(*epoch)) : std::optional<std::string>());
 }
 
 }  // namespace
@@ -188,39 +127,6 @@ std::optional<std::int64_t> PgStore::fence(pqxx::transaction_base& t) {
   throw NotLeader(fmt::format("this instance's leadership (epoch {}) was taken over (epoch {})", mine, current));
 }
 
-template <class F>
-auto PgStore::with_connection(std::string_view what, F&& f) -> decltype(f(std::declval<pqxx::connection&>())) {
-  try {
-    auto lease = pool_.acquire();
-    try {
-      return f(*lease);
-    } catch (const pqxx::broken_connection&) {
-      lease.discard();
-      throw;
-    }
-  } catch (const pqxx::broken_connection& e) {
-    return database_error(ErrorCode::unavailable, fmt::format("the database is unreachable ({}); retry later", what),
-                          e.what());
-  } catch (const NotLeader& e) {
-    // Written for people already, and carries no database text.
-    return fail(ErrorCode::not_leader, fmt::format("not {}: {}", what, e.what()));
-  } catch (const pqxx::unique_violation& e) {
-    return database_error(ErrorCode::conflict,
-                          fmt::format("{} conflicts with what another request recorded at the same time; read the "
-                                      "current state and retry if it still applies",
-                                      what),
-                          e.what());
-  } catch (const pqxx::sql_error& e) {
-    return database_error(ErrorCode::internal, fmt::format("the database failed while {}; see promoterd's log", what),
-                          e.what());
-  } catch (const std::invalid_argument& e) {
-    // PgPool's refusal of a malformed connection string: written for people, password redacted.
-    return fail(ErrorCode::internal, fmt::format("cannot connect to the database: {}", e.what()));
-  } catch (const std::exception& e) {
-    return database_error(ErrorCode::internal, fmt::format("unexpected error while {}; see promoterd's log", what),
-                          e.what());
-  }
-}
 
 core::Result<void> PgStore::migrate() {
   return with_connection("applying schema migrations", [&](pqxx::connection& c) -> core::Result<void> {

@@ -57,6 +57,20 @@ class PgStore final : public ports::Store {
   core::Result<core::Obligation> close_obligation(std::int64_t id, const std::string& by, const std::string& link,
                                                   core::Timestamp now) override;
 
+  // ConfigHistory (adapters/pg_config_history.cpp)
+  core::Result<ports::ConfigState> config_state() override;
+  core::Result<std::vector<core::VariableChange>> staging_changes(const std::string& service,
+                                                                  core::Timestamp since) override;
+  core::Result<void> record_variables(const core::VariableSnapshot&, const std::vector<ports::JudgedVariableChange>&,
+                                      const std::vector<core::AuditNote>&, core::Timestamp now) override;
+  core::Result<void> record_flags(const core::FlagSnapshot&, const std::vector<ports::JudgedFlagChange>&,
+                                  const std::vector<core::AuditNote>&, core::Timestamp now) override;
+  core::Result<std::vector<ports::VariableChangeRecord>> variable_changes(const std::optional<std::string>& service,
+                                                                          int limit) override;
+  core::Result<std::vector<ports::FlagChangeRecord>> flag_changes(int limit) override;
+  core::Result<std::vector<core::ConfigViolation>> config_violations(int limit) override;
+  core::Result<std::int64_t> config_violation_count() override;
+
  private:
   template <class F>
   auto with_connection(std::string_view what, F&& f) -> decltype(f(std::declval<pqxx::connection&>()));

@@ -125,7 +125,9 @@ std::size_t SlackNotifier::queued() const { return state_->queue.size(); }
 const std::string& SlackNotifier::host() const { return state_->host; }
 
 std::string slack_message(const ports::Notification& n, std::string_view environment) {
-  const nlohmann::json body = {{"text", fmt::format("[{}] {} {}: {}", environment, n.kind, n.sha.abbrev(), n.text)}};
+  const std::string text = n.sha ? fmt::format("[{}] {} {}: {}", environment, n.kind, n.sha->abbrev(), n.text)
+                                 : fmt::format("[{}] {}: {}", environment, n.kind, n.text);
+  const nlohmann::json body = {{"text", text}};
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

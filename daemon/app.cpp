@@ -64,6 +64,15 @@ std::expected<Secrets, std::string> read_secrets(const Config& config, const Env
   auto tokens = resolve_tokens(config, env);
   if (!tokens) return std::unexpected(tokens.error());
   s.tokens = std::move(*tokens);
+  if (config.flags) {
+    for (auto [name, target] : {std::pair{&config.flags->staging_url_env, &s.flags_staging_url},
+                                std::pair{&config.flags->production_url_env, &s.flags_production_url}}) {
+      *target = env(*name);
+      if (!*target || (*target)->empty())
+        return std::unexpected(fmt::format("{}: [flags] names {}, which is not set (the read-only URL of a flag table)",
+                                           config.path, *name));
+    }
+  }
   if (config.railway) {
     s.railway_token = env(config.railway->token_env);
     if (!s.railway_token || s.railway_token->empty())
@@ -207,6 +216,16 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
         *fly_http_, adapters::FlyClientOptions{config_.fly->endpoint, token,
                                                token_budget("fly", "fly", token, config_.fly->requests_per_hour)});
   }
+  if (config_.env || config_.flags) {
+    ConfigWatch::Sources sources{railway_.get(), fly_.get(), secrets.flags_staging_url, secrets.flags_production_url};
+    config_watch_ = std::make_unique<ConfigWatch>(
+        io_, pool_.get_executor(), std::move(sources), releases_, store_, config_,
+        [this](ports::Notification n) {
+          if (notifier_ && config_.notifications && config_.notifications->wants(n.kind))
+            notifier_->notify(std::move(n));
+        },
+        metrics_, clock_);
+  }
   {
     adapters::HttpClientOptions options;
     options.ca_file = config_.smoke.ca_file;
@@ -222,6 +241,13 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
 
   ExecutorHooks hooks;
   hooks.preflight = [this](const core::Sha& sha, PromotionId id) -> asio::awaitable<core::Result<std::string>> {
+    // The env and flag gates are re-checked on production as it is now, not as the last pass saw it.
+    if (config_watch_) {
+      auto observed = co_await config_watch_->observe();
+      if (!observed)
+        co_return core::fail(observed.error().code,
+                             fmt::format("cannot re-check the env and flag gates: {}", observed.error().message));
+    }
     const auto now = clock_.now();
     auto check = [sha, id, now](const core::World& w) { return core::preflight_verdict(w, sha, id, now); };
     co_return co_await releases_.read(std::move(check));
@@ -255,6 +281,8 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
   });
   add_api_routes(router_, ApiContext{releases_, store_, pool_.get_executor(), metrics_, obligations_, config_,
                                      PROMOTER_VERSION, leadership_});
+  add_config_routes(router_, ApiContext{releases_, store_, pool_.get_executor(), metrics_, obligations_, config_,
+                                        PROMOTER_VERSION, leadership_});
   if (railway_staging_) railway_staging_->add_routes(router_);
   if (github_evidence_) github_evidence_->add_routes(router_);
   // A write that finds this instance's epoch stale deposes it (the store has stopped writing already).
@@ -331,7 +359,7 @@ void App::make_notifier(const Secrets& secrets) {
   const std::string host = adapters::webhook_host(options.webhook_url);
   options.report = [host](const adapters::DeliveryReport& r) {
     nlohmann::json fields = {{"event", r.notification.kind},
-                             {"sha", r.notification.sha.str()},
+                             {"sha", r.notification.sha ? r.notification.sha->str() : ""},
                              {"webhook_host", host},
                              {"attempts", r.attempts}};
     if (r.delivered) {
@@ -525,6 +553,7 @@ asio::awaitable<core::Result<void>> App::lead(const LeaderInfo& info) {
   }
   if (railway_staging_) railway_staging_->start();
   if (github_evidence_) github_evidence_->start();
+  if (config_watch_) config_watch_->start();
   metrics_.set_leader(true);
   if (!stopping_ && !announced_ready_) {
     announced_ready_ = true;
@@ -583,6 +612,7 @@ void App::stop() {
     obligations_.stop();
     if (railway_staging_) railway_staging_->stop();
     if (github_evidence_) github_evidence_->stop();
+    if (config_watch_) config_watch_->stop();
     if (staging_smoke_) staging_smoke_->stop();
     leadership_.stop();
     metrics_.set_leader(false);

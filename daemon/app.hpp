@@ -30,6 +30,7 @@
 #include "daemon/metrics.hpp"
 #include "daemon/obligation_watch.hpp"
 #include "daemon/promotion_executor.hpp"
+#include "daemon/config_watch.hpp"
 #include "daemon/github_evidence.hpp"
 #include "daemon/railway_staging.hpp"
 #include "daemon/http/refusal_tally.hpp"
@@ -52,6 +53,8 @@ struct Secrets {
   std::optional<std::string> migrations_database_url;  // handed to a local migration command as DATABASE_URL
   std::vector<std::pair<std::string, std::string>> migrations_env;  // migrations.pass_env, as found at start
   std::optional<std::string> slack_webhook_url;                     // notifications.slack_webhook_url_env
+  std::optional<std::string> flags_staging_url;     // flags.staging_url_env: read-only access to staging's flags
+  std::optional<std::string> flags_production_url;  // flags.production_url_env
 };
 
 // Reads every secret the config names; errors name the variable or file, never a value.
@@ -138,6 +141,7 @@ class App {
   std::unique_ptr<adapters::HttpClient> github_http_;
   std::unique_ptr<adapters::GitHubClient> github_;
   std::unique_ptr<GitHubEvidence> github_evidence_;
+  std::unique_ptr<ConfigWatch> config_watch_;  // with [env] or [flags]
   std::unique_ptr<adapters::HttpClient> fly_http_;
   std::unique_ptr<adapters::FlyClient> fly_;
   std::unique_ptr<adapters::HttpClient> probe_http_;

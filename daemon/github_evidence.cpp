@@ -9,6 +9,7 @@
 
 #include "adapters/github_webhook.hpp"
 #include "core/ddl_scan.hpp"
+#include "core/flag_scan.hpp"
 #include "core/pull_approval.hpp"
 #include "core/release.hpp"
 #include "daemon/log.hpp"
@@ -74,6 +75,7 @@ GitHubEvidence::GitHubEvidence(asio::io_context& io, asio::any_io_executor block
       ledger_(ledger),
       obligations_(obligations),
       policy_(config.policy.evidence),
+      flags_(config.policy.flags),
       config_(config.github.value_or(GitHubConfig{})),
       webhook_secret_(std::move(webhook_secret)),
       audit_(std::move(audit)),
@@ -188,7 +190,7 @@ asio::awaitable<core::Result<void>> GitHubEvidence::reconcile() {
   };
   const Pending pending = co_await releases_.read(snapshot);
   core::Result<void> outcome;
-  if (policy_.any())
+  if (policy_.any() || flags_.require_flag)
     for (const auto& sha : pending.releases) {
       auto evidence = co_await gather(sha, pending.production);
       if (!evidence) {
@@ -218,7 +220,7 @@ asio::awaitable<core::Result<core::Evidence>> GitHubEvidence::gather(core::Sha h
     e.relation = std::move(*relation);
   }
   // The review and ddl_rollback gates read the PRs of every commit in the range; ci reads the head alone.
-  if (policy_.require_review || policy_.require_ddl_rollback) {
+  if (policy_.require_review || policy_.require_ddl_rollback || flags_.require_flag) {
     std::vector<std::string> commits{head.str()};
     if (production && *production != head) {
       auto range = co_await client_.compare(production->str(), head.str());
@@ -243,10 +245,11 @@ asio::awaitable<core::Result<core::Evidence>> GitHubEvidence::gather(core::Sha h
             co_return github_unavailable(fmt::format("reading PR #{}'s reviews", pull.number), reviews.error());
           p.reviews = std::move(*reviews);
         }
-        if (policy_.require_ddl_rollback) {
+        if (policy_.require_ddl_rollback || flags_.require_flag) {
           auto files = co_await client_.pull_files(pull.number);
           if (!files) co_return github_unavailable(fmt::format("reading PR #{}'s files", pull.number), files.error());
-          p.ddl = core::scan_pull(policy_, *files, pull.body);
+          if (policy_.require_ddl_rollback) p.ddl = core::scan_pull(policy_, *files, pull.body);
+          if (flags_.require_flag) p.flags = core::scan_flags(flags_, *files, pull.body);
         }
         e.pulls.emplace(p.number, std::move(p));
       }

@@ -66,6 +66,7 @@ class GitHubEvidence {
   Ledger& ledger_;
   ObligationWatch& obligations_;
   core::EvidencePolicy policy_;
+  core::FlagPolicy flags_;
   GitHubConfig config_;
   std::optional<std::string> webhook_secret_;
   Auditor audit_;

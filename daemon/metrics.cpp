@@ -197,7 +197,19 @@ Metrics::Metrics(std::string_view version, bool short_soak)
       gate_blocked_(prometheus::BuildGauge()
                         .Name("promoter_gate_blocked")
                         .Help("Releases still gathering gates that this gate blocks, by gate")
-                        .Register(*registry_)) {
+                        .Register(*registry_)),
+      config_violations_(prometheus::BuildCounter()
+                             .Name("promoter_config_violations_total")
+                             .Help("Production configuration changes not made on staging first, by kind "
+                                   "(env_production_first, flag_production_first)")
+                             .Register(*registry_)),
+      config_observations_(prometheus::BuildCounter()
+                               .Name("promoter_config_observations_total")
+                               .Help("Observations of variable names and feature flags by source (variables, flags) "
+                                     "and result (succeeded, failed)")
+                               .Register(*registry_)) {
+  // Present from the start at 0, so increase() sees the first violation.
+  for (const char* kind : {"env_production_first", "flag_production_first"}) config_violations_.Add({{"kind", kind}});
   prometheus::BuildGauge()
       .Name("promoter_build_info")
       .Help("promoterd build; the value is always 1")
@@ -348,6 +360,15 @@ void Metrics::github_reconcile_finished(bool succeeded) {
 
 void Metrics::set_gate_blocked(std::string_view gate, int releases) {
   gate_blocked_.Add({{"gate", std::string(gate)}}).Set(releases);
+}
+
+void Metrics::config_violation(std::string_view kind) {
+  config_violations_.Add({{"kind", std::string(kind)}}).Increment();
+}
+
+void Metrics::config_observation(std::string_view source, bool succeeded) {
+  config_observations_.Add({{"source", std::string(source)}, {"result", succeeded ? "succeeded" : "failed"}})
+      .Increment();
 }
 
 }  // namespace promoter::daemon

@@ -80,6 +80,11 @@ class Metrics {
   // Releases still gathering gates that this gate blocks, per gate (soak, smoke, approval, review, ci,
   // ddl_rollback).
   void set_gate_blocked(std::string_view gate, int releases);
+  // A production configuration change that did not go to staging first (kind: env_production_first,
+  // flag_production_first). Reported, never blocking.
+  void config_violation(std::string_view kind);
+  // One observation of variable names ("variables") or feature flags ("flags") by result (succeeded, failed).
+  void config_observation(std::string_view source, bool succeeded);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -121,6 +126,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& github_webhooks_;
   prometheus::Family<prometheus::Counter>& github_reconciles_;
   prometheus::Family<prometheus::Gauge>& gate_blocked_;
+  prometheus::Family<prometheus::Counter>& config_violations_;
+  prometheus::Family<prometheus::Counter>& config_observations_;
 };
 
 }  // namespace promoter::daemon

@@ -18,7 +18,7 @@ Config read_config(const TomlReader& r, const toml::table& root) {
   c.path = r.path();
   r.only(root, "",
          {"environment", "server", "database", "policy", "services", "migrations", "simulation", "auth", "railway",
-          "fly", "github", "smoke", "hotfix", "notifications"});
+          "fly", "github", "env", "flags", "smoke", "hotfix", "notifications"});
   if (auto v = r.string(root, "environment", "environment")) c.environment = *v;
   read_server_section(r, root, c);
   read_database_section(r, root, c);
@@ -29,6 +29,8 @@ Config read_config(const TomlReader& r, const toml::table& root) {
   read_railway_section(r, root, c);
   read_fly_section(r, root, c);
   read_github_section(r, root, c);
+  read_env_section(r, root, c);
+  read_flags_section(r, root, c);
   read_migrations_section(r, root, c);
   read_smoke_section(r, root, c);
   read_simulation_section(r, root, c);

@@ -149,6 +149,26 @@ struct TokenConfig {
   std::vector<std::string> git_authors;
 };
 
+// [env]: how often the variable names of every observable service are read (one whose staging is a Railway
+// service and whose production is a Railway service or a Fly app). The rules (the env gate, production-only
+// names, the staging-first window) are policy: core::EnvPolicy.
+struct EnvConfig {
+  core::Duration interval = std::chrono::minutes{2};
+};
+
+// [flags]: each environment's feature flag table, read only. The URLs come from the environment variables
+// named here (never the file); the flag gate's paths are policy: core::FlagPolicy.
+struct FlagsConfig {
+  std::string staging_url_env;
+  std::string production_url_env;
+  std::string table = "feature_flags";  // may be schema-qualified: "app.feature_flags"
+  std::string key_column = "key";
+  std::string enabled_column = "enabled";
+  std::string updated_at_column = "updated_at";  // "" when the table has none
+  core::Duration interval = std::chrono::minutes{2};
+  core::Duration timeout = std::chrono::seconds{5};  // per read
+};
+
 struct Config {
   std::string path;
   std::string environment = "production";
@@ -171,6 +191,8 @@ struct Config {
   std::optional<RailwayConfig> railway;
   std::optional<FlyConfig> fly;
   std::optional<GitHubConfig> github;
+  std::optional<EnvConfig> env;      // absent: variable names are not watched
+  std::optional<FlagsConfig> flags;  // absent: feature flags are not read
   SmokeConfig smoke;
   SimulationConfig simulation;
   std::vector<TokenConfig> tokens;

@@ -23,6 +23,8 @@ void read_approval_rules(const TomlReader& r, const toml::node& node, const std:
 void read_hotfix_table(const TomlReader& r, const toml::table& t, core::HotfixPolicy& h);
 void read_railway_section(const TomlReader& r, const toml::table& root, Config& c);
 void read_github_section(const TomlReader& r, const toml::table& root, Config& c);
+void read_env_section(const TomlReader& r, const toml::table& root, Config& c);
+void read_flags_section(const TomlReader& r, const toml::table& root, Config& c);
 void read_fly_section(const TomlReader& r, const toml::table& root, Config& c);
 void read_migrations_section(const TomlReader& r, const toml::table& root, Config& c);
 void read_smoke_section(const TomlReader& r, const toml::table& root, Config& c);

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "daemon/http/api_requests.hpp"
+#include "daemon/http/config_api.hpp"
 #include "daemon/auditor.hpp"
 #include "ports/blocking.hpp"
 #include "daemon/uses_ports.hpp"
@@ -243,6 +244,14 @@ class Api {
                                      o.sha.abbrev(), core::format_timestamp(o.due_at)));
     }
     body["obligations"] = {{"open", obligations.open}, {"overdue", obligations.overdue}, {"overdue_items", overdue}};
+    // Production configuration changes not made on staging first: reported here, never blocking.
+    auto violation_total = co_await blocking([this] { return ctx_.store.config_violation_count(); });
+    if (!violation_total) co_return error_response(violation_total.error());
+    auto recent_violations = co_await blocking([this] { return ctx_.store.config_violations(10); });
+    if (!recent_violations) co_return error_response(recent_violations.error());
+    json recent = json::array();
+    for (const auto& v : *recent_violations) recent.push_back(violation_json(v));
+    body["config_violations"] = {{"total", *violation_total}, {"recent", recent}};
     body["version"] = ctx_.version;
     const auto& leader = ctx_.leadership.leader();
     body["leadership"] = {{"role", to_string(ctx_.leadership.role())},
