@@ -11,6 +11,7 @@
 #include <expected>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -115,7 +116,8 @@ std::string gate_cell(const json& release, std::string_view gate) {
 // The gates the policy enables ("required": false ones are left out), in the order a release meets them,
 // then any later gate by name.
 std::vector<std::string> gate_names(const json& gates) {
-  constexpr std::array<std::string_view, 6> built_in{"soak", "smoke", "approval", "review", "ci", "ddl_rollback"};
+  constexpr std::array<std::string_view, 8> built_in{"soak", "smoke",        "approval", "review",
+                                                     "ci",   "ddl_rollback", "env",      "flag"};
   std::vector<std::string> names;
   if (!gates.is_object()) return names;
   auto required = [&](std::string_view name) { return member(member(gates, name), "required") != false; };
@@ -142,12 +144,41 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
   return out;
 }
 
+// A query parameter's value, percent-encoded (RFC 3986: unreserved characters stay as they are).
+std::string query_escape(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    auto byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) || c == '-' || c == '_' || c == '.' || c == '~')
+      out.push_back(c);
+    else
+      out += fmt::format("%{:02X}", byte);
+  }
+  return out;
+}
+
 void print_section(std::ostream& out, std::string_view title, const Table& table, std::string_view when_empty) {
   out << '\n' << title << '\n';
   if (table.empty())
     out << "  " << when_empty << '\n';
   else
     table.print(out);
+}
+
+// The violations table (env, flags, status): newest first, as the server sends them.
+Table violations_table(const json& violations) {
+  Table table({"AT", "KIND", "SERVICE", "NAME", "REASON"});
+  for (const auto& v : violations)
+    table.add_row({when(v, "at"), text(v, "kind"), text(v, "service").empty() ? "-" : text(v, "service"),
+                   text(v, "name"), text(v, "reason")});
+  return table;
+}
+
+// Printed only when there is one: a violation is news, its absence is not.
+void print_violations(std::ostream& out, const json& violations) {
+  if (!violations.is_array() || violations.empty()) return;
+  out << '\n' << "Policy violations: changed in production before staging (newest first)\n";
+  violations_table(violations).print(out);
 }
 
 void print_release(std::ostream& out, const json& release) {
@@ -456,7 +487,16 @@ int run_status(Invocation& inv) {
       {"hotfix obligations", fmt::format("{} open, {} overdue", text(member(member(*status, "obligations"), "open")),
                                          text(member(member(*status, "obligations"), "overdue")))},
   };
+  // A daemon older than configuration watching sends no config_violations: the line is left out, not "-".
+  const json& violations = member(*status, "config_violations");
+  if (violations.is_object())
+    fields.emplace_back("config violations", member(violations, "total") == 0
+                                                 ? "none"
+                                                 : fmt::format("{} in all (see promotectl env, promotectl flags)",
+                                                               text(violations, "total")));
   print_fields(inv.out(), fields);
+  if (const json& recent = member(violations, "recent"); recent.is_array() && !recent.empty())
+    print_section(inv.out(), "Recent config violations (newest first)", violations_table(recent), "none");
   return cli_exit_ok;
 }
 
@@ -669,6 +709,134 @@ int run_close_obligation(Invocation& inv) {
   return cli_exit_ok;
 }
 
+// --- configuration drift: env and flags ---------------------------------------------------------------
+
+// A configuration change's time: the provider's when it says, else when promoterd saw it.
+std::string change_time(const json& change) {
+  return member(change, "provider_at").is_string() ? when(change, "provider_at") : when(change, "observed_at");
+}
+
+// The history column's note: a violation's reason, else nothing.
+std::string violation_note(const json& change) {
+  const json& violation = member(change, "violation");
+  return violation.is_null() ? "" : "VIOLATION: " + text(violation);
+}
+
+std::string observed_text(const json& side) {
+  return side.is_object() ? "observed " + when(side, "observed_at") : "not observed yet";
+}
+
+void print_service_variables(std::ostream& out, const json& service) {
+  const json& staging = member(service, "staging");
+  const json& production = member(service, "production");
+  out << fmt::format("{}: staging {}, production {}\n", printable(text(service, "service")), observed_text(staging),
+                     observed_text(production));
+
+  auto names_of = [](const json& side) {
+    auto list = strings(member(side, "names"));
+    return std::set<std::string>(list.begin(), list.end());
+  };
+  const auto on_staging = names_of(staging);
+  const auto on_production = names_of(production);
+  auto missing = strings(member(service, "missing_in_production"));
+  auto production_only = strings(member(service, "only_in_production"));
+  std::map<std::string, std::string> exempt;  // name -> note
+  for (const auto& e : member(service, "exempt"))
+    exempt[text(e, "name")] = fmt::format("{} only: {}", text(e, "only_in"), text(e, "reason"));
+
+  std::set<std::string> all = on_staging;
+  all.insert(on_production.begin(), on_production.end());
+  // A side not observed is unknown, not empty.
+  auto cell = [](const json& side, const std::set<std::string>& names, const std::string& name) -> std::string {
+    if (!side.is_object()) return "?";
+    return names.contains(name) ? "yes" : "-";
+  };
+  Table table({"NAME", "STAGING", "PRODUCTION", "NOTE"});
+  for (const auto& name : all) {
+    std::string note;
+    if (std::ranges::find(missing, name) != missing.end())
+      note = "missing in production (blocks)";
+    else if (auto it = exempt.find(name); it != exempt.end())
+      note = it->second;
+    else if (std::ranges::find(production_only, name) != production_only.end())
+      note = "only in production";
+    table.add_row({name, cell(staging, on_staging, name), cell(production, on_production, name), note});
+  }
+  if (table.empty())
+    out << "  no variables\n";
+  else
+    table.print(out);
+}
+
+int run_env(Invocation& inv) {
+  std::string target = "/v1/env";
+  if (auto service = inv.option("--service")) {
+    if (service->empty()) return inv.usage_error("--service needs a service name (e.g. api)");
+    target += "?service=" + query_escape(*service);
+  }
+  auto answer = inv.get(target);
+  if (!answer) return answer.error();
+  if (inv.print_json_instead(*answer)) return cli_exit_ok;
+
+  const json& services = member(*answer, "services");
+  if (!services.is_array() || services.empty()) inv.out() << "No service's variables observed yet.\n";
+  bool first = true;
+  for (const auto& service : services) {
+    if (!first) inv.out() << '\n';
+    first = false;
+    print_service_variables(inv.out(), service);
+  }
+
+  Table history({"AT", "SERVICE", "ENVIRONMENT", "CHANGE", "NAME", "NOTE"});
+  for (const auto& c : member(*answer, "history"))
+    history.add_row({change_time(c), text(c, "service"), text(c, "environment"), text(c, "kind"), text(c, "name"),
+                     violation_note(c)});
+  print_section(inv.out(), "Recent changes (newest first)", history, "none seen");
+  print_violations(inv.out(), member(*answer, "violations"));
+  return cli_exit_ok;
+}
+
+// A flag's state in one environment: on, off, or absent when the key is not in its table.
+std::string flag_cell(const json& state) {
+  if (!state.is_object()) return "absent";
+  return member(state, "enabled") == true ? "on" : "off";
+}
+
+int run_flags(Invocation& inv) {
+  auto answer = inv.get("/v1/flags");
+  if (!answer) return answer.error();
+  if (inv.print_json_instead(*answer)) return cli_exit_ok;
+  if (member(*answer, "configured") != true) {
+    inv.out() << "feature flags are not configured ([flags] section)\n";
+    return cli_exit_ok;
+  }
+
+  const json& observed = member(*answer, "observed_at");
+  auto observed_cell = [&](std::string_view tier) {
+    return member(observed, tier).is_string() ? "observed " + when(observed, tier) : std::string("not observed yet");
+  };
+  inv.out() << fmt::format("flags: staging {}, production {}\n", observed_cell("staging"), observed_cell("production"));
+
+  Table flags({"KEY", "STAGING", "PRODUCTION", "NOTE"});
+  for (const auto& f : member(*answer, "flags")) {
+    const json& production = member(f, "production");
+    bool unvetted = member(production, "enabled") == true && member(f, "staging_ever_enabled") != true;
+    flags.add_row({text(f, "key"), flag_cell(member(f, "staging")), flag_cell(production),
+                   unvetted ? "enabled in production, never on staging" : ""});
+  }
+  if (flags.empty())
+    inv.out() << "  no flags\n";
+  else
+    flags.print(inv.out());
+
+  Table history({"AT", "ENVIRONMENT", "CHANGE", "KEY", "NOTE"});
+  for (const auto& c : member(*answer, "history"))
+    history.add_row({change_time(c), text(c, "environment"), text(c, "kind"), text(c, "key"), violation_note(c)});
+  print_section(inv.out(), "Recent changes (newest first)", history, "none seen");
+  print_violations(inv.out(), member(*answer, "violations"));
+  return cli_exit_ok;
+}
+
 constexpr std::array<OptionSpec, 0> no_options{};
 constexpr std::array limit_option{OptionSpec{"--limit", true}};
 constexpr std::array reason_option{OptionSpec{"--reason", true}};
@@ -678,6 +846,7 @@ constexpr std::array audit_options{OptionSpec{"--limit", true}, OptionSpec{"--sh
 constexpr std::array hotfix_options{OptionSpec{"--reason", true}, OptionSpec{"--incident", true}};
 constexpr std::array all_option{OptionSpec{"--all", false}};
 constexpr std::array link_option{OptionSpec{"--link", true}};
+constexpr std::array service_option{OptionSpec{"--service", true}};
 
 constexpr std::array commands{
     Command{"status", "status", "policy, production release, active promotion, release counts", 0, no_options,
@@ -705,6 +874,12 @@ constexpr std::array commands{
     Command{"close-obligation", "close-obligation ID --link URL",
             "close a hotfix obligation with the review or incident report (role operator)", 1, link_option,
             run_close_obligation},
+    Command{"env", "env [--service NAME]",
+            "environment-variable names (never values) per service on staging and production, recent changes and "
+            "violations",
+            0, service_option, run_env},
+    Command{"flags", "flags", "feature flags on staging and production, recent changes and violations", 0, no_options,
+            run_flags},
 };
 
 const OptionSpec* find_option(std::span<const OptionSpec> specs, std::string_view name) {

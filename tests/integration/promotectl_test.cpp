@@ -340,6 +340,96 @@ json promotion_json(const std::string& id, const std::string& sha) {
   };
 }
 
+json env_report() {
+  return {
+      {"services",
+       {{{"service", "api"},
+         {"staging", {{"observed_at", "2026-12-02T10:00:00.000Z"}, {"names", {"A_KEY", "DATABASE_URL", "STRIPE_KEY"}}}},
+         {"production",
+          {{"observed_at", "2026-12-02T10:00:01.000Z"}, {"names", {"A_KEY", "DATABASE_URL", "PROD_DSN"}}}},
+         {"missing_in_production", {"STRIPE_KEY"}},
+         {"only_in_production", {"PROD_DSN"}},
+         {"exempt",
+          {{{"name", "PROD_DSN"}, {"only_in", "production"}, {"reason", "each environment has its own database"}}}}},
+        {{"service", "worker"},
+         {"staging", {{"observed_at", "2026-12-02T10:00:00.000Z"}, {"names", {"QUEUE_URL"}}}},
+         {"production", nullptr},
+         {"missing_in_production", json::array()},
+         {"only_in_production", json::array()},
+         {"exempt", json::array()}}}},
+      {"history",
+       {{{"id", 12},
+         {"service", "api"},
+         {"environment", "production"},
+         {"name", "A_KEY"},
+         {"kind", "added"},
+         {"observed_at", "2026-12-02T09:59:00.000Z"},
+         {"provider_at", "2026-12-02T09:58:30.000Z"},
+         {"violation", "api: A_KEY was added in production with no change on staging"}},
+        {{"id", 11},
+         {"service", "api"},
+         {"environment", "staging"},
+         {"name", "STRIPE_KEY"},
+         {"kind", "removed"},
+         {"observed_at", "2026-12-02T09:00:00.000Z"},
+         {"provider_at", nullptr},
+         {"violation", nullptr}}}},
+      {"violations",
+       {{{"kind", "env_production_first"},
+         {"service", "api"},
+         {"name", "A_KEY"},
+         {"at", "2026-12-02T09:58:30.000Z"},
+         {"reason", "api: A_KEY was added in production with no change on staging"}}}},
+  };
+}
+
+json flags_report() {
+  return {
+      {"configured", true},
+      {"observed_at", {{"staging", "2026-12-02T10:00:00.000Z"}, {"production", nullptr}}},
+      {"flags",
+       {{{"key", "billing_v2"},
+         {"staging", {{"enabled", false}, {"updated_at", "2026-12-01T08:00:00.000Z"}}},
+         {"production", {{"enabled", true}, {"updated_at", nullptr}}},
+         {"staging_ever_enabled", false}},
+        {{"key", "dark_mode"},
+         {"staging", {{"enabled", true}, {"updated_at", nullptr}}},
+         {"production", nullptr},
+         {"staging_ever_enabled", true}},
+        {{"key", "search_v3"},
+         {"staging", nullptr},
+         {"production", {{"enabled", false}, {"updated_at", nullptr}}},
+         {"staging_ever_enabled", false}},
+        {{"key", "vetted"},
+         {"staging", {{"enabled", false}, {"updated_at", nullptr}}},
+         {"production", {{"enabled", true}, {"updated_at", nullptr}}},
+         {"staging_ever_enabled", true}}}},
+      {"history",
+       {{{"id", 3},
+         {"environment", "production"},
+         {"key", "billing_v2"},
+         {"kind", "enabled"},
+         {"enabled", true},
+         {"observed_at", "2026-12-02T09:30:00.000Z"},
+         {"provider_at", nullptr},
+         {"violation", "billing_v2 was enabled in production but never on staging"}},
+        {{"id", 2},
+         {"environment", "staging"},
+         {"key", "dark_mode"},
+         {"kind", "added"},
+         {"enabled", true},
+         {"observed_at", "2026-12-02T09:00:00.000Z"},
+         {"provider_at", "2026-12-02T08:59:00.000Z"},
+         {"violation", nullptr}}}},
+      {"violations",
+       {{{"kind", "flag_production_first"},
+         {"service", ""},
+         {"name", "billing_v2"},
+         {"at", "2026-12-02T09:30:00.000Z"},
+         {"reason", "billing_v2 was enabled in production but never on staging"}}}},
+  };
+}
+
 json error_json(std::string_view code, std::string_view message) {
   return {{"error", {{"code", code}, {"message", message}}}};
 }
@@ -730,6 +820,216 @@ TEST_CASE("--output json prints the server's answer pretty-printed for every lis
   CHECK(json::parse(p.out) == promotions);
 }
 
+TEST_CASE("env prints each service's names with what blocks, what is exempt and why, then changes and violations") {
+  FakePromoterd server;
+  server.answer("GET", "/v1/env", 200, env_report());
+
+  auto result = run({"env"}, env_for(server));
+
+  CHECK(result.code == 0);
+  CHECK(result.err.empty());
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].method == "GET");
+  CHECK(requests[0].target == "/v1/env");
+  CHECK(requests[0].authorization == bearer());
+
+  auto out = lines(result.out);
+  REQUIRE(!out.empty());
+  CHECK(out[0] == "api: staging observed 2026-12-02 10:00:00Z, production observed 2026-12-02 10:00:01Z");
+  const std::string& header = line_with(out, "NAME");
+  for (auto column : {"STAGING", "PRODUCTION", "NOTE"}) CHECK(contains(header, column));
+  const std::string& missing = line_with(out, "STRIPE_KEY");
+  CHECK(missing.ends_with("missing in production (blocks)"));
+  CHECK(missing.substr(header.find("STAGING"), 3) == "yes");
+  CHECK(missing.substr(header.find("PRODUCTION"), 2) == "- ");
+  const std::string& exempt = line_with(out, "PROD_DSN");
+  CHECK(exempt.ends_with("production only: each environment has its own database"));
+  CHECK(exempt.substr(header.find("STAGING"), 2) == "- ");
+  CHECK(line_with(out, "DATABASE_URL").ends_with("yes"));  // on both sides: no note
+
+  // A side not observed yet is unknown ("?"), not empty.
+  CHECK(contains(result.out, "worker: staging observed 2026-12-02 10:00:00Z, production not observed yet"));
+  const std::string& queue = line_with(out, "QUEUE_URL");
+  CHECK(contains(queue, "yes"));
+  CHECK(queue.ends_with("?"));
+
+  const std::string& violating = line_with(out, "VIOLATION:");
+  CHECK(violating.starts_with("2026-12-02 09:58:30Z"));  // the provider's time when it says
+  const std::string& changes = line_with(out, "ENVIRONMENT");
+  CHECK(violating.substr(changes.find("SERVICE"), 4) == "api ");
+  CHECK(violating.substr(changes.find("ENVIRONMENT"), 11) == "production ");
+  CHECK(violating.substr(changes.find("CHANGE"), 6) == "added ");
+  CHECK(violating.substr(changes.find("NAME"), 6) == "A_KEY ");
+  CHECK(violating.ends_with("VIOLATION: api: A_KEY was added in production with no change on staging"));
+  const std::string& removed = line_with(out, "removed");
+  CHECK(removed.starts_with("2026-12-02 09:00:00Z"));  // else when promoterd saw it
+  CHECK(contains(removed, "STRIPE_KEY"));
+  CHECK(!contains(removed, "VIOLATION"));
+
+  CHECK(contains(result.out, "Policy violations"));
+  const std::string& violation = line_with(out, "env_production_first");
+  CHECK(contains(violation, "api"));
+  CHECK(contains(violation, "A_KEY"));
+}
+
+TEST_CASE("env --service asks for that service alone, escaped; an unknown one is the server's 404") {
+  FakePromoterd server;
+  json api_only = env_report();
+  api_only["services"].erase(1);
+  api_only["violations"] = json::array();
+  server.answer("GET", "/v1/env?service=api", 200, api_only);
+  server.answer("GET", "/v1/env?service=nope", 404, error_json("not_found", "no service 'nope' is configured"));
+
+  auto api = run({"env", "--service", "api"}, env_for(server));
+  CHECK(api.code == 0);
+  CHECK(contains(api.out, "STRIPE_KEY"));
+  CHECK(!contains(api.out, "worker"));
+  CHECK(!contains(api.out, "Policy violations"));  // none: no section
+
+  auto unknown = run({"env", "--service=nope"}, env_for(server));
+  CHECK(unknown.code == 1);
+  CHECK(unknown.out.empty());
+  CHECK(contains(unknown.err, "error: not_found: no service 'nope' is configured (HTTP 404)"));
+
+  auto odd = run({"env", "--service", "a b&c=d"}, env_for(server));
+  CHECK(odd.code == 1);
+
+  auto empty = run({"env", "--service="}, env_for(server));
+  CHECK(empty.code == 2);
+  CHECK(contains(empty.err, "--service needs a service name"));
+
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 3);
+  CHECK(requests[0].target == "/v1/env?service=api");
+  CHECK(requests[1].target == "/v1/env?service=nope");
+  CHECK(requests[2].target == "/v1/env?service=a%20b%26c%3Dd");
+}
+
+TEST_CASE("env and flags with --output json print the server's answer as sent") {
+  FakePromoterd server;
+  server.answer("GET", "/v1/env", 200, env_report());
+  server.answer("GET", "/v1/flags", 200, flags_report());
+
+  auto env = run({"env", "--output", "json"}, env_for(server));
+  auto flags = run({"--output=json", "flags"}, env_for(server));
+
+  CHECK(env.code == 0);
+  CHECK(json::parse(env.out) == env_report());
+  CHECK(flags.code == 0);
+  CHECK(json::parse(flags.out) == flags_report());
+}
+
+TEST_CASE("flags prints on, off or absent per environment and flags what production enabled first") {
+  FakePromoterd server;
+  server.answer("GET", "/v1/flags", 200, flags_report());
+
+  auto result = run({"flags"}, env_for(server));
+
+  CHECK(result.code == 0);
+  REQUIRE(server.requests().size() == 1);
+  CHECK(server.requests()[0].target == "/v1/flags");
+  auto out = lines(result.out);
+  REQUIRE(!out.empty());
+  CHECK(out[0] == "flags: staging observed 2026-12-02 10:00:00Z, production not observed yet");
+  const std::string& header = line_with(out, "KEY");
+  auto cell = [&](const std::string& row, std::string_view column, std::string_view value) {
+    return row.substr(header.find(column), value.size()) == value;
+  };
+  const std::string& billing = line_with(out, "billing_v2");
+  CHECK(cell(billing, "STAGING", "off"));
+  CHECK(cell(billing, "PRODUCTION", "on"));
+  CHECK(billing.ends_with("enabled in production, never on staging"));
+  const std::string& dark = line_with(out, "dark_mode");
+  CHECK(cell(dark, "STAGING", "on"));
+  CHECK(cell(dark, "PRODUCTION", "absent"));
+  const std::string& search = line_with(out, "search_v3");
+  CHECK(cell(search, "STAGING", "absent"));
+  CHECK(cell(search, "PRODUCTION", "off"));
+  CHECK(!contains(search, "never on staging"));
+  // Enabled in production, but staging had it enabled once: no note.
+  CHECK(!contains(line_with(out, "vetted"), "never on staging"));
+
+  const std::string& violating = line_with(out, "VIOLATION:");
+  CHECK(violating.starts_with("2026-12-02 09:30:00Z"));
+  const std::string& changes = line_with(out, "ENVIRONMENT");
+  CHECK(violating.substr(changes.find("ENVIRONMENT"), 11) == "production ");
+  CHECK(violating.substr(changes.find("CHANGE"), 8) == "enabled ");
+  CHECK(violating.substr(changes.find("KEY"), 11) == "billing_v2 ");
+  CHECK(violating.ends_with("VIOLATION: billing_v2 was enabled in production but never on staging"));
+  CHECK(line_with(out, "added").starts_with("2026-12-02 08:59:00Z"));
+  CHECK(contains(line_with(out, "flag_production_first"), "billing_v2"));
+}
+
+TEST_CASE("flags without a [flags] section says so and exits 0") {
+  FakePromoterd server;
+  json unconfigured{{"configured", false},
+                    {"observed_at", {{"staging", nullptr}, {"production", nullptr}}},
+                    {"flags", json::array()},
+                    {"history", json::array()},
+                    {"violations", json::array()}};
+  server.answer("GET", "/v1/flags", 200, unconfigured);
+
+  auto result = run({"flags"}, env_for(server));
+  CHECK(result.code == 0);
+  CHECK(result.out == "feature flags are not configured ([flags] section)\n");
+  CHECK(result.err.empty());
+
+  auto as_json = run({"flags", "--output", "json"}, env_for(server));
+  CHECK(as_json.code == 0);
+  CHECK(json::parse(as_json.out) == unconfigured);
+}
+
+TEST_CASE("status shows the config violation total and the recent ones; none is said plainly") {
+  FakePromoterd server;
+  json status{{"version", "0.1.0"},
+              {"short_soak", false},
+              {"warnings", json::array()},
+              {"policy", {{"soak_seconds", 1800}}},
+              {"production", nullptr},
+              {"active_promotion", nullptr},
+              {"release_counts", json::object()},
+              {"config_violations", {{"total", 7}, {"recent", flags_report()["violations"]}}}};
+  server.answer("GET", "/v1/status", 200, status);
+
+  auto result = run({"status"}, env_for(server));
+
+  CHECK(result.code == 0);
+  auto out = lines(result.out);
+  CHECK(contains(field_line(out, "config violations"), "7 in all (see promotectl env, promotectl flags)"));
+  CHECK(contains(result.out, "Recent config violations"));
+  const std::string& recent = line_with(out, "flag_production_first");
+  CHECK(contains(recent, "2026-12-02 09:30:00Z"));
+  CHECK(contains(recent, "billing_v2 was enabled in production but never on staging"));
+
+  status["config_violations"] = {{"total", 0}, {"recent", json::array()}};
+  server.answer("GET", "/v1/status", 200, status);
+  auto quiet = run({"status"}, env_for(server));
+  CHECK(quiet.code == 0);
+  CHECK(field_line(lines(quiet.out), "config violations").ends_with("  none"));
+  CHECK(!contains(quiet.out, "Recent config violations"));
+}
+
+TEST_CASE("show lists the env and flag gates after the built-in ones, before any other gate") {
+  FakePromoterd server;
+  json release = release_json(sha_a, "soaking");
+  release["gates"]["custom"] = {{"ok", true}, {"reason", "custom: fine"}};
+  release["gates"]["env"] = {{"ok", false}, {"reason", "env: api lacks STRIPE_KEY in production"}};
+  release["gates"]["flag"] = {{"ok", true}, {"reason", "flag: not required by policy"}, {"required", false}};
+  server.answer("GET", "/v1/releases/" + sha_a, 200, release);
+
+  auto result = run({"show", sha_a}, env_for(server));
+
+  CHECK(result.code == 0);
+  auto out = lines(result.out);
+  auto gate_header = std::ranges::find(out, line_with(out, "GATE"));
+  REQUIRE(std::distance(gate_header, out.end()) > 5);
+  CHECK(gate_header[4].starts_with("env "));
+  CHECK(contains(gate_header[4], "api lacks STRIPE_KEY in production"));
+  CHECK(gate_header[5].starts_with("custom "));
+  CHECK(!contains(result.out, "flag: not required"));  // not enabled: left out
+}
+
 TEST_CASE("an error answer exits 1 with the server's code, message and HTTP status") {
   FakePromoterd server;
   server.answer("GET", "/v1/releases/" + sha_a, 404, error_json("not_found", "no release " + sha_a));
@@ -939,9 +1239,10 @@ TEST_CASE("--help prints the usage and exits 0, also after a command") {
   auto top = run({"--help"}, CliEnv{});
   CHECK(top.code == 0);
   CHECK(top.out.starts_with("usage: promotectl [--url URL] [--output table|json]"));
-  for (auto synopsis : {"status", "releases [--limit N]", "show SHA", "approve SHA [--reason TEXT]",
-                        "reject SHA --reason TEXT", "smoke SHA --suite NAME (--passed | --failed) [--details TEXT]",
-                        "promotion ID", "promotions [--limit N]", "audit [--limit N] [--sha SHA]"})
+  for (auto synopsis :
+       {"status", "releases [--limit N]", "show SHA", "approve SHA [--reason TEXT]", "reject SHA --reason TEXT",
+        "smoke SHA --suite NAME (--passed | --failed) [--details TEXT]", "promotion ID", "promotions [--limit N]",
+        "audit [--limit N] [--sha SHA]", "env [--service NAME]", "flags\n"})
     CHECK(contains(top.out, synopsis));
   CHECK(contains(top.out, "a prefix of at least 4"));
   CHECK(run({"reject", "-h"}, CliEnv{}).code == 0);
