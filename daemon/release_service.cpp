@@ -234,8 +234,8 @@ void ReleaseService::update_gauges() {
   metrics_.set_soak_remaining(remaining);
   // Which gates hold back the releases still gathering them (soak counts time: as of now).
   const auto now = clock_.now();
-  std::map<std::string_view, int> blocked{{"soak", 0},   {"smoke", 0}, {"approval", 0},
-                                          {"review", 0}, {"ci", 0},    {"ddl_rollback", 0}};
+  std::map<std::string_view, int> blocked{{"soak", 0}, {"smoke", 0},        {"approval", 0}, {"review", 0},
+                                          {"ci", 0},   {"ddl_rollback", 0}, {"env", 0},      {"flag", 0}};
   for (const auto& sha : world_.active) {
     const auto& r = world_.releases.at(sha);
     if (r.state != core::ReleaseState::soaking && r.state != core::ReleaseState::ready) continue;
@@ -246,6 +246,8 @@ void ReleaseService::update_gauges() {
     blocked["review"] += !g.review.ok;
     blocked["ci"] += !g.ci.ok;
     blocked["ddl_rollback"] += !g.ddl_rollback.ok;
+    blocked["env"] += !g.env.ok;
+    blocked["flag"] += !g.flag.ok;
   }
   for (const auto& [gate, n] : blocked) metrics_.set_gate_blocked(gate, n);
 }
