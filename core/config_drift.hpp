@@ -46,7 +46,7 @@ struct VariableChange {
   ConfigTier tier = ConfigTier::staging;
   std::string name;
   ChangeKind kind = ChangeKind::added;
-  Timestamp observed_at{};                // when promoterd saw it
+  Timestamp observed_at{};                 // when promoterd saw it
   std::optional<Timestamp> provider_at{};  // when the provider says it happened (removals: none)
   // provider_at when known, else observed_at: what "before" compares.
   Timestamp at() const { return provider_at.value_or(observed_at); }
@@ -56,7 +56,8 @@ struct VariableChange {
 // The changes from `before` to `after` (same service and tier), by name: a new name is `added` (provider_at
 // its updated_at), a missing one `removed`, one whose updated_at moved forward or whose digest differs
 // `changed`. No `before` (the first observation) is a baseline: no changes.
-std::vector<VariableChange> diff_variables(const std::optional<VariableSnapshot>& before, const VariableSnapshot& after);
+std::vector<VariableChange> diff_variables(const std::optional<VariableSnapshot>& before,
+                                           const VariableSnapshot& after);
 
 // A name that one environment has by design (each environment its own database) with the reason.
 struct ExemptName {
@@ -113,7 +114,7 @@ struct ServiceNames {
 // The configuration a release's env and flag gates read: the latest observation of every observable service
 // (one whose staging and production both list variables), and production's flag keys.
 struct ConfigView {
-  std::map<std::string, ServiceNames> services;     // by service name
+  std::map<std::string, ServiceNames> services;           // by service name
   std::optional<std::set<std::string>> production_flags;  // keys in production's flag table; nullopt: not read
   Timestamp observed_at{};
   auto operator<=>(const ConfigView&) const = default;

@@ -26,25 +26,27 @@ enum EventKind {
   soak_deadline = 4,
   finished = 5,
   hotfix = 6,
-  evidence = 7
+  evidence = 7,
+  config = 8
 };
 
 constexpr std::size_t state_count = 10;
 // clang-format off
 // evidence: "record" keeps nothing: a release past its gates needs no more evidence, and a reconciler racing
 // a promotion is no error.
-constexpr std::array<std::array<Accept, 8>, state_count> acceptance{{
-    //                 staging         smoke           approval        rejection       soak_deadline   finished        hotfix          evidence
-    /* deploying */   {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::record, Accept::refuse, Accept::apply,  Accept::apply},
-    /* soaking */     {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::refuse, Accept::apply,  Accept::apply},
-    /* ready */       {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::refuse, Accept::apply,  Accept::apply},
-    /* promoting */   {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::apply,  Accept::refuse, Accept::record},
-    /* promoted */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse, Accept::record},
-    /* prom_failed */ {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse, Accept::record},
-    /* prom_aborted */{Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse, Accept::record},
-    /* rejected */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse, Accept::record},
-    /* superseded */  {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse, Accept::record},
-    /* stg_failed */  {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::record, Accept::refuse, Accept::refuse, Accept::apply},
+// config: as evidence, except that a promoting release keeps it: the preflight re-checks the env and flag gates.
+constexpr std::array<std::array<Accept, 9>, state_count> acceptance{{
+    //                 staging         smoke           approval        rejection       soak_deadline   finished        hotfix          evidence        config
+    /* deploying */   {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::record, Accept::refuse, Accept::apply,  Accept::apply,  Accept::apply},
+    /* soaking */     {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::refuse, Accept::apply,  Accept::apply,  Accept::apply},
+    /* ready */       {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::refuse, Accept::apply,  Accept::apply,  Accept::apply},
+    /* promoting */   {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::apply,  Accept::refuse, Accept::record, Accept::apply},
+    /* promoted */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::record},
+    /* prom_failed */ {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::record},
+    /* prom_aborted */{Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::record},
+    /* rejected */    {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::record},
+    /* superseded */  {Accept::record, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::refuse, Accept::refuse, Accept::record, Accept::record},
+    /* stg_failed */  {Accept::apply,  Accept::apply,  Accept::apply,  Accept::apply,  Accept::record, Accept::refuse, Accept::refuse, Accept::apply,  Accept::apply},
 }};
 // clang-format on
 
@@ -391,6 +393,31 @@ class Decider {
     return {};
   }
 
+  Result<void> on(const ConfigObserved& e) {
+    const Release* r = find(e.sha);
+    if (!r) return {};  // a release not seen on staging yet, or forgotten: nothing to gate
+    if (accepts(r->state, config) != Accept::apply) return {};
+    if (r->config && same_view(*r->config, e.view)) return {};  // the watcher saw nothing new
+    const GateReport before = evaluate_gates(*r, policy(), now_, out_.production);
+    Release& m = mut(e.sha);
+    m.config = e.view;
+    const GateReport after = evaluate_gates(m, policy(), now_, out_.production);
+    std::vector<std::string> changed;
+    for (auto [old_gate, new_gate] : {std::pair{&before.env, &after.env}, std::pair{&before.flag, &after.flag}})
+      if (new_gate->applies && (old_gate->ok != new_gate->ok || old_gate->reason != new_gate->reason))
+        changed.push_back(new_gate->reason);
+    if (!changed.empty()) audit("promoterd", "release.config", e.sha, fmt::format("{}", fmt::join(changed, "; ")));
+    refresh(m);  // a promoting release stays as it is: its preflight re-checks the gates
+    return {};
+  }
+
+  // A view observed again with nothing new but the moment of observing.
+  static bool same_view(const ConfigView& a, const ConfigView& b) {
+    ConfigView x = a;
+    x.observed_at = b.observed_at;
+    return x == b;
+  }
+
   // Evidence gathered again with nothing new but the moment of gathering.
   static bool same_evidence(const Evidence& a, const Evidence& b) {
     Evidence x = a;
@@ -438,8 +465,9 @@ class Decider {
     out_.facts.push_back(PromotionEnded{e.sha, e.promotion_id, e.outcome, succeeded ? "" : m.state_reason});
     if (succeeded) {
       out_.facts.push_back(ProductionSet{e.sha, e.promotion_id});
-      // The evidence gates of every other release now need the range from the new production.
-      if (policy().evidence.any())
+      // The evidence gates (and the flag gate, which reads the same evidence) of every other release now need
+      // the range from the new production.
+      if (policy().evidence.any() || policy().flags.require_flag)
         for (const auto& sha : world_.active)
           if (sha != e.sha.str() && is_gathering(world_.releases.at(sha).state))
             refresh(mut(world_.releases.at(sha).sha));

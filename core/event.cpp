@@ -12,6 +12,7 @@ std::string_view event_name(const Event& e) {
     std::string_view operator()(const PromotionFinished&) const { return "promotion_finished"; }
     std::string_view operator()(const HotfixRequested&) const { return "hotfix_requested"; }
     std::string_view operator()(const EvidenceObserved&) const { return "evidence_observed"; }
+    std::string_view operator()(const ConfigObserved&) const { return "config_observed"; }
   };
   return std::visit(Name{}, e);
 }

@@ -6,6 +6,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/config_drift.hpp"
 #include "core/deploy_status.hpp"
 #include "core/evidence.hpp"
 #include "core/promotion_id.hpp"
@@ -73,8 +74,16 @@ struct EvidenceObserved {
   Evidence evidence;
 };
 
+// The latest observation of variable names and production's feature flags, as the env and flag gates of the
+// release read them (the config watcher sends one per gathering or promoting release). It replaces what the
+// release held; it is not persisted.
+struct ConfigObserved {
+  Sha sha;
+  ConfigView view;
+};
+
 using Event = std::variant<StagingDeploymentObserved, SmokeResultReported, ApprovalGiven, RejectionGiven,
-                           SoakDeadlineReached, PromotionFinished, HotfixRequested, EvidenceObserved>;
+                           SoakDeadlineReached, PromotionFinished, HotfixRequested, EvidenceObserved, ConfigObserved>;
 
 std::string_view event_name(const Event&);
 const Sha& event_sha(const Event&);

@@ -51,6 +51,14 @@ struct DdlFinding {
   auto operator<=>(const DdlFinding&) const = default;
 };
 
+// What the flag gate needs of one PR, from core::scan_flags: the files it changes under a guarded glob, and the
+// flag keys its description names ("Flag: billing_v2"); keys are read only when some file is guarded.
+struct FlagFinding {
+  std::vector<std::string> guarded_files;
+  std::vector<std::string> keys;
+  auto operator<=>(const FlagFinding&) const = default;
+};
+
 struct PullEvidence {
   int number = 0;
   GitHubUser author;
@@ -60,6 +68,7 @@ struct PullEvidence {
   std::string head_sha;  // the PR's last head commit: an approval of an older one is stale
   std::vector<PullReview> reviews;
   DdlFinding ddl;
+  FlagFinding flags;
   auto operator<=>(const PullEvidence&) const = default;
 };
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "core/capped_list.hpp"
+#include "core/config_gates.hpp"
 #include "core/evidence_gates.hpp"
 #include "core/identity.hpp"
 
@@ -125,6 +126,10 @@ GateReport evaluate_gates(const Release& r, const Policy& p, Timestamp now, cons
   report.review.applies = p.evidence.require_review;
   report.ci.applies = p.evidence.require_ci;
   report.ddl_rollback.applies = p.evidence.require_ddl_rollback;
+  report.env = env_gate(r, p);
+  report.flag = flag_gate(r, p, production);
+  report.env.applies = p.env.require_env;
+  report.flag.applies = p.flags.require_flag;
   if (r.soak_started_at) report.soak_deadline = *r.soak_started_at + p.soak;
   return report;
 }

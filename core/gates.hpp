@@ -25,10 +25,17 @@ struct GateReport {
   GateStatus review;
   GateStatus ci;
   GateStatus ddl_rollback;
+  // Fed by the configuration watcher (core/config_gates.hpp).
+  GateStatus env;
+  GateStatus flag;
   std::optional<Timestamp> soak_deadline;  // when the soak completes if nothing breaks it
-  bool all_ok() const { return soak.ok && smoke.ok && approval.ok && review.ok && ci.ok && ddl_rollback.ok; }
-  // The gates in the order people read them: soak, smoke, approval, review, ci, ddl_rollback.
-  std::vector<const GateStatus*> all() const { return {&soak, &smoke, &approval, &review, &ci, &ddl_rollback}; }
+  bool all_ok() const {
+    return soak.ok && smoke.ok && approval.ok && review.ok && ci.ok && ddl_rollback.ok && env.ok && flag.ok;
+  }
+  // The gates in the order people read them: soak, smoke, approval, review, ci, ddl_rollback, env, flag.
+  std::vector<const GateStatus*> all() const {
+    return {&soak, &smoke, &approval, &review, &ci, &ddl_rollback, &env, &flag};
+  }
 };
 
 GateStatus soak_gate(const Release&, const Policy&, Timestamp now);

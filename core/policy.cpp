@@ -43,6 +43,30 @@ Result<void> check_evidence_policy(const EvidencePolicy& e) {
   return {};
 }
 
+Result<void> check_env_policy(const EnvPolicy& e) {
+  if (e.staging_window <= Duration::zero())
+    return fail(ErrorCode::invalid_argument, "env.staging_window must be positive");
+  if (e.clock_skew < Duration::zero()) return fail(ErrorCode::invalid_argument, "env.clock_skew must not be negative");
+  for (const auto* names : {&e.production_only, &e.staging_only})
+    for (const auto& n : *names)
+      if (trimmed(n.name).empty())
+        return fail(ErrorCode::invalid_argument, "env.production_only and env.staging_only names must not be empty");
+  for (const auto& n : e.production_only)
+    if (e.staging_only_name(n.name))
+      return fail(ErrorCode::invalid_argument,
+                  fmt::format("variable {} is listed in both env.production_only and env.staging_only; an environment "
+                              "can have it by design, not both",
+                              n.name));
+  return {};
+}
+
+Result<void> check_flag_policy(const FlagPolicy& f) {
+  if (f.require_flag && f.guarded_globs.empty())
+    return fail(ErrorCode::invalid_argument,
+                "flags.require_flag = true needs at least one glob in flags.guarded_globs");
+  return {};
+}
+
 }  // namespace
 
 Result<void> check_policy(const Policy& p) {
@@ -74,7 +98,9 @@ Result<void> check_policy(const Policy& p) {
   if (p.require_smoke && p.required_smoke_suites.empty())
     return fail(ErrorCode::invalid_argument,
                 "policy.require_smoke = true needs at least one name in policy.required_smoke_suites");
-  return check_evidence_policy(p.evidence);
+  if (auto e = check_evidence_policy(p.evidence); !e) return e;
+  if (auto e = check_env_policy(p.env); !e) return e;
+  return check_flag_policy(p.flags);
 }
 
 }  // namespace promoter::core

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/config_drift.hpp"
 #include "core/error.hpp"
 #include "core/time.hpp"
 
@@ -48,6 +49,13 @@ struct EvidencePolicy {
   bool any() const { return require_review || require_ci || require_ddl_rollback; }
 };
 
+// The flag gate: a PR that changes a guarded path (billing, quota, enterprise) ships behind a feature flag it names
+// in its description ("Flag: <key>"), and production's flag table has that key.
+struct FlagPolicy {
+  bool require_flag = false;               // the flag gate (needs GitHub evidence and production's flags)
+  std::vector<std::string> guarded_globs;  // billing, quota, enterprise paths ("apps/api/src/billing/**")
+};
+
 struct Policy {
   Duration soak = soak_floor;
   bool allow_short_soak = false;
@@ -64,6 +72,8 @@ struct Policy {
   // say when a commit author is nobody the separation-of-duties check knows. Empty: not configured.
   std::set<std::string> known_identities;
   EvidencePolicy evidence;
+  EnvPolicy env;     // the env gate and the "staging first" rule for variable names (core/config_drift.hpp)
+  FlagPolicy flags;  // the flag gate
 
   bool short_soak() const { return soak < soak_floor; }
 };

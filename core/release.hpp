@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/config_drift.hpp"
 #include "core/deploy_status.hpp"
 #include "core/evidence.hpp"
 #include "core/promotion_id.hpp"
@@ -90,6 +91,9 @@ struct Release {
   std::optional<PromotionId> promotion_id;
   // The latest GitHub evidence for the range production..sha; nullopt until the first gathering.
   std::optional<Evidence> evidence;
+  // The latest observation of variable names and production's flags, as the env and flag gates read it. Not
+  // persisted: the config watcher feeds it again after a restart (until then the gates wait).
+  std::optional<ConfigView> config;
 };
 
 }  // namespace promoter::core

@@ -78,7 +78,7 @@ class Metrics {
   // One pass of the GitHub evidence reconciler ended.
   void github_reconcile_finished(bool succeeded);
   // Releases still gathering gates that this gate blocks, per gate (soak, smoke, approval, review, ci,
-  // ddl_rollback).
+  // ddl_rollback, env, flag).
   void set_gate_blocked(std::string_view gate, int releases);
   // A production configuration change that did not go to staging first (kind: env_production_first,
   // flag_production_first). Reported, never blocking.

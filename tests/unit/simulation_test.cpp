@@ -66,6 +66,9 @@ std::string describe(const Event& e) {
       return fmt::format("evidence {} base={} test={}", x.sha.abbrev(), x.evidence.base.value_or("-").substr(0, 12),
                          x.evidence.checks.empty() ? "-" : x.evidence.checks[0].conclusion);
     }
+    std::string operator()(const ConfigObserved& x) const {
+      return fmt::format("config {} services={}", x.sha.abbrev(), x.view.services.size());
+    }
   };
   return std::visit(V{}, e);
 }
