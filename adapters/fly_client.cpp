@@ -109,6 +109,32 @@ std::expected<FlyMachine, std::string> FlyClient::parse_machine(const json& j) {
   return m;
 }
 
+std::expected<std::vector<FlySecret>, std::string> FlyClient::parse_secrets(const json& j) {
+  const json* list = &j;
+  if (j.is_object()) {
+    const auto it = j.find("secrets");
+    if (it == j.end() || !it->is_array()) return std::unexpected("the answer has no `secrets` array");
+    list = &*it;
+  } else if (!j.is_array()) {
+    return std::unexpected("the answer is neither {\"secrets\": [...]} nor an array");
+  }
+  std::vector<FlySecret> out;
+  out.reserve(list->size());
+  for (const auto& item : *list) {
+    // Only these four fields are read: a `value` (show_secrets) is never copied anywhere.
+    auto name = string_field(item, "name");
+    if (!name || name->empty()) return std::unexpected("a secret has no string `name`");
+    FlySecret secret;
+    secret.name = std::move(*name);
+    secret.digest = string_field(item, "digest").value_or("");
+    secret.created_at = string_field(item, "created_at");
+    secret.updated_at = string_field(item, "updated_at");
+    out.push_back(std::move(secret));
+  }
+  std::ranges::sort(out, {}, &FlySecret::name);
+  return out;
+}
+
 FlyClient::FlyClient(HttpClient& http, FlyClientOptions options) : http_(http), options_(std::move(options)) {}
 
 namespace {
@@ -229,6 +255,20 @@ FlyClient::Result<std::vector<FlyMachine>> FlyClient::list_machines(std::string 
     out.push_back(std::move(*machine));
   }
   co_return out;
+}
+
+FlyClient::Result<std::vector<FlySecret>> FlyClient::list_secrets(std::string app) {
+  Call call;
+  call.operation = "secrets.list";
+  call.path = "/apps/" + percent_encode(app) + "/secrets";  // never ?show_secrets=true: that answers values
+  call.idempotent = true;
+  const std::string what = "fly: list secrets of app " + app;
+  auto answer = co_await perform(http_, options_, what, std::move(call));
+  if (!answer) co_return std::unexpected(std::move(answer.error()));
+  const json listing = std::move(*answer);
+  auto secrets = parse_secrets(listing);
+  if (!secrets) co_return std::unexpected(protocol_error(what + ": " + secrets.error()));
+  co_return std::move(*secrets);
 }
 
 FlyClient::Result<FlyMachine> FlyClient::get_machine(std::string app, std::string machine_id) {

@@ -52,6 +52,14 @@ struct FlyMachine {
   std::optional<int> exit_code() const;  // of the newest "exit" event, if any
 };
 
+// One app secret as Fly lists it: the name and Fly's digest of the value (it moves when the value changes),
+// never the value. created_at/updated_at are raw RFC 3339 text, nullopt when Fly sends none.
+struct FlySecret {
+  std::string name;
+  std::string digest;
+  std::optional<std::string> created_at, updated_at;
+};
+
 struct FlyLease {
   std::string nonce;
   std::int64_t expires_at = 0;  // seconds since the epoch
@@ -104,7 +112,15 @@ class FlyClient {
   // DELETE /apps/{app}/machines/{id}?force=true|false. 404 counts as done.
   Result<void> destroy_machine(std::string app, std::string machine_id, bool force);
 
-  // Parses one machine object (exposed for tests and the fake).
+  // GET /apps/{app}/secrets (never with show_secrets): {"secrets": [{name, digest, created_at, updated_at}]} or
+  // a bare array of the same. Any other field (a `value`, should one appear) is dropped here. Sorted by name.
+  Result<std::vector<FlySecret>> list_secrets(std::string app);
+
+  // Parses a secrets listing (exposed for tests).
+  static std::expected<std::vector<FlySecret>, std::string> parse_secrets(const nlohmann::json& j);
+
+  // Parses one machine object (exposed for tests and the fake). The config (env values included) is kept
+  // whole because an update must send it back: never log or store FlyMachine::config.
   static std::expected<FlyMachine, std::string> parse_machine(const nlohmann::json& j);
 
  private:

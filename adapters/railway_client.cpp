@@ -39,12 +39,14 @@ const std::string kDeployCommit =
   serviceInstanceDeployV2(serviceId: $serviceId, environmentId: $environmentId, commitSha: $commitSha)
 })";
 
-// Variable names without values: Environment.variables → Variable { name serviceId }.
+// Variable names without values: Environment.variables → Variable, a type with no value field. The root
+// `variables(projectId, environmentId, serviceId)` query answers a name → value map: never sent
+// (railway_schema_test fails on any document that selects it, see tests/schema/validate_railway.mjs).
 const std::string kEnvironmentVariableNames =
     R"(query EnvironmentVariableNames($id: String!, $first: Int, $after: String) {
   environment(id: $id) {
     variables(first: $first, after: $after) {
-      edges { node { name serviceId } }
+      edges { node { name serviceId createdAt updatedAt isSealed } }
       pageInfo { hasNextPage endCursor }
     }
   }
@@ -356,7 +358,13 @@ RailwayClient::Result<std::vector<RailwayVariableName>> RailwayClient::environme
       if (!name) {
         co_return std::unexpected(protocol_error("Railway EnvironmentVariableNames: a variable has no name"));
       }
-      out.push_back(RailwayVariableName{std::move(*name), string_field(node, "serviceId")});
+      RailwayVariableName variable;
+      variable.name = std::move(*name);
+      variable.service_id = string_field(node, "serviceId");
+      variable.created_at = string_field(node, "createdAt");
+      variable.updated_at = string_field(node, "updatedAt");
+      variable.sealed = node.contains("isSealed") && node["isSealed"].is_boolean() && node["isSealed"].get<bool>();
+      out.push_back(std::move(variable));
     }
     const json page_info = connection.contains("pageInfo") ? connection["pageInfo"] : json();
     const bool more = page_info.is_object() && page_info.contains("hasNextPage") &&

@@ -43,9 +43,12 @@ struct RailwayDeployment {
   std::optional<std::string> commit_hash, commit_author, commit_message, branch;
 };
 
+// A variable as Railway's `Variable` type lists it: the type has no value field, so none can come back.
 struct RailwayVariableName {
   std::string name;
-  std::optional<std::string> service_id;  // nullopt: a shared (environment-wide) variable
+  std::optional<std::string> service_id;              // nullopt: a shared (environment-wide) variable
+  std::optional<std::string> created_at, updated_at;  // raw RFC 3339; nullopt when Railway sends none
+  bool sealed = false;                                // isSealed: the value cannot be read back even in the UI
 };
 
 // The 13 values of DeploymentStatus in the schema; anything else is unknown (and tolerated).
@@ -78,7 +81,8 @@ class RailwayClient {
   // Sent once, never retried after it may have reached Railway: the caller reconciles.
   Result<std::string> deploy_commit(std::string service_id, std::string environment_id, std::string commit_sha);
 
-  // Names only (the query never asks for values), all pages.
+  // Names only (Environment.variables → Variable, a type without a value field), with Railway's
+  // createdAt/updatedAt and isSealed, all pages. Never the root `variables` query, which returns values.
   Result<std::vector<RailwayVariableName>> environment_variable_names(std::string environment_id);
 
  private:

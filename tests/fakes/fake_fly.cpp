@@ -23,6 +23,8 @@
 #include <regex>
 #include <set>
 
+#include <openssl/evp.h>
+
 #include "core/time.hpp"
 
 namespace promoter::fakes {
@@ -56,6 +58,8 @@ std::string_view to_string(FlyOperation operation) {
       return "get_lease";
     case FlyOperation::release_lease:
       return "release_lease";
+    case FlyOperation::list_secrets:
+      return "list_secrets";
     case FlyOperation::other:
       return "other";
   }
@@ -126,6 +130,8 @@ struct FakeFly::State : std::enable_shared_from_this<FakeFly::State> {
   std::vector<FakeMachineUpdate> updates;
   std::vector<FakeOneOff> one_offs;
   std::vector<FakeFlyRequest> records;
+  std::map<std::string, std::map<std::string, FakeSecret>> secrets;  // app -> name -> secret
+  std::function<void()> change_callback;
   std::deque<Fault> faults;
   std::map<std::string, std::vector<std::weak_ptr<asio::steady_timer>>> waiters;  // by machine id
   std::vector<std::weak_ptr<asio::steady_timer>> timers;                          // scheduled changes
@@ -139,6 +145,34 @@ struct FakeFly::State : std::enable_shared_from_this<FakeFly::State> {
   std::vector<PausePoint> pauses;
   std::vector<std::shared_ptr<Hold>> holds;
   std::atomic<int> paused{0};
+
+  // ---- secrets ----
+  void set_secret(const std::string& app, const std::string& name, const std::string& value) {
+    apps.try_emplace(app);
+    auto& secret = secrets[app][name];
+    const bool fresh = secret.name.empty();
+    secret.name = name;
+    secret.value = options.value_marker.empty() ? value : value + "-" + options.value_marker;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    EVP_Digest(secret.value.data(), secret.value.size(), digest, &size, EVP_sha256(), nullptr);
+    static constexpr char kHex[] = "0123456789abcdef";
+    secret.digest.clear();
+    for (unsigned int i = 0; i < size && secret.digest.size() < 16; ++i) {
+      secret.digest += kHex[digest[i] >> 4];
+      secret.digest += kHex[digest[i] & 0xF];
+    }
+    secret.updated_at = stamp();
+    if (fresh) secret.created_at = secret.updated_at;
+    if (change_callback) change_callback();
+  }
+
+  bool unset_secret(const std::string& app, const std::string& name) {
+    const auto it = secrets.find(app);
+    if (it == secrets.end() || it->second.erase(name) == 0) return false;
+    if (change_callback) change_callback();
+    return true;
+  }
 
   // ---- helpers ----
   Clock::time_point now() const { return options.now(); }
@@ -490,9 +524,14 @@ FakeFlyRequest classify(const Request& request, const Target& target) {
   r.method = std::string(request.method_string());
   r.path = std::string(request.target());
   const auto& s = target.segments;
+  const auto verb = request.method();
+  if (s.size() == 4 && s[0] == "v1" && s[1] == "apps" && s[3] == "secrets") {
+    r.app = s[2];
+    if (verb == http::verb::get) r.operation = FlyOperation::list_secrets;
+    return r;
+  }
   if (s.size() < 4 || s[0] != "v1" || s[1] != "apps" || s[3] != "machines") return r;
   r.app = s[2];
-  const auto verb = request.method();
   if (s.size() == 4) {
     if (verb == http::verb::get) r.operation = FlyOperation::list;
     if (verb == http::verb::post) r.operation = FlyOperation::create;
@@ -886,6 +925,47 @@ bool pause_matches(const FakeFly::State& state, const FakeFlyRequest& r, bool af
   return false;
 }
 
+Response do_list_secrets(FakeFly::State& state, const Request& request, const FakeFlyRequest& r, const Target& target) {
+  if (target.param("show_secrets")) {
+    return error_response(request, http::status::bad_request, "fake_fly never shows secret values (show_secrets)");
+  }
+  const auto it = state.secrets.find(r.app);
+  if (it == state.secrets.end() && !state.apps.contains(r.app)) return not_found(request, "app " + r.app);
+  json list = json::array();
+  if (it != state.secrets.end()) {
+    for (const auto& [name, secret] : it->second) {
+      list.push_back(json{{"name", name},
+                          {"digest", secret.digest},
+                          {"created_at", secret.created_at},
+                          {"updated_at", secret.updated_at}});
+    }
+  }
+  return json_response(request, http::status::ok, json{{"secrets", list}});
+}
+
+// The /_fake/... admin routes (options.admin_routes):
+//   POST   /_fake/apps/{app}/secrets         {"name", "value"}  set_secret
+//   DELETE /_fake/apps/{app}/secrets/{name}                     unset_secret (404: none)
+Response admin(FakeFly::State& fake, const Request& request, const Target& target) {
+  const auto& s = target.segments;
+  if (s.size() >= 4 && s[0] == "_fake" && s[1] == "apps" && s[3] == "secrets") {
+    if (s.size() == 4 && request.method() == http::verb::post) {
+      const json body = json::parse(request.body(), nullptr, false);
+      if (!body.is_object() || !body.contains("name") || !body["name"].is_string() || !body.contains("value") ||
+          !body["value"].is_string() || body["name"].get<std::string>().empty()) {
+        return error_response(request, http::status::bad_request, "the body must be {\"name\", \"value\"}");
+      }
+      fake.set_secret(s[2], body["name"].get<std::string>(), body["value"].get<std::string>());
+      return json_response(request, http::status::ok, json{{"ok", true}});
+    }
+    if (s.size() == 5 && request.method() == http::verb::delete_) {
+      const bool removed = fake.unset_secret(s[2], s[4]);
+      return json_response(request, removed ? http::status::ok : http::status::not_found, json{{"removed", removed}});
+    }
+  }
+  return error_response(request, http::status::not_found, "no such admin route");
+}
+
 // nullopt: drop the connection without answering.
 asio::awaitable<std::optional<Response>> handle(std::shared_ptr<FakeFly::State> state, const Request& request,
                                                 std::size_t record_index) {
@@ -953,6 +1033,9 @@ asio::awaitable<std::optional<Response>> handle(std::shared_ptr<FakeFly::State> 
     case FlyOperation::wait:
       response = co_await do_wait(state, request, r, target);
       break;
+    case FlyOperation::list_secrets:
+      response = do_list_secrets(*state, request, r, target);
+      break;
     case FlyOperation::any:
     case FlyOperation::other:
       response = error_response(request, http::status::not_found, "fake_fly does not serve " + r.method + " " + r.path);
@@ -977,6 +1060,12 @@ asio::awaitable<void> serve_connection(std::shared_ptr<FakeFly::State> state,
     if (ec || !state->listener.running()) break;
     Request request = parser.release();
     const Target target = parse_target(std::string_view(request.target().data(), request.target().size()));
+    if (state->options.admin_routes && !target.segments.empty() && target.segments[0] == "_fake") {
+      auto answer = admin(*state, request, target);
+      co_await http::async_write(*stream, answer, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || !answer.keep_alive()) break;
+      continue;
+    }
     const std::size_t index = state->records.size();
     state->records.push_back(classify(request, target));
     std::optional<Response> response;
@@ -1076,6 +1165,9 @@ std::string FakeFly::add_machine(FakeMachineSpec spec) {
               {"checks", checks},
               {"restart", {{"policy", "on-failure"}, {"max_retries", 10}}}};
   if (spec.env.empty()) m.config["env"] = json::object();
+  if (!s.options.value_marker.empty() && !spec.env.contains("FAKE_CONFIG")) {
+    m.config["env"]["FAKE_CONFIG"] = "fake-config-value-" + s.options.value_marker;
+  }
   m.instance_id = s.ulid();
   m.created_at = m.updated_at = s.stamp();
   s.push_event(m, "launch", "created", "user");
@@ -1205,5 +1297,62 @@ void FakeFly::clear_pauses() {
 }
 
 int FakeFly::paused_count() const { return state_->paused.load(); }
+
+void FakeFly::set_secret(const std::string& app, const std::string& name, const std::string& value) {
+  state_->set_secret(app, name, value);
+}
+
+bool FakeFly::unset_secret(const std::string& app, const std::string& name) { return state_->unset_secret(app, name); }
+
+std::vector<FakeSecret> FakeFly::secrets(const std::string& app) const {
+  std::vector<FakeSecret> out;
+  if (const auto it = state_->secrets.find(app); it != state_->secrets.end()) {
+    for (const auto& [name, secret] : it->second) out.push_back(secret);
+  }
+  return out;
+}
+
+nlohmann::json FakeFly::state_json() const {
+  json apps = json::object();
+  for (const auto& [app, list] : state_->secrets) {
+    json out = json::array();
+    for (const auto& [name, secret] : list) {
+      out.push_back(json{{"name", name},
+                         {"value", secret.value},
+                         {"digest", secret.digest},
+                         {"created_at", secret.created_at},
+                         {"updated_at", secret.updated_at}});
+    }
+    apps[app] = std::move(out);
+  }
+  return json{{"secrets", apps}};
+}
+
+std::expected<void, std::string> FakeFly::load_state_json(const nlohmann::json& state) {
+  if (!state.is_object() || !state.contains("secrets") || !state["secrets"].is_object()) {
+    return std::unexpected("state has no \"secrets\" object");
+  }
+  std::map<std::string, std::map<std::string, FakeSecret>> loaded;
+  for (const auto& [app, list] : state["secrets"].items()) {
+    if (!list.is_array()) return std::unexpected("secrets of app " + app + " are not an array");
+    for (const auto& item : list) {
+      FakeSecret secret;
+      for (auto [key, field] :
+           {std::pair{"name", &secret.name}, std::pair{"value", &secret.value}, std::pair{"digest", &secret.digest},
+            std::pair{"created_at", &secret.created_at}, std::pair{"updated_at", &secret.updated_at}}) {
+        if (!item.is_object() || !item.contains(key) || !item[key].is_string()) {
+          return std::unexpected(std::string("a secret has no string \"") + key + "\"");
+        }
+        *field = item[key].get<std::string>();
+      }
+      loaded[app][secret.name] = std::move(secret);
+    }
+  }
+  for (const auto& [app, list] : loaded) state_->apps.try_emplace(app);
+  state_->secrets = std::move(loaded);
+  return {};
+}
+
+void FakeFly::on_change(std::function<void()> callback) { state_->change_callback = std::move(callback); }
 
 }  // namespace promoter::fakes

@@ -64,6 +64,10 @@
 //   flyctl docs: destroy "requires the machine to be in a stopped state unless the force flag is
 //   used"). Destroyed or unknown: 404.
 // - Auth: Authorization "Bearer <token>" or "FlyV1 <token>"; otherwise 401 {"error":"unauthorized"}.
+// - Secrets: GET /v1/apps/{app}/secrets answers {"secrets": [{"name","digest","created_at","updated_at"}]}
+//   (superfly/fly-go flaps/flaps_secrets.go ListAppSecrets, types ListAppSecretsResp/AppSecret; see
+//   adapters/config_reference.md). Never a value: Fly only adds `value` with ?show_secrets=true, which this
+//   fake refuses (400). The digest is this fake's choice: the first 16 hex digits of SHA-256 of the value.
 
 #include <utility>  // before asio: Boost 1.74's awaitable.hpp needs it
 
@@ -72,6 +76,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <expected>
 #include <functional>
 #include <map>
 #include <memory>
@@ -94,6 +99,7 @@ enum class FlyOperation {
   acquire_lease,  // POST   /v1/apps/{app}/machines/{id}/lease
   get_lease,      // GET    /v1/apps/{app}/machines/{id}/lease
   release_lease,  // DELETE /v1/apps/{app}/machines/{id}/lease
+  list_secrets,   // GET    /v1/apps/{app}/secrets
   other,          // anything else (answered 404)
 };
 
@@ -114,6 +120,19 @@ struct FakeFlyOptions {
   std::chrono::milliseconds oneoff_run_time{50};
   std::function<std::chrono::system_clock::time_point()> now;  // default: system_clock::now
   FlyExitCodeFunction oneoff_exit_code;                        // default: always 0
+  // Appended (after a '-') to every secret value the fake stores; with it, machines add_machine makes carry
+  // config.env FAKE_CONFIG = "fake-config-value-<marker>". A test greps a process's output for it.
+  std::string value_marker{};
+  // Serve the /_fake/... admin routes (the standalone main): secrets set/unset. Not recorded, no auth.
+  bool admin_routes = false;
+};
+
+// One app secret as the fake keeps it.
+struct FakeSecret {
+  std::string name;
+  std::string value;                   // as stored: "<value>-<marker>" when a marker is set
+  std::string digest;                  // first 16 hex digits of SHA-256 of the stored value
+  std::string created_at, updated_at;  // RFC 3339
 };
 
 struct FakeMachineSpec {
@@ -193,6 +212,15 @@ class FakeFly {
   std::optional<nlohmann::json> machine(const std::string& app, const std::string& id) const;
   std::vector<FakeMachineUpdate> updates() const;  // in the order applied
   std::vector<FakeOneOff> one_offs() const;        // in the order created
+  // Sets an app secret (adds the app if new): created_at kept, updated_at now, digest of the stored value.
+  void set_secret(const std::string& app, const std::string& name, const std::string& value);
+  bool unset_secret(const std::string& app, const std::string& name);  // false: no such secret
+  std::vector<FakeSecret> secrets(const std::string& app) const;       // by name
+
+  // ---- persistence (the demo's --state FILE): the secrets ----
+  nlohmann::json state_json() const;
+  std::expected<void, std::string> load_state_json(const nlohmann::json& state);
+  void on_change(std::function<void()> callback);  // after every change of the secrets
 
   // ---- what was asked ----
   std::vector<FakeFlyRequest> requests() const;

@@ -1,13 +1,19 @@
 // fake_fly: FakeFly as a standalone server for the demo.
 //
 //   fake_fly --port N [--token T] [--app NAME:MACHINES:IMAGE ...] [--start-delay-ms N]
-//            [--checks-delay-ms N] [--oneoff-run-time-ms N] [--region R]
+//            [--checks-delay-ms N] [--oneoff-run-time-ms N] [--region R] [--value-marker STR] [--state FILE]
 //
 // Prints `listening 127.0.0.1:PORT` as its first line, then one `machine APP ID IMAGE` line per
 // machine it made. The token defaults to $FAKE_FLY_TOKEN, else "fake-fly-token"; clients send
 // `Authorization: Bearer <token>` (or `FlyV1 <token>`) to http://127.0.0.1:PORT/v1. Each --app
 // makes that many started machines in process group "app" with one health check "http". Exits on
-// SIGTERM or SIGINT.
+// SIGTERM or SIGINT. With --value-marker, every secret value is stored as "<value>-<STR>" and the machines it
+// makes carry config.env FAKE_CONFIG = "fake-config-value-<STR>", so a test can grep for STR. --state FILE keeps
+// the app secrets across restarts.
+//
+// Admin routes (no auth, not recorded):
+//   POST   /_fake/apps/{app}/secrets         {"name", "value"}  set (created_at kept, updated_at now)
+//   DELETE /_fake/apps/{app}/secrets/{name}                     unset (404: none)
 
 #include <utility>
 
@@ -18,6 +24,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +46,7 @@ struct AppSpec {
 
 struct Config {
   unsigned short port = 0;
+  std::optional<std::string> state_file;
   FakeFlyOptions fake;
   std::vector<AppSpec> apps;
 };
@@ -46,7 +54,8 @@ struct Config {
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "fake_fly: " << problem << "\n"
             << "usage: fake_fly --port N [--token T] [--app NAME:MACHINES:IMAGE ...] [--start-delay-ms N]\n"
-            << "         [--checks-delay-ms N] [--oneoff-run-time-ms N] [--region R]\n";
+            << "         [--checks-delay-ms N] [--oneoff-run-time-ms N] [--region R] [--value-marker STR]\n"
+            << "         [--state FILE]\n";
   std::exit(2);
 }
 
@@ -70,6 +79,7 @@ AppSpec parse_app(const std::string& value) {
 
 Config parse_args(int argc, char** argv) {
   Config config;
+  config.fake.admin_routes = true;
   if (const char* token = std::getenv("FAKE_FLY_TOKEN"); token != nullptr && *token != '\0') {
     config.fake.token = token;
   }
@@ -97,6 +107,10 @@ Config parse_args(int argc, char** argv) {
       config.fake.oneoff_run_time = std::chrono::milliseconds(number(flag, value, 0, 600000));
     } else if (flag == "--region") {
       config.fake.default_region = value;
+    } else if (flag == "--value-marker") {
+      config.fake.value_marker = value;
+    } else if (flag == "--state") {
+      config.state_file = value;
     } else {
       usage("unknown flag " + flag);
     }
@@ -111,6 +125,12 @@ int main(int argc, char** argv) {
   const Config config = parse_args(argc, argv);
   asio::io_context ioc;
   FakeFly fake(ioc.get_executor(), config.fake);
+
+  if (config.state_file && !promoter::fakes::load_state_file("fake_fly", fake, *config.state_file)) return 1;
+  if (config.state_file) {
+    fake.on_change(
+        [&fake, path = *config.state_file] { promoter::fakes::save_state_file("fake_fly", fake.state_json(), path); });
+  }
 
   std::vector<std::string> made;
   for (const auto& app : config.apps) {

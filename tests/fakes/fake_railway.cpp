@@ -414,6 +414,7 @@ struct FakeRailway::State : std::enable_shared_from_this<FakeRailway::State> {
   std::vector<FakeDeployment> deployments;
   std::map<std::string, Progress> progress;
   std::map<std::string, std::vector<FakeVariable>> variables;
+  int value_reads = 0;
   std::map<std::string, std::string> service_names, environment_names, project_names;
   std::uint64_t next_id = 1;
   core::Timestamp last_created{};
@@ -446,6 +447,42 @@ struct FakeRailway::State : std::enable_shared_from_this<FakeRailway::State> {
 
   void changed() {
     if (change_callback) change_callback();
+  }
+
+  std::string marked(const std::string& value) const {
+    return options.value_marker.empty() ? value : value + "-" + options.value_marker;
+  }
+
+  // A variable as stored: value marked, missing times now.
+  FakeVariable stored(FakeVariable v) {
+    v.value = marked(v.value);
+    if (v.created_at.empty()) v.created_at = timestamp_now();
+    if (v.updated_at.empty()) v.updated_at = v.created_at;
+    return v;
+  }
+
+  void upsert_variable(const std::string& environment_id, FakeVariable v) {
+    auto& list = variables[environment_id];
+    const auto it = std::ranges::find_if(
+        list, [&](const FakeVariable& old) { return old.name == v.name && old.service_id == v.service_id; });
+    if (it == list.end()) {
+      list.push_back(stored(std::move(v)));
+    } else {
+      it->value = marked(v.value);
+      it->sealed = v.sealed;
+      it->updated_at = v.updated_at.empty() ? timestamp_now() : v.updated_at;
+    }
+    changed();
+  }
+
+  bool remove_variable(const std::string& environment_id, const std::optional<std::string>& service_id,
+                       const std::string& name) {
+    const auto env = variables.find(environment_id);
+    if (env == variables.end()) return false;
+    const auto removed =
+        std::erase_if(env->second, [&](const FakeVariable& v) { return v.name == name && v.service_id == service_id; });
+    if (removed > 0) changed();
+    return removed > 0;
   }
 
   void emit(const FakeDeployment& deployment);
@@ -612,7 +649,9 @@ struct FakeRailway::State : std::enable_shared_from_this<FakeRailway::State> {
                              {"name", v.name},
                              {"serviceId", optional_json(v.service_id)},
                              {"environmentId", id},
-                             {"isSealed", false}}}});
+                             {"createdAt", v.created_at},
+                             {"updatedAt", v.updated_at},
+                             {"isSealed", v.sealed}}}});
     }
     const bool more = start + count < all.size();
     json page_info = {{"hasNextPage", more},
@@ -625,6 +664,30 @@ struct FakeRailway::State : std::enable_shared_from_this<FakeRailway::State> {
                 {"name", name_it == environment_names.end() ? id : name_it->second},
                 {"isEphemeral", false},
                 {"variables", {{"edges", edges}, {"pageInfo", page_info}}}};
+  }
+
+  // Root `variables(projectId, environmentId, serviceId)`: the name -> value map Railway answers (shared
+  // variables, overridden by the service's own when serviceId is given). Counted: promoter must never ask.
+  json resolve_variable_values(const Field& field) {
+    ++value_reads;
+    arg_string(field, "projectId", true);
+    const auto environment_id = arg_string(field, "environmentId", true);
+    const auto service_id = arg_string(field, "serviceId", false);
+    if (!field.selections.empty()) {
+      throw GraphqlError(
+          "Field \"variables\" must not have a selection since type \"EnvironmentVariables!\" has no "
+          "subfields.");
+    }
+    json out = json::object();
+    const auto it = variables.find(environment_id);
+    if (it == variables.end()) return out;
+    for (const auto& v : it->second) {
+      if (!v.service_id) out[v.name] = v.value;
+    }
+    for (const auto& v : it->second) {
+      if (v.service_id && !service_id.empty() && *v.service_id == service_id) out[v.name] = v.value;
+    }
+    return out;
   }
 
   // Answers one GraphQL request body (after auth and faults): the JSON to send with 200.
@@ -644,6 +707,9 @@ struct FakeRailway::State : std::enable_shared_from_this<FakeRailway::State> {
         } else if (op.type == "query" && field.name == "deployment") {
           full = resolve_deployment(field);
           type = "Deployment";
+        } else if (op.type == "query" && field.name == "variables") {
+          full = resolve_variable_values(field);
+          type = "EnvironmentVariables";
         } else if (op.type == "query" && field.name == "environment") {
           full = resolve_environment(field);
           type = "Environment";
@@ -703,8 +769,47 @@ asio::awaitable<void> pause(asio::any_io_executor executor, std::chrono::millise
   co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
+// The /_fake/... admin routes (options.admin_routes): not counted, not recorded, no auth.
+//   POST   /_fake/variables    {"environment_id", "service_id": string|null, "name", "value", "sealed"?}  upsert
+//   DELETE /_fake/variables    {"environment_id", "service_id": string|null, "name"}                    remove
+//   GET    /_fake/value-reads  {"value_reads": N}
+Response admin(FakeRailway::State& state, const Request& request) {
+  const std::string path(request.target());
+  if (path == "/_fake/value-reads" && request.method() == http::verb::get) {
+    return json_response(request, http::status::ok, json{{"value_reads", state.value_reads}});
+  }
+  if (path != "/_fake/variables" || (request.method() != http::verb::post && request.method() != http::verb::delete_)) {
+    return json_response(request, http::status::not_found, error_body("no such admin route"));
+  }
+  const json body = json::parse(request.body(), nullptr, false);
+  const auto environment_id = optional_string(body, "environment_id");
+  const auto name = optional_string(body, "name");
+  const bool service_ok = body.is_object() && body.contains("service_id") &&
+                          (body["service_id"].is_string() || body["service_id"].is_null());
+  if (!environment_id || !name || !service_ok) {
+    return json_response(
+        request, http::status::bad_request,
+        error_body("the body must be {\"environment_id\", \"service_id\": string or null, \"name\", ...}"));
+  }
+  const auto service_id = optional_string(body, "service_id");
+  if (request.method() == http::verb::delete_) {
+    const bool removed = state.remove_variable(*environment_id, service_id, *name);
+    return json_response(request, removed ? http::status::ok : http::status::not_found, json{{"removed", removed}});
+  }
+  const auto value = optional_string(body, "value");
+  if (!value) return json_response(request, http::status::bad_request, error_body("\"value\" must be a string"));
+  FakeVariable variable;
+  variable.name = *name;
+  variable.service_id = service_id;
+  variable.value = *value;
+  variable.sealed = body.value("sealed", false);
+  state.upsert_variable(*environment_id, std::move(variable));
+  return json_response(request, http::status::ok, json{{"ok", true}});
+}
+
 // nullopt: drop the connection without answering.
 asio::awaitable<std::optional<Response>> handle(std::shared_ptr<FakeRailway::State> state, const Request& request) {
+  if (state->options.admin_routes && request.target().starts_with("/_fake/")) co_return admin(*state, request);
   if (request.target() != "/graphql/v2" && request.target() != "/graphql/v2/") {
     co_return json_response(request, http::status::not_found, error_body("Not Found"));
   }
@@ -948,8 +1053,27 @@ std::optional<FakeDeployment> FakeRailway::deployment(const std::string& id) con
 }
 
 void FakeRailway::set_variables(const std::string& environment_id, std::vector<FakeVariable> variables) {
-  state_->variables[environment_id] = std::move(variables);
+  std::vector<FakeVariable> stored;
+  for (auto& v : variables) stored.push_back(state_->stored(std::move(v)));
+  state_->variables[environment_id] = std::move(stored);
+  state_->changed();
 }
+
+void FakeRailway::upsert_variable(const std::string& environment_id, FakeVariable variable) {
+  state_->upsert_variable(environment_id, std::move(variable));
+}
+
+bool FakeRailway::remove_variable(const std::string& environment_id, const std::optional<std::string>& service_id,
+                                  const std::string& name) {
+  return state_->remove_variable(environment_id, service_id, name);
+}
+
+std::vector<FakeVariable> FakeRailway::variables(const std::string& environment_id) const {
+  const auto it = state_->variables.find(environment_id);
+  return it == state_->variables.end() ? std::vector<FakeVariable>{} : it->second;
+}
+
+int FakeRailway::value_reads() const { return state_->value_reads; }
 
 void FakeRailway::name_service(const std::string& service_id, std::string name) {
   state_->service_names[service_id] = std::move(name);
@@ -1057,7 +1181,20 @@ nlohmann::json FakeRailway::state_json() const {
                                {"commitMessage", optional_json(d.commit_message)},
                                {"branch", optional_json(d.branch)}});
   }
-  return json{{"nextId", state_->next_id}, {"deployments", deployments}};
+  json variables = json::object();
+  for (const auto& [environment_id, list] : state_->variables) {
+    json out = json::array();
+    for (const auto& v : list) {
+      out.push_back(json{{"name", v.name},
+                         {"serviceId", optional_json(v.service_id)},
+                         {"value", v.value},
+                         {"createdAt", v.created_at},
+                         {"updatedAt", v.updated_at},
+                         {"isSealed", v.sealed}});
+    }
+    variables[environment_id] = std::move(out);
+  }
+  return json{{"nextId", state_->next_id}, {"deployments", deployments}, {"variables", variables}};
 }
 
 std::expected<void, std::string> FakeRailway::load_state_json(const nlohmann::json& state) {
@@ -1086,7 +1223,31 @@ std::expected<void, std::string> FakeRailway::load_state_json(const nlohmann::js
     if (auto t = core::parse_timestamp(d.created_at); t && *t > last) last = *t;
     loaded.push_back(std::move(d));
   }
+  std::map<std::string, std::vector<FakeVariable>> variables;
+  if (state.contains("variables")) {
+    if (!state["variables"].is_object()) return std::unexpected("state's \"variables\" is not an object");
+    for (const auto& [environment_id, list] : state["variables"].items()) {
+      if (!list.is_array()) return std::unexpected("variables of " + environment_id + " are not an array");
+      for (const auto& item : list) {
+        for (const auto* key : {"name", "value", "createdAt", "updatedAt"}) {
+          if (!item.contains(key) || !item[key].is_string()) {
+            return std::unexpected(std::string("a variable has no string \"") + key + "\"");
+          }
+        }
+        FakeVariable v;
+        v.name = item["name"];
+        v.service_id = optional_string(item, "serviceId");
+        v.value = item["value"];  // stored as it was (already marked)
+        v.created_at = item["createdAt"];
+        v.updated_at = item["updatedAt"];
+        v.sealed = item.value("isSealed", false);
+        if (auto t = core::parse_timestamp(v.updated_at); t && *t > last) last = *t;
+        variables[environment_id].push_back(std::move(v));
+      }
+    }
+  }
   state_->deployments = std::move(loaded);
+  state_->variables = std::move(variables);
   state_->last_created = last;
   if (state.contains("nextId") && state["nextId"].is_number_unsigned()) {
     state_->next_id = std::max(state_->next_id, state["nextId"].get<std::uint64_t>());

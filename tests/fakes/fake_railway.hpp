@@ -46,9 +46,14 @@ struct FakeDeploymentSpec {
   std::optional<std::string> id;  // default: generated
 };
 
+// A variable as the fake keeps it. Only the root `variables(...)` query answers `value` (as Railway does);
+// `environment(id).variables` answers the Variable type, which has no value field.
 struct FakeVariable {
   std::string name;
-  std::optional<std::string> service_id;  // nullopt: shared variable
+  std::optional<std::string> service_id{};  // nullopt: shared variable
+  std::string value{};                      // stored as "<value>-<options.value_marker>" when a marker is set
+  std::string created_at{}, updated_at{};   // RFC 3339; empty: the fake's now() when stored
+  bool sealed = false;
 };
 
 enum class WebhookShape { current, legacy };
@@ -64,6 +69,10 @@ struct FakeRailwayOptions {
   bool remove_superseded = true;
   std::string default_project_id = "proj-fake";
   std::function<std::chrono::system_clock::time_point()> now;  // default: system_clock::now
+  // Appended (after a '-') to every value the fake stores, so a test can grep a process's output for it.
+  std::string value_marker{};
+  // Serve the /_fake/... admin routes (the standalone main): variables upsert/delete, value-read count.
+  bool admin_routes = false;
 };
 
 // One GraphQL request as the fake saw it (never the auth header).
@@ -91,7 +100,17 @@ class FakeRailway {
   bool set_status(const std::string& deployment_id, const std::string& status);  // false: unknown id
   std::vector<FakeDeployment> deployments() const;                               // creation order
   std::optional<FakeDeployment> deployment(const std::string& id) const;
+  // Replaces an environment's variables (values marked, empty times set to now).
   void set_variables(const std::string& environment_id, std::vector<FakeVariable> variables);
+  // Adds the variable, or replaces the value (and isSealed) of the one with its service and name: created_at
+  // kept, updated_at bumped to now (strictly later than before).
+  void upsert_variable(const std::string& environment_id, FakeVariable variable);
+  // false: no such variable.
+  bool remove_variable(const std::string& environment_id, const std::optional<std::string>& service_id,
+                       const std::string& name);
+  std::vector<FakeVariable> variables(const std::string& environment_id) const;  // values as stored (marked)
+  // Requests of the root `variables(projectId, environmentId, serviceId)` query: the one that answers values.
+  int value_reads() const;
   // Names used in webhooks (ids are used where none is given).
   void name_service(const std::string& service_id, std::string name);
   void name_environment(const std::string& environment_id, std::string name);

@@ -1,7 +1,7 @@
 // fake_railway: FakeRailway as a standalone server for the demo.
 //
 //   fake_railway --port N [--state FILE] [--token T] [--token-kind account|project]
-//                [--deploy-reads N] [--deploy-final-status STATUS]
+//                [--deploy-reads N] [--deploy-final-status STATUS] [--value-marker STR]
 //                [--simulate-merges SECONDS --project ID --environment ID
 //                 --services api:svc-api,worker:svc-worker,www:svc-www
 //                 [--environment-name staging] [--webhook-url URL] [--webhook-shape current|legacy]
@@ -10,6 +10,12 @@
 // Prints `listening 127.0.0.1:PORT` as its first line. The token defaults to $FAKE_RAILWAY_TOKEN,
 // else "fake-railway-token". With --simulate-merges, every SECONDS a new random commit is deployed
 // to the given services (BUILDING -> DEPLOYING -> SUCCESS, webhooks sent to --webhook-url).
+// Every variable value is stored as "<value>-<STR>" with --value-marker, so a test can grep for STR.
+//
+// Admin routes (no auth, not counted):
+//   POST   /_fake/variables    {"environment_id", "service_id": string|null, "name", "value", "sealed"?}  upsert
+//   DELETE /_fake/variables    {"environment_id", "service_id": string|null, "name"}   remove (404: none)
+//   GET    /_fake/value-reads  {"value_reads": N}  requests of the root variables(...) query, which answers values
 
 #include <utility>
 
@@ -69,7 +75,7 @@ struct Config {
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "fake_railway: " << problem << "\n"
             << "usage: fake_railway --port N [--state FILE] [--token T] [--token-kind account|project]\n"
-            << "         [--deploy-reads N] [--deploy-final-status STATUS]\n"
+            << "         [--deploy-reads N] [--deploy-final-status STATUS] [--value-marker STR]\n"
             << "         [--simulate-merges SECONDS --project ID --environment ID --services name:id,...\n"
             << "          [--environment-name NAME] [--webhook-url URL] [--webhook-shape current|legacy]\n"
             << "          [--crash-every N] [--seed N]]\n";
@@ -82,6 +88,7 @@ long long number(const std::string& flag, const std::string& text, long long min
 
 Config parse_args(int argc, char** argv) {
   Config config;
+  config.fake.admin_routes = true;
   if (const char* token = std::getenv("FAKE_RAILWAY_TOKEN"); token != nullptr && *token != '\0') {
     config.fake.token = token;
   }
@@ -106,6 +113,8 @@ Config parse_args(int argc, char** argv) {
       config.fake.deploy_reads_to_finish = static_cast<int>(number(flag, value, 0, 1000));
     } else if (flag == "--deploy-final-status") {
       config.fake.deploy_final_status = value;
+    } else if (flag == "--value-marker") {
+      config.fake.value_marker = value;
     } else if (flag == "--simulate-merges") {
       config.simulate_seconds = static_cast<int>(number(flag, value, 1, 86400));
     } else if (flag == "--webhook-url") {

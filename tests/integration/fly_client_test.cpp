@@ -584,3 +584,129 @@ TEST_CASE("parse_machine rejects junk and tolerates missing optional fields") {
   CHECK(parsed->events[0].timestamp == 1700000000123);
   CHECK(parsed->exit_code() == 7);  // the newest exit event
 }
+
+TEST_CASE("list_secrets answers names, digests and times, never a value") {
+  FakeFlyOptions options;
+  options.value_marker = "MARK-fly-4d21";
+  Fixture f(options);
+  f.add();
+  f.fake.set_secret(kApp, "STRIPE_KEY", "sk_live_1");
+  f.fake.set_secret(kApp, "DATABASE_URL", "postgres://u:p@h/db");
+  REQUIRE(f.fake.secrets(kApp)[1].value == "sk_live_1-MARK-fly-4d21");
+
+  auto secrets = run_on(f.ioc, f.client->list_secrets(kApp));
+  REQUIRE_MESSAGE(secrets.has_value(), secrets.error().message);
+  REQUIRE(secrets->size() == 2);
+  CHECK((*secrets)[0].name == "DATABASE_URL");
+  CHECK((*secrets)[1].name == "STRIPE_KEY");
+  const auto stored = f.fake.secrets(kApp);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK((*secrets)[i].digest == stored[i].digest);
+    CHECK((*secrets)[i].digest.size() == 16);
+    CHECK((*secrets)[i].created_at == stored[i].created_at);
+    CHECK((*secrets)[i].updated_at == stored[i].updated_at);
+    const auto& s = (*secrets)[i];
+    const std::string everything = s.name + s.digest + s.created_at.value_or("") + s.updated_at.value_or("");
+    CHECK(everything.find("MARK-fly-4d21") == std::string::npos);
+  }
+  CHECK(f.fake.requests().back().operation == FlyOperation::list_secrets);
+  CHECK(f.fake.requests().back().path == "/v1/apps/" + kApp + "/secrets");
+
+  // A new value moves the digest and updated_at, keeps created_at.
+  const auto before = (*secrets)[1];
+  f.fake.set_secret(kApp, "STRIPE_KEY", "sk_live_2");
+  auto after = run_on(f.ioc, f.client->list_secrets(kApp));
+  REQUIRE(after.has_value());
+  CHECK((*after)[1].digest != before.digest);
+  CHECK((*after)[1].created_at == before.created_at);
+  CHECK((*after)[1].updated_at >= before.updated_at);
+
+  CHECK(f.fake.unset_secret(kApp, "STRIPE_KEY"));
+  CHECK_FALSE(f.fake.unset_secret(kApp, "STRIPE_KEY"));
+  auto unset = run_on(f.ioc, f.client->list_secrets(kApp));
+  REQUIRE(unset.has_value());
+  REQUIRE(unset->size() == 1);
+  CHECK((*unset)[0].name == "DATABASE_URL");
+}
+
+TEST_CASE("list_secrets is retried like other GETs, and an unknown app is an error naming it") {
+  Fixture f;
+  f.fake.set_secret(kApp, "A", "1");
+  f.fake.fail_next(2, 503, FlyOperation::list_secrets);
+  auto secrets = run_on(f.ioc, f.client->list_secrets(kApp));
+  REQUIRE_MESSAGE(secrets.has_value(), secrets.error().message);
+  CHECK(secrets->size() == 1);
+  CHECK(f.fake.request_count(FlyOperation::list_secrets) == 3);
+
+  auto missing = run_on(f.ioc, f.client->list_secrets("no-such-app"));
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().http_status == 404);
+  CHECK(missing.error().message.find("list secrets of app no-such-app") != std::string::npos);
+}
+
+TEST_CASE("parse_secrets takes both shapes and drops every other field, a value above all") {
+  const json wrapped = {{"secrets",
+                         {{{"name", "B"}, {"digest", "bbbb"}, {"created_at", "2026-11-01T00:00:00Z"}},
+                          {{"name", "A"},
+                           {"digest", "aaaa"},
+                           {"value", "leaked-value-9"},
+                           {"updated_at", "2026-11-02T00:00:00Z"},
+                           {"extra", 1}}}}};
+  auto parsed = FlyClient::parse_secrets(wrapped);
+  REQUIRE(parsed.has_value());
+  REQUIRE(parsed->size() == 2);
+  CHECK((*parsed)[0].name == "A");
+  CHECK((*parsed)[0].digest == "aaaa");
+  CHECK_FALSE((*parsed)[0].created_at.has_value());
+  CHECK((*parsed)[0].updated_at == "2026-11-02T00:00:00Z");
+  CHECK((*parsed)[1].created_at == "2026-11-01T00:00:00Z");
+  for (const auto& s : *parsed) {
+    const std::string everything = s.name + s.digest + s.created_at.value_or("") + s.updated_at.value_or("");
+    CHECK(everything.find("leaked-value-9") == std::string::npos);
+  }
+
+  auto bare = FlyClient::parse_secrets(json::array({{{"name", "X"}, {"digest", "xx"}}}));
+  REQUIRE(bare.has_value());
+  REQUIRE(bare->size() == 1);
+  CHECK((*bare)[0].name == "X");
+
+  CHECK_FALSE(FlyClient::parse_secrets(json{{"apps", json::array()}}).has_value());
+  CHECK_FALSE(FlyClient::parse_secrets(json::array({{{"digest", "no name"}}})).has_value());
+  CHECK_FALSE(FlyClient::parse_secrets(json("text")).has_value());
+}
+
+TEST_CASE("the fake's machines carry a marked env value, its secrets persist, and its admin routes set them") {
+  FakeFlyOptions options;
+  options.value_marker = "MARK-env";
+  options.admin_routes = true;
+  Fixture f(options);
+  const auto id = f.add();
+  CHECK(f.get(id).config["env"]["FAKE_CONFIG"] == "fake-config-value-MARK-env");
+  CHECK(f.fake.request_count(FlyOperation::list_secrets) == 0);
+  const auto admin = [&](HttpMethod method, const std::string& target, const std::string& body) {
+    HttpRequestSpec spec;
+    spec.method = method;
+    spec.url = "http://127.0.0.1:" + std::to_string(f.fake.port()) + target;
+    spec.body = body;
+    spec.headers = {{"Content-Type", "application/json"}};
+    auto answer = run_on(f.ioc, f.http->request(spec));
+    REQUIRE_MESSAGE(answer.has_value(), answer.error().message);
+    return answer->status;
+  };
+  const auto requests = f.fake.requests().size();
+  CHECK(admin(HttpMethod::post, "/_fake/apps/" + kApp + "/secrets", R"({"name": "S1", "value": "v1"})") == 200);
+  CHECK(admin(HttpMethod::post, "/_fake/apps/" + kApp + "/secrets", R"({"name": "S2", "value": "v2"})") == 200);
+  CHECK(admin(HttpMethod::delete_, "/_fake/apps/" + kApp + "/secrets/S1", "") == 200);
+  CHECK(admin(HttpMethod::delete_, "/_fake/apps/" + kApp + "/secrets/S1", "") == 404);
+  CHECK(admin(HttpMethod::post, "/_fake/apps/" + kApp + "/secrets", R"({"name": "S3"})") == 400);
+  CHECK(f.fake.requests().size() == requests);  // admin routes are not recorded
+  REQUIRE(f.fake.secrets(kApp).size() == 1);
+  CHECK(f.fake.secrets(kApp)[0].value == "v2-MARK-env");
+
+  asio::io_context other_ioc;
+  FakeFly other(other_ioc.get_executor(), options);
+  REQUIRE(other.load_state_json(f.fake.state_json()).has_value());
+  REQUIRE(other.secrets(kApp).size() == 1);
+  CHECK(other.secrets(kApp)[0].value == "v2-MARK-env");
+  CHECK(other.secrets(kApp)[0].digest == f.fake.secrets(kApp)[0].digest);
+}

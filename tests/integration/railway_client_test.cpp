@@ -22,6 +22,7 @@
 #include "adapters/http_client.hpp"
 #include "adapters/railway_client.hpp"
 #include "adapters/railway_webhook.hpp"
+#include "core/time.hpp"
 #include "tests/fakes/fake_railway.hpp"
 #include "tests/support/run_on.hpp"
 
@@ -45,6 +46,27 @@ using promoter::fakes::WebhookShape;
 using promoter::testing::run_on;
 
 namespace {
+
+promoter::fakes::FakeVariable variable(std::string name, std::optional<std::string> service_id, std::string value) {
+  promoter::fakes::FakeVariable v;
+  v.name = std::move(name);
+  v.service_id = std::move(service_id);
+  v.value = std::move(value);
+  return v;
+}
+
+// POSTs `body` to the fake's GraphQL endpoint with the right token; the answer's status and body.
+promoter::adapters::HttpResult post_graphql(asio::io_context& ioc, promoter::adapters::HttpClient& http,
+                                            const std::string& url, const std::string& body) {
+  promoter::adapters::HttpRequestSpec spec;
+  spec.method = promoter::adapters::HttpMethod::post;
+  spec.url = url;
+  spec.body = body;
+  spec.headers = {{"Authorization", "Bearer fake-railway-token"}, {"Content-Type", "application/json"}};
+  auto answer = run_on(ioc, http.request(spec));
+  REQUIRE_MESSAGE(answer.has_value(), answer.error().message);
+  return *answer;
+}
 
 const std::string kProject = "proj-1";
 const std::string kStaging = "env-staging";
@@ -410,8 +432,11 @@ TEST_CASE("environment_variable_names pages through every variable name") {
   Fixture f;
   std::vector<promoter::fakes::FakeVariable> variables;
   for (int i = 0; i < 230; ++i) {
-    variables.push_back(
-        {"VAR_" + std::to_string(i), i % 2 == 0 ? std::optional<std::string>("svc-api") : std::nullopt});
+    promoter::fakes::FakeVariable variable;
+    variable.name = "VAR_" + std::to_string(i);
+    variable.service_id = i % 2 == 0 ? std::optional<std::string>("svc-api") : std::nullopt;
+    variable.value = "value-" + std::to_string(i);
+    variables.push_back(std::move(variable));
   }
   f.fake.set_variables(kStaging, variables);
   auto names = run_on(f.ioc, f.client->environment_variable_names(kStaging));
@@ -420,7 +445,9 @@ TEST_CASE("environment_variable_names pages through every variable name") {
   CHECK((*names)[0].name == "VAR_0");
   CHECK((*names)[0].service_id == "svc-api");
   CHECK_FALSE((*names)[229].service_id.has_value());
+  CHECK((*names)[229].created_at.has_value());
   CHECK(f.fake.request_count("EnvironmentVariableNames") == 3);
+  CHECK(f.fake.value_reads() == 0);
 }
 
 TEST_CASE("the fake parses every document the client sends, named as the client names it") {
@@ -490,7 +517,7 @@ TEST_CASE("the fake's webhooks, both shapes, duplicated and reordered, parse int
 TEST_CASE("the fake answers malformed requests with errors and keeps serving") {
   Fixture f;
   f.add("svc-api", kStaging, "SUCCESS", kShaA);
-  f.fake.set_variables(kStaging, {{"A", std::nullopt}});
+  f.fake.set_variables(kStaging, {variable("A", std::nullopt, "a")});
   const std::vector<std::string> bodies = {
       "not json",
       R"({"query": 5})",
@@ -517,4 +544,158 @@ TEST_CASE("the fake answers malformed requests with errors and keeps serving") {
   auto still = run_on(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5));
   REQUIRE(still.has_value());
   CHECK(still->size() == 1);
+}
+
+TEST_CASE("environment_variable_names answers names, service, times and isSealed, and never a value") {
+  FakeRailwayOptions options;
+  options.value_marker = "MARK-names-7f3a";
+  Fixture f(options);
+  auto sealed = variable("STRIPE_KEY", "svc-api", "sk_live_1");
+  sealed.sealed = true;
+  sealed.created_at = "2026-11-01T09:00:00.000Z";
+  sealed.updated_at = "2026-11-20T10:30:00.500Z";
+  f.fake.set_variables(kStaging, {variable("DATABASE_URL", std::nullopt, "postgres://u:p@h/db"), sealed});
+  REQUIRE(f.fake.variables(kStaging)[0].value == "postgres://u:p@h/db-MARK-names-7f3a");
+
+  auto names = run_on(f.ioc, f.client->environment_variable_names(kStaging));
+  REQUIRE_MESSAGE(names.has_value(), names.error().message);
+  REQUIRE(names->size() == 2);
+  const auto& shared = (*names)[0];
+  CHECK(shared.name == "DATABASE_URL");
+  CHECK_FALSE(shared.service_id.has_value());
+  CHECK(shared.created_at == f.fake.variables(kStaging)[0].created_at);
+  CHECK(shared.updated_at == shared.created_at);
+  CHECK_FALSE(shared.sealed);
+  const auto& stripe = (*names)[1];
+  CHECK(stripe.name == "STRIPE_KEY");
+  CHECK(stripe.service_id == "svc-api");
+  CHECK(stripe.created_at == "2026-11-01T09:00:00.000Z");
+  CHECK(stripe.updated_at == "2026-11-20T10:30:00.500Z");
+  CHECK(stripe.sealed);
+
+  // What was asked for and what came back: no value, no marker, and not one read of the root query.
+  const auto sent = f.fake.requests().back();
+  CHECK(sent.operation == "EnvironmentVariableNames");
+  for (const auto& n : *names) {
+    const std::string everything =
+        n.name + n.service_id.value_or("") + n.created_at.value_or("") + n.updated_at.value_or("");
+    CHECK(everything.find("MARK-names-7f3a") == std::string::npos);
+    CHECK(everything.find("sk_live_1") == std::string::npos);
+  }
+  const auto answer = post_graphql(f.ioc, *f.http, f.fake.url(),
+                                   nlohmann::json{{"query", promoter::adapters::railway_documents()[4].second},
+                                                  {"variables", {{"id", kStaging}, {"first", 100}}}}
+                                       .dump());
+  CHECK(answer.body.find("MARK-names-7f3a") == std::string::npos);
+  CHECK(answer.body.find("\"isSealed\":true") != std::string::npos);
+  CHECK(f.fake.value_reads() == 0);
+}
+
+TEST_CASE("an upsert keeps createdAt and moves updatedAt; a removal drops the name") {
+  Fixture f;
+  f.fake.upsert_variable(kProduction, variable("API_URL", "svc-api", "https://a"));
+  f.fake.upsert_variable(kProduction, variable("API_URL", std::nullopt, "https://shared"));
+  auto before = run_on(f.ioc, f.client->environment_variable_names(kProduction));
+  REQUIRE_MESSAGE(before.has_value(), before.error().message);
+  REQUIRE(before->size() == 2);
+
+  f.fake.upsert_variable(kProduction, variable("API_URL", "svc-api", "https://b"));
+  auto after = run_on(f.ioc, f.client->environment_variable_names(kProduction));
+  REQUIRE_MESSAGE(after.has_value(), after.error().message);
+  REQUIRE(after->size() == 2);
+  CHECK((*after)[0].service_id == "svc-api");
+  CHECK((*after)[0].created_at == (*before)[0].created_at);
+  REQUIRE((*after)[0].updated_at.has_value());
+  const auto moved = promoter::core::parse_timestamp(*(*after)[0].updated_at);
+  const auto was = promoter::core::parse_timestamp(*(*before)[0].updated_at);
+  REQUIRE(moved.has_value());
+  REQUIRE(was.has_value());
+  CHECK(*moved > *was);
+  CHECK((*after)[1].updated_at == (*before)[1].updated_at);  // the shared one did not change
+
+  CHECK(f.fake.remove_variable(kProduction, "svc-api", "API_URL"));
+  CHECK_FALSE(f.fake.remove_variable(kProduction, "svc-api", "API_URL"));
+  auto removed = run_on(f.ioc, f.client->environment_variable_names(kProduction));
+  REQUIRE(removed.has_value());
+  REQUIRE(removed->size() == 1);
+  CHECK_FALSE((*removed)[0].service_id.has_value());
+  CHECK(f.fake.value_reads() == 0);
+}
+
+TEST_CASE("the fake answers Railway's root variables query with values, and counts every such read") {
+  FakeRailwayOptions options;
+  options.value_marker = "MARK-root-19c2";
+  Fixture f(options);
+  f.fake.set_variables(kStaging, {variable("SHARED", std::nullopt, "s"), variable("ONLY_API", "svc-api", "a"),
+                                  variable("SHARED", "svc-api", "override")});
+  const std::string query =
+      "query V($p: String!, $e: String!, $s: String) { variables(projectId: $p, environmentId: $e, serviceId: $s) }";
+  const auto answer = post_graphql(
+      f.ioc, *f.http, f.fake.url(),
+      nlohmann::json{{"query", query}, {"variables", {{"p", kProject}, {"e", kStaging}, {"s", "svc-api"}}}}.dump());
+  const auto body = nlohmann::json::parse(answer.body);
+  INFO(answer.body);
+  CHECK(body["data"]["variables"] ==
+        nlohmann::json{{"SHARED", "override-MARK-root-19c2"}, {"ONLY_API", "a-MARK-root-19c2"}});
+  CHECK(f.fake.value_reads() == 1);
+  const auto shared_only = post_graphql(
+      f.ioc, *f.http, f.fake.url(),
+      nlohmann::json{{"query", query}, {"variables", {{"p", kProject}, {"e", kStaging}, {"s", nullptr}}}}.dump());
+  CHECK(nlohmann::json::parse(shared_only.body)["data"]["variables"] == nlohmann::json{{"SHARED", "s-MARK-root-19c2"}});
+  CHECK(f.fake.value_reads() == 2);
+
+  // Every call the client can make leaves the count where it is.
+  const auto reads = f.fake.value_reads();
+  f.add("svc-api", kStaging, "SUCCESS", kShaA);
+  CHECK(run_on(f.ioc, f.client->environment_variable_names(kStaging)).has_value());
+  CHECK(run_on(f.ioc, f.client->list_deployments(kProject, kStaging, "svc-api", 5)).has_value());
+  CHECK(run_on(f.ioc, f.client->list_deployments_batch(kStaging, kProject, {"svc-api", "svc-worker"}, 5)).has_value());
+  CHECK(run_on(f.ioc, f.client->find_deployment("nope")).has_value());
+  CHECK(run_on(f.ioc, f.client->deploy_commit("svc-api", kStaging, kShaB)).has_value());
+  CHECK(f.fake.value_reads() == reads);
+}
+
+TEST_CASE("the fake keeps variables, values and times across a state round trip, and serves admin routes") {
+  FakeRailwayOptions options;
+  options.value_marker = "MARK-state";
+  options.admin_routes = true;
+  Fixture f(options);
+  const auto admin = [&](promoter::adapters::HttpMethod method, const std::string& target, const std::string& body) {
+    promoter::adapters::HttpRequestSpec spec;
+    spec.method = method;
+    spec.url = "http://127.0.0.1:" + std::to_string(f.fake.port()) + target;
+    spec.body = body;
+    spec.headers = {{"Content-Type", "application/json"}};
+    auto answer = run_on(f.ioc, f.http->request(spec));
+    REQUIRE_MESSAGE(answer.has_value(), answer.error().message);
+    return *answer;
+  };
+  using promoter::adapters::HttpMethod;
+  CHECK(admin(HttpMethod::post, "/_fake/variables",
+              R"({"environment_id": "env-staging", "service_id": null, "name": "A", "value": "1"})")
+            .status == 200);
+  CHECK(admin(HttpMethod::post, "/_fake/variables",
+              R"({"environment_id": "env-staging", "service_id": "svc-api", "name": "B", "value": "2"})")
+            .status == 200);
+  CHECK(admin(HttpMethod::delete_, "/_fake/variables",
+              R"({"environment_id": "env-staging", "service_id": null, "name": "A"})")
+            .status == 200);
+  CHECK(admin(HttpMethod::delete_, "/_fake/variables",
+              R"({"environment_id": "env-staging", "service_id": null, "name": "A"})")
+            .status == 404);
+  CHECK(admin(HttpMethod::post, "/_fake/variables", R"({"name": "A"})").status == 400);
+  CHECK(nlohmann::json::parse(admin(HttpMethod::get, "/_fake/value-reads", "").body) ==
+        nlohmann::json{{"value_reads", 0}});
+  CHECK(f.fake.total_requests() == 0);  // admin routes are not counted
+
+  const auto state = f.fake.state_json();
+  asio::io_context other_ioc;
+  FakeRailway other(other_ioc.get_executor(), options);
+  REQUIRE(other.load_state_json(state).has_value());
+  const auto loaded = other.variables(kStaging);
+  REQUIRE(loaded.size() == 1);
+  CHECK(loaded[0].name == "B");
+  CHECK(loaded[0].service_id == "svc-api");
+  CHECK(loaded[0].value == "2-MARK-state");  // stored as it was, not marked twice
+  CHECK(loaded[0].created_at == f.fake.variables(kStaging)[0].created_at);
 }

@@ -4,7 +4,8 @@
 // CLI's introspection result (railwayapp/cli, src/gql/schema.json, commit
 // df3838bf117cfa332d0ea28e9d26405639a98b2b, CLI v5.43.1), vendored; see tests/schema/README.md.
 // Validation is graphql-js 16 (buildSchema + validate), run by tests/schema/validate_railway.mjs;
-// install it first with `npm ci --prefix tests/schema`.
+// install it first with `npm ci --prefix tests/schema`. The same script fails any document that selects a
+// variable value (root `variables`, `variablesForServiceDeployment`, an EnvironmentVariables field, `value`).
 
 #include <doctest/doctest.h>
 
@@ -94,4 +95,42 @@ TEST_CASE("the validator does reject documents that break the schema") {
   INFO(run.output);
   CHECK(run.exit_code == 1);
   CHECK(run.output.find("0 valid, 2 invalid") != std::string::npos);
+}
+
+TEST_CASE("the validator rejects documents that would read variable values, valid or not") {
+  require_tools();
+  const auto dir = fresh_dir("values");
+  // Railway's root `variables` query answers a name -> value map: schema-valid, and exactly what must never be sent.
+  std::ofstream(dir / "RootVariables.graphql")
+      << "query V($projectId: String!, $environmentId: String!, $serviceId: String) {\n"
+         "  variables(projectId: $projectId, environmentId: $environmentId, serviceId: $serviceId)\n}";
+  std::ofstream(dir / "AliasedRootVariables.graphql")
+      << "query A { names: variables(projectId: \"p\", environmentId: \"e\", serviceId: \"s\") }";
+  std::ofstream(dir / "ForDeployment.graphql")
+      << "query D { variablesForServiceDeployment(projectId: \"p\", environmentId: \"e\", serviceId: \"s\") }";
+  // Any field of the EnvironmentVariables scalar carries values (DeploymentSnapshot.variables).
+  std::ofstream(dir / "Snapshot.graphql") << "query S { deploymentSnapshot(deploymentId: \"d\") { id variables } }";
+  // The client's own names query, for contrast: valid and value-free.
+  std::ofstream(dir / "Names.graphql")
+      << "query N($id: String!) { environment(id: $id) { variables { edges { node { name isSealed } } } } }";
+  const auto run = run_validator(dir);
+  fs::remove_all(dir);
+  INFO(run.output);
+  CHECK(run.exit_code == 1);
+  CHECK(run.output.find("1 valid, 4 invalid") != std::string::npos);
+  CHECK(run.output.find("ok Names.graphql") != std::string::npos);
+  CHECK(run.output.find("error RootVariables.graphql: selects Query.variables") != std::string::npos);
+  CHECK(run.output.find("error AliasedRootVariables.graphql: selects Query.variables") != std::string::npos);
+  CHECK(run.output.find("error ForDeployment.graphql: selects Query.variablesForServiceDeployment") !=
+        std::string::npos);
+  CHECK(run.output.find("error Snapshot.graphql: selects DeploymentSnapshot.variables of type EnvironmentVariables") !=
+        std::string::npos);
+}
+
+TEST_CASE("no document RailwayClient sends selects a value: only names, times and isSealed of Variable") {
+  for (const auto& [name, document] : promoter::adapters::railway_documents()) {
+    CAPTURE(name);
+    CHECK(document.find("value") == std::string::npos);
+    CHECK(document.find("variablesForServiceDeployment") == std::string::npos);
+  }
 }
