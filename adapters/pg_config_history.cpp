@@ -25,8 +25,8 @@ std::optional<std::string> opt_text(const std::optional<Timestamp>& t) {
 }
 
 // One audit note per line of the transaction: config changes are audited with the observation that saw them.
-void write_audit(pqxx::transaction_base& w, std::optional<std::int64_t> epoch, const std::vector<core::AuditNote>& audit,
-                 Timestamp now) {
+void write_audit(pqxx::transaction_base& w, std::optional<std::int64_t> epoch,
+                 const std::vector<core::AuditNote>& audit, Timestamp now) {
   for (const auto& note : audit)
     insert_audit(w, epoch, now, note.actor, note.action,
                  note.sha ? std::optional<std::string>(note.sha->str()) : std::nullopt, note.detail);
@@ -70,8 +70,8 @@ core::Result<ports::ConfigState> PgStore::config_state() {
     for (const auto& row : variables) {
       auto it = index.find({row[0].c_str(), row[1].c_str()});
       if (it == index.end()) continue;
-      state.variables[it->second].variables.push_back(core::VariableSighting{row[2].c_str(), opt_ms(row[3]),
-                                                                             row[4].c_str()});
+      state.variables[it->second].variables.push_back(
+          core::VariableSighting{row[2].c_str(), opt_ms(row[3]), row[4].c_str()});
     }
     std::map<std::string, std::size_t> flag_index;
     const auto flag_snapshots =
@@ -83,22 +83,23 @@ core::Result<ports::ConfigState> PgStore::config_state() {
       flag_index[row[0].c_str()] = state.flags.size();
       state.flags.push_back(std::move(s));
     }
-    const auto flags = t.exec(
-        fmt::format("SELECT environment, key, enabled, {} FROM flag_states ORDER BY environment, key", ms("updated_at")));
+    const auto flags = t.exec(fmt::format(
+        "SELECT environment, key, enabled, {} FROM flag_states ORDER BY environment, key", ms("updated_at")));
     for (const auto& row : flags) {
       auto it = flag_index.find(row[0].c_str());
       if (it == flag_index.end()) continue;
       state.flags[it->second].flags.push_back(core::FlagSighting{row[1].c_str(), row[2].as<bool>(), opt_ms(row[3])});
     }
-    for (const auto& row : t.exec("SELECT key FROM flag_ever_enabled")) state.staging_flags_ever_enabled.insert(row[0].c_str());
+    for (const auto& row : t.exec("SELECT key FROM flag_ever_enabled"))
+      state.staging_flags_ever_enabled.insert(row[0].c_str());
     return state;
   });
 }
 
-core::Result<std::vector<core::VariableChange>> PgStore::staging_changes(const std::string& service,
-                                                                         Timestamp since) {
+core::Result<std::vector<core::VariableChange>> PgStore::staging_changes(const std::string& service, Timestamp since) {
   return with_connection(
-      "reading staging's variable changes", [&](pqxx::connection& c) -> core::Result<std::vector<core::VariableChange>> {
+      "reading staging's variable changes",
+      [&](pqxx::connection& c) -> core::Result<std::vector<core::VariableChange>> {
         pqxx::read_transaction t(c);
         const auto rows = t.exec_params(
             fmt::format("SELECT name, kind, {}, {} FROM config_changes WHERE service = $1 AND environment = 'staging' "
@@ -123,8 +124,8 @@ core::Result<void> PgStore::record_variables(const core::VariableSnapshot& snaps
     pqxx::work w(c);
     const std::optional<std::int64_t> epoch = fence(w);
     const std::string tier = tier_text(snapshot.tier);
-    const bool first = upsert_snapshot(w, "config_snapshots", "service, environment", {snapshot.service, tier},
-                                       snapshot.observed_at);
+    const bool first =
+        upsert_snapshot(w, "config_snapshots", "service, environment", {snapshot.service, tier}, snapshot.observed_at);
     if (first || !changes.empty()) {
       w.exec_params("DELETE FROM config_variables WHERE service = $1 AND environment = $2", snapshot.service, tier);
       for (const auto& v : snapshot.variables)
@@ -198,8 +199,8 @@ core::Result<std::vector<ports::VariableChangeRecord>> PgStore::variable_changes
           if (!kind) continue;
           ports::VariableChangeRecord r;
           r.id = row[0].as<long long>();
-          r.judged.change = core::VariableChange{row[1].c_str(), tier_of(row[2]), row[3].c_str(), *kind,
-                                                 ms_to_ts(row[5]), opt_ms(row[6])};
+          r.judged.change = core::VariableChange{row[1].c_str(), tier_of(row[2]),  row[3].c_str(),
+                                                 *kind,          ms_to_ts(row[5]), opt_ms(row[6])};
           if (!row[7].is_null())
             r.judged.violation = core::ConfigViolation{core::ViolationKind::env_production_first, row[1].c_str(),
                                                        row[3].c_str(), r.judged.change.at(), row[7].c_str()};
@@ -210,30 +211,29 @@ core::Result<std::vector<ports::VariableChangeRecord>> PgStore::variable_changes
 }
 
 core::Result<std::vector<ports::FlagChangeRecord>> PgStore::flag_changes(int limit) {
-  return with_connection("reading flag changes",
-                         [&](pqxx::connection& c) -> core::Result<std::vector<ports::FlagChangeRecord>> {
-                           pqxx::read_transaction t(c);
-                           const auto rows = t.exec_params(
-                               fmt::format("SELECT id, environment, key, kind, enabled, {}, {}, violation FROM "
-                                           "flag_changes ORDER BY id DESC LIMIT $1",
-                                           ms("observed_at"), ms("provider_at")),
-                               limit);
-                           std::vector<ports::FlagChangeRecord> out;
-                           for (const auto& row : rows) {
-                             auto kind = core::parse_flag_change_kind(row[3].c_str());
-                             if (!kind) continue;
-                             ports::FlagChangeRecord r;
-                             r.id = row[0].as<long long>();
-                             r.judged.change = core::FlagChange{tier_of(row[1]), row[2].c_str(), *kind,
-                                                                row[4].as<bool>(), ms_to_ts(row[5]), opt_ms(row[6])};
-                             if (!row[7].is_null())
-                               r.judged.violation =
-                                   core::ConfigViolation{core::ViolationKind::flag_production_first, "", row[2].c_str(),
-                                                         r.judged.change.at(), row[7].c_str()};
-                             out.push_back(std::move(r));
-                           }
-                           return out;
-                         });
+  return with_connection(
+      "reading flag changes", [&](pqxx::connection& c) -> core::Result<std::vector<ports::FlagChangeRecord>> {
+        pqxx::read_transaction t(c);
+        const auto rows =
+            t.exec_params(fmt::format("SELECT id, environment, key, kind, enabled, {}, {}, violation FROM "
+                                      "flag_changes ORDER BY id DESC LIMIT $1",
+                                      ms("observed_at"), ms("provider_at")),
+                          limit);
+        std::vector<ports::FlagChangeRecord> out;
+        for (const auto& row : rows) {
+          auto kind = core::parse_flag_change_kind(row[3].c_str());
+          if (!kind) continue;
+          ports::FlagChangeRecord r;
+          r.id = row[0].as<long long>();
+          r.judged.change = core::FlagChange{tier_of(row[1]),   row[2].c_str(),   *kind,
+                                             row[4].as<bool>(), ms_to_ts(row[5]), opt_ms(row[6])};
+          if (!row[7].is_null())
+            r.judged.violation = core::ConfigViolation{core::ViolationKind::flag_production_first, "", row[2].c_str(),
+                                                       r.judged.change.at(), row[7].c_str()};
+          out.push_back(std::move(r));
+        }
+        return out;
+      });
 }
 
 core::Result<std::vector<core::ConfigViolation>> PgStore::config_violations(int limit) {

@@ -10,6 +10,7 @@
 #include <pqxx/pqxx>
 #include <stdexcept>
 
+#include "adapters/config_view_json.hpp"
 #include "adapters/evidence_json.hpp"
 #include "adapters/pg_store_internal.hpp"
 #include "adapters/schema_migrations.hpp"
@@ -127,7 +128,6 @@ std::optional<std::int64_t> PgStore::fence(pqxx::transaction_base& t) {
   throw NotLeader(fmt::format("this instance's leadership (epoch {}) was taken over (epoch {})", mine, current));
 }
 
-
 core::Result<void> PgStore::migrate() {
   return with_connection("applying schema migrations", [&](pqxx::connection& c) -> core::Result<void> {
     for (const auto& m : schema_migrations()) {
@@ -239,6 +239,11 @@ core::Result<std::vector<core::Release>> with_facts(pqxx::transaction_base& t, c
     // which replaces it. Failing the whole load over it would stop every release.
     const auto doc = nlohmann::json::parse(row[1].c_str(), nullptr, false);
     if (auto evidence = evidence_from_json(doc); evidence) of(row[0]).evidence = std::move(*evidence);
+  }
+  for (const auto& row : t.exec_params("SELECT sha, view FROM release_config WHERE sha = ANY($1::text[])", shas)) {
+    // As with evidence: an unreadable view is left out, and the watcher's next pass replaces it.
+    const auto doc = nlohmann::json::parse(row[1].c_str(), nullptr, false);
+    if (auto view = config_view_from_json(doc); view) of(row[0]).config = std::move(*view);
   }
   return out;
 }
@@ -400,6 +405,13 @@ class FactWriter {
         "evidence = EXCLUDED.evidence",
         f.sha.str(), f.evidence.base ? f.evidence.base->c_str() : nullptr, ts(f.evidence.observed_at),
         evidence_to_json(f.evidence).dump());
+  }
+
+  void operator()(const core::ConfigRecorded& f) {
+    w_.exec_params(
+        "INSERT INTO release_config (sha, observed_at, view) VALUES ($1, $2::timestamptz, $3::jsonb) ON CONFLICT (sha) "
+        "DO UPDATE SET observed_at = EXCLUDED.observed_at, view = EXCLUDED.view",
+        f.sha.str(), ts(f.view.observed_at), config_view_to_json(f.view).dump());
   }
 
   void operator()(const core::ObligationOpened& f) {

@@ -57,7 +57,9 @@ inline std::optional<Timestamp> opt_ms(const pqxx::field& f) {
 }
 
 // SQL expression giving a timestamptz column as milliseconds since the epoch.
-inline std::string ms(std::string_view column) { return fmt::format("(extract(epoch from {}) * 1000)::bigint", column); }
+inline std::string ms(std::string_view column) {
+  return fmt::format("(extract(epoch from {}) * 1000)::bigint", column);
+}
 
 // A write refused by fencing: this instance is not (or no longer) the leader.
 struct NotLeader : std::runtime_error {
@@ -65,8 +67,9 @@ struct NotLeader : std::runtime_error {
 };
 
 // One audit entry, stamped with the epoch it was written under (none when the store is not fenced).
-inline void insert_audit(pqxx::transaction_base& w, std::optional<std::int64_t> epoch, Timestamp at, const std::string& actor,
-                  const std::string& action, const std::optional<std::string>& sha, const std::string& detail) {
+inline void insert_audit(pqxx::transaction_base& w, std::optional<std::int64_t> epoch, Timestamp at,
+                         const std::string& actor, const std::string& action, const std::optional<std::string>& sha,
+                         const std::string& detail) {
   w.exec_params(
       "INSERT INTO audit_log (at, actor, action, sha, detail, epoch) VALUES ($1::timestamptz, $2, $3, $4, $5, $6)",
       ts(at), actor, action, sha, detail,
@@ -88,28 +91,27 @@ auto PgStore::with_connection(std::string_view what, F&& f) -> decltype(f(std::d
       throw;
     }
   } catch (const pqxx::broken_connection& e) {
-    return pg::database_error(core::ErrorCode::unavailable, fmt::format("the database is unreachable ({}); retry later", what),
-                          e.what());
+    return pg::database_error(core::ErrorCode::unavailable,
+                              fmt::format("the database is unreachable ({}); retry later", what), e.what());
   } catch (const pg::NotLeader& e) {
     // Written for people already, and carries no database text.
     return core::fail(core::ErrorCode::not_leader, fmt::format("not {}: {}", what, e.what()));
   } catch (const pqxx::unique_violation& e) {
     return pg::database_error(core::ErrorCode::conflict,
-                          fmt::format("{} conflicts with what another request recorded at the same time; read the "
-                                      "current state and retry if it still applies",
-                                      what),
-                          e.what());
+                              fmt::format("{} conflicts with what another request recorded at the same time; read the "
+                                          "current state and retry if it still applies",
+                                          what),
+                              e.what());
   } catch (const pqxx::sql_error& e) {
-    return pg::database_error(core::ErrorCode::internal, fmt::format("the database failed while {}; see promoterd's log", what),
-                          e.what());
+    return pg::database_error(core::ErrorCode::internal,
+                              fmt::format("the database failed while {}; see promoterd's log", what), e.what());
   } catch (const std::invalid_argument& e) {
     // PgPool's refusal of a malformed connection string: written for people, password redacted.
     return core::fail(core::ErrorCode::internal, fmt::format("cannot connect to the database: {}", e.what()));
   } catch (const std::exception& e) {
-    return pg::database_error(core::ErrorCode::internal, fmt::format("unexpected error while {}; see promoterd's log", what),
-                          e.what());
+    return pg::database_error(core::ErrorCode::internal,
+                              fmt::format("unexpected error while {}; see promoterd's log", what), e.what());
   }
 }
-
 
 }  // namespace promoter::adapters

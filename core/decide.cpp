@@ -401,6 +401,7 @@ class Decider {
     const GateReport before = evaluate_gates(*r, policy(), now_, out_.production);
     Release& m = mut(e.sha);
     m.config = e.view;
+    out_.facts.push_back(ConfigRecorded{m.sha, e.view});
     const GateReport after = evaluate_gates(m, policy(), now_, out_.production);
     std::vector<std::string> changed;
     for (auto [old_gate, new_gate] : {std::pair{&before.env, &after.env}, std::pair{&before.flag, &after.flag}})

@@ -88,8 +88,14 @@ struct EvidenceRecorded {
   Evidence evidence;
 };
 
+// The configuration the release's env and flag gates now read (it replaces the previous view).
+struct ConfigRecorded {
+  Sha sha;
+  ConfigView view;
+};
+
 using Fact =
     std::variant<ReleaseStateChanged, DeploymentObserved, SmokeRecorded, ApprovalAdded, RejectionAdded, HotfixDeclared,
-                 ObligationOpened, PromotionOpened, PromotionEnded, ProductionSet, EvidenceRecorded>;
+                 ObligationOpened, PromotionOpened, PromotionEnded, ProductionSet, EvidenceRecorded, ConfigRecorded>;
 
 }  // namespace promoter::core

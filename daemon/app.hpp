@@ -20,6 +20,7 @@
 #include "adapters/slack_notifier.hpp"
 #include "adapters/token_budget.hpp"
 #include "daemon/http/api.hpp"
+#include "daemon/http/config_api.hpp"
 #include "daemon/auditor.hpp"
 #include "daemon/http/auth.hpp"
 #include "ports/clock.hpp"

@@ -1,6 +1,7 @@
 #include "daemon/config_watch.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -196,27 +197,27 @@ asio::awaitable<core::Result<void>> ConfigWatch::observe_variables() {
   // Staging first: a production change is judged against staging's changes, this pass's included.
   for (const auto& s : config_.services) {
     if (!observable(s)) continue;
-    auto r = co_await take(from_railway(s.name, core::ConfigTier::staging, s.staging.environment_id,
-                                        s.staging.service_id));
+    core::VariableSnapshot snapshot =
+        from_railway(s.name, core::ConfigTier::staging, s.staging.environment_id, s.staging.service_id);
+    auto r = co_await take(std::move(snapshot));
     if (!r) co_return r;
   }
   for (const auto& s : config_.services) {
     if (!observable(s)) continue;
     core::VariableSnapshot snapshot;
     if (s.production.provider == "railway") {
-      snapshot = from_railway(s.name, core::ConfigTier::production, s.production.environment_id,
-                              s.production.service_id);
+      snapshot =
+          from_railway(s.name, core::ConfigTier::production, s.production.environment_id, s.production.service_id);
     } else {
       if (!sources_.fly) co_return core::fail(core::ErrorCode::internal, "Fly secrets need [fly]");
       auto secrets = co_await sources_.fly->list_secrets(s.production.app);
       if (!secrets)
-        co_return core::fail(core::ErrorCode::unavailable,
-                             fmt::format("reading the secrets of Fly app {}: {}", s.production.app,
-                                         secrets.error().message));
+        co_return core::fail(core::ErrorCode::unavailable, fmt::format("reading the secrets of Fly app {}: {}",
+                                                                       s.production.app, secrets.error().message));
       std::vector<core::VariableSighting> sightings;
       for (auto& secret : *secrets)
-        sightings.push_back(core::VariableSighting{secret.name, provider_time(secret.updated_at, secret.created_at),
-                                                   secret.digest});
+        sightings.push_back(
+            core::VariableSighting{secret.name, provider_time(secret.updated_at, secret.created_at), secret.digest});
       snapshot = snapshot_of(s.name, core::ConfigTier::production, std::move(sightings), now);
     }
     auto r = co_await take(std::move(snapshot));
@@ -240,9 +241,9 @@ asio::awaitable<core::Result<void>> ConfigWatch::take(core::VariableSnapshot sna
     for (const auto& c : changes) earliest = std::min(earliest, c.at());
     const std::string service = snapshot.service;
     const core::Timestamp since = earliest - config_.policy.env.staging_window;
-    auto read = co_await run_blocking(blocking_, [this, service, since] {
-      return history_.staging_changes(service, since);
-    });
+    // Closures with string captures are built outside co_await (g++ 12: see ports/blocking.hpp).
+    auto staging_changes = [this, service, since] { return history_.staging_changes(service, since); };
+    auto read = co_await run_blocking(blocking_, std::move(staging_changes));
     if (!read) co_return std::unexpected(read.error());
     staging = std::move(*read);
   }
@@ -258,14 +259,15 @@ asio::awaitable<core::Result<void>> ConfigWatch::take(core::VariableSnapshot sna
   std::vector<core::AuditNote> audit;
   if (!changes.empty())
     audit.push_back(core::AuditNote{"promoterd", "config.changed", std::nullopt,
-                                    fmt::format("{} {} variables: {}", snapshot.service,
-                                                core::to_string(snapshot.tier), describe(changes, change_kind_text))});
+                                    fmt::format("{} {} variables: {}", snapshot.service, core::to_string(snapshot.tier),
+                                                describe(changes, change_kind_text))});
   for (const auto& v : violations)
     audit.push_back(core::AuditNote{"promoterd", "config.violation", std::nullopt, v.reason});
   const core::Timestamp now = clock_.now();
-  auto recorded = co_await run_blocking(blocking_, [this, snapshot, judged, audit, now] {
+  auto record = [this, snapshot, judged, audit, now] {
     return history_.record_variables(snapshot, judged, audit, now);
-  });
+  };
+  auto recorded = co_await run_blocking(blocking_, std::move(record));
   if (!recorded) co_return std::unexpected(recorded.error());
   variables_[key] = std::move(snapshot);
   for (const auto& v : violations) report(v);
@@ -278,21 +280,24 @@ asio::awaitable<core::Result<void>> ConfigWatch::observe_flags() {
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(f.timeout);
   core::Result<void> outcome;
   // Staging first, so a key enabled on both in one pass counts as staging first.
-  for (auto [tier, url] : {std::pair{core::ConfigTier::staging, &sources_.flags_staging_url},
-                           std::pair{core::ConfigTier::production, &sources_.flags_production_url}}) {
+  // Named, not a braced list in the range-for: g++ 12 ends such a temporary's life at the first co_await.
+  const std::array<std::pair<core::ConfigTier, const std::optional<std::string>*>, 2> sides{
+      {{core::ConfigTier::staging, &sources_.flags_staging_url},
+       {core::ConfigTier::production, &sources_.flags_production_url}}};
+  for (const auto& [tier, url] : sides) {
     if (!*url) continue;
     const std::string target = **url;
     const core::Timestamp now = clock_.now();
-    auto rows = co_await run_blocking(blocking_, [target, table, timeout] {
-      return adapters::read_feature_flags(target, table, timeout);
-    });
+    auto read = [target, table, timeout] { return adapters::read_feature_flags(target, table, timeout); };
+    auto rows = co_await run_blocking(blocking_, std::move(read));
     if (!rows) {
       if (outcome)
         outcome = core::fail(core::ErrorCode::unavailable, fmt::format("reading {}'s feature flags: {}",
                                                                        core::to_string(tier), rows.error().message));
       continue;
     }
-    auto r = co_await take_flags(core::FlagSnapshot{tier, std::move(*rows), now});
+    core::FlagSnapshot snapshot{tier, std::move(*rows), now};
+    auto r = co_await take_flags(std::move(snapshot));
     if (!r && outcome) outcome = std::move(r);
   }
   co_return outcome;
@@ -322,9 +327,8 @@ asio::awaitable<core::Result<void>> ConfigWatch::take_flags(core::FlagSnapshot s
   for (const auto& v : violations)
     audit.push_back(core::AuditNote{"promoterd", "config.violation", std::nullopt, v.reason});
   const core::Timestamp now = clock_.now();
-  auto recorded = co_await run_blocking(blocking_, [this, snapshot, judged, audit, now] {
-    return history_.record_flags(snapshot, judged, audit, now);
-  });
+  auto record = [this, snapshot, judged, audit, now] { return history_.record_flags(snapshot, judged, audit, now); };
+  auto recorded = co_await run_blocking(blocking_, std::move(record));
   if (!recorded) co_return std::unexpected(recorded.error());
   staging_ever_enabled_ = std::move(ever);
   flags_[snapshot.tier] = std::move(snapshot);

@@ -1,6 +1,7 @@
 #pragma once
 // Tells people (chat) what they may act on: a release ready for approval, a promotion started, succeeded or
-// failed, an overdue hotfix obligation, a configuration change made in production first. The daemon owns the interface; adapters deliver (SlackNotifier).
+// failed, an overdue hotfix obligation, a configuration change made in production first. The daemon owns the interface;
+// adapters deliver (SlackNotifier).
 #include <optional>
 #include <string>
 
@@ -9,7 +10,7 @@
 namespace promoter::ports {
 
 struct Notification {
-  std::string kind;  // core::Notify::kind, e.g. "promotion.started"
+  std::string kind;              // core::Notify::kind, e.g. "promotion.started"
   std::optional<core::Sha> sha;  // none for what concerns no release (a configuration violation)
   std::string text;
 };

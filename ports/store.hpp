@@ -1,7 +1,8 @@
 #pragma once
 // Durable storage as the daemon wires it: the ledger, the promotion journal and the history queries, kept in
 // one PostgreSQL database. PgStore (adapters/) implements it. Each user takes only the part it needs:
-// ReleaseService the ledger, PromotionExecutor the journal, ObligationWatch the queries, ConfigWatch the config history; the API all of them.
+// ReleaseService the ledger, PromotionExecutor the journal, ObligationWatch the queries, ConfigWatch the config
+// history; the API all of them.
 #include "ports/config_history.hpp"
 #include "ports/history_queries.hpp"
 #include "ports/ledger.hpp"

@@ -64,3 +64,11 @@ CREATE TABLE flag_changes (
   violation    text
 );
 CREATE INDEX flag_changes_violations ON flag_changes (id) WHERE violation IS NOT NULL;
+
+-- The configuration view each release's env and flag gates read (core::ConfigView as adapters/config_view_json
+-- writes it): replaced whenever the watcher sees something new for the release.
+CREATE TABLE release_config (
+  sha          text PRIMARY KEY REFERENCES releases (sha),
+  observed_at  timestamptz NOT NULL,
+  view         jsonb NOT NULL
+);

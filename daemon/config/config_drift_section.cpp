@@ -13,12 +13,14 @@ namespace {
 // A reason is required: a name exempt from staging-first is a decision someone must be able to read back.
 std::vector<core::ExemptName> read_exempt(const TomlReader& r, const toml::node& node, std::string_view where) {
   const toml::array* list = node.as_array();
-  if (!list) r.error(&node, fmt::format("{} must be an array of tables ({{ name = \"...\", reason = \"...\" }})", where));
+  if (!list)
+    r.error(&node, fmt::format("{} must be an array of tables ({{ name = \"...\", reason = \"...\" }})", where));
   std::vector<core::ExemptName> out;
   std::set<std::string> seen;
   for (const auto& entry : *list) {
     const toml::table* t = entry.as_table();
-    if (!t) r.error(&entry, fmt::format("each {} entry must be a table ({{ name = \"...\", reason = \"...\" }})", where));
+    if (!t)
+      r.error(&entry, fmt::format("each {} entry must be a table ({{ name = \"...\", reason = \"...\" }})", where));
     r.only(*t, where, {"name", "reason"});
     core::ExemptName e;
     e.name = r.required_string(*t, &entry, "name", fmt::format("{}.name", where));
@@ -76,8 +78,9 @@ void read_env_section(const TomlReader& r, const toml::table& root, Config& c) {
   bool any = false;
   for (const auto& s : c.services) any = any || observable(s);
   if (!any)
-    r.error(t, "[env] needs at least one service whose staging is a Railway service and whose production is a "
-               "Railway service or a Fly app: no other provider lists variable names");
+    r.error(t,
+            "[env] needs at least one service whose staging is a Railway service and whose production is a "
+            "Railway service or a Fly app: no other provider lists variable names");
   c.env = e;
 }
 

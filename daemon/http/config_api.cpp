@@ -62,7 +62,8 @@ class ConfigApi {
     }
     auto state = co_await blocking([this] { return ctx_.store.config_state(); });
     if (!state) co_return error_response(state.error());
-    auto history = co_await blocking([this, only] { return ctx_.store.variable_changes(only, history_limit); });
+    auto read_history = [this, only] { return ctx_.store.variable_changes(only, history_limit); };
+    auto history = co_await blocking(std::move(read_history));
     if (!history) co_return error_response(history.error());
     auto violations = co_await blocking([this] { return ctx_.store.config_violations(violation_limit); });
     if (!violations) co_return error_response(violations.error());

@@ -50,16 +50,18 @@ TEST_CASE("variable snapshots replace each other; changes and violations are kep
   REQUIRE(store.record_variables(prod, {}, {}, t0).has_value());
 
   // Staging adds C; production adds X first (a violation).
-  auto second = snapshot("api", core::ConfigTier::staging, {var("A", t0), var("B", t0), var("C", t0 + 1min)}, t0 + 2min);
+  auto second =
+      snapshot("api", core::ConfigTier::staging, {var("A", t0), var("B", t0), var("C", t0 + 1min)}, t0 + 2min);
   REQUIRE(store
-              .record_variables(second, {judged(change("api", core::ConfigTier::staging, "C", core::ChangeKind::added,
-                                                       t0 + 1min))},
-                                {note("config.changed", "api staging variables: added C")}, t0 + 2min)
+              .record_variables(
+                  second, {judged(change("api", core::ConfigTier::staging, "C", core::ChangeKind::added, t0 + 1min))},
+                  {note("config.changed", "api staging variables: added C")}, t0 + 2min)
               .has_value());
   const auto violating = change("api", core::ConfigTier::production, "X", core::ChangeKind::added, t0 + 3min);
   const core::ConfigViolation v{core::ViolationKind::env_production_first, "api", "X", t0 + 3min,
                                 "api: X was added in production first"};
-  auto prod2 = snapshot("api", core::ConfigTier::production, {var("A", t0, "d1"), var("X", t0 + 3min, "d2")}, t0 + 4min);
+  auto prod2 =
+      snapshot("api", core::ConfigTier::production, {var("A", t0, "d1"), var("X", t0 + 3min, "d2")}, t0 + 4min);
   REQUIRE(store.record_variables(prod2, {judged(violating, v)}, {note("config.violation", v.reason)}, t0 + 4min)
               .has_value());
 
@@ -125,15 +127,15 @@ TEST_CASE("flag snapshots, staging's ever-enabled keys and flag violations") {
   core::FlagSnapshot staging{core::ConfigTier::staging, {core::FlagSighting{"billing_v2", true, t0}}, t0};
   REQUIRE(store.record_flags(staging, {}, {}, t0).has_value());
   // Staging turns it off again: it was still once enabled there.
-  core::FlagSnapshot staging_off{core::ConfigTier::staging, {core::FlagSighting{"billing_v2", false, t0 + 1min}},
-                                 t0 + 1min};
-  const core::FlagChange off{core::ConfigTier::staging, "billing_v2", core::FlagChangeKind::disabled, false, t0 + 1min,
-                             t0 + 1min};
+  core::FlagSnapshot staging_off{
+      core::ConfigTier::staging, {core::FlagSighting{"billing_v2", false, t0 + 1min}}, t0 + 1min};
+  const core::FlagChange off{
+      core::ConfigTier::staging, "billing_v2", core::FlagChangeKind::disabled, false, t0 + 1min, t0 + 1min};
   REQUIRE(store.record_flags(staging_off, {ports::JudgedFlagChange{off, std::nullopt}}, {}, t0 + 1min).has_value());
-  core::FlagSnapshot prod{core::ConfigTier::production,
-                          {core::FlagSighting{"quota_new", true, std::nullopt}}, t0 + 2min};
-  const core::FlagChange on{core::ConfigTier::production, "quota_new", core::FlagChangeKind::added, true, t0 + 2min,
-                            std::nullopt};
+  core::FlagSnapshot prod{
+      core::ConfigTier::production, {core::FlagSighting{"quota_new", true, std::nullopt}}, t0 + 2min};
+  const core::FlagChange on{
+      core::ConfigTier::production, "quota_new", core::FlagChangeKind::added, true, t0 + 2min, std::nullopt};
   const core::ConfigViolation v{core::ViolationKind::flag_production_first, "", "quota_new", t0 + 2min,
                                 "flag quota_new was enabled in production first"};
   REQUIRE(store.record_flags(prod, {ports::JudgedFlagChange{on, v}}, {}, t0 + 2min).has_value());

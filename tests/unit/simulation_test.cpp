@@ -159,6 +159,8 @@ void replay(std::map<std::string, Release>& recorded, std::optional<Sha>& produc
             recorded.at(f.sha.str()).hotfix = f.hotfix;
           } else if constexpr (std::is_same_v<F, EvidenceRecorded>) {
             recorded.at(f.sha.str()).evidence = f.evidence;
+          } else if constexpr (std::is_same_v<F, ConfigRecorded>) {
+            recorded.at(f.sha.str()).config = f.view;
           } else if constexpr (std::is_same_v<F, ProductionSet>) {
             production = f.sha;
           }
