@@ -91,6 +91,8 @@ TEST_CASE("every route answers each caller with the exact status; refusals are a
        json{{"sha", unknown_sha}, {"reason", "outage"}, {"incident_url", "https://inc.example/1"}},
        {401, 401, 403, 403, 404}},
       {"GET", "/v1/obligations", "/v1/obligations", nothing, {401, 401, 200, 200, 200}},
+      {"GET", "/v1/env", "/v1/env", nothing, {401, 401, 200, 200, 200}},
+      {"GET", "/v1/flags", "/v1/flags", nothing, {401, 401, 200, 200, 200}},
       {"POST",
        "/v1/obligations/{id}/close",
        "/v1/obligations/999/close",
