@@ -377,18 +377,15 @@ class Decider {
     if (e.evidence.head != e.sha.str())
       return fail(ErrorCode::invalid_argument,
                   fmt::format("evidence for {} was gathered for another commit ({})", e.sha.abbrev(), e.evidence.head));
-    if (r->evidence && same_evidence(*r->evidence, e.evidence)) return {};  // the reconciler saw nothing new
+    if (r->evidence && same_observation(*r->evidence, e.evidence)) return {};  // the reconciler saw nothing new
     const GateReport before = evaluate_gates(*r, policy(), now_, out_.production);
     Release& m = mut(e.sha);
     m.evidence = e.evidence;
     out_.facts.push_back(EvidenceRecorded{m.sha, e.evidence});
     const GateReport after = evaluate_gates(m, policy(), now_, out_.production);
-    std::vector<std::string> changed;
-    for (auto [old_gate, new_gate] : {std::pair{&before.review, &after.review}, std::pair{&before.ci, &after.ci},
-                                      std::pair{&before.ddl_rollback, &after.ddl_rollback}})
-      if (new_gate->applies && (old_gate->ok != new_gate->ok || old_gate->reason != new_gate->reason))
-        changed.push_back(new_gate->reason);
-    if (!changed.empty()) audit("github", "release.evidence", e.sha, fmt::format("{}", fmt::join(changed, "; ")));
+    audit_gate_changes(
+        e.sha, "github", "release.evidence",
+        {{&before.review, &after.review}, {&before.ci, &after.ci}, {&before.ddl_rollback, &after.ddl_rollback}});
     refresh(m);
     return {};
   }
@@ -397,31 +394,31 @@ class Decider {
     const Release* r = find(e.sha);
     if (!r) return {};  // a release not seen on staging yet, or forgotten: nothing to gate
     if (accepts(r->state, config) != Accept::apply) return {};
-    if (r->config && same_view(*r->config, e.view)) return {};  // the watcher saw nothing new
+    if (r->config && same_observation(*r->config, e.view)) return {};  // the watcher saw nothing new
     const GateReport before = evaluate_gates(*r, policy(), now_, out_.production);
     Release& m = mut(e.sha);
     m.config = e.view;
     out_.facts.push_back(ConfigRecorded{m.sha, e.view});
     const GateReport after = evaluate_gates(m, policy(), now_, out_.production);
-    std::vector<std::string> changed;
-    for (auto [old_gate, new_gate] : {std::pair{&before.env, &after.env}, std::pair{&before.flag, &after.flag}})
-      if (new_gate->applies && (old_gate->ok != new_gate->ok || old_gate->reason != new_gate->reason))
-        changed.push_back(new_gate->reason);
-    if (!changed.empty()) audit("promoterd", "release.config", e.sha, fmt::format("{}", fmt::join(changed, "; ")));
+    audit_gate_changes(e.sha, "promoterd", "release.config", {{&before.env, &after.env}, {&before.flag, &after.flag}});
     refresh(m);  // a promoting release stays as it is: its preflight re-checks the gates
     return {};
   }
 
-  // A view observed again with nothing new but the moment of observing.
-  static bool same_view(const ConfigView& a, const ConfigView& b) {
-    ConfigView x = a;
-    x.observed_at = b.observed_at;
-    return x == b;
+  // One audit note naming the gates (of those the policy enables) whose verdict or reason an observation changed.
+  void audit_gate_changes(const Sha& sha, std::string actor, std::string action,
+                          std::initializer_list<std::pair<const GateStatus*, const GateStatus*>> gates) {
+    std::vector<std::string> changed;
+    for (auto [old_gate, new_gate] : gates)
+      if (new_gate->applies && (old_gate->ok != new_gate->ok || old_gate->reason != new_gate->reason))
+        changed.push_back(new_gate->reason);
+    if (!changed.empty()) audit(std::move(actor), std::move(action), sha, fmt::format("{}", fmt::join(changed, "; ")));
   }
 
-  // Evidence gathered again with nothing new but the moment of gathering.
-  static bool same_evidence(const Evidence& a, const Evidence& b) {
-    Evidence x = a;
+  // The same observation made again: nothing new but the moment it was made (evidence, a configuration view).
+  template <class Observation>
+  static bool same_observation(const Observation& a, const Observation& b) {
+    Observation x = a;
     x.observed_at = b.observed_at;
     return x == b;
   }
