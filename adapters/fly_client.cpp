@@ -26,6 +26,12 @@ const json* object_field(const json& object, std::string_view key) {
   return &*it;
 }
 
+std::string join_keys(const std::vector<std::string>& keys) {
+  std::string out;
+  for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
 std::string clip(std::string_view text, std::size_t limit = 300) {
   std::string out;
   for (const char c : text.substr(0, limit)) out += std::isprint(static_cast<unsigned char>(c)) ? c : ' ';
@@ -204,7 +210,12 @@ asio::awaitable<std::expected<json, AdapterError>> perform(HttpClient& http, con
     if (auto fly_error = string_field(body, "error"); fly_error && !fly_error->empty()) {
       message += " " + clip(*fly_error);
     } else if (!response.body.empty() && !body.is_discarded()) {
-      message += " " + clip(response.body);
+      // Not echoed: a JSON answer may carry a machine config, whose env holds values (adapters/config_reference.md).
+      std::vector<std::string> keys;
+      if (body.is_object())
+        for (const auto& [key, value] : body.items()) keys.push_back(key);
+      message += keys.empty() ? std::string(" (a JSON answer with no error field)")
+                              : " (a JSON answer with no error field; keys: " + clip(join_keys(keys), 120) + ")";
     } else if (!response.body.empty()) {
       message += " " + clip(response.body, 120);
     } else {

@@ -20,6 +20,7 @@
 #include "adapters/fly_client.hpp"
 #include "adapters/http_client.hpp"
 #include "tests/fakes/fake_fly.hpp"
+#include "tests/fakes/http_receiver.hpp"
 #include "tests/support/run_on.hpp"
 
 namespace asio = boost::asio;
@@ -709,4 +710,31 @@ TEST_CASE("the fake's machines carry a marked env value, its secrets persist, an
   REQUIRE(other.secrets(kApp).size() == 1);
   CHECK(other.secrets(kApp)[0].value == "v2-MARK-env");
   CHECK(other.secrets(kApp)[0].digest == f.fake.secrets(kApp)[0].digest);
+}
+
+TEST_CASE("a failed answer that echoes a machine config is not echoed into the error: its env holds values") {
+  asio::io_context ioc;
+  promoter::fakes::HttpReceiver fly(ioc.get_executor());
+  fly.start();
+  const std::string echoed =
+      R"({"config": {"image": "registry.fly.io/rotor-api:b", "env": {"STRIPE_KEY": "sk_live_VALUE-MARKER"}}})";
+  fly.respond("/apps/" + kApp + "/machines/m1", 422, echoed);
+  fly.respond("/apps/" + kApp + "/machines/m2", 502, "<html>bad gateway</html>");
+  HttpClientOptions options;
+  options.retry.max_attempts = 1;
+  HttpClient http(ioc.get_executor(), options);
+  FlyClientOptions o;
+  o.base_url = fly.url("").substr(0, fly.url("").size() - 1);  // no trailing slash
+  o.authorization = "Bearer " + kToken;
+  FlyClient client(http, o);
+  const json config = json::parse(echoed)["config"];
+  auto refused = run_on(ioc, client.update_machine(kApp, "m1", config, std::nullopt, std::nullopt));
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().http_status == 422);
+  CHECK_MESSAGE(refused.error().message.find("VALUE-MARKER") == std::string::npos, refused.error().message);
+  CHECK_MESSAGE(refused.error().message.find("keys: config") != std::string::npos, refused.error().message);
+  // A proxy's page is not JSON and carries no config: its start is shown, for the reader to recognise.
+  auto gateway = run_on(ioc, client.update_machine(kApp, "m2", config, std::nullopt, std::nullopt));
+  REQUIRE_FALSE(gateway.has_value());
+  CHECK_MESSAGE(gateway.error().message.find("bad gateway") != std::string::npos, gateway.error().message);
 }
