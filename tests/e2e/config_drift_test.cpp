@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <fstream>
 #include <pqxx/pqxx>
 #include <set>
 
@@ -360,4 +361,62 @@ TEST_CASE("a variable or a flag changed in production first is reported in the a
   pqxx::connection c(w.production_flags);
   pqxx::nontransaction n(c);
   CHECK(has(n.exec1("SELECT string_agg(payload, ' ') FROM feature_flags")[0].c_str(), marker));
+}
+
+TEST_CASE("promoterd --check refuses [env] and [flags] settings that cannot work, with file:line:col") {
+  const fs::path dir = temp_dir("config_drift_check");
+  ConfigBuilder builder("30m");
+  builder.table("railway", {{"endpoint", "http://127.0.0.1:9/graphql/v2"}, {"token_env", "RW_TOKEN"}});
+  builder.service("worker", {{"staging", TomlValue::inline_table({{"provider", "railway"},
+                                                                  {"project_id", "p"},
+                                                                  {"environment_id", "env-staging"},
+                                                                  {"service_id", "svc-worker"}})},
+                             {"production", TomlValue::inline_table({{"provider", "railway"},
+                                                                     {"project_id", "p"},
+                                                                     {"environment_id", "env-production"},
+                                                                     {"service_id", "svc-worker"}})}});
+  const std::string good = builder.toml();
+  std::ofstream(dir / "good.toml") << good << "\n[env]\nrequire_env = true\n";
+  std::string out;
+  CHECK_MESSAGE(run_program({PROMOTERD_BIN, "--config", (dir / "good.toml").string(), "--check"}, {}, out) == 0, out);
+  struct Bad {
+    std::string append;
+    std::string message;
+  };
+  const Bad cases[] = {
+      {"\n[env]\nproduction_only = [\"DATABASE_URL\"]\n", ":3:20: each env.production_only entry must be a table"},
+      {"\n[env]\nproduction_only = [{ name = \"DATABASE_URL\" }]\n", ":3:20: env.production_only.reason is required"},
+      {"\n[env]\nclock_skew = \"2h\"\n", ":3:14: env.clock_skew above 1h"},
+      {"\n[env]\nstaging_only = [{ name = \"A\", reason = \"x\" }]\nproduction_only = [{ name = \"A\", reason = \"y\" "
+       "}]\n",
+       "A is both production_only and staging_only"},
+      {"\n[flags]\nstaging_url_env = \"S\"\nproduction_url_env = \"P\"\ntable = \"flags; DROP TABLE x\"\n",
+       ":5:9: flags.table must be a plain SQL name"},
+      {"\n[flags]\nstaging_url_env = \"S\"\nproduction_url_env = \"P\"\nrequire_flag = true\n",
+       "flags.require_flag = true needs the billing, quota and enterprise paths"},
+      {"\n[flags]\nstaging_url_env = \"S\"\n", "flags.production_url_env"},
+  };
+  const auto lines = std::count(good.begin(), good.end(), '\n');
+  for (const auto& c : cases) {
+    CAPTURE(c.append);
+    std::ofstream(dir / "bad.toml") << good << c.append;
+    out.clear();
+    CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "bad.toml").string(), "--check"}, {}, out) == 2);
+    if (c.message.starts_with(":")) {
+      // The line is counted from the end of the good part.
+      const std::string expected = c.message.substr(c.message.find(':', 1));
+      const auto line = std::stoi(c.message.substr(1, c.message.find(':', 1) - 1)) + lines;
+      CHECK_MESSAGE(has(out, fmt::format("bad.toml:{}{}", line, expected)), out);
+    } else {
+      CHECK_MESSAGE(has(out, "bad.toml:"), out);
+      CHECK_MESSAGE(has(out, c.message), out);
+    }
+  }
+  // Simulated services list no variables: [env] over them alone cannot work.
+  ConfigBuilder simulated("30m");
+  simulated.simulated(dir).services({"api"});
+  std::ofstream(dir / "none.toml") << simulated.toml() << "\n[env]\nrequire_env = true\n";
+  out.clear();
+  CHECK(run_program({PROMOTERD_BIN, "--config", (dir / "none.toml").string(), "--check"}, {}, out) == 2);
+  CHECK_MESSAGE(has(out, "[env] needs at least one service whose staging is a Railway service"), out);
 }
