@@ -60,7 +60,11 @@ std::expected<std::vector<core::FlagSighting>, AdapterError> read_feature_flags(
     if (!quoted) return std::unexpected(AdapterError{AdapterError::Kind::protocol, 0, where + ": " + quoted.error()});
     const auto key = connection->quote_name(table.key_column);
     const auto enabled = connection->quote_name(table.enabled_column);
-    const auto updated = connection->quote_name(table.updated_at_column);
+    // A table without an update time ([flags] updated_at_column = ""): changes then carry the observed time.
+    const std::string updated = table.updated_at_column.empty()
+                                    ? std::string("NULL::bigint")
+                                    : fmt::format("floor(extract(epoch from {}) * 1000)::bigint",
+                                                  connection->quote_name(table.updated_at_column));
 
     pqxx::read_transaction tx(*connection);
     // Belt and braces: the transaction must say it is read only before anything is read.
@@ -71,9 +75,8 @@ std::expected<std::vector<core::FlagSighting>, AdapterError> read_feature_flags(
     }
     tx.exec0(fmt::format("SET LOCAL statement_timeout = {}", std::max<long long>(1, timeout.count())));
     // Milliseconds since the epoch, so the reader needs no text format of timestamps.
-    const auto rows = tx.exec(fmt::format(
-        "SELECT {0}::text, {1} IS TRUE, floor(extract(epoch from {2}) * 1000)::bigint FROM {3} ORDER BY {0}", key,
-        enabled, updated, *quoted));
+    const auto rows = tx.exec(
+        fmt::format("SELECT {0}::text, {1} IS TRUE, {2} FROM {3} ORDER BY {0}", key, enabled, updated, *quoted));
     std::vector<core::FlagSighting> out;
     out.reserve(rows.size());
     for (const auto& row : rows) {
@@ -87,6 +90,9 @@ std::expected<std::vector<core::FlagSighting>, AdapterError> read_feature_flags(
     tx.commit();
     // ORDER BY follows the column's collation; callers compare keys as bytes.
     std::ranges::sort(out, {}, &core::FlagSighting::key);
+    // A table without a unique key may list a key twice: one sighting per key (the first), as the diff expects.
+    const auto [first, last] = std::ranges::unique(out, {}, &core::FlagSighting::key);
+    out.erase(first, last);
     return out;
   } catch (const pqxx::broken_connection& e) {
     return std::unexpected(error(AdapterError::Kind::transport, url, where + ": connection lost: " + e.what()));

@@ -89,6 +89,21 @@ TEST_CASE("read_feature_flags reads the default table and other column names") {
   CHECK((*other)[1].key == "z");
 }
 
+TEST_CASE("a table with no update time column, and one listing a key twice, read as one sighting per key") {
+  const auto url = testing::fresh_database("promoter_flags_no_time");
+  run(url,
+      "CREATE TABLE flags (key text, enabled boolean);"
+      "INSERT INTO flags VALUES ('b', true), ('a', false), ('b', true);");
+  adapters::FlagTable table{"flags", "key", "enabled", ""};
+  auto flags = adapters::read_feature_flags(url, table, 5s);
+  REQUIRE_MESSAGE(flags.has_value(), flags.error().message);
+  REQUIRE(flags->size() == 2);
+  CHECK((*flags)[0].key == "a");
+  CHECK((*flags)[1].key == "b");
+  CHECK((*flags)[1].enabled);
+  CHECK_FALSE((*flags)[1].updated_at.has_value());
+}
+
 TEST_CASE("a wrong column or table name is a clear error") {
   const auto url = flag_database("promoter_flags_bad_names");
   auto table = app_table();
