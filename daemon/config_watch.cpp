@@ -137,19 +137,29 @@ asio::awaitable<core::Result<void>> ConfigWatch::pass() {
     auto loaded = co_await load();
     if (!loaded) co_return loaded;
   }
+  // Only a source an enabled gate reads can hold releases back (and fail the preflight's re-check); one watched
+  // for the record only is logged and counted, and the gates go on without it.
   core::Result<void> outcome;
+  auto settle = [&](std::string_view source, core::Result<void> r, bool gating) {
+    metrics_.config_observation(source, r.has_value());
+    if (r) return;
+    if (gating) {
+      if (outcome) outcome = std::move(r);
+    } else {
+      log(LogLevel::warn, "configuration observation failed; no gate reads it, so nothing waits for it",
+          {{"source", source}, {"error", r.error().message}});
+    }
+  };
   if (config_.env) {
     auto r = co_await observe_variables();
-    metrics_.config_observation("variables", r.has_value());
-    if (!r) outcome = std::move(r);
+    settle("variables", std::move(r), config_.policy.env.require_env);
   }
   if (config_.flags) {
     auto r = co_await observe_flags();
-    metrics_.config_observation("flags", r.has_value());
-    if (!r && outcome) outcome = std::move(r);
+    settle("flags", std::move(r), config_.policy.flags.require_flag);
   }
-  // A view with a side missing would let the env gate pass a service it could not see: releases keep the last
-  // complete view until every source answers again.
+  // A view with a side missing would let a gate pass what it could not see: releases keep the last complete view
+  // until every source a gate reads answers again.
   if (outcome) co_await feed_releases();
   co_return outcome;
 }

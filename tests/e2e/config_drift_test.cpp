@@ -239,6 +239,12 @@ struct DriftWorld {
 TEST_CASE("a release waits for a variable staging has and production lacks, then promotes once production has it") {
   DriftWorld w;
   REQUIRE(eventually([&] { return w.observed("worker") && w.observed("api"); }));
+  // Staging's flag table goes away: no gate reads flags here (require_flag is off), so nothing waits for it.
+  {
+    pqxx::connection c(w.staging_flags);
+    pqxx::nontransaction n(c);
+    n.exec("ALTER TABLE feature_flags RENAME TO feature_flags_gone");
+  }
   // Production-only names are not missing on staging, and production's extra name is shown as such.
   const json worker = w.service_env("worker");
   CHECK(worker["missing_in_production"].empty());
@@ -281,6 +287,7 @@ TEST_CASE("a release waits for a variable staging has and production lacks, then
   CHECK(seen == std::vector<std::string>{"production added RATE_LIMIT", "staging added RATE_LIMIT"});
   CHECK(w.get("/v1/status")["config_violations"]["total"] == 0);
   CHECK(w.violation_notices() == 0);
+  CHECK(has(w.metrics(), R"(promoter_config_observations_total{result="failed",source="flags"})"));
   // The preflight re-read production before anything changed, and said so.
   const json promotions = w.get("/v1/promotions");
   REQUIRE(promotions["promotions"].size() == 1);
