@@ -236,7 +236,9 @@ core::Result<std::vector<ports::FlagChangeRecord>> PgStore::flag_changes(int lim
       });
 }
 
-core::Result<std::vector<core::ConfigViolation>> PgStore::config_violations(int limit) {
+core::Result<std::vector<core::ConfigViolation>> PgStore::config_violations(std::optional<core::ViolationKind> kind,
+                                                                            const std::optional<std::string>& service,
+                                                                            int limit) {
   return with_connection(
       "reading config violations", [&](pqxx::connection& c) -> core::Result<std::vector<core::ConfigViolation>> {
         pqxx::read_transaction t(c);
@@ -246,9 +248,11 @@ core::Result<std::vector<core::ConfigViolation>> PgStore::config_violations(int 
                         "AS at, violation, id FROM config_changes WHERE violation IS NOT NULL"
                         "  UNION ALL"
                         "  SELECT 'flag_production_first', '', key, COALESCE(provider_at, observed_at), violation, id "
-                        "FROM flag_changes WHERE violation IS NOT NULL) v ORDER BY at DESC, id DESC LIMIT $1",
+                        "FROM flag_changes WHERE violation IS NOT NULL) v "
+                        "WHERE ($2::text IS NULL OR kind = $2) AND ($3::text IS NULL OR service = $3) "
+                        "ORDER BY at DESC, id DESC LIMIT $1",
                         ms("at")),
-            limit);
+            limit, kind ? std::optional<std::string>(std::string(core::to_string(*kind))) : std::nullopt, service);
         std::vector<core::ConfigViolation> out;
         for (const auto& row : rows) {
           auto kind = core::parse_violation_kind(row[0].c_str());

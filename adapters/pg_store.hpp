@@ -68,7 +68,9 @@ class PgStore final : public ports::Store {
   core::Result<std::vector<ports::VariableChangeRecord>> variable_changes(const std::optional<std::string>& service,
                                                                           int limit) override;
   core::Result<std::vector<ports::FlagChangeRecord>> flag_changes(int limit) override;
-  core::Result<std::vector<core::ConfigViolation>> config_violations(int limit) override;
+  core::Result<std::vector<core::ConfigViolation>> config_violations(std::optional<core::ViolationKind> kind,
+                                                                     const std::optional<std::string>& service,
+                                                                     int limit) override;
   core::Result<std::int64_t> config_violation_count() override;
 
  private:

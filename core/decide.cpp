@@ -52,12 +52,6 @@ constexpr std::array<std::array<Accept, 9>, state_count> acceptance{{
 
 Accept accepts(ReleaseState s, EventKind k) { return acceptance[static_cast<std::size_t>(s)][k]; }
 
-// States whose gates are still being gathered: the ones refresh() derives from the facts.
-bool is_gathering(ReleaseState s) {
-  return s == ReleaseState::deploying || s == ReleaseState::soaking || s == ReleaseState::ready ||
-         s == ReleaseState::staging_failed;
-}
-
 class Decider {
  public:
   Decider(const World& world, Timestamp now) : world_(world), now_(now) {

@@ -36,4 +36,9 @@ bool is_terminal(ReleaseState s) {
   }
 }
 
+bool is_gathering(ReleaseState s) {
+  return s == ReleaseState::deploying || s == ReleaseState::soaking || s == ReleaseState::ready ||
+         s == ReleaseState::staging_failed;
+}
+
 }  // namespace promoter::core

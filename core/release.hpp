@@ -32,6 +32,9 @@ std::string_view to_string(ReleaseState);
 std::optional<ReleaseState> parse_release_state(std::string_view);
 // Terminal states accept no more gate facts.
 bool is_terminal(ReleaseState);
+// States whose gates are still being gathered (deploying, soaking, ready, staging_failed): the ones decide's
+// refresh() derives from the facts, and the ones the GitHub and configuration watchers gather for.
+bool is_gathering(ReleaseState);
 
 struct StagingDeployment {
   std::string service;

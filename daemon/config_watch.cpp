@@ -47,25 +47,17 @@ core::VariableSnapshot snapshot_of(std::string service, core::ConfigTier tier,
 
 // "added STRIPE_KEY, NEW_FLAG; changed API_URL": names only.
 template <class Change>
-std::string describe(const std::vector<Change>& changes, std::string_view (*kind_text)(decltype(Change::kind))) {
+std::string describe(const std::vector<Change>& changes) {
   std::map<std::string, std::vector<std::string>> by_kind;
   for (const auto& c : changes) {
     if constexpr (requires { c.name; })
-      by_kind[std::string(kind_text(c.kind))].push_back(c.name);
+      by_kind[std::string(core::to_string(c.kind))].push_back(c.name);
     else
-      by_kind[std::string(kind_text(c.kind))].push_back(c.key);
+      by_kind[std::string(core::to_string(c.kind))].push_back(c.key);
   }
   std::vector<std::string> parts;
   for (const auto& [kind, names] : by_kind) parts.push_back(fmt::format("{} {}", kind, fmt::join(names, ", ")));
   return fmt::format("{}", fmt::join(parts, "; "));
-}
-
-std::string_view change_kind_text(core::ChangeKind k) { return core::to_string(k); }
-std::string_view flag_kind_text(core::FlagChangeKind k) { return core::to_string(k); }
-
-bool gathering_or_promoting(core::ReleaseState s) {
-  return s == core::ReleaseState::deploying || s == core::ReleaseState::soaking || s == core::ReleaseState::ready ||
-         s == core::ReleaseState::staging_failed || s == core::ReleaseState::promoting;
 }
 
 }  // namespace
@@ -83,10 +75,6 @@ ConfigWatch::ConfigWatch(asio::io_context& io, asio::any_io_executor blocking, S
       metrics_(metrics),
       clock_(clock),
       wake_(io) {}
-
-bool ConfigWatch::observable(const ServiceConfig& s) {
-  return s.staging.provider == "railway" && (s.production.provider == "railway" || s.production.provider == "fly");
-}
 
 void ConfigWatch::start() {
   stopped_ = false;
@@ -181,7 +169,7 @@ asio::awaitable<core::Result<void>> ConfigWatch::observe_variables() {
   // One request per Railway environment, whichever services share it.
   std::map<std::string, std::vector<adapters::RailwayVariableName>> railway;
   for (const auto& s : config_.services) {
-    if (!observable(s)) continue;
+    if (!s.lists_variables()) continue;
     railway[s.staging.environment_id];
     if (s.production.provider == "railway") railway[s.production.environment_id];
   }
@@ -206,14 +194,14 @@ asio::awaitable<core::Result<void>> ConfigWatch::observe_variables() {
   };
   // Staging first: a production change is judged against staging's changes, this pass's included.
   for (const auto& s : config_.services) {
-    if (!observable(s)) continue;
+    if (!s.lists_variables()) continue;
     core::VariableSnapshot snapshot =
         from_railway(s.name, core::ConfigTier::staging, s.staging.environment_id, s.staging.service_id);
     auto r = co_await take(std::move(snapshot));
     if (!r) co_return r;
   }
   for (const auto& s : config_.services) {
-    if (!observable(s)) continue;
+    if (!s.lists_variables()) continue;
     core::VariableSnapshot snapshot;
     if (s.production.provider == "railway") {
       snapshot =
@@ -268,9 +256,9 @@ asio::awaitable<core::Result<void>> ConfigWatch::take(core::VariableSnapshot sna
   }
   std::vector<core::AuditNote> audit;
   if (!changes.empty())
-    audit.push_back(core::AuditNote{"promoterd", "config.changed", std::nullopt,
-                                    fmt::format("{} {} variables: {}", snapshot.service, core::to_string(snapshot.tier),
-                                                describe(changes, change_kind_text))});
+    audit.push_back(core::AuditNote{
+        "promoterd", "config.changed", std::nullopt,
+        fmt::format("{} {} variables: {}", snapshot.service, core::to_string(snapshot.tier), describe(changes))});
   for (const auto& v : violations)
     audit.push_back(core::AuditNote{"promoterd", "config.violation", std::nullopt, v.reason});
   const core::Timestamp now = clock_.now();
@@ -331,9 +319,9 @@ asio::awaitable<core::Result<void>> ConfigWatch::take_flags(core::FlagSnapshot s
   }
   std::vector<core::AuditNote> audit;
   if (!changes.empty())
-    audit.push_back(core::AuditNote{
-        "promoterd", "config.changed", std::nullopt,
-        fmt::format("{} feature flags: {}", core::to_string(snapshot.tier), describe(changes, flag_kind_text))});
+    audit.push_back(
+        core::AuditNote{"promoterd", "config.changed", std::nullopt,
+                        fmt::format("{} feature flags: {}", core::to_string(snapshot.tier), describe(changes))});
   for (const auto& v : violations)
     audit.push_back(core::AuditNote{"promoterd", "config.violation", std::nullopt, v.reason});
   const core::Timestamp now = clock_.now();
@@ -383,7 +371,8 @@ asio::awaitable<void> ConfigWatch::feed_releases() {
     std::vector<core::Sha> out;
     for (const auto& sha : w.active) {
       const core::Release& r = w.releases.at(sha);
-      if (gathering_or_promoting(r.state)) out.push_back(r.sha);
+      // A promoting release too: its preflight re-checks the env and flag gates on this view.
+      if (core::is_gathering(r.state) || r.state == core::ReleaseState::promoting) out.push_back(r.sha);
     }
     return out;
   };

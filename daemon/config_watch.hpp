@@ -53,10 +53,6 @@ class ConfigWatch {
   // read production as it is. An error when a source could not be read (the gates then keep the last view).
   boost::asio::awaitable<core::Result<void>> observe();
 
-  // The services whose variable names can be read on both sides, by name (staging Railway; production Railway
-  // or Fly).
-  static bool observable(const ServiceConfig&);
-
  private:
   boost::asio::awaitable<void> loop();
   boost::asio::awaitable<core::Result<void>> pass();

@@ -182,9 +182,7 @@ asio::awaitable<core::Result<void>> GitHubEvidence::reconcile() {
     p.production = w.production;
     for (const auto& sha : w.active) {
       const core::Release& r = w.releases.at(sha);
-      if (r.state == core::ReleaseState::deploying || r.state == core::ReleaseState::soaking ||
-          r.state == core::ReleaseState::ready || r.state == core::ReleaseState::staging_failed)
-        p.releases.push_back(r.sha);
+      if (core::is_gathering(r.state)) p.releases.push_back(r.sha);
     }
     return p;
   };

@@ -60,8 +60,11 @@ class ConfigHistory {
   virtual core::Result<std::vector<VariableChangeRecord>> variable_changes(const std::optional<std::string>& service,
                                                                            int limit) = 0;
   virtual core::Result<std::vector<FlagChangeRecord>> flag_changes(int limit) = 0;
-  // Both kinds, newest first, and how many there are in all.
-  virtual core::Result<std::vector<core::ConfigViolation>> config_violations(int limit) = 0;
+  // Newest first: of one kind (nullopt: both) and one service (nullopt: any), so a filtered list is never cut
+  // short by violations it leaves out. And how many there are in all.
+  virtual core::Result<std::vector<core::ConfigViolation>> config_violations(std::optional<core::ViolationKind> kind,
+                                                                             const std::optional<std::string>& service,
+                                                                             int limit) = 0;
   virtual core::Result<std::int64_t> config_violation_count() = 0;
 };
 

@@ -107,6 +107,12 @@ struct ServiceConfig {
   int restart_order = 0;
   StagingTarget staging;
   ProductionTarget production;
+
+  // Whether its variable names can be read on both sides ([env]): staging a Railway service, production a
+  // Railway service or a Fly app. No other provider lists variable names.
+  bool lists_variables() const {
+    return staging.provider == "railway" && (production.provider == "railway" || production.provider == "fly");
+  }
 };
 
 struct MigrationsConfig {

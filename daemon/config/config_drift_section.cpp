@@ -33,10 +33,6 @@ std::vector<core::ExemptName> read_exempt(const TomlReader& r, const toml::node&
   return out;
 }
 
-bool observable(const ServiceConfig& s) {
-  return s.staging.provider == "railway" && (s.production.provider == "railway" || s.production.provider == "fly");
-}
-
 // A SQL identifier as the flag reader quotes it: letters, digits and underscores (a schema-qualified table
 // has one dot). Anything else is refused here rather than quoted into something surprising.
 bool plain_identifier(std::string_view s, bool allow_dot) {
@@ -76,7 +72,7 @@ void read_env_section(const TomlReader& r, const toml::table& root, Config& c) {
     if (p.staging_only_name(name.name))
       r.error(t->get("staging_only"), fmt::format("{} is both production_only and staging_only", name.name));
   bool any = false;
-  for (const auto& s : c.services) any = any || observable(s);
+  for (const auto& s : c.services) any = any || s.lists_variables();
   if (!any)
     r.error(t,
             "[env] needs at least one service whose staging is a Railway service and whose production is a "

@@ -247,7 +247,8 @@ class Api {
     // Production configuration changes not made on staging first: reported here, never blocking.
     auto violation_total = co_await blocking([this] { return ctx_.store.config_violation_count(); });
     if (!violation_total) co_return error_response(violation_total.error());
-    auto recent_violations = co_await blocking([this] { return ctx_.store.config_violations(10); });
+    auto recent_violations =
+        co_await blocking([this] { return ctx_.store.config_violations(std::nullopt, std::nullopt, 10); });
     if (!recent_violations) co_return error_response(recent_violations.error());
     json recent = json::array();
     for (const auto& v : *recent_violations) recent.push_back(violation_json(v));
@@ -543,6 +544,8 @@ class Api {
 };
 
 }  // namespace
+
+const std::vector<Role>& reader_roles() { return readers; }
 
 void add_api_routes(Router& router, ApiContext ctx) { Api(std::move(ctx)).add(router); }
 

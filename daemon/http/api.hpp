@@ -5,6 +5,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "daemon/config/config.hpp"
 #include "daemon/leadership.hpp"
@@ -29,6 +30,9 @@ struct ApiContext {
 };
 
 void add_api_routes(Router&, ApiContext);
+
+// Every role that may read (viewer, ci, operator): the access of each GET under /v1.
+const std::vector<Role>& reader_roles();
 
 // The HTTP status of an error value, and the one error body shape.
 HttpResponse error_response(const core::Error&);

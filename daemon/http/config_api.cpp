@@ -3,7 +3,6 @@
 #include <map>
 #include <set>
 
-#include "daemon/config_watch.hpp"
 #include "ports/blocking.hpp"
 
 namespace promoter::daemon {
@@ -65,13 +64,16 @@ class ConfigApi {
     auto read_history = [this, only] { return ctx_.store.variable_changes(only, history_limit); };
     auto history = co_await blocking(std::move(read_history));
     if (!history) co_return error_response(history.error());
-    auto violations = co_await blocking([this] { return ctx_.store.config_violations(violation_limit); });
+    auto read_violations = [this, only] {
+      return ctx_.store.config_violations(core::ViolationKind::env_production_first, only, violation_limit);
+    };
+    auto violations = co_await blocking(std::move(read_violations));
     if (!violations) co_return error_response(violations.error());
     const core::EnvPolicy& policy = ctx_.config.policy.env;
     json services = json::array();
     for (const auto& s : ctx_.config.services) {
       if (only && s.name != *only) continue;
-      if (!ConfigWatch::observable(s)) continue;
+      if (!s.lists_variables()) continue;
       const core::VariableSnapshot* staging = nullptr;
       const core::VariableSnapshot* production = nullptr;
       for (const auto& v : state->variables)
@@ -108,9 +110,7 @@ class ConfigApi {
                          {"violation", r.judged.violation ? json(r.judged.violation->reason) : json(nullptr)}});
     }
     json listed = json::array();
-    for (const auto& v : *violations)
-      if (v.kind == core::ViolationKind::env_production_first && (!only || v.service == *only))
-        listed.push_back(violation_json(v));
+    for (const auto& v : *violations) listed.push_back(violation_json(v));
     co_return HttpResponse::json(200, {{"services", services}, {"history", changes}, {"violations", listed}});
   }
 
@@ -125,7 +125,9 @@ class ConfigApi {
     if (!state) co_return error_response(state.error());
     auto history = co_await blocking([this] { return ctx_.store.flag_changes(history_limit); });
     if (!history) co_return error_response(history.error());
-    auto violations = co_await blocking([this] { return ctx_.store.config_violations(violation_limit); });
+    auto violations = co_await blocking([this] {
+      return ctx_.store.config_violations(core::ViolationKind::flag_production_first, std::nullopt, violation_limit);
+    });
     if (!violations) co_return error_response(violations.error());
     std::map<std::string, std::pair<const core::FlagSighting*, const core::FlagSighting*>> keys;
     json observed = {{"staging", nullptr}, {"production", nullptr}};
@@ -153,8 +155,7 @@ class ConfigApi {
                          {"violation", r.judged.violation ? json(r.judged.violation->reason) : json(nullptr)}});
     }
     json listed = json::array();
-    for (const auto& v : *violations)
-      if (v.kind == core::ViolationKind::flag_production_first) listed.push_back(violation_json(v));
+    for (const auto& v : *violations) listed.push_back(violation_json(v));
     co_return HttpResponse::json(200, {{"configured", true},
                                        {"observed_at", observed},
                                        {"flags", flags},
@@ -178,7 +179,7 @@ json violation_json(const core::ConfigViolation& v) {
 
 void add_config_routes(Router& router, ApiContext ctx) {
   auto api = std::make_shared<ConfigApi>(std::move(ctx));
-  const std::vector<Role> readers{Role::viewer, Role::ci, Role::operator_};
+  const std::vector<Role>& readers = reader_roles();
   router.add(http::verb::get, "/v1/env", {true, readers}, [api](HttpRequest& req) { return api->env(req); });
   router.add(http::verb::get, "/v1/flags", {true, readers}, [api](HttpRequest& req) { return api->flags(req); });
 }

@@ -95,10 +95,15 @@ TEST_CASE("variable snapshots replace each other; changes and violations are kep
   REQUIRE(other.has_value());
   CHECK(other->empty());
 
-  auto violations = store.config_violations(10);
+  auto violations = store.config_violations(std::nullopt, std::nullopt, 10);
   REQUIRE(violations.has_value());
   REQUIRE(violations->size() == 1);
   CHECK(violations->front() == v);
+  // Filtered in the query, so a filtered list is never cut short by what it leaves out.
+  CHECK(store.config_violations(core::ViolationKind::env_production_first, std::string("api"), 10).value() ==
+        std::vector<core::ConfigViolation>{v});
+  CHECK(store.config_violations(core::ViolationKind::flag_production_first, std::nullopt, 10).value().empty());
+  CHECK(store.config_violations(std::nullopt, std::string("worker"), 10).value().empty());
   CHECK(store.config_violation_count().value() == 1);
   auto audit = store.audit(std::nullopt, 10, std::nullopt);
   REQUIRE(audit.has_value());
