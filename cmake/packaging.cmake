@@ -41,9 +41,10 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES TRUE)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
-# Depends from the shared libraries the binaries link (dpkg-shlibdeps), plus what the maintainer scripts use.
+# Depends from the shared libraries the binaries link (dpkg-shlibdeps), plus what the maintainer scripts use and
+# tzdata, which freeze windows read their time zones from at run time.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, tzdata")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "postgresql-client")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_BINARY_DIR}/generated/debian/conffiles ${CMAKE_BINARY_DIR}/generated/debian/postinst

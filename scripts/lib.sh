@@ -6,6 +6,7 @@ PROMOTER_PACKAGES=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
   libboost-dev libboost-system-dev libssl-dev libpqxx-dev libfmt-dev libtomlplusplus-dev
   prometheus-cpp-dev doctest-dev nlohmann-json3-dev libsystemd-dev libicu-dev
+  libhowardhinnant-date-dev  # the IANA time zone database (freeze windows), read from the system tzdata
   postgresql-15 postgresql-common postgresql-client-15
   openssl
   dpkg-dev  # scripts/package: CPack computes the .deb's Depends with dpkg-shlibdeps
