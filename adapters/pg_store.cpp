@@ -228,10 +228,12 @@ core::Result<std::vector<core::Release>> with_facts(pqxx::transaction_base& t, c
     of(row[0]).rejection = core::Verdict{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str(), row[4].c_str()};
   }
   for (const auto& row : t.exec_params(
-           fmt::format("SELECT sha, requested_by, {}, reason, incident_url FROM hotfixes WHERE sha = ANY($1::text[])",
+           fmt::format("SELECT sha, requested_by, {}, reason, incident_url, overrides_freeze FROM hotfixes WHERE sha = "
+                       "ANY($1::text[])",
                        ms("requested_at")),
            shas)) {
-    of(row[0]).hotfix = core::Hotfix{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str(), row[4].c_str()};
+    of(row[0]).hotfix =
+        core::Hotfix{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str(), row[4].c_str(), row[5].as<bool>()};
   }
   for (const auto& row :
        t.exec_params("SELECT sha, evidence FROM release_evidence WHERE sha = ANY($1::text[])", shas)) {
@@ -246,6 +248,21 @@ core::Result<std::vector<core::Release>> with_facts(pqxx::transaction_base& t, c
     if (auto view = config_view_from_json(doc); view) of(row[0]).config = std::move(*view);
   }
   return out;
+}
+
+}  // namespace
+
+namespace {
+
+// The newest line_stops row of the environment, if it stops the line.
+std::optional<core::LineStop> read_line_stop(pqxx::transaction_base& t, const std::string& environment) {
+  const auto rows = t.exec_params(fmt::format("SELECT stopped, by_identity, {}, reason, {} FROM line_stops WHERE "
+                                              "environment = $1 ORDER BY id DESC LIMIT 1",
+                                              ms("at"), ms("until")),
+                                  environment);
+  if (rows.empty() || !rows[0][0].as<bool>()) return std::nullopt;
+  const auto& row = rows[0];
+  return core::LineStop{row[1].c_str(), ms_to_ts(row[2]), row[3].c_str(), opt_ms(row[4])};
 }
 
 }  // namespace
@@ -269,6 +286,7 @@ core::Result<core::World> PgStore::load(const core::Policy& policy, const std::s
     world.next_seq = t.exec("SELECT COALESCE(max(seq), 0) + 1 FROM releases")[0][0].as<long long>();
     auto prod = t.exec_params("SELECT sha FROM production_releases WHERE environment = $1", environment);
     if (!prod.empty()) world.production = *core::Sha::parse(prod[0][0].c_str());
+    world.line_stop = read_line_stop(t, environment);
     return world;
   });
 }
@@ -393,9 +411,17 @@ class FactWriter {
 
   void operator()(const core::HotfixDeclared& f) {
     w_.exec_params(
-        "INSERT INTO hotfixes (sha, requested_by, requested_at, reason, incident_url) VALUES ($1, $2, "
-        "$3::timestamptz, $4, $5)",
-        f.sha.str(), f.hotfix.by, ts(f.hotfix.at), f.hotfix.reason, f.hotfix.incident_url);
+        "INSERT INTO hotfixes (sha, requested_by, requested_at, reason, incident_url, overrides_freeze) VALUES ($1, "
+        "$2, $3::timestamptz, $4, $5, $6)",
+        f.sha.str(), f.hotfix.by, ts(f.hotfix.at), f.hotfix.reason, f.hotfix.incident_url, f.hotfix.overrides_freeze);
+  }
+
+  void operator()(const core::LineStopChanged& f) {
+    std::string until;
+    w_.exec_params(
+        "INSERT INTO line_stops (environment, stopped, by_identity, at, reason, until) VALUES ($1, $2, $3, "
+        "$4::timestamptz, $5, $6::timestamptz)",
+        environment_, f.stop.has_value(), f.by, ts(f.at), f.reason, f.stop ? opt_ts(f.stop->until, until) : nullptr);
   }
 
   void operator()(const core::EvidenceRecorded& f) {
@@ -661,6 +687,14 @@ core::Result<std::optional<ports::ProductionRecord>> PgStore::production(const s
         if (!rows[0][1].is_null()) p.promotion_id = core::PromotionId{rows[0][1].as<long long>()};
         return p;
       });
+}
+
+core::Result<std::optional<core::LineStop>> PgStore::line_stop(const std::string& environment) {
+  return with_connection("reading the line stop",
+                         [&](pqxx::connection& c) -> core::Result<std::optional<core::LineStop>> {
+                           pqxx::read_transaction t(c);
+                           return read_line_stop(t, environment);
+                         });
 }
 
 core::Result<void> PgStore::journal_step(ports::PromotionId id, int index, core::StepState to,

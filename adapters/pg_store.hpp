@@ -47,6 +47,7 @@ class PgStore final : public ports::Store {
                                                                std::optional<std::int64_t> before_id) override;
   core::Result<std::vector<ports::PromotionId>> running_promotions(const std::string& environment) override;
   core::Result<std::optional<ports::ProductionRecord>> production(const std::string& environment) override;
+  core::Result<std::optional<core::LineStop>> line_stop(const std::string& environment) override;
   core::Result<void> journal_step(ports::PromotionId, int index, core::StepState to, const std::string& detail,
                                   core::Timestamp at) override;
   core::Result<void> journal_progress(ports::PromotionId, int index, const std::string& progress) override;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/capped_list.hpp"
+#include "core/freeze.hpp"
 #include "core/gates.hpp"
 #include "core/identity.hpp"
 #include "core/obligation.hpp"
@@ -58,12 +59,17 @@ class Decider {
     out_.production = world.production;
     out_.promoting = world.promoting;
     out_.next_seq = world.next_seq;
+    out_.line_stop = world.line_stop;
   }
 
   Result<Decision> run(const Event& event) {
     Result<void> r = std::visit([this](const auto& e) { return on(e); }, event);
     if (!r) return std::unexpected(r.error());
     try_start_promotion();
+    // The freeze calendar changes only at its boundaries and with the line stop: those events arm the next.
+    if (std::holds_alternative<FreezeBoundaryReached>(event) || std::holds_alternative<LineStopRequested>(event) ||
+        std::holds_alternative<LineStopLifted>(event))
+      arm_freeze_timer();
     return finish();
   }
 
@@ -80,6 +86,7 @@ class Decider {
       if (is_gathering(r.state)) refresh(mut(r.sha));
     }
     try_start_promotion();
+    arm_freeze_timer();
     return finish();
   }
 
@@ -120,8 +127,68 @@ class Decider {
     return touched_.emplace(sha.str(), world_.releases.at(sha.str())).first->second;
   }
 
-  void audit(std::string actor, std::string action, const Sha& sha, std::string detail) {
-    out_.audit.push_back(AuditNote{std::move(actor), std::move(action), sha, std::move(detail)});
+  void audit(std::string actor, std::string action, std::optional<Sha> sha, std::string detail) {
+    out_.audit.push_back(AuditNote{std::move(actor), std::move(action), std::move(sha), std::move(detail)});
+  }
+
+  void arm_freeze_timer() {
+    if (auto next = next_freeze_change(policy().freezes, out_.line_stop, now_))
+      out_.effects.push_back(ArmFreezeTimer{*next});
+  }
+
+  std::optional<ActiveFreeze> frozen() const { return active_freeze(policy().freezes, out_.line_stop, now_); }
+
+  Result<void> on(const LineStopRequested& e) {
+    if (e.reason.find_first_not_of(" \t\r\n") == std::string::npos)
+      return fail(ErrorCode::invalid_argument, "stopping the line needs a reason");
+    if (e.until && *e.until <= now_)
+      return fail(ErrorCode::invalid_argument, fmt::format("until {} is not in the future (now {})",
+                                                           format_timestamp(*e.until), format_timestamp(now_)));
+    out_.line_stop = LineStop{e.by, now_, e.reason, e.until};
+    out_.facts.push_back(LineStopChanged{out_.line_stop, e.by, e.reason, now_});
+    const std::string until = e.until ? format_timestamp(*e.until) : "it is lifted (promotectl unfreeze)";
+    // Stopping the line leaves a running promotion alone: abort is the tool for that, and says so.
+    const std::string running = out_.promoting
+                                    ? fmt::format("; the running promotion of {} is not touched (abort it to stop it)",
+                                                  out_.promoting->abbrev())
+                                    : "";
+    audit(e.by, "environment.frozen", std::nullopt,
+          fmt::format("stop the line: {}; until {}{}", e.reason, until, running));
+    out_.effects.push_back(Notify{
+        "environment.frozen", std::nullopt,
+        fmt::format("{} stopped the line: {} (no promotion starts until {}){}", e.by, e.reason, until, running)});
+    hold_ready_releases();
+    return {};
+  }
+
+  Result<void> on(const LineStopLifted& e) {
+    if (e.reason.find_first_not_of(" \t\r\n") == std::string::npos)
+      return fail(ErrorCode::invalid_argument, "lifting a line stop needs a reason");
+    const auto& stop = out_.line_stop;
+    if (!stop || (stop->until && *stop->until <= now_))
+      return fail(ErrorCode::failed_precondition, "the line is not stopped (freeze windows end by themselves)");
+    out_.facts.push_back(LineStopChanged{std::nullopt, e.by, e.reason, now_});
+    audit(e.by, "environment.unfrozen", std::nullopt,
+          fmt::format("line stop by {} ({}) lifted: {}", stop->by, stop->reason, e.reason));
+    out_.effects.push_back(
+        Notify{"environment.unfrozen", std::nullopt, fmt::format("{} lifted the line stop: {}", e.by, e.reason)});
+    out_.line_stop.reset();
+    return {};
+  }
+
+  Result<void> on(const FreezeBoundaryReached&) { return {}; }
+
+  // A freeze that begins while releases wait as ready: their reasons say so (try_start_promotion says it for
+  // the one it would start).
+  void hold_ready_releases() {
+    const auto freeze = frozen();
+    if (!freeze) return;
+    for (const auto& sha : world_.active) {
+      const Release* r = find(world_.releases.at(sha).sha);
+      if (r->state == ReleaseState::ready && !(r->hotfix && r->hotfix->overrides_freeze))
+        mut(r->sha).state_reason =
+            fmt::format("every gate holds; waiting for the end of the {}", freeze_reason(*freeze));
+    }
   }
 
   Result<const Release*> existing(const Sha& sha, EventKind kind, std::string_view what) {
@@ -348,9 +415,15 @@ class Decider {
                     fmt::format("a hotfix of {} still needs its smoke tests (policy hotfix.require_smoke): {}",
                                 rel.sha.abbrev(), smoke_status.reason));
     }
+    const auto freeze = frozen();
+    if (freeze && !e.override_freeze)
+      return fail(ErrorCode::failed_precondition,
+                  fmt::format("production is frozen ({}); a hotfix may start inside a freeze with --override-freeze, "
+                              "which is audited and notified",
+                              freeze_reason(*freeze)));
     const std::string facts = gate_facts(evaluate_gates(rel, policy(), now_, out_.production));
     Release& m = mut(e.sha);
-    m.hotfix = Hotfix{e.by, now_, e.reason, e.incident_url};
+    m.hotfix = Hotfix{e.by, now_, e.reason, e.incident_url, e.override_freeze};
     out_.facts.push_back(HotfixDeclared{m.sha, *m.hotfix});
     auto obligations = hotfix_obligations(m.sha, e.by, now_, policy().hotfix);
     const bool by_author = m.author == e.by;
@@ -536,15 +609,25 @@ class Decider {
   // The newest ready release starts promoting when no other promotion runs.
   void try_start_promotion() {
     const Release* best = nullptr;
+    const Release* held = nullptr;  // the newest ready release a freeze holds back
+    const auto freeze = frozen();
     auto consider = [&](const Release* r) {
       if (r->state != ReleaseState::ready) return;
       if (!evaluate_gates(*r, policy(), now_, out_.production).all_ok())
         return;  // belt and braces: never start on stale state
+      if (freeze && !(r->hotfix && r->hotfix->overrides_freeze)) {
+        if (!held || r->seq > held->seq) held = r;
+        return;
+      }
       if (!best || r->seq > best->seq) best = r;
     };
     for (const auto& sha : world_.active) consider(find(world_.releases.at(sha).sha));
     for (const auto& [sha, r] : touched_)
       if (!world_.active.contains(sha)) consider(&r);
+    if (held && (!best || held->seq > best->seq)) {
+      std::string reason = fmt::format("every gate holds; waiting for the end of the {}", freeze_reason(*freeze));
+      if (held->state_reason != reason) mut(held->sha).state_reason = std::move(reason);
+    }
     if (!best) return;
     if (out_.promoting) {
       if (*out_.promoting != best->sha) {
@@ -561,6 +644,13 @@ class Decider {
     out_.promoting = r.sha;
     out_.facts.push_back(PromotionOpened{r.sha});
     out_.effects.push_back(StartPromotion{r.sha});
+    if (freeze) {
+      audit(r.hotfix->by, "promotion.freeze_overridden", r.sha,
+            fmt::format("{}; hotfix: {}", freeze_reason(*freeze), r.hotfix->reason));
+      out_.effects.push_back(Notify{"promotion.freeze_overridden", r.sha,
+                                    fmt::format("hotfix {} starts inside the {} (override by {})", r.sha.abbrev(),
+                                                freeze_reason(*freeze), r.hotfix->by)});
+    }
     out_.effects.push_back(
         Notify{"promotion.started", r.sha,
                r.hotfix ? fmt::format("promoting hotfix {} to production (soak waived by {}; incident {})",
@@ -588,6 +678,7 @@ void apply(World& world, const Decision& d) {
   world.production = d.production;
   world.promoting = d.promoting;
   world.next_seq = d.next_seq;
+  world.line_stop = d.line_stop;
 }
 
 }  // namespace promoter::core

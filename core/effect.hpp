@@ -28,12 +28,18 @@ struct StartPromotion {
 
 // Tell people (log, chat) something they may act on.
 struct Notify {
-  std::string kind;  // "release.ready_for_approval", "promotion.started", ...
-  Sha sha;
+  std::string kind;        // "release.ready_for_approval", "promotion.started", ...
+  std::optional<Sha> sha;  // none for news about the environment (a line stop)
   std::string text;
 };
 
-using Effect = std::variant<ArmSoakTimer, RunSmokeChecks, StartPromotion, Notify>;
+// Wake core at this moment with FreezeBoundaryReached: a freeze window or the line stop begins or ends. The
+// daemon keeps one such timer; a later effect replaces it.
+struct ArmFreezeTimer {
+  Timestamp at;
+};
+
+using Effect = std::variant<ArmSoakTimer, RunSmokeChecks, StartPromotion, Notify, ArmFreezeTimer>;
 
 // One line of the audit trail, recorded in the same transaction as the event that caused it.
 struct AuditNote {

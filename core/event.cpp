@@ -13,12 +13,22 @@ std::string_view event_name(const Event& e) {
     std::string_view operator()(const HotfixRequested&) const { return "hotfix_requested"; }
     std::string_view operator()(const EvidenceObserved&) const { return "evidence_observed"; }
     std::string_view operator()(const ConfigObserved&) const { return "config_observed"; }
+    std::string_view operator()(const LineStopRequested&) const { return "line_stop_requested"; }
+    std::string_view operator()(const LineStopLifted&) const { return "line_stop_lifted"; }
+    std::string_view operator()(const FreezeBoundaryReached&) const { return "freeze_boundary_reached"; }
   };
   return std::visit(Name{}, e);
 }
 
-const Sha& event_sha(const Event& e) {
-  return std::visit([](const auto& ev) -> const Sha& { return ev.sha; }, e);
+const Sha* event_sha(const Event& e) {
+  return std::visit(
+      [](const auto& ev) -> const Sha* {
+        if constexpr (requires { ev.sha; })
+          return &ev.sha;
+        else
+          return nullptr;
+      },
+      e);
 }
 
 }  // namespace promoter::core

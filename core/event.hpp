@@ -54,6 +54,8 @@ struct HotfixRequested {
   std::string by;
   std::string reason;
   std::string incident_url;
+  // The hotfix may start inside a freeze window or a line stop (`--override-freeze`): audited and notified.
+  bool override_freeze = false;
 };
 
 struct SoakDeadlineReached {
@@ -82,10 +84,29 @@ struct ConfigObserved {
   ConfigView view;
 };
 
+// Stop the line: an operator freezes the environment now, until they lift it or `until`. A second stop
+// replaces the first (a new reason or end).
+struct LineStopRequested {
+  std::string by;
+  std::string reason;
+  std::optional<Timestamp> until;
+};
+
+struct LineStopLifted {
+  std::string by;
+  std::string reason;
+};
+
+// A freeze window or a line stop began or ended (the daemon's timer at next_freeze_change): a release whose
+// gates hold may start now.
+struct FreezeBoundaryReached {};
+
 using Event = std::variant<StagingDeploymentObserved, SmokeResultReported, ApprovalGiven, RejectionGiven,
-                           SoakDeadlineReached, PromotionFinished, HotfixRequested, EvidenceObserved, ConfigObserved>;
+                           SoakDeadlineReached, PromotionFinished, HotfixRequested, EvidenceObserved, ConfigObserved,
+                           LineStopRequested, LineStopLifted, FreezeBoundaryReached>;
 
 std::string_view event_name(const Event&);
-const Sha& event_sha(const Event&);
+// The release an event is about; nullptr for an event about the environment (line stops, freeze boundaries).
+const Sha* event_sha(const Event&);
 
 }  // namespace promoter::core

@@ -7,6 +7,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/freeze.hpp"
 #include "core/obligation.hpp"
 #include "core/promotion_id.hpp"
 #include "core/promotion_outcome.hpp"
@@ -94,8 +95,16 @@ struct ConfigRecorded {
   ConfigView view;
 };
 
-using Fact =
-    std::variant<ReleaseStateChanged, DeploymentObserved, SmokeRecorded, ApprovalAdded, RejectionAdded, HotfixDeclared,
-                 ObligationOpened, PromotionOpened, PromotionEnded, ProductionSet, EvidenceRecorded, ConfigRecorded>;
+// The environment's line stop is now `stop` (nullopt: lifted), by `by` for `reason` at `at`.
+struct LineStopChanged {
+  std::optional<LineStop> stop;
+  std::string by;
+  std::string reason;
+  Timestamp at{};
+};
+
+using Fact = std::variant<ReleaseStateChanged, DeploymentObserved, SmokeRecorded, ApprovalAdded, RejectionAdded,
+                          HotfixDeclared, ObligationOpened, PromotionOpened, PromotionEnded, ProductionSet,
+                          EvidenceRecorded, ConfigRecorded, LineStopChanged>;
 
 }  // namespace promoter::core

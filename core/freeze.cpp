@@ -143,6 +143,34 @@ std::string freeze_reason(const ActiveFreeze& f) {
   return fmt::format("freeze: {}{} until {}", f.name, why, until);
 }
 
+std::vector<std::string> freeze_overlaps(const std::vector<FreezeWindow>& windows, Timestamp now) {
+  // The instants to look around: now, and the start of each one-off window still to come or running.
+  std::vector<Timestamp> anchors{now};
+  for (const auto& w : windows)
+    if (const auto* once = std::get_if<OneOffWindow>(&w.when); once && once->until > now)
+      anchors.push_back(std::max(once->from, now));
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < windows.size(); ++i) {
+    for (std::size_t j = i + 1; j < windows.size(); ++j) {
+      std::optional<Span> first;
+      for (Timestamp anchor : anchors) {
+        std::vector<Span> a, b;
+        window_spans(windows[i], anchor, 8, a);
+        window_spans(windows[j], anchor, 8, b);
+        for (const Span& x : a)
+          for (const Span& y : b) {
+            const Span both{std::max({x.from, y.from, now}), std::min(x.until, y.until)};
+            if (both.from < both.until && (!first || both.from < first->from)) first = both;
+          }
+      }
+      if (first)
+        out.push_back(fmt::format("'{}' and '{}' overlap from {} to {}", windows[i].name, windows[j].name,
+                                  format_timestamp(first->from), format_timestamp(first->until)));
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> freeze_window_problems(const std::vector<FreezeWindow>& windows) {
   std::vector<std::string> problems;
   std::map<std::string, int> seen;

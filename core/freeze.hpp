@@ -78,4 +78,10 @@ std::string freeze_reason(const ActiveFreeze&);
 // 00:00–24:00. Plain messages: the config reader adds file:line:col.
 std::vector<std::string> freeze_window_problems(const std::vector<FreezeWindow>&);
 
+// Windows that overlap from `now` on ("'weekend' and 'year end' overlap from 2026-12-25T15:00:00.000Z to ..."),
+// one message per pair, for `promotectl freezes --check`. Overlaps are allowed (a holiday on a weekend): they
+// are reported because two windows meaning the same days is often a mistake. Weekly windows are compared
+// over the coming week and around each one-off window.
+std::vector<std::string> freeze_overlaps(const std::vector<FreezeWindow>&, Timestamp now);
+
 }  // namespace promoter::core

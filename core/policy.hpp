@@ -8,6 +8,7 @@
 
 #include "core/config_drift.hpp"
 #include "core/error.hpp"
+#include "core/freeze.hpp"
 #include "core/time.hpp"
 
 namespace promoter::core {
@@ -74,6 +75,8 @@ struct Policy {
   EvidencePolicy evidence;
   EnvPolicy env;     // the env gate and the "staging first" rule for variable names (core/config_drift.hpp)
   FlagPolicy flags;  // the flag gate
+  // Calendars in which no promotion starts ([[policy.freeze]]); a hotfix may override, a rollback ignores them.
+  std::vector<FreezeWindow> freezes;
 
   bool short_soak() const { return soak < soak_floor; }
 };

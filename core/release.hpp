@@ -66,6 +66,7 @@ struct Hotfix {
   Timestamp at{};
   std::string reason;
   std::string incident_url;
+  bool overrides_freeze = false;  // it may start inside a freeze window or a line stop
 };
 
 struct Release {

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "core/freeze.hpp"
 #include "core/policy.hpp"
 #include "core/release.hpp"
 
@@ -21,6 +22,8 @@ struct World {
   std::optional<Sha> production;
   std::optional<Sha> promoting;
   std::int64_t next_seq = 1;
+  // The environment's stop-the-line freeze, if an operator set one (it may have passed its `until`).
+  std::optional<LineStop> line_stop;
 
   const Release* find(const Sha& sha) const;
   // Adds or replaces a release and keeps `active` in step.

@@ -52,6 +52,11 @@ Metrics::Metrics(std::string_view version, bool short_soak)
                           .Help("Seconds of soak left for the newest soaking release (0 when none)")
                           .Register(*registry_)
                           .Add({})),
+      environment_frozen_(prometheus::BuildGauge()
+                              .Name("promoter_environment_frozen")
+                              .Help("1 while a freeze window or a line stop holds promotions to production back")
+                              .Register(*registry_)
+                              .Add({})),
       promotion_running_(prometheus::BuildGauge()
                              .Name("promoter_promotion_running")
                              .Help("1 while a promotion to production runs")
@@ -273,6 +278,8 @@ void Metrics::set_release_states(const std::map<std::string, int>& counts) {
 }
 
 void Metrics::set_soak_remaining(std::optional<double> seconds) { soak_remaining_.Set(seconds.value_or(0)); }
+
+void Metrics::set_environment_frozen(bool frozen) { environment_frozen_.Set(frozen ? 1 : 0); }
 
 void Metrics::set_promotion_running(bool running) { promotion_running_.Set(running ? 1 : 0); }
 

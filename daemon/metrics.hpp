@@ -34,6 +34,8 @@ class Metrics {
   void step_finished(std::string_view kind, std::string_view service, std::string_view result, double seconds);
   void set_release_states(const std::map<std::string, int>& counts);
   void set_soak_remaining(std::optional<double> seconds);
+  // 1 while a freeze window or a line stop holds promotions back (the leader's view).
+  void set_environment_frozen(bool frozen);
   // Owned by whoever runs executors (App): 1 while any promotion runs in this process.
   void set_promotion_running(bool running);
   void set_database_up(bool up);
@@ -96,6 +98,7 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>& step_duration_;
   prometheus::Family<prometheus::Gauge>& releases_;
   prometheus::Gauge& soak_remaining_;
+  prometheus::Gauge& environment_frozen_;
   prometheus::Gauge& promotion_running_;
   prometheus::Gauge& last_success_;
   prometheus::Gauge& database_up_;

@@ -4,6 +4,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <fmt/format.h>
 
+#include "core/freeze.hpp"
 #include "core/gates.hpp"
 #include "daemon/log.hpp"
 
@@ -117,11 +118,12 @@ void ReleaseService::decide_batch(std::vector<std::shared_ptr<Pending>>& batch) 
   std::vector<Accepted> accepted;
   const auto now = clock_.now();
   for (auto& p : batch) {
-    const core::Sha& sha = core::event_sha(p->event);
-    if (auto hydrated = hydrate(sha); !hydrated) {
-      p->result = std::unexpected(hydrated.error());
-      continue;
-    }
+    const core::Sha* sha = core::event_sha(p->event);
+    if (sha)
+      if (auto hydrated = hydrate(*sha); !hydrated) {
+        p->result = std::unexpected(hydrated.error());
+        continue;
+      }
     auto d = core::decide(world_, p->event, now);
     if (!d) {
       p->result = std::unexpected(d.error());
@@ -135,7 +137,7 @@ void ReleaseService::decide_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     core::apply(world_, *d);
     combined.facts.insert(combined.facts.end(), d->facts.begin(), d->facts.end());
     combined.audit.insert(combined.audit.end(), d->audit.begin(), d->audit.end());
-    const core::Release* after = world_.find(sha);
+    const core::Release* after = sha ? world_.find(*sha) : nullptr;
     accepted.push_back(Accepted{p, std::move(*d), after ? std::optional<core::Release>(*after) : std::nullopt});
   }
   if (accepted.empty()) return;
@@ -176,12 +178,13 @@ void ReleaseService::decide_batch(std::vector<std::shared_ptr<Pending>>& batch) 
 }
 
 core::Result<ReleaseService::Applied> ReleaseService::decide_on_strand(const core::Event& event) {
-  const core::Sha& sha = core::event_sha(event);
-  if (auto hydrated = hydrate(sha); !hydrated) return std::unexpected(hydrated.error());
+  const core::Sha* sha = core::event_sha(event);
+  if (sha)
+    if (auto hydrated = hydrate(*sha); !hydrated) return std::unexpected(hydrated.error());
   const auto now = clock_.now();
   auto d = core::decide(world_, event, now);
   if (!d) return std::unexpected(d.error());
-  return commit_on_strand(*d, now, sha);
+  return commit_on_strand(*d, now, sha ? std::optional<core::Sha>(*sha) : std::nullopt);
 }
 
 void ReleaseService::retire_finished() {
@@ -232,6 +235,8 @@ void ReleaseService::update_gauges() {
     remaining = std::max(0.0, std::chrono::duration<double>(left).count());
   }
   metrics_.set_soak_remaining(remaining);
+  metrics_.set_environment_frozen(
+      core::active_freeze(world_.policy.freezes, world_.line_stop, clock_.now()).has_value());
   // Which gates hold back the releases still gathering them (soak counts time: as of now).
   const auto now = clock_.now();
   std::map<std::string_view, int> blocked{{"soak", 0}, {"smoke", 0},        {"approval", 0}, {"review", 0},
@@ -264,8 +269,10 @@ void ReleaseService::perform(const Applied& applied) {
       if (starter_ && id != PromotionId{}) starter_(id, start->sha);
     } else if (const auto* smoke = std::get_if<core::RunSmokeChecks>(&effect)) {
       if (smoke_checks_) smoke_checks_(smoke->sha);
+    } else if (const auto* freeze = std::get_if<core::ArmFreezeTimer>(&effect)) {
+      arm_freeze(freeze->at);
     } else if (const auto* note = std::get_if<core::Notify>(&effect)) {
-      nlohmann::json fields = {{"event", note->kind}, {"sha", note->sha.str()}};
+      nlohmann::json fields = {{"event", note->kind}, {"sha", note->sha ? note->sha->str() : ""}};
       // Core's Notify names the release; the promotion it concerns is on the release the decision changed.
       for (const auto& r : applied.decision.changed)
         if (r.sha == note->sha && r.promotion_id) fields["promotion_id"] = r.promotion_id->value();
@@ -305,9 +312,36 @@ void ReleaseService::arm(const core::Sha& sha, core::Timestamp deadline) {
       asio::detached);
 }
 
+void ReleaseService::arm_freeze(core::Timestamp at) {
+  if (stopped_ || (freeze_timer_ && freeze_at_ == at)) return;
+  if (freeze_timer_) freeze_timer_->cancel();
+  freeze_timer_ = std::make_unique<asio::steady_timer>(io_);
+  freeze_at_ = at;
+  // As with the soak: a millisecond past the boundary, so the clock core reads is past it too.
+  freeze_timer_->expires_after(std::max(core::Duration::zero(), at - clock_.now()) + std::chrono::milliseconds(1));
+  asio::steady_timer* timer = freeze_timer_.get();
+  asio::co_spawn(
+      io_,
+      [this, timer, at]() -> asio::awaitable<void> {
+        boost::system::error_code ec;
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;  // cancelled: re-armed or stopping
+        if (freeze_timer_.get() == timer) freeze_timer_.reset();
+        core::Event boundary = core::FreezeBoundaryReached{};
+        auto r = co_await submit(std::move(boundary));
+        if (!r) {
+          log(LogLevel::error, "freeze boundary could not be recorded; retrying in 5s",
+              {{"at", core::format_timestamp(at)}, {"error", r.error().message}});
+          arm_freeze(clock_.now() + std::chrono::seconds(5));
+        }
+      },
+      asio::detached);
+}
+
 void ReleaseService::stop() {
   stopped_ = true;
   for (auto& [sha, timer] : timers_) timer->cancel();
+  if (freeze_timer_) freeze_timer_->cancel();
 }
 
 }  // namespace promoter::daemon

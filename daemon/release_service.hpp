@@ -98,6 +98,8 @@ class ReleaseService {
   // Keeps state_counts_ in step with a decision about to be applied (strand only).
   void count_states(const core::Decision&);
   void arm(const core::Sha&, core::Timestamp deadline);
+  // The one freeze timer (io thread only): re-armed only when the boundary moves.
+  void arm_freeze(core::Timestamp at);
   void update_gauges();
 
   boost::asio::io_context& io_;
@@ -116,6 +118,8 @@ class ReleaseService {
   std::function<void(const core::Notify&)> notify_;
   std::atomic<bool> loaded_{false};
   std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> timers_;  // io thread only
+  std::unique_ptr<boost::asio::steady_timer> freeze_timer_;                   // io thread only
+  core::Timestamp freeze_at_{};
   bool stopped_ = false;
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/freeze.hpp"
 #include "core/obligation.hpp"
 #include "core/release.hpp"
 #include "ports/promotion_journal.hpp"
@@ -45,6 +46,8 @@ class HistoryQueries {
   // Newest first, without steps; keyset paging: only promotions with an id below `before_id`.
   virtual Result<std::vector<PromotionRecord>> promotions(int limit, std::optional<std::int64_t> before_id) = 0;
   virtual Result<std::optional<ProductionRecord>> production(const std::string& environment) = 0;
+  // The environment's line stop as last set (it may have passed its `until`); nullopt when none or lifted.
+  virtual Result<std::optional<core::LineStop>> line_stop(const std::string& environment) = 0;
   // Hotfix obligations, oldest due first; only the open ones when `open_only`.
   virtual Result<std::vector<core::Obligation>> obligations(bool open_only) = 0;
 };

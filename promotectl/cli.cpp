@@ -494,6 +494,10 @@ int run_status(Invocation& inv) {
                                                  ? "none"
                                                  : fmt::format("{} in all (see promotectl env, promotectl flags)",
                                                                text(violations, "total")));
+  // A daemon older than freeze windows sends no freeze: the line is left out.
+  if (const json& freeze = member(*status, "freeze"); freeze.is_object())
+    fields.emplace_back("freeze", member(freeze, "frozen") == true ? text(member(freeze, "active"), "text")
+                                                                   : "none: promotions may start");
   print_fields(inv.out(), fields);
   if (const json& recent = member(violations, "recent"); recent.is_array() && !recent.empty())
     print_section(inv.out(), "Recent config violations (newest first)", violations_table(recent), "none");
@@ -644,7 +648,9 @@ int run_hotfix(Invocation& inv) {
   if (!reason || reason->empty())
     return inv.usage_error("hotfix needs --reason TEXT: why production cannot wait for the soak");
   if (!incident || incident->empty()) return inv.usage_error("hotfix needs --incident URL: the incident it fixes");
-  auto answer = inv.post("/v1/hotfixes", {{"sha", *sha}, {"reason", *reason}, {"incident_url", *incident}});
+  json body = {{"sha", *sha}, {"reason", *reason}, {"incident_url", *incident}};
+  if (inv.has("--override-freeze")) body["override_freeze"] = true;
+  auto answer = inv.post("/v1/hotfixes", body);
   if (!answer) return answer.error();
   if (inv.print_json_instead(*answer)) return cli_exit_ok;
   inv.out() << fmt::format("Hotfix of {} recorded: soak waived. Obligations opened:\n", *sha);
@@ -655,6 +661,75 @@ int run_hotfix(Invocation& inv) {
   inv.out() << '\n';
   print_release(inv.out(), member(*answer, "release"));
   return cli_exit_ok;
+}
+
+// What a freeze answer says: frozen or not, by what, until when, and what changes next.
+void print_freeze_state(std::ostream& out, const json& state) {
+  const json& stop = member(state, "line_stop");
+  std::vector<Field> fields{
+      {"frozen", member(state, "frozen") == true ? text(member(state, "active"), "text") : "no: promotions may start"},
+      {"line stop", stop.is_object() ? fmt::format("by {} at {}: {} (until {})", text(stop, "by"), when(stop, "at"),
+                                                   text(stop, "reason"),
+                                                   member(stop, "until").is_null() ? "unfrozen" : when(stop, "until"))
+                                     : "none"},
+      {"next change", member(state, "next_change").is_null() ? "none scheduled" : when(state, "next_change")},
+  };
+  print_fields(out, fields);
+}
+
+int run_freeze(Invocation& inv) {
+  auto reason = inv.option("--reason");
+  if (!reason || reason->empty())
+    return inv.usage_error("freeze needs --reason TEXT: everyone held back should learn why");
+  json body = {{"reason", *reason}};
+  if (auto until = inv.option("--until")) body["until"] = *until;
+  auto answer = inv.post("/v1/freeze", body);
+  if (!answer) return answer.error();
+  if (inv.print_json_instead(*answer)) return cli_exit_ok;
+  inv.out() << "Line stopped: no promotion starts until it is lifted. A running promotion is not touched: stop it "
+               "with promotectl abort ID.\n\n";
+  print_freeze_state(inv.out(), *answer);
+  return cli_exit_ok;
+}
+
+int run_unfreeze(Invocation& inv) {
+  auto reason = inv.option("--reason");
+  if (!reason || reason->empty()) return inv.usage_error("unfreeze needs --reason TEXT: why the line may move again");
+  auto answer = inv.post("/v1/unfreeze", {{"reason", *reason}});
+  if (!answer) return answer.error();
+  if (inv.print_json_instead(*answer)) return cli_exit_ok;
+  inv.out() << "Line stop lifted.\n\n";
+  print_freeze_state(inv.out(), *answer);
+  return cli_exit_ok;
+}
+
+int run_freezes(Invocation& inv) {
+  auto answer = inv.get("/v1/freezes");
+  if (!answer) return answer.error();
+  const auto overlaps = strings(member(*answer, "overlaps"));
+  const bool check = inv.has("--check");
+  if (!inv.print_json_instead(*answer)) {
+    print_freeze_state(inv.out(), *answer);
+    Table windows({"NAME", "KIND", "WHEN", "TIME ZONE", "REASON"});
+    for (const auto& w : member(*answer, "windows")) {
+      const bool weekly = text(w, "kind") == "weekly";
+      const std::string span =
+          weekly ? fmt::format("{} {} to {}", join(strings(member(w, "days")), ","), text(w, "from"), text(w, "until"))
+                 : fmt::format("{} to {}", when(w, "from"), when(w, "until"));
+      windows.add_row(
+          {text(w, "name"), text(w, "kind"), span, weekly ? text(w, "time_zone") : "UTC", text(w, "reason")});
+    }
+    print_section(inv.out(), "Freeze windows", windows, "none configured");
+    if (check) {
+      // The daemon read every time zone from the tz database when it loaded its configuration: a window it
+      // shows has a valid zone. What is left to check is windows that cover the same time.
+      inv.out() << '\n'
+                << (overlaps.empty() ? "check: time zones valid; no windows overlap\n"
+                                     : "check: time zones valid; overlapping windows:\n");
+      for (const auto& o : overlaps) inv.out() << "  " << printable(o) << '\n';
+    }
+  }
+  return check && !overlaps.empty() ? cli_exit_failure : cli_exit_ok;
 }
 
 std::vector<std::string> obligation_row(const json& o) {
@@ -843,7 +918,10 @@ constexpr std::array reason_option{OptionSpec{"--reason", true}};
 constexpr std::array smoke_options{OptionSpec{"--suite", true}, OptionSpec{"--passed", false},
                                    OptionSpec{"--failed", false}, OptionSpec{"--details", true}};
 constexpr std::array audit_options{OptionSpec{"--limit", true}, OptionSpec{"--sha", true}};
-constexpr std::array hotfix_options{OptionSpec{"--reason", true}, OptionSpec{"--incident", true}};
+constexpr std::array hotfix_options{OptionSpec{"--reason", true}, OptionSpec{"--incident", true},
+                                    OptionSpec{"--override-freeze", false}};
+constexpr std::array freeze_options{OptionSpec{"--reason", true}, OptionSpec{"--until", true}};
+constexpr std::array check_option{OptionSpec{"--check", false}};
 constexpr std::array all_option{OptionSpec{"--all", false}};
 constexpr std::array link_option{OptionSpec{"--link", true}};
 constexpr std::array service_option{OptionSpec{"--service", true}};
@@ -866,9 +944,18 @@ constexpr std::array commands{
             "stop a running promotion before its next step that could change production (role operator)", 1,
             reason_option, run_abort},
     Command{"audit", "audit [--limit N] [--sha SHA]", "the audit trail, newest first", 0, audit_options, run_audit},
-    Command{"hotfix", "hotfix SHA --reason TEXT --incident URL",
-            "emergency path: promote with the soak waived (role operator); opens the review and incident obligations",
+    Command{"hotfix", "hotfix SHA --reason TEXT --incident URL [--override-freeze]",
+            "emergency path: promote with the soak waived (role operator); opens the review and incident obligations; "
+            "--override-freeze lets it start inside a freeze (audited)",
             1, hotfix_options, run_hotfix},
+    Command{"freeze", "freeze --reason TEXT [--until TIME]",
+            "stop the line: no promotion starts until unfreeze or TIME (RFC 3339); a running promotion is not touched "
+            "(role operator)",
+            0, freeze_options, run_freeze},
+    Command{"unfreeze", "unfreeze --reason TEXT", "lift the line stop (role operator)", 0, reason_option, run_unfreeze},
+    Command{"freezes", "freezes [--check]",
+            "freeze windows, the line stop and when promotions may start; --check exits 1 when windows overlap", 0,
+            check_option, run_freezes},
     Command{"obligations", "obligations [--all]", "hotfix obligations, soonest due first (open ones unless --all)", 0,
             all_option, run_obligations},
     Command{"close-obligation", "close-obligation ID --link URL",

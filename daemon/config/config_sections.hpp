@@ -20,6 +20,8 @@ const toml::table& read_policy_section(const TomlReader& r, const toml::table& r
 std::set<std::string> read_services_section(const TomlReader& r, const toml::table& root, Config& c);
 void read_approval_rules(const TomlReader& r, const toml::node& node, const std::set<std::string>& services,
                          core::Policy& p);
+// [[policy.freeze]]: one-off and weekly freeze windows, with their IANA time zones.
+void read_freeze_windows(const TomlReader& r, const toml::node& node, core::Policy& p);
 void read_hotfix_table(const TomlReader& r, const toml::table& t, core::HotfixPolicy& h);
 void read_railway_section(const TomlReader& r, const toml::table& root, Config& c);
 void read_github_section(const TomlReader& r, const toml::table& root, Config& c);

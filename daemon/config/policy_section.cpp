@@ -51,7 +51,7 @@ const toml::table& read_policy_section(const TomlReader& r, const toml::table& r
   r.only(*policy, "policy",
          {"soak", "allow_short_soak", "require_smoke", "required_smoke_suites", "approvals_required", "approval_rules",
           "require_review", "require_ci", "require_ddl_rollback", "required_checks", "test_check", "min_test_pass_rate",
-          "migration_globs", "rollback_heading"});
+          "migration_globs", "rollback_heading", "freeze"});
   if (auto v = r.duration(*policy, "soak", "policy.soak")) c.policy.soak = *v;
   if (auto v = r.boolean(*policy, "allow_short_soak", "policy.allow_short_soak")) c.policy.allow_short_soak = *v;
   if (auto v = r.boolean(*policy, "require_smoke", "policy.require_smoke")) c.policy.require_smoke = *v;

@@ -5,6 +5,7 @@
 
 #include "daemon/http/api_requests.hpp"
 #include "daemon/http/config_api.hpp"
+#include "daemon/http/freeze_json.hpp"
 #include "daemon/auditor.hpp"
 #include "ports/blocking.hpp"
 #include "daemon/uses_ports.hpp"
@@ -126,6 +127,9 @@ class Api {
     router.add(http::verb::post, "/v1/hotfixes", {true, operators}, bind(&Api::hotfix));
     router.add(http::verb::get, "/v1/obligations", {true, readers}, bind(&Api::obligations));
     router.add(http::verb::post, "/v1/obligations/{id}/close", {true, operators}, bind(&Api::close_obligation));
+    router.add(http::verb::get, "/v1/freezes", {true, readers}, bind(&Api::freezes));
+    router.add(http::verb::post, "/v1/freeze", {true, operators}, bind(&Api::stop_line));
+    router.add(http::verb::post, "/v1/unfreeze", {true, operators}, bind(&Api::lift_line_stop));
   }
 
  private:
@@ -253,6 +257,12 @@ class Api {
     json recent = json::array();
     for (const auto& v : *recent_violations) recent.push_back(violation_json(v));
     body["config_violations"] = {{"total", *violation_total}, {"recent", recent}};
+    // The line stop from the database, so a standby shows what the leader decides on.
+    auto stop = co_await blocking([this] { return ctx_.store.line_stop(ctx_.config.environment); });
+    if (!stop) co_return error_response(stop.error());
+    body["freeze"] = freeze_state_json(policy.freezes, *stop, now);
+    if (body["freeze"]["frozen"].get<bool>())
+      warnings.push_back(fmt::format("no promotion starts: {}", body["freeze"]["active"]["text"].get<std::string>()));
     body["version"] = ctx_.version;
     const auto& leader = ctx_.leadership.leader();
     body["leadership"] = {{"role", to_string(ctx_.leadership.role())},
@@ -481,7 +491,8 @@ class Api {
     auto body = parse_hotfix_request(req.body);
     if (!body) co_return error_response(body.error());
     const core::Sha* sha = &body->sha;
-    core::Event event = core::HotfixRequested{body->sha, req.principal->identity, body->reason, body->incident_url};
+    core::Event event = core::HotfixRequested{body->sha, req.principal->identity, body->reason, body->incident_url,
+                                              body->override_freeze};
     auto r = co_await ctx_.releases.submit(std::move(event));
     if (!r) {
       co_await audit_refusal(req, "hotfix.refused", sha, r.error());
@@ -499,6 +510,54 @@ class Api {
     HttpResponse response = co_await answer(r);
     if (response.status != 200) co_return response;
     co_return HttpResponse::json(200, {{"release", json::parse(response.body)}, {"obligations", obligations}});
+  }
+
+  // GET /v1/freezes: the configured windows, the line stop, what holds promotions back now, and overlaps.
+  asio::awaitable<HttpResponse> freezes(HttpRequest&) {
+    auto stop = co_await blocking([this] { return ctx_.store.line_stop(ctx_.config.environment); });
+    if (!stop) co_return error_response(stop.error());
+    const auto now = ctx_.releases.clock().now();
+    const auto& windows = ctx_.config.policy.freezes;
+    json list = json::array();
+    for (const auto& w : windows) list.push_back(freeze_window_json(w));
+    json overlaps = json::array();
+    for (auto& o : core::freeze_overlaps(windows, now)) overlaps.push_back(std::move(o));
+    json body = freeze_state_json(windows, *stop, now);
+    body["windows"] = list;
+    body["overlaps"] = overlaps;
+    co_return HttpResponse::json(200, body);
+  }
+
+  // The freeze state after a line stop changed, as the leader's World has it.
+  asio::awaitable<HttpResponse> freeze_answer() {
+    auto stop = co_await ctx_.releases.read([](const core::World& w) { return w.line_stop; });
+    co_return HttpResponse::json(200, freeze_state_json(ctx_.config.policy.freezes, stop, ctx_.releases.clock().now()));
+  }
+
+  // POST /v1/freeze: stop the line now (a running promotion is not touched: abort is for that).
+  asio::awaitable<HttpResponse> stop_line(HttpRequest& req) {
+    auto body = parse_line_stop_request(req.body);
+    if (!body) co_return error_response(body.error());
+    core::Event event = core::LineStopRequested{req.principal->identity, body->reason, body->until};
+    auto r = co_await ctx_.releases.submit(std::move(event));
+    if (!r) {
+      co_await audit_refusal(req, "environment.freeze_refused", nullptr, r.error());
+      co_return error_response(r.error());
+    }
+    co_return co_await freeze_answer();
+  }
+
+  // POST /v1/unfreeze: lift the line stop (freeze windows end by themselves).
+  asio::awaitable<HttpResponse> lift_line_stop(HttpRequest& req) {
+    auto body = parse_line_stop_lift_request(req.body);
+    if (!body) co_return error_response(body.error());
+    core::Event event = core::LineStopLifted{req.principal->identity, body->reason};
+    auto r = co_await ctx_.releases.submit(std::move(event));
+    if (!r) {
+      co_await audit_refusal(req, "environment.unfreeze_refused", nullptr, r.error());
+      co_return error_response(r.error());
+    }
+    co_return co_await freeze_answer();
   }
 
   asio::awaitable<HttpResponse> obligations(HttpRequest& req) {

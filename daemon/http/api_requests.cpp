@@ -138,8 +138,13 @@ core::Result<std::string> url_field(const json& j, std::string_view name) {
 }
 
 core::Result<HotfixRequest> parse_hotfix_request(std::string_view body) {
-  auto j = parse_object(body, {"sha", "reason", "incident_url"});
+  auto j = parse_object(body, {"sha", "reason", "incident_url", "override_freeze"});
   if (!j) return std::unexpected(j.error());
+  bool override_freeze = false;
+  if (auto it = j->find("override_freeze"); it != j->end() && !it->is_null()) {
+    if (!it->is_boolean()) return bad("field 'override_freeze' must be true or false");
+    override_freeze = it->get<bool>();
+  }
   auto sha_text = text_field(*j, "sha", true, 100);
   if (!sha_text) return std::unexpected(sha_text.error());
   auto sha = core::Sha::parse(*sha_text);
@@ -148,7 +153,29 @@ core::Result<HotfixRequest> parse_hotfix_request(std::string_view body) {
   if (!reason) return std::unexpected(reason.error());
   auto incident = url_field(*j, "incident_url");
   if (!incident) return std::unexpected(incident.error());
-  return HotfixRequest{std::move(*sha), std::move(*reason), std::move(*incident)};
+  return HotfixRequest{std::move(*sha), std::move(*reason), std::move(*incident), override_freeze};
+}
+
+core::Result<LineStopRequest> parse_line_stop_request(std::string_view body) {
+  auto j = parse_object(body, {"reason", "until"});
+  if (!j) return std::unexpected(j.error());
+  auto reason = text_field(*j, "reason", true, 2000, core::TextKind::multi_line);
+  if (!reason) return std::unexpected(reason.error());
+  auto until_text = text_field(*j, "until", false, 64);
+  if (!until_text) return std::unexpected(until_text.error());
+  std::optional<core::Timestamp> until;
+  if (!until_text->empty()) {
+    auto t = core::parse_timestamp(*until_text);
+    if (!t) return bad(fmt::format("field 'until': {}", t.error().message));
+    until = *t;
+  }
+  return LineStopRequest{std::move(*reason), until};
+}
+
+core::Result<LineStopLiftRequest> parse_line_stop_lift_request(std::string_view body) {
+  auto r = parse_reject_request(body);  // one required, non-blank reason
+  if (!r) return std::unexpected(r.error());
+  return LineStopLiftRequest{std::move(r->reason)};
 }
 
 core::Result<CloseObligationRequest> parse_close_obligation_request(std::string_view body) {

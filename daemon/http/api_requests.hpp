@@ -72,8 +72,22 @@ struct HotfixRequest {
   core::Sha sha;
   std::string reason;
   std::string incident_url;
+  bool override_freeze = false;  // it may start inside a freeze window or a line stop
 };
 core::Result<HotfixRequest> parse_hotfix_request(std::string_view body);
+
+// POST /v1/freeze (stop the line): a reason, and optionally when it lifts by itself (RFC 3339).
+struct LineStopRequest {
+  std::string reason;
+  std::optional<core::Timestamp> until;
+};
+core::Result<LineStopRequest> parse_line_stop_request(std::string_view body);
+
+// POST /v1/unfreeze: a reason.
+struct LineStopLiftRequest {
+  std::string reason;
+};
+core::Result<LineStopLiftRequest> parse_line_stop_lift_request(std::string_view body);
 
 // POST /v1/obligations/{id}/close
 struct CloseObligationRequest {

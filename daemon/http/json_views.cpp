@@ -81,7 +81,8 @@ nlohmann::json release_json(const core::Release& r, const core::Policy& policy, 
       {"hotfix", r.hotfix ? nlohmann::json{{"by", r.hotfix->by},
                                            {"at", core::format_timestamp(r.hotfix->at)},
                                            {"reason", r.hotfix->reason},
-                                           {"incident_url", r.hotfix->incident_url}}
+                                           {"incident_url", r.hotfix->incident_url},
+                                           {"overrides_freeze", r.hotfix->overrides_freeze}}
                           : nlohmann::json(nullptr)},
       {"required_approvals", core::required_approvals(r, policy)},
       {"promotion_id", r.promotion_id ? nlohmann::json(core::to_string(*r.promotion_id)) : nlohmann::json(nullptr)}};

@@ -98,6 +98,10 @@ TEST_CASE("every route answers each caller with the exact status; refusals are a
        "/v1/obligations/999/close",
        json{{"link", "https://review.example/1"}},
        {401, 401, 403, 403, 404}},
+      {"GET", "/v1/freezes", "/v1/freezes", nothing, {401, 401, 200, 200, 200}},
+      // The operator stops the line, then lifts it: the lift finds the stop to lift.
+      {"POST", "/v1/freeze", "/v1/freeze", json{{"reason", "matrix"}}, {401, 401, 403, 403, 200}},
+      {"POST", "/v1/unfreeze", "/v1/unfreeze", json{{"reason", "matrix done"}}, {401, 401, 403, 403, 200}},
   };
   // The matrix covers exactly the routes this daemon serves (the Railway webhook, authenticated by the
   // secret in its path, is not served without [railway]; tests/e2e/railway_test covers it).

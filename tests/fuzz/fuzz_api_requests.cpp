@@ -82,12 +82,29 @@ bool http_url(const std::string& s) {
 }
 
 json to_json(const HotfixRequest& r) {
-  return {{"sha", r.sha.str()}, {"reason", r.reason}, {"incident_url", r.incident_url}};
+  return {{"sha", r.sha.str()},
+          {"reason", r.reason},
+          {"incident_url", r.incident_url},
+          {"override_freeze", r.override_freeze}};
 }
 void check(const HotfixRequest& r) {
   FUZZ_CHECK(lowercase_hex_sha(r.sha.str()));
   FUZZ_CHECK(!blank(r.reason) && r.reason.size() <= 2000 && multi_line(r.reason));
   FUZZ_CHECK(http_url(r.incident_url));
+}
+
+json to_json(const LineStopRequest& r) {
+  json j = {{"reason", r.reason}};
+  if (r.until) j["until"] = core::format_timestamp(*r.until);
+  return j;
+}
+void check(const LineStopRequest& r) {
+  FUZZ_CHECK(!blank(r.reason) && r.reason.size() <= 2000 && multi_line(r.reason));
+}
+
+json to_json(const LineStopLiftRequest& r) { return {{"reason", r.reason}}; }
+void check(const LineStopLiftRequest& r) {
+  FUZZ_CHECK(!blank(r.reason) && r.reason.size() <= 2000 && multi_line(r.reason));
 }
 
 json to_json(const CloseObligationRequest& r) { return {{"link", r.link}}; }
@@ -122,6 +139,8 @@ constexpr Parser kParsers[] = {
     {"staging-deployments", round_trip<StagingDeploymentRequest, parse_staging_deployment_request>},
     {"hotfixes", round_trip<HotfixRequest, parse_hotfix_request>},
     {"obligations-close", round_trip<CloseObligationRequest, parse_close_obligation_request>},
+    {"freeze", round_trip<LineStopRequest, parse_line_stop_request>},
+    {"unfreeze", round_trip<LineStopLiftRequest, parse_line_stop_lift_request>},
 };
 
 }  // namespace

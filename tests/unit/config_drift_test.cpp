@@ -603,7 +603,7 @@ ConfigView api_view(std::set<std::string> production, Timestamp at = t0()) {
 TEST_CASE("config_observed names the event and its release") {
   const Event e = ConfigObserved{sha_of(3), view({})};
   CHECK(event_name(e) == "config_observed");
-  CHECK(event_sha(e) == sha_of(3));
+  CHECK(*event_sha(e) == sha_of(3));
 }
 
 TEST_CASE("a soaking release waiting only for the env gate promotes when production gets the name") {

@@ -69,6 +69,9 @@ std::string describe(const Event& e) {
     std::string operator()(const ConfigObserved& x) const {
       return fmt::format("config {} services={}", x.sha.abbrev(), x.view.services.size());
     }
+    std::string operator()(const LineStopRequested& x) const { return fmt::format("line stop by {}", x.by); }
+    std::string operator()(const LineStopLifted& x) const { return fmt::format("line stop lifted by {}", x.by); }
+    std::string operator()(const FreezeBoundaryReached&) const { return "freeze boundary"; }
   };
   return std::visit(V{}, e);
 }
@@ -174,6 +177,7 @@ World reload(const World& persisted) {
   w.production = persisted.production;
   w.promoting = persisted.promoting;
   w.next_seq = persisted.next_seq;
+  w.line_stop = persisted.line_stop;
   for (const auto& [sha, r] : persisted.releases) w.put(r);
   return w;
 }
@@ -636,7 +640,7 @@ class Simulation {
       return std::nullopt;
     }
     if (std::holds_alternative<SoakDeadlineReached>(e)) return std::nullopt;
-    const Sha& sha = event_sha(e);
+    const Sha& sha = *event_sha(e);
     if (!oracle_.knows(sha)) return Codes{ErrorCode::not_found};
     const OracleRelease& r = oracle_.releases.at(sha.str());
     const bool running_here = oracle_.running && oracle_.running->first == sha;
@@ -673,7 +677,7 @@ class Simulation {
     ++stats_.events;
     if (trace_) fmt::print("{} #{} {}\n", format_timestamp(now_), step_, describe(e));
     // What the event is about, as it was: for the refusal and audit checks below.
-    const Release* named_ptr = world_.find(event_sha(e));
+    const Release* named_ptr = world_.find(*event_sha(e));
     const std::optional<Release> named = named_ptr ? std::optional<Release>(*named_ptr) : std::nullopt;
     const auto scalars = std::tuple(world_.production, world_.promoting, world_.next_seq, world_.releases.size());
     const auto refusal = expected_refusal(e);
@@ -682,7 +686,7 @@ class Simulation {
     if (!d) {
       ++stats_.refused;
       // (c) a refused event changes nothing, and the oracle agrees it had to be refused
-      const Release* now_named = world_.find(event_sha(e));
+      const Release* now_named = world_.find(*event_sha(e));
       if (scalars != std::tuple(world_.production, world_.promoting, world_.next_seq, world_.releases.size()) ||
           named.has_value() != (now_named != nullptr) ||
           (named && (!same_facts(*named, *now_named) || named->state_reason != now_named->state_reason)))
@@ -690,7 +694,7 @@ class Simulation {
       if (!refusal) {
         // Two refusals the oracle does not model itself: a release core superseded, and an approval while
         // core has not yet learned the author (the oracle also learns it from late webhooks).
-        const Release* cr = std::holds_alternative<StagingDeploymentObserved>(e) ? nullptr : world_.find(event_sha(e));
+        const Release* cr = std::holds_alternative<StagingDeploymentObserved>(e) ? nullptr : world_.find(*event_sha(e));
         const bool explained =
             cr && d.error().code == ErrorCode::failed_precondition &&
             ((cr->state == ReleaseState::superseded && !std::holds_alternative<SmokeResultReported>(e)) ||
