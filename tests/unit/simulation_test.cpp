@@ -129,7 +129,8 @@ bool same_facts(const Release& a, const Release& b) {
 }
 
 // What the store would hold after writing these facts: the decision's facts alone, never its releases.
-void replay(std::map<std::string, Release>& recorded, std::optional<Sha>& production, const Decision& d) {
+void replay(std::map<std::string, Release>& recorded, std::optional<Sha>& production,
+            std::optional<LineStop>& line_stop, const Decision& d) {
   for (const auto& fact : d.facts)
     std::visit(
         [&](const auto& f) {
@@ -166,6 +167,8 @@ void replay(std::map<std::string, Release>& recorded, std::optional<Sha>& produc
             recorded.at(f.sha.str()).config = f.view;
           } else if constexpr (std::is_same_v<F, ProductionSet>) {
             production = f.sha;
+          } else if constexpr (std::is_same_v<F, LineStopChanged>) {
+            line_stop = f.stop;
           }
         },
         fact);
@@ -232,6 +235,7 @@ struct OracleRelease {
   bool rejected = false;
   bool finished = false;  // its promotion finished (either way)
   bool hotfix = false;
+  bool overrides_freeze = false;  // the hotfix may start inside a freeze
   std::vector<std::string> ancestors;
   // The latest CI evidence accepted for it: the range it was read for, and whether "test" succeeded.
   bool ci_known = false;
@@ -275,7 +279,18 @@ class Oracle {
   void smoke(const SmokeResultReported& e, Timestamp now) { releases[e.sha.str()].smoke[e.suite] = {e.passed, now}; }
   void approval(const ApprovalGiven& e) { releases[e.sha.str()].approvals.push_back({e.by, e.by_git_authors}); }
   void rejection(const RejectionGiven& e) { releases[e.sha.str()].rejected = true; }
-  void hotfix(const HotfixRequested& e) { releases[e.sha.str()].hotfix = true; }
+  void hotfix(const HotfixRequested& e) {
+    releases[e.sha.str()].hotfix = true;
+    releases[e.sha.str()].overrides_freeze = e.override_freeze;
+  }
+
+  // Freezes by the oracle's own reading: one-off windows [from, until) and the operator's line stop.
+  bool frozen(Timestamp now) const {
+    for (const auto& [from, until] : windows)
+      if (from <= now && now < until) return true;
+    return line_stopped(now);
+  }
+  bool line_stopped(Timestamp now) const { return line_stop && (!line_stop->second || now < *line_stop->second); }
   // Core keeps evidence only for releases still gathering gates; a finished or rejected one ignores it.
   void evidence(const EvidenceObserved& e) {
     auto it = releases.find(e.sha.str());
@@ -348,6 +363,7 @@ class Oracle {
     if (running) return fmt::format("promotion of {} is still running", running->first.abbrev());
     if (!r.healthy_since) return "not every service is serving on staging";
     if (auto why = ci_missing(r); !why.empty()) return why;
+    if (frozen(now) && !(r.hotfix && r.overrides_freeze)) return "production is frozen";
     if (r.hotfix) {  // procedure 5: soak and approval waived, smoke as the hotfix policy says
       if (policy_.hotfix.require_smoke) return smoke_missing(r);
       return {};
@@ -368,6 +384,8 @@ class Oracle {
   std::map<std::string, OracleRelease> releases;
   std::optional<std::pair<Sha, PromotionId>> running;
   std::optional<Sha> production;
+  std::vector<std::pair<Timestamp, Timestamp>> windows;                     // the policy's one-off freeze windows
+  std::optional<std::pair<Timestamp, std::optional<Timestamp>>> line_stop;  // since, until
 
  private:
   const Policy& policy_;
@@ -394,6 +412,7 @@ struct Stats {
   long soak_resets = 0, superseded = 0, rejected = 0, restarts = 0, executor_crashes = 0;
   long reconciled_done = 0, reconciled_redo = 0, steps_failed = 0, started_by_resume = 0, self_approvals_refused = 0;
   long duplicates = 0, timers_fired = 0, hotfixes = 0, hotfixes_refused = 0, aborted = 0;
+  long line_stops = 0, freeze_boundaries = 0, frozen_scenarios = 0, started_at_freeze_end = 0;
 };
 
 class Simulation {
@@ -401,6 +420,8 @@ class Simulation {
   Simulation(std::uint64_t seed, Stats& stats) : seed_(seed), rng_(seed), stats_(stats), oracle_(world_.policy) {
     world_.policy = random_policy();
     REQUIRE(check_policy(world_.policy).has_value());
+    oracle_.windows = oracle_windows_;
+    if (!oracle_windows_.empty()) ++stats_.frozen_scenarios;
     now_ = testing::t0();
     commits_ = 1;
     authors_[1] = pick(operators_);
@@ -409,6 +430,7 @@ class Simulation {
 
   // Runs one scenario; returns the first violated rule, or empty.
   std::string run(int events) {
+    take(resume(world_, now_), /*from_event=*/false, std::nullopt);  // the daemon starts: timers armed
     for (step_ = 0; step_ < events && failure_.empty(); ++step_) one_step();
     if (failure_.empty()) drain();
     return failure_;
@@ -444,6 +466,14 @@ class Simulation {
     if (chance(0.4)) {
       p.evidence.require_ci = true;
       p.evidence.required_checks = {"test"};
+    }
+    if (chance(0.3)) {  // one or two one-off freeze windows in the first hours
+      for (int i = 0, n = 1 + roll(2); i < n; ++i) {
+        const Timestamp from = testing::t0() + Duration{std::uniform_int_distribution<int>(0, 6 * 3'600'000)(rng_)};
+        const Duration length{std::uniform_int_distribution<int>(10 * 60'000, 3 * 3'600'000)(rng_)};
+        p.freezes.push_back(FreezeWindow{fmt::format("window{}", i), "sim", OneOffWindow{from, from + length}});
+        oracle_windows_.emplace_back(from, from + length);
+      }
     }
     storm_ = chance(0.3);  // a stormy scenario crashes staging more often
     return p;
@@ -574,7 +604,7 @@ class Simulation {
       if (chance(0.5)) deliver(RejectionGiven{some_sha(), pick(operators_), chance(0.8) ? "breaks checkout" : ""});
     } else if (r < 74) {
       deliver(HotfixRequested{some_sha(), pick(operators_), chance(0.95) ? "checkout is down" : " ",
-                              "https://status.example.com/incidents/1"});
+                              "https://status.example.com/incidents/1", chance(0.5)});
     } else if (r < 75) {
       deliver(SoakDeadlineReached{some_sha()});  // a stale or spurious timer
     } else if (r < 76) {
@@ -591,6 +621,14 @@ class Simulation {
       deliver(random_evidence());
     } else if (r < 81) {
       restart();
+    } else if (r < 82) {
+      if (chance(0.5)) {
+        std::optional<Timestamp> until;
+        if (chance(0.5)) until = now_ + Duration{std::uniform_int_distribution<int>(-5 * 60'000, 2 * 3'600'000)(rng_)};
+        deliver(LineStopRequested{pick(operators_), chance(0.9) ? "incident" : " ", until});
+      } else {
+        deliver(LineStopLifted{pick(operators_), chance(0.9) ? "all clear" : ""});
+      }
     } else {
       executor_step();
     }
@@ -599,12 +637,24 @@ class Simulation {
   // Moves the clock forward, firing every armed timer at its exact deadline on the way.
   void advance(Duration d) {
     const Timestamp target = now_ + d;
-    while (failure_.empty() && !timers_.empty() && timers_.begin()->first <= target) {
-      auto [deadline, sha] = *timers_.begin();
-      timers_.erase(timers_.begin());
-      now_ = std::max(now_, deadline);
-      ++stats_.timers_fired;
-      deliver(SoakDeadlineReached{sha});
+    for (;;) {
+      if (!failure_.empty()) return;
+      const bool soak_due = !timers_.empty() && timers_.begin()->first <= target;
+      const bool freeze_due = freeze_timer_ && *freeze_timer_ <= target;
+      if (freeze_due && (!soak_due || *freeze_timer_ <= timers_.begin()->first)) {
+        now_ = std::max(now_, *freeze_timer_);
+        freeze_timer_.reset();
+        ++stats_.freeze_boundaries;
+        deliver(FreezeBoundaryReached{});
+      } else if (soak_due) {
+        auto [deadline, sha] = *timers_.begin();
+        timers_.erase(timers_.begin());
+        now_ = std::max(now_, deadline);
+        ++stats_.timers_fired;
+        deliver(SoakDeadlineReached{sha});
+      } else {
+        break;
+      }
     }
     now_ = std::max(now_, target);
   }
@@ -639,7 +689,18 @@ class Simulation {
       if (std::find(svcs.begin(), svcs.end(), s->service) == svcs.end()) return Codes{ErrorCode::invalid_argument};
       return std::nullopt;
     }
-    if (std::holds_alternative<SoakDeadlineReached>(e)) return std::nullopt;
+    if (std::holds_alternative<SoakDeadlineReached>(e) || std::holds_alternative<FreezeBoundaryReached>(e))
+      return std::nullopt;
+    if (auto* stop = std::get_if<LineStopRequested>(&e)) {
+      if (stop->reason.find_first_not_of(' ') == std::string::npos || (stop->until && *stop->until <= now_))
+        return Codes{ErrorCode::invalid_argument};
+      return std::nullopt;
+    }
+    if (auto* lift = std::get_if<LineStopLifted>(&e)) {
+      if (lift->reason.empty()) return Codes{ErrorCode::invalid_argument, ErrorCode::failed_precondition};
+      if (!oracle_.line_stopped(now_)) return Codes{ErrorCode::failed_precondition};
+      return std::nullopt;
+    }
     const Sha& sha = *event_sha(e);
     if (!oracle_.knows(sha)) return Codes{ErrorCode::not_found};
     const OracleRelease& r = oracle_.releases.at(sha.str());
@@ -664,6 +725,7 @@ class Simulation {
       if (h->reason.find_first_not_of(' ') == std::string::npos)
         return Codes{ErrorCode::invalid_argument, ErrorCode::failed_precondition};
       if (!oracle_.why_no_hotfix(sha).empty()) return Codes{ErrorCode::failed_precondition};
+      if (oracle_.frozen(now_) && !h->override_freeze) return Codes{ErrorCode::failed_precondition};
     }
     if (auto* f = std::get_if<PromotionFinished>(&e)) {
       if (!running_here) return Codes{ErrorCode::failed_precondition};
@@ -677,7 +739,8 @@ class Simulation {
     ++stats_.events;
     if (trace_) fmt::print("{} #{} {}\n", format_timestamp(now_), step_, describe(e));
     // What the event is about, as it was: for the refusal and audit checks below.
-    const Release* named_ptr = world_.find(*event_sha(e));
+    const Sha* named_sha = event_sha(e);  // none for the environment's events (line stops, freeze boundaries)
+    const Release* named_ptr = named_sha ? world_.find(*named_sha) : nullptr;
     const std::optional<Release> named = named_ptr ? std::optional<Release>(*named_ptr) : std::nullopt;
     const auto scalars = std::tuple(world_.production, world_.promoting, world_.next_seq, world_.releases.size());
     const auto refusal = expected_refusal(e);
@@ -686,7 +749,7 @@ class Simulation {
     if (!d) {
       ++stats_.refused;
       // (c) a refused event changes nothing, and the oracle agrees it had to be refused
-      const Release* now_named = world_.find(*event_sha(e));
+      const Release* now_named = named_sha ? world_.find(*named_sha) : nullptr;
       if (scalars != std::tuple(world_.production, world_.promoting, world_.next_seq, world_.releases.size()) ||
           named.has_value() != (now_named != nullptr) ||
           (named && (!same_facts(*named, *now_named) || named->state_reason != now_named->state_reason)))
@@ -694,7 +757,8 @@ class Simulation {
       if (!refusal) {
         // Two refusals the oracle does not model itself: a release core superseded, and an approval while
         // core has not yet learned the author (the oracle also learns it from late webhooks).
-        const Release* cr = std::holds_alternative<StagingDeploymentObserved>(e) ? nullptr : world_.find(*event_sha(e));
+        const Release* cr =
+            std::holds_alternative<StagingDeploymentObserved>(e) || !named_sha ? nullptr : world_.find(*named_sha);
         const bool explained =
             cr && d.error().code == ErrorCode::failed_precondition &&
             ((cr->state == ReleaseState::superseded && !std::holds_alternative<SmokeResultReported>(e)) ||
@@ -727,9 +791,16 @@ class Simulation {
           if constexpr (std::is_same_v<T, RejectionGiven>) oracle_.rejection(x);
           if constexpr (std::is_same_v<T, EvidenceObserved>) oracle_.evidence(x);
           if constexpr (std::is_same_v<T, HotfixRequested>) {
-            if (!oracle_.releases.at(x.sha.str()).hotfix) ++stats_.hotfixes;
-            oracle_.hotfix(x);
+            if (!oracle_.releases.at(x.sha.str()).hotfix) {
+              ++stats_.hotfixes;
+              oracle_.hotfix(x);
+            }
           }
+          if constexpr (std::is_same_v<T, LineStopRequested>) {
+            oracle_.line_stop = std::pair(now_, x.until);
+            ++stats_.line_stops;
+          }
+          if constexpr (std::is_same_v<T, LineStopLifted>) oracle_.line_stop.reset();
           if constexpr (std::is_same_v<T, PromotionFinished>) {
             oracle_.releases[x.sha.str()].finished = true;
             if (x.outcome == PromotionOutcome::succeeded) oracle_.production = x.sha;
@@ -792,6 +863,9 @@ class Simulation {
       }
     }
     if (starts > 1) return fail("one promotion", fmt::format("{} started {} promotions at once", what(), starts));
+    if (starts && cause &&
+        (std::holds_alternative<FreezeBoundaryReached>(*cause) || std::holds_alternative<LineStopLifted>(*cause)))
+      ++stats_.started_at_freeze_end;
 
     std::map<std::string, ReleaseState> before_apply;
     for (const auto& c : d.changed)
@@ -799,7 +873,7 @@ class Simulation {
     apply(world_, d);
 
     // (e) the facts alone record every change: what the store writes equals what the World now holds
-    replay(recorded_, recorded_production_, d);
+    replay(recorded_, recorded_production_, recorded_line_stop_, d);
     for (const auto& c : d.changed) {
       const Release& held = world_.releases.at(c.sha.str());
       auto it = recorded_.find(c.sha.str());
@@ -815,6 +889,8 @@ class Simulation {
     }
     if (recorded_production_ != world_.production)
       return fail("facts", fmt::format("after {} the facts name another production release", what()));
+    if (recorded_line_stop_ != world_.line_stop)
+      return fail("facts", fmt::format("after {} the facts record another line stop", what()));
 
     // (b) at most one promotion at any time, and World agrees with the releases
     int promoting = 0;
@@ -841,6 +917,10 @@ class Simulation {
     }
 
     for (const auto& eff : d.effects) {
+      if (auto* f = std::get_if<ArmFreezeTimer>(&eff)) {
+        if (f->at <= now_) return fail("timer", fmt::format("{} armed the freeze timer in the past", what()));
+        freeze_timer_ = f->at;  // one timer: a later arming replaces it
+      }
       if (auto* t = std::get_if<ArmSoakTimer>(&eff)) timers_.emplace(t->deadline, t->sha);
       if (auto* s = std::get_if<StartPromotion>(&eff)) start_promotion(s->sha);
     }
@@ -997,6 +1077,7 @@ class Simulation {
   void restart() {
     ++stats_.restarts;
     timers_.clear();  // armed timers live in the dead process
+    freeze_timer_.reset();
     if (chance(0.5)) now_ += Duration{std::uniform_int_distribution<int>(0, 40 * 60'000)(rng_)};  // down a while
     if (trace_) fmt::print("{} #{} daemon restart\n", format_timestamp(now_), step_);
     world_ = reload(world_);
@@ -1010,11 +1091,12 @@ class Simulation {
   // End of the scenario: no new facts; time passes, promotions run to the end. Nothing may be left behind
   // that the policy would promote (a lost timer, a promotion never started).
   void drain() {
+    if (oracle_.line_stopped(now_)) deliver(LineStopLifted{"sim", "end of the scenario"});
     for (int round = 0; round < 200 && failure_.empty(); ++round) {
       advance(world_.policy.soak + 1min);
       int guard = 0;
       while (promotion_ && failure_.empty() && guard++ < 10'000) executor_step();
-      if (!promotion_ && timers_.empty()) break;
+      if (!promotion_ && timers_.empty() && !freeze_timer_) break;
     }
     if (!failure_.empty()) return;
     if (promotion_) return fail("liveness", "a promotion never finished");
@@ -1032,6 +1114,8 @@ class Simulation {
   World world_;
   std::map<std::string, Release> recorded_;  // the releases as the decisions' facts alone record them
   std::optional<Sha> recorded_production_;
+  std::optional<LineStop> recorded_line_stop_;
+  std::optional<Timestamp> freeze_timer_;  // the daemon's one freeze timer
   Oracle oracle_;
   Timestamp now_;
   int step_ = 0;
@@ -1048,6 +1132,7 @@ class Simulation {
   std::int64_t next_promotion_id_ = 0;
   std::map<std::string, int> soak_resets_;
   const std::vector<std::string> operators_ = {"alice", "bob", "carol", "dave"};
+  std::vector<std::pair<Timestamp, Timestamp>> oracle_windows_;
 };
 
 TEST_CASE("simulation: random event orders, crashes and restarts never break the safety rules") {
@@ -1072,12 +1157,14 @@ TEST_CASE("simulation: random event orders, crashes and restarts never break the
       "{} scenarios, {} events ({} accepted, {} refused); {} promotions started ({} by resume), {} promoted, "
       "{} failed; {} soak resets, {} superseded, {} rejected, {} self-approvals refused; {} restarts, {} executor "
       "crashes, {} reconciles found done, {} redone, {} steps failed; {} duplicate deliveries, {} timers fired; "
-      "{} hotfixes, {} refused; {} aborted",
+      "{} hotfixes, {} refused; {} aborted; {} scenarios with freeze windows, {} line stops, {} freeze boundaries, "
+      "{} promotions started as a freeze ended",
       scenarios, stats.events, stats.accepted, stats.refused, stats.promotions_started, stats.started_by_resume,
       stats.promoted, stats.promotion_failed, stats.soak_resets, stats.superseded, stats.rejected,
       stats.self_approvals_refused, stats.restarts, stats.executor_crashes, stats.reconciled_done,
       stats.reconciled_redo, stats.steps_failed, stats.duplicates, stats.timers_fired, stats.hotfixes,
-      stats.hotfixes_refused, stats.aborted));
+      stats.hotfixes_refused, stats.aborted, stats.frozen_scenarios, stats.line_stops, stats.freeze_boundaries,
+      stats.started_at_freeze_end));
   if (!only) {
     // The simulation must reach the paths it claims to check, or it checks nothing.
     CHECK(stats.promotions_started > scenarios / 5);
@@ -1097,6 +1184,9 @@ TEST_CASE("simulation: random event orders, crashes and restarts never break the
     CHECK(stats.timers_fired > 0);
     CHECK(stats.hotfixes > 0);
     CHECK(stats.hotfixes_refused > 0);
+    CHECK(stats.line_stops > 0);
+    CHECK(stats.freeze_boundaries > 0);
+    CHECK(stats.started_at_freeze_end > 0);
   }
 }
 
