@@ -66,6 +66,8 @@ struct Policy {
   std::vector<ApprovalRule> approval_rules;
   HotfixPolicy hotfix;
   std::vector<std::string> services;  // in restart order: the promotion deploys them in this order
+  // The order a rollback deploys them in; empty: restart order reversed (core/rollback.hpp).
+  std::vector<std::string> rollback_order;
   bool run_migrations = true;
   bool verify_after_deploy = true;
   bool tag_production = false;  // the plan tags the production SHA on GitHub after verify
