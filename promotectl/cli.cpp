@@ -948,9 +948,9 @@ constexpr std::array commands{
             "emergency path: promote with the soak waived (role operator); opens the review and incident obligations; "
             "--override-freeze lets it start inside a freeze (audited)",
             1, hotfix_options, run_hotfix},
-    Command{"freeze", "freeze --reason TEXT [--until TIME]",
-            "stop the line: no promotion starts until unfreeze or TIME (RFC 3339); a running promotion is not touched "
-            "(role operator)",
+    Command{"freeze", "freeze --reason TEXT [--until TIME|DURATION]",
+            "stop the line: no promotion starts until unfreeze, until TIME (RFC 3339) or for DURATION (\"2h\"); a "
+            "running promotion is not touched (role operator)",
             0, freeze_options, run_freeze},
     Command{"unfreeze", "unfreeze --reason TEXT", "lift the line stop (role operator)", 0, reason_option, run_unfreeze},
     Command{"freezes", "freezes [--check]",

@@ -538,7 +538,8 @@ class Api {
   asio::awaitable<HttpResponse> stop_line(HttpRequest& req) {
     auto body = parse_line_stop_request(req.body);
     if (!body) co_return error_response(body.error());
-    core::Event event = core::LineStopRequested{req.principal->identity, body->reason, body->until};
+    const auto until = body->lasting ? std::optional(ctx_.releases.clock().now() + *body->lasting) : body->until;
+    core::Event event = core::LineStopRequested{req.principal->identity, body->reason, until};
     auto r = co_await ctx_.releases.submit(std::move(event));
     if (!r) {
       co_await audit_refusal(req, "environment.freeze_refused", nullptr, r.error());

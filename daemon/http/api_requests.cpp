@@ -163,13 +163,20 @@ core::Result<LineStopRequest> parse_line_stop_request(std::string_view body) {
   if (!reason) return std::unexpected(reason.error());
   auto until_text = text_field(*j, "until", false, 64);
   if (!until_text) return std::unexpected(until_text.error());
-  std::optional<core::Timestamp> until;
-  if (!until_text->empty()) {
-    auto t = core::parse_timestamp(*until_text);
-    if (!t) return bad(fmt::format("field 'until': {}", t.error().message));
-    until = *t;
+  LineStopRequest out{std::move(*reason), std::nullopt, std::nullopt};
+  if (until_text->empty()) return out;
+  if (auto t = core::parse_timestamp(*until_text)) {
+    out.until = *t;
+    return out;
   }
-  return LineStopRequest{std::move(*reason), until};
+  // A line stop longer than a year is a freeze window, or a stop nobody meant to end.
+  auto d = core::parse_duration(*until_text);
+  if (!d || *d <= core::Duration::zero() || *d > std::chrono::days{366})
+    return bad(
+        "field 'until' must be an RFC 3339 time (2026-12-02T18:00:00Z) or a duration from now of at most "
+        "366 days (\"2h\", \"90m\")");
+  out.lasting = *d;
+  return out;
 }
 
 core::Result<LineStopLiftRequest> parse_line_stop_lift_request(std::string_view body) {

@@ -76,10 +76,12 @@ struct HotfixRequest {
 };
 core::Result<HotfixRequest> parse_hotfix_request(std::string_view body);
 
-// POST /v1/freeze (stop the line): a reason, and optionally when it lifts by itself (RFC 3339).
+// POST /v1/freeze (stop the line): a reason, and optionally when it lifts by itself: an RFC 3339 time, or a
+// duration from the moment the leader records it ("2h").
 struct LineStopRequest {
   std::string reason;
   std::optional<core::Timestamp> until;
+  std::optional<core::Duration> lasting;  // at most one of until and lasting is set
 };
 core::Result<LineStopRequest> parse_line_stop_request(std::string_view body);
 

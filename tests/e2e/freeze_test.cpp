@@ -8,6 +8,7 @@
 
 #include "core/time.hpp"
 #include "tests/support/config_builder.hpp"
+#include "tests/support/stage_release.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter;
@@ -41,19 +42,7 @@ struct FreezeWorld {
   // Live on every staging service (by alice), with its smoke run, approved by bob: every gate holds once the
   // 1s soak is over.
   void ready(const std::string& sha, const json& ancestors = nullptr) {
-    for (const auto& s : services) {
-      json body{{"service", s},
-                {"sha", sha},
-                {"deployment_id", "dep-" + sha.substr(0, 6) + "-" + s},
-                {"status", "SUCCESS"},
-                {"author", "alice-gh"}};
-      if (!ancestors.is_null()) body["ancestors"] = ancestors;
-      auto r = daemon->post("/v1/staging-deployments", body, tokens::ci);
-      REQUIRE_MESSAGE(r.status == 200, r.body);
-    }
-    auto smoke =
-        daemon->post("/v1/releases/" + sha + "/smoke-results", {{"suite", "e2e"}, {"passed", true}}, tokens::ci);
-    REQUIRE_MESSAGE(smoke.status == 200, smoke.body);
+    stage_release(*daemon, sha, services, ancestors);
     auto approved = daemon->post("/v1/releases/" + sha + "/approve", {{"reason", "ok"}}, tokens::bob);
     REQUIRE_MESSAGE(approved.status == 200, approved.body);
   }
@@ -150,8 +139,16 @@ TEST_CASE(
   CHECK(w.promotectl({"unfreeze", "--reason", "again"}, tokens::bob, out) == 1);
   CHECK(has(out, "the line is not stopped"));
 
-  // Stopped again: a hotfix needs the override, which is audited.
-  REQUIRE(w.promotectl({"freeze", "--reason", "pager storm"}, tokens::alice, out) == 0);
+  // Stopped again, for two hours from now: a hotfix needs the override, which is audited.
+  CHECK(w.promotectl({"freeze", "--reason", "pager storm", "--until", "soon"}, tokens::alice, out) == 1);
+  CHECK(has(out, "field 'until' must be an RFC 3339 time"));
+  const auto asked = std::chrono::system_clock::now();
+  REQUIRE(w.promotectl({"freeze", "--reason", "pager storm", "--until", "2h"}, tokens::alice, out) == 0);
+  const auto until = core::parse_timestamp(
+      w.daemon->get("/v1/freezes", tokens::viewer).json()["line_stop"]["until"].get<std::string>());
+  REQUIRE(until.has_value());
+  CHECK(*until >= asked + 2h - 1s);  // resolved by the daemon's clock when it recorded the stop
+  CHECK(*until <= std::chrono::system_clock::now() + 2h);
   const std::string fix(40, '2');
   w.ready(fix, json::array({first}));
   const std::vector<std::string> hotfix{"hotfix",       fix,          "--reason",

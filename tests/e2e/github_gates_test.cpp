@@ -10,6 +10,7 @@
 #include "tests/fakes/fake_github.hpp"
 #include "tests/support/config_builder.hpp"
 #include "tests/support/on_thread.hpp"
+#include "tests/support/stage_release.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter;
@@ -81,19 +82,7 @@ struct GatesWorld {
   }
 
   void staged(const std::string& sha, const json& ancestors = nullptr) {
-    for (const auto& s : services) {
-      json body{{"service", s},
-                {"sha", sha},
-                {"deployment_id", "dep-" + sha.substr(0, 6) + "-" + s},
-                {"status", "SUCCESS"},
-                {"author", "alice-gh"}};
-      if (!ancestors.is_null()) body["ancestors"] = ancestors;
-      auto r = daemon->post("/v1/staging-deployments", body, tokens::ci);
-      REQUIRE_MESSAGE(r.status == 200, r.body);
-    }
-    auto r =
-        daemon->post("/v1/releases/" + sha + "/smoke-results", json{{"suite", "e2e"}, {"passed", true}}, tokens::ci);
-    REQUIRE_MESSAGE(r.status == 200, r.body);
+    stage_release(*daemon, sha, services, ancestors);
   }
 
   json release(const std::string& sha) {

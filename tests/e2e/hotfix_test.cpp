@@ -9,6 +9,7 @@
 #include "tests/fakes/fake_fly.hpp"
 #include "tests/support/on_thread.hpp"
 #include "tests/support/config_builder.hpp"
+#include "tests/support/stage_release.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter;
@@ -68,21 +69,7 @@ struct HotfixWorld {
 
   // CI reports the commit live on every staging service, with what it descends from, and its smoke run.
   void staged(const std::string& sha, const json& ancestors, bool smoke = true) {
-    for (const auto& s : services) {
-      json body{{"service", s},
-                {"sha", sha},
-                {"deployment_id", "dep-" + sha.substr(0, 6) + "-" + s},
-                {"status", "SUCCESS"},
-                {"author", "alice-gh"}};
-      if (!ancestors.is_null()) body["ancestors"] = ancestors;
-      auto r = daemon->post("/v1/staging-deployments", body, tokens::ci);
-      REQUIRE_MESSAGE(r.status == 200, r.body);
-    }
-    if (smoke) {
-      auto r =
-          daemon->post("/v1/releases/" + sha + "/smoke-results", json{{"suite", "e2e"}, {"passed", true}}, tokens::ci);
-      REQUIRE_MESSAGE(r.status == 200, r.body);
-    }
+    stage_release(*daemon, sha, services, ancestors, smoke);
   }
 
   int promotectl(const std::vector<std::string>& args, const std::string& token, std::string& out) {

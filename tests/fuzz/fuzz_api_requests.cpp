@@ -96,10 +96,13 @@ void check(const HotfixRequest& r) {
 json to_json(const LineStopRequest& r) {
   json j = {{"reason", r.reason}};
   if (r.until) j["until"] = core::format_timestamp(*r.until);
+  if (r.lasting) j["until"] = core::format_duration(*r.lasting);
   return j;
 }
 void check(const LineStopRequest& r) {
   FUZZ_CHECK(!blank(r.reason) && r.reason.size() <= 2000 && multi_line(r.reason));
+  FUZZ_CHECK(!(r.until && r.lasting));
+  FUZZ_CHECK(!r.lasting || (*r.lasting > core::Duration::zero() && *r.lasting <= std::chrono::days{366}));
 }
 
 json to_json(const LineStopLiftRequest& r) { return {{"reason", r.reason}}; }

@@ -129,4 +129,18 @@ struct Driver {
   }
 };
 
+// Brings A (authored by alice) to "every gate holds" at the soak deadline: live at t, smoke passed at t+1m,
+// approved by bob at t+2m, deadline timer fired at t+30m. Returns the soak start.
+inline Timestamp make_ready(Driver& d, const Sha& sha) {
+  d.all_live(sha);
+  const Timestamp live = d.clock.now;
+  d.clock.advance(1min);
+  d.ok(smoke_result(sha, "e2e", true));
+  d.clock.advance(1min);
+  d.ok(approval(sha, "bob"));
+  d.clock.now = live + 30min;
+  d.ok(SoakDeadlineReached{sha});
+  return live;
+}
+
 }  // namespace promoter::core::testing

@@ -16,20 +16,6 @@ const Sha A = sha_of(0xa);
 const Sha B = sha_of(0xb);
 const Sha C = sha_of(0xc);
 
-// Brings A (authored by alice) to "every gate holds" at the soak deadline: live at t, smoke passed at t+1m,
-// approved by bob at t+2m, deadline timer fired at t+30m. Returns the soak start.
-Timestamp make_ready(Driver& d, const Sha& sha) {
-  d.all_live(sha);
-  const Timestamp live = d.clock.now;
-  d.clock.advance(1min);
-  d.ok(smoke_result(sha, "e2e", true));
-  d.clock.advance(1min);
-  d.ok(approval(sha, "bob"));
-  d.clock.now = live + 30min;
-  d.ok(SoakDeadlineReached{sha});
-  return live;
-}
-
 bool same_release(const Release& a, const Release& b) {
   auto deps = [](const Release& r) {
     std::vector<std::tuple<std::string, std::string, DeployStatus>> v;

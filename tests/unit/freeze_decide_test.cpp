@@ -22,18 +22,6 @@ FreezeWindow one_off(std::string name, Duration from, Duration until) {
   return FreezeWindow{std::move(name), "launch week", OneOffWindow{t0() + from, t0() + until}};
 }
 
-// Soak, smoke and approval done for A 30m after it goes live (as make_ready in decide_test).
-void make_ready(Driver& d) {
-  d.all_live(A);
-  const Timestamp live = d.clock.now;
-  d.clock.advance(1min);
-  d.ok(smoke_result(A, "e2e", true));
-  d.clock.advance(1min);
-  d.ok(approval(A, "bob"));
-  d.clock.now = live + 30min;
-  d.ok(SoakDeadlineReached{A});
-}
-
 std::optional<Timestamp> freeze_timer(const Decision& dec) {
   auto timers = effects_of<ArmFreezeTimer>(dec);
   if (timers.empty()) return std::nullopt;
@@ -44,7 +32,7 @@ TEST_CASE("a release whose gates hold inside a freeze window waits, says why, an
   Policy policy = standard_policy();
   policy.freezes = {one_off("launch", 10min, 2h)};
   Driver d(policy);
-  make_ready(d);
+  make_ready(d, A);
   const Release& r = d.release(A);
   CHECK(r.state == ReleaseState::ready);
   CHECK(contains(r.state_reason,
@@ -98,7 +86,7 @@ TEST_CASE("stop the line: durable, held until lifted, needs a reason, and liftin
   CHECK(effects_of<Notify>(stopped).size() == 1);
   CHECK_FALSE(freeze_timer(stopped).has_value());  // no end: nothing to wake up for
 
-  make_ready(d);
+  make_ready(d, A);
   CHECK(d.release(A).state == ReleaseState::ready);
   CHECK(contains(d.release(A).state_reason, "freeze: stop-the-line (carol: db incident) until further notice"));
   CHECK_FALSE(d.world.promoting.has_value());
@@ -120,7 +108,7 @@ TEST_CASE("a line stop with an end lifts itself at that moment") {
   Driver d;
   d.ok(LineStopRequested{"carol", "migration window", t0() + 1h});
   CHECK(freeze_timer(d.last) == t0() + 1h);
-  make_ready(d);
+  make_ready(d, A);
   CHECK(effects_of<StartPromotion>(d.last).empty());
   d.clock.now = t0() + 1h;
   CHECK(effects_of<StartPromotion>(d.ok(FreezeBoundaryReached{})).size() == 1);
@@ -130,7 +118,7 @@ TEST_CASE("a line stop with an end lifts itself at that moment") {
 
 TEST_CASE("stopping the line leaves a running promotion alone and says so") {
   Driver d;
-  make_ready(d);
+  make_ready(d, A);
   REQUIRE(d.release(A).state == ReleaseState::promoting);
   const Decision& stopped = d.ok(LineStopRequested{"carol", "pager storm", std::nullopt});
   CHECK(d.release(A).state == ReleaseState::promoting);

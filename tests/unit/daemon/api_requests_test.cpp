@@ -132,5 +132,29 @@ TEST_CASE("a commit author spelled to imitate another name is refused on arrival
   }
 }
 
+TEST_CASE("a line stop's until is an RFC 3339 time or a duration from now, never both, never unbounded") {
+  auto at = parse_line_stop_request(R"({"reason":"failover","until":"2026-12-02T18:00:00Z"})");
+  REQUIRE(at.has_value());
+  CHECK(at->until == core::parse_timestamp("2026-12-02T18:00:00Z").value());
+  CHECK_FALSE(at->lasting.has_value());
+  auto lasting = parse_line_stop_request(R"({"reason":"failover","until":"1h30m"})");
+  REQUIRE(lasting.has_value());
+  CHECK(lasting->lasting == std::chrono::minutes{90});
+  CHECK_FALSE(lasting->until.has_value());
+  auto open = parse_line_stop_request(R"({"reason":"failover"})");
+  REQUIRE(open.has_value());
+  CHECK_FALSE(open->until.has_value());
+  CHECK_FALSE(open->lasting.has_value());
+  for (const char* body : {R"({"reason":"x","until":"0s"})", R"({"reason":"x","until":"9000h"})",
+                           R"({"reason":"x","until":"tomorrow"})", R"({"reason":"x","until":5})"}) {
+    CAPTURE(body);
+    auto refused = parse_line_stop_request(body);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code == core::ErrorCode::invalid_argument);
+    CHECK(refused.error().message.find("'until'") != std::string::npos);
+  }
+  CHECK_FALSE(parse_line_stop_request(R"({"until":"2h"})").has_value());  // a reason is required
+}
+
 }  // namespace
 }  // namespace promoter::daemon
