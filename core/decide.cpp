@@ -165,7 +165,7 @@ class Decider {
     if (e.reason.find_first_not_of(" \t\r\n") == std::string::npos)
       return fail(ErrorCode::invalid_argument, "lifting a line stop needs a reason");
     const auto& stop = out_.line_stop;
-    if (!stop || (stop->until && *stop->until <= now_))
+    if (!stop || !stop->in_force(now_))
       return fail(ErrorCode::failed_precondition, "the line is not stopped (freeze windows end by themselves)");
     out_.facts.push_back(LineStopChanged{std::nullopt, e.by, e.reason, now_});
     audit(e.by, "environment.unfrozen", std::nullopt,
@@ -178,6 +178,11 @@ class Decider {
 
   Result<void> on(const FreezeBoundaryReached&) { return {}; }
 
+  // What a ready release held back by a freeze says.
+  static std::string held_reason(const ActiveFreeze& freeze) {
+    return fmt::format("every gate holds; waiting for the end of the {}", freeze_reason(freeze));
+  }
+
   // A freeze that begins while releases wait as ready: their reasons say so (try_start_promotion says it for
   // the one it would start).
   void hold_ready_releases() {
@@ -186,8 +191,7 @@ class Decider {
     for (const auto& sha : world_.active) {
       const Release* r = find(world_.releases.at(sha).sha);
       if (r->state == ReleaseState::ready && !(r->hotfix && r->hotfix->overrides_freeze))
-        mut(r->sha).state_reason =
-            fmt::format("every gate holds; waiting for the end of the {}", freeze_reason(*freeze));
+        mut(r->sha).state_reason = held_reason(*freeze);
     }
   }
 
@@ -625,7 +629,7 @@ class Decider {
     for (const auto& [sha, r] : touched_)
       if (!world_.active.contains(sha)) consider(&r);
     if (held && (!best || held->seq > best->seq)) {
-      std::string reason = fmt::format("every gate holds; waiting for the end of the {}", freeze_reason(*freeze));
+      std::string reason = held_reason(*freeze);
       if (held->state_reason != reason) mut(held->sha).state_reason = std::move(reason);
     }
     if (!best) return;

@@ -48,6 +48,8 @@ struct LineStop {
   std::string reason;
   std::optional<Timestamp> until;
   bool operator==(const LineStop&) const = default;
+  // Whether it still holds at `now` (a stop past its `until` holds nothing back and cannot be lifted).
+  bool in_force(Timestamp now) const { return !until || now < *until; }
 };
 
 // What holds promotions back at `now`, if anything. A line stop wins over windows; among windows, the first

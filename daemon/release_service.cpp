@@ -235,10 +235,9 @@ void ReleaseService::update_gauges() {
     remaining = std::max(0.0, std::chrono::duration<double>(left).count());
   }
   metrics_.set_soak_remaining(remaining);
-  metrics_.set_environment_frozen(
-      core::active_freeze(world_.policy.freezes, world_.line_stop, clock_.now()).has_value());
   // Which gates hold back the releases still gathering them (soak counts time: as of now).
   const auto now = clock_.now();
+  metrics_.set_environment_frozen(core::active_freeze(world_.policy.freezes, world_.line_stop, now).has_value());
   std::map<std::string_view, int> blocked{{"soak", 0}, {"smoke", 0},        {"approval", 0}, {"review", 0},
                                           {"ci", 0},   {"ddl_rollback", 0}, {"env", 0},      {"flag", 0}};
   for (const auto& sha : world_.active) {

@@ -46,7 +46,7 @@ json freeze_state_json(const std::vector<core::FreezeWindow>& windows, const std
                        core::Timestamp now) {
   const auto active = core::active_freeze(windows, stop, now);
   json line_stop = nullptr;
-  if (stop && (!stop->until || *stop->until > now))
+  if (stop && stop->in_force(now))
     line_stop = {{"by", stop->by},
                  {"at", core::format_timestamp(stop->at)},
                  {"reason", stop->reason},
