@@ -60,6 +60,8 @@ class Decider {
     out_.promoting = world.promoting;
     out_.next_seq = world.next_seq;
     out_.line_stop = world.line_stop;
+    out_.pin = world.pin;
+    out_.rollback = world.rollback;
   }
 
   Result<Decision> run(const Event& event) {
@@ -84,6 +86,14 @@ class Decider {
     for (const auto& sha : world_.active) {
       const Release& r = world_.releases.at(sha);
       if (is_gathering(r.state)) refresh(mut(r.sha));
+    }
+    // A rollback requested before a restart: the abort it asked for may not have been made, or the promotion it
+    // waited for may have ended since.
+    if (out_.rollback && !out_.rollback->promotion_id) {
+      if (out_.promoting)
+        ask_abort(*out_.rollback);
+      else
+        start_rollback();
     }
     try_start_promotion();
     arm_freeze_timer();
@@ -177,6 +187,125 @@ class Decider {
   }
 
   Result<void> on(const FreezeBoundaryReached&) { return {}; }
+
+  Result<void> on(const RollbackRequested& e) {
+    if (e.reason.find_first_not_of(" \t\r\n") == std::string::npos)
+      return fail(ErrorCode::invalid_argument, "a rollback needs a reason");
+    if (out_.rollback)
+      return fail(ErrorCode::conflict, fmt::format("a {} is already {}", describe(*out_.rollback),
+                                                   out_.rollback->promotion_id ? "running" : "waiting to start"));
+    auto target = choose_rollback_target(e.history, e.to);
+    if (!target) return std::unexpected(target.error());
+    if (auto schema = check_rollback_schema(*target, e.accept_schema); !schema) return std::unexpected(schema.error());
+    // A running promotion first stops (an abort, as an operator's), then the rollback runs: the one before it
+    // in the history is what production ran before that promotion began.
+    std::optional<PromotionId> aborting;
+    if (out_.promoting)
+      if (const Release* r = find(*out_.promoting)) aborting = r->promotion_id;
+    Rollback rollback{target->sha,   e.by,     e.reason,     RollbackTrigger::operator_request,
+                      now_,          aborting, std::nullopt, target->migrations_since,
+                      e.schema_state};
+    open_rollback(std::move(rollback), e.accept_schema);
+    return {};
+  }
+
+  Result<void> on(const ResumeRequested& e) {
+    if (e.reason.find_first_not_of(" \t\r\n") == std::string::npos)
+      return fail(ErrorCode::invalid_argument, "resuming needs a reason");
+    if (!out_.pin)
+      return fail(ErrorCode::failed_precondition,
+                  out_.rollback
+                      ? fmt::format("production is not pinned yet: the {} has not ended", describe(*out_.rollback))
+                      : std::string("production is not pinned"));
+    if (out_.rollback)
+      return fail(ErrorCode::failed_precondition,
+                  fmt::format("a {} has not ended; resume after it", describe(*out_.rollback)));
+    out_.facts.push_back(PinChanged{std::nullopt, e.by, e.reason, now_});
+    audit(e.by, "environment.resumed", std::nullopt,
+          fmt::format("pin by {} ({}) lifted: {}", out_.pin->by, out_.pin->reason, e.reason));
+    out_.effects.push_back(Notify{"environment.resumed", std::nullopt,
+                                  fmt::format("{} resumed promotions after the rollback: {}", e.by, e.reason)});
+    out_.pin.reset();
+    return {};
+  }
+
+  // Records a rollback and starts it, or (while a promotion runs) asks that promotion to stop first.
+  void open_rollback(Rollback rollback, bool accept_schema) {
+    out_.rollback = std::move(rollback);
+    const Rollback& rb = *out_.rollback;
+    out_.facts.push_back(RollbackOpened{rb});
+    std::string schema;
+    if (!rb.migrations_since.empty())
+      schema = fmt::format("; {} migration{} stay applied ({}){}", rb.migrations_since.size(),
+                           rb.migrations_since.size() == 1 ? "" : "s", capped_list(rb.migrations_since),
+                           accept_schema ? " — accepted with --accept-schema" : "");
+    audit(rb.by, "rollback.requested", rb.target, fmt::format("{}{}", describe(rb), schema));
+    if (out_.promoting) {
+      hold_for_rollback();
+      ask_abort(rb);
+      return;
+    }
+    start_rollback();
+  }
+
+  void ask_abort(const Rollback& rb) {
+    const Release* r = find(*out_.promoting);
+    if (!r || !r->promotion_id) return;
+    out_.effects.push_back(AbortPromotion{*r->promotion_id, rb.by, fmt::format("{} runs next", describe(rb))});
+  }
+
+  // No promotion runs: the open rollback starts its own plan now. No soak, no approval, no freeze: this is the
+  // emergency path.
+  void start_rollback() {
+    Rollback& rb = *out_.rollback;
+    out_.facts.push_back(RollbackStarted{rb.target, make_rollback_plan(policy())});
+    out_.effects.push_back(StartPromotion{rb.target});
+    out_.effects.push_back(Notify{"rollback.started", rb.target, fmt::format("{} started", describe(rb))});
+    hold_for_rollback();
+  }
+
+  // The rollback's own plan ended: production is the target (or, if it failed, in between). Either way the
+  // environment is pinned, so that no release undoes it by itself.
+  void end_rollback(const PromotionFinished& e) {
+    const Rollback rb = *out_.rollback;
+    const bool ok = e.outcome == PromotionOutcome::succeeded;
+    out_.facts.push_back(PromotionEnded{e.sha, e.promotion_id, e.outcome, ok ? "" : e.detail});
+    out_.facts.push_back(RollbackEnded{e.outcome});
+    if (ok) {
+      out_.production = rb.target;
+      out_.facts.push_back(ProductionSet{rb.target, e.promotion_id});
+    }
+    const std::string action = fmt::format("rollback.{}", to_string(e.outcome));
+    const std::string text =
+        ok ? fmt::format("{} succeeded: production runs {} again", describe(rb), rb.target.abbrev())
+           : fmt::format("{} {}: {}", describe(rb), to_string(e.outcome), e.detail);
+    audit("promoterd", action, rb.target, fmt::format("promotion {}: {}", e.promotion_id, text));
+    out_.effects.push_back(Notify{action, rb.target, text});
+    Pin pin{rb.by, now_,
+            ok ? fmt::format("rolled back to {}: {}", rb.target.abbrev(), rb.reason)
+               : fmt::format("rollback to {} {}; production may run a mix: {}", rb.target.abbrev(),
+                             to_string(e.outcome), rb.reason)};
+    out_.facts.push_back(PinChanged{pin, rb.by, pin.reason, now_});
+    out_.pin = std::move(pin);
+    out_.rollback.reset();
+    if (ok && (policy().evidence.any() || policy().flags.require_flag))
+      for (const auto& sha : world_.active)
+        if (is_gathering(world_.releases.at(sha).state)) refresh(mut(world_.releases.at(sha).sha));
+    hold_for_rollback();
+  }
+
+  // Ready releases say what they wait for while a rollback is owed or production is pinned.
+  void hold_for_rollback() {
+    for (const auto& sha : world_.active) {
+      const Release* r = find(world_.releases.at(sha).sha);
+      if (r->state == ReleaseState::ready) mut(r->sha).state_reason = held_by_rollback_or_pin();
+    }
+  }
+
+  std::string held_by_rollback_or_pin() const {
+    if (out_.rollback) return fmt::format("every gate holds; waiting for the {} to finish", describe(*out_.rollback));
+    return fmt::format("every gate holds; {}", pin_reason(*out_.pin));
+  }
 
   // What a ready release held back by a freeze says.
   static std::string held_reason(const ActiveFreeze& freeze) {
@@ -507,6 +636,13 @@ class Decider {
   }
 
   Result<void> on(const PromotionFinished& e) {
+    if (out_.rollback && out_.rollback->promotion_id == e.promotion_id) {
+      if (e.sha != out_.rollback->target)
+        return fail(ErrorCode::conflict, fmt::format("promotion {} is the rollback to {}, not a promotion of {}",
+                                                     e.promotion_id, out_.rollback->target.abbrev(), e.sha.abbrev()));
+      end_rollback(e);
+      return {};
+    }
     auto r = existing(e.sha, finished, "promotion results");
     if (!r) return std::unexpected(r.error());
     if ((*r)->promotion_id != e.promotion_id)
@@ -545,6 +681,25 @@ class Decider {
     audit("promoterd", action, e.sha,
           fmt::format("promotion {}{}", e.promotion_id, e.detail.empty() ? "" : separator + e.detail));
     out_.promoting.reset();
+    if (out_.rollback) {
+      // The rollback this promotion was stopped for runs now, whatever its outcome.
+      start_rollback();
+    } else if (e.outcome == PromotionOutcome::failed && e.verify_failed && policy().rollback_on_verify_failure &&
+               out_.production) {
+      // Production runs the release and it failed verification: back to what ran before, then pin.
+      const Rollback rb{*out_.production,
+                        "promoterd",
+                        fmt::format("verify of {} failed: {}", e.sha.abbrev(), e.detail),
+                        RollbackTrigger::verify_failure,
+                        now_,
+                        e.promotion_id,
+                        std::nullopt,
+                        {},
+                        ""};
+      // Nobody is asked to accept the schema here: the failed promotion's migrate step (in its journal) says
+      // what ran, and the code it rolls back to ran against the schema before that.
+      open_rollback(rb, true);
+    }
     return {};
   }
 
@@ -633,6 +788,11 @@ class Decider {
       if (held->state_reason != reason) mut(held->sha).state_reason = std::move(reason);
     }
     if (!best) return;
+    if (out_.rollback || out_.pin) {
+      std::string reason = held_by_rollback_or_pin();
+      if (best->state_reason != reason) mut(best->sha).state_reason = std::move(reason);
+      return;
+    }
     if (out_.promoting) {
       if (*out_.promoting != best->sha) {
         std::string reason =
@@ -683,6 +843,8 @@ void apply(World& world, const Decision& d) {
   world.promoting = d.promoting;
   world.next_seq = d.next_seq;
   world.line_stop = d.line_stop;
+  world.pin = d.pin;
+  world.rollback = d.rollback;
 }
 
 }  // namespace promoter::core

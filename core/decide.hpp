@@ -20,6 +20,8 @@ struct Decision {
   std::optional<Sha> promoting;
   std::int64_t next_seq = 1;
   std::optional<LineStop> line_stop;
+  std::optional<Pin> pin;
+  std::optional<Rollback> rollback;
   std::vector<Effect> effects;
   std::vector<Fact> facts;  // what to record: a release's own record first, then what hangs off it
   std::vector<AuditNote> audit;

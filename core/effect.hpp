@@ -4,6 +4,7 @@
 #include <string>
 #include <variant>
 
+#include "core/promotion_id.hpp"
 #include "core/sha.hpp"
 #include "core/time.hpp"
 
@@ -21,7 +22,8 @@ struct RunSmokeChecks {
   Sha sha;
 };
 
-// Create a promotion of this release and run its plan.
+// Create a promotion of this release and run its plan (a rollback's plan, when a RollbackStarted fact opened
+// it).
 struct StartPromotion {
   Sha sha;
 };
@@ -39,7 +41,15 @@ struct ArmFreezeTimer {
   Timestamp at;
 };
 
-using Effect = std::variant<ArmSoakTimer, RunSmokeChecks, StartPromotion, Notify, ArmFreezeTimer>;
+// Ask the running promotion to stop before its next step that changes production (a rollback waits for it):
+// the same request as an operator's abort, audited as theirs.
+struct AbortPromotion {
+  PromotionId promotion_id;
+  std::string by;
+  std::string reason;
+};
+
+using Effect = std::variant<ArmSoakTimer, RunSmokeChecks, StartPromotion, Notify, ArmFreezeTimer, AbortPromotion>;
 
 // One line of the audit trail, recorded in the same transaction as the event that caused it.
 struct AuditNote {

@@ -16,6 +16,8 @@ std::string_view event_name(const Event& e) {
     std::string_view operator()(const LineStopRequested&) const { return "line_stop_requested"; }
     std::string_view operator()(const LineStopLifted&) const { return "line_stop_lifted"; }
     std::string_view operator()(const FreezeBoundaryReached&) const { return "freeze_boundary_reached"; }
+    std::string_view operator()(const RollbackRequested&) const { return "rollback_requested"; }
+    std::string_view operator()(const ResumeRequested&) const { return "resume_requested"; }
   };
   return std::visit(Name{}, e);
 }

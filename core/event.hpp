@@ -11,6 +11,7 @@
 #include "core/evidence.hpp"
 #include "core/promotion_id.hpp"
 #include "core/promotion_outcome.hpp"
+#include "core/rollback.hpp"
 #include "core/sha.hpp"
 #include "core/time.hpp"
 
@@ -67,6 +68,9 @@ struct PromotionFinished {
   PromotionId promotion_id;
   PromotionOutcome outcome = PromotionOutcome::failed;
   std::string detail;  // the failed step's error, or who aborted it and why
+  // It failed at its verify step, after every service deployed: production runs the release and it is bad
+  // (on_verify_failure = "rollback" rolls back then).
+  bool verify_failed = false;
 };
 
 // GitHub evidence for the range production..sha, as the GitHub reconciler gathered it (on a webhook, on its
@@ -97,13 +101,32 @@ struct LineStopLifted {
   std::string reason;
 };
 
+// An operator asks for a rollback (promotectl rollback). `history` is the environment's production history,
+// newest first, as the store has it; when a promotion is running its release comes first (it may have changed
+// production in part), with the migrations it ran. `to`: the requested target, else the one before.
+struct RollbackRequested {
+  std::string by;
+  std::string reason;
+  std::optional<Sha> to;
+  bool accept_schema = false;
+  std::vector<ProductionEntry> history;
+  std::string schema_state;  // the schema as the last migrate step left it (recorded with the rollback)
+};
+
+// An operator lifts the pin a rollback left (promotectl resume).
+struct ResumeRequested {
+  std::string by;
+  std::string reason;
+};
+
 // A freeze window or a line stop began or ended (the daemon's timer at next_freeze_change): a release whose
 // gates hold may start now.
 struct FreezeBoundaryReached {};
 
-using Event = std::variant<StagingDeploymentObserved, SmokeResultReported, ApprovalGiven, RejectionGiven,
-                           SoakDeadlineReached, PromotionFinished, HotfixRequested, EvidenceObserved, ConfigObserved,
-                           LineStopRequested, LineStopLifted, FreezeBoundaryReached>;
+using Event =
+    std::variant<StagingDeploymentObserved, SmokeResultReported, ApprovalGiven, RejectionGiven, SoakDeadlineReached,
+                 PromotionFinished, HotfixRequested, EvidenceObserved, ConfigObserved, LineStopRequested,
+                 LineStopLifted, FreezeBoundaryReached, RollbackRequested, ResumeRequested>;
 
 std::string_view event_name(const Event&);
 // The release an event is about; nullptr for an event about the environment (line stops, freeze boundaries).

@@ -12,6 +12,7 @@
 #include "core/promotion_id.hpp"
 #include "core/promotion_outcome.hpp"
 #include "core/release.hpp"
+#include "core/rollback.hpp"
 
 namespace promoter::core {
 
@@ -103,8 +104,34 @@ struct LineStopChanged {
   Timestamp at{};
 };
 
-using Fact = std::variant<ReleaseStateChanged, DeploymentObserved, SmokeRecorded, ApprovalAdded, RejectionAdded,
-                          HotfixDeclared, ObligationOpened, PromotionOpened, PromotionEnded, ProductionSet,
-                          EvidenceRecorded, ConfigRecorded, LineStopChanged>;
+// A rollback was requested (the store keeps it until it ends, so a restart still owes it).
+struct RollbackOpened {
+  Rollback rollback;
+};
+
+// The environment's open rollback starts: the store creates a promotion of `target` with `plan` (the rollback's
+// own steps) and returns its id under the target's SHA.
+struct RollbackStarted {
+  Sha target;
+  PromotionPlan plan;
+};
+
+// The environment's open rollback ended (its promotion row ends with a PromotionEnded fact).
+struct RollbackEnded {
+  PromotionOutcome outcome = PromotionOutcome::failed;
+};
+
+// The environment's pin is now `pin` (nullopt: resumed), by `by` for `reason` at `at`.
+struct PinChanged {
+  std::optional<Pin> pin;
+  std::string by;
+  std::string reason;
+  Timestamp at{};
+};
+
+using Fact =
+    std::variant<ReleaseStateChanged, DeploymentObserved, SmokeRecorded, ApprovalAdded, RejectionAdded, HotfixDeclared,
+                 ObligationOpened, PromotionOpened, PromotionEnded, ProductionSet, EvidenceRecorded, ConfigRecorded,
+                 LineStopChanged, RollbackOpened, RollbackStarted, RollbackEnded, PinChanged>;
 
 }  // namespace promoter::core

@@ -70,6 +70,9 @@ struct Policy {
   std::vector<std::string> rollback_order;
   bool run_migrations = true;
   bool verify_after_deploy = true;
+  // on_verify_failure = "rollback": a verify that fails after every service deployed rolls production back to
+  // the release before and pins the environment. false ("stop"): the promotion fails and production stays.
+  bool rollback_on_verify_failure = false;
   bool tag_production = false;  // the plan tags the production SHA on GitHub after verify
   // normalise_identity() of every configured identity and git_authors entry, so the approval gate can
   // say when a commit author is nobody the separation-of-duties check knows. Empty: not configured.

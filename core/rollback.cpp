@@ -30,6 +30,36 @@ std::string targets_text(const std::vector<const ProductionEntry*>& targets) {
 
 }  // namespace
 
+std::vector<std::string> applied_migrations(std::string_view migrate_output, const Evidence* evidence) {
+  std::vector<std::string> out;
+  if (evidence)
+    for (const auto& [number, pull] : evidence->pulls)
+      for (const auto& file : pull.ddl.ddl_files)
+        out.push_back(fmt::format("{} (PR #{} {})", file, pull.number, pull.url));
+  if (!out.empty()) return out;
+  constexpr std::string_view prefix = "applied ";
+  std::size_t at = 0;
+  while (at <= migrate_output.size()) {
+    const std::size_t nl = std::min(migrate_output.find('\n', at), migrate_output.size());
+    const std::string_view line = migrate_output.substr(at, nl - at);
+    if (line.starts_with(prefix) && line.size() > prefix.size()) out.emplace_back(line.substr(prefix.size()));
+    at = nl + 1;
+  }
+  return out;
+}
+
+std::string schema_state_of(std::string_view migrate_output) {
+  std::string_view last;
+  std::size_t at = 0;
+  while (at <= migrate_output.size()) {
+    const std::size_t nl = std::min(migrate_output.find('\n', at), migrate_output.size());
+    const std::string_view line = migrate_output.substr(at, nl - at);
+    if (line.find_first_not_of(" \t\r") != std::string_view::npos) last = line;
+    at = nl + 1;
+  }
+  return std::string(last);
+}
+
 Result<RollbackTarget> choose_rollback_target(const std::vector<ProductionEntry>& history,
                                               const std::optional<Sha>& requested) {
   if (history.empty()) return fail(ErrorCode::failed_precondition, "nothing to roll back: no release is production");
@@ -89,6 +119,20 @@ PromotionPlan make_rollback_plan(const Policy& policy) {
   if (policy.verify_after_deploy) add(StepKind::verify);
   add(StepKind::record);
   return plan;
+}
+
+std::string_view to_string(RollbackTrigger t) {
+  return t == RollbackTrigger::verify_failure ? "verify_failure" : "operator";
+}
+
+std::optional<RollbackTrigger> parse_rollback_trigger(std::string_view text) {
+  if (text == "operator") return RollbackTrigger::operator_request;
+  if (text == "verify_failure") return RollbackTrigger::verify_failure;
+  return std::nullopt;
+}
+
+std::string describe(const Rollback& r) {
+  return fmt::format("rollback to {} by {} ({}): {}", r.target.abbrev(), r.by, to_string(r.trigger), r.reason);
 }
 
 std::string pin_reason(const Pin& pin) {

@@ -4,10 +4,12 @@
 // plan, and the pin that keeps the next release from undoing it. The daemon wires them; nothing here reads a
 // clock or a database.
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/evidence.hpp"
 #include "core/policy.hpp"
 #include "core/promotion_id.hpp"
 #include "core/promotion_plan.hpp"
@@ -24,6 +26,14 @@ struct ProductionEntry {
   Timestamp promoted_at{};
   std::vector<std::string> migrations;
 };
+
+// The migrations one promotion brought, by name: the DDL files of its pull requests as GitHub evidence shows them
+// ("packages/db/migrations/0042_plans.sql (PR #17 https://...)", which is where its rollback script is), else the
+// "applied <name>" lines of its migrate step's output. Empty when neither names one.
+std::vector<std::string> applied_migrations(std::string_view migrate_output, const Evidence* evidence);
+
+// The schema as a migrate step's output left it: its last non-empty line ("db:migrate: 2 migration(s) applied").
+std::string schema_state_of(std::string_view migrate_output);
 
 // Where a rollback goes, and what it cannot undo: the migrations applied since the target first became
 // production (a rollback to it in between undid none of them), oldest first.
@@ -58,6 +68,31 @@ struct Pin {
   std::string reason;
   bool operator==(const Pin&) const = default;
 };
+
+// What set a rollback off: an operator (promotectl rollback), or a promotion whose verify failed after every
+// service deployed, under on_verify_failure = "rollback".
+enum class RollbackTrigger { operator_request, verify_failure };
+std::string_view to_string(RollbackTrigger);  // "operator", "verify_failure" (the metric's label, the API's text)
+std::optional<RollbackTrigger> parse_rollback_trigger(std::string_view);
+
+// A rollback the environment owes: requested, then (once no promotion runs) started as a journalled plan of
+// its own, then ended. There is at most one at a time.
+struct Rollback {
+  Sha target;
+  std::string by;
+  std::string reason;
+  RollbackTrigger trigger = RollbackTrigger::operator_request;
+  Timestamp requested_at{};
+  // The promotion it followed: the one it aborted (operator) or the one whose verify failed. The link is kept
+  // both ways: that promotion shows this rollback as rolled_back_by.
+  std::optional<PromotionId> after{};
+  std::optional<PromotionId> promotion_id{};    // its own plan, once started
+  std::vector<std::string> migrations_since{};  // accepted by the operator (or by the automatic path)
+  std::string schema_state{};                   // what the schema was left at, as the last migrate step said
+};
+
+// The audit's and the notice's words for a rollback: "rollback to abc1234 by carol (operator): checkout broke".
+std::string describe(const Rollback&);
 
 // "environment pinned by carol at 2026-12-02T10:00:00.000Z: checkout broke; promotectl resume --reason ..."
 std::string pin_reason(const Pin&);

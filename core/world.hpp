@@ -11,6 +11,7 @@
 #include "core/freeze.hpp"
 #include "core/policy.hpp"
 #include "core/release.hpp"
+#include "core/rollback.hpp"
 
 namespace promoter::core {
 
@@ -24,6 +25,10 @@ struct World {
   std::int64_t next_seq = 1;
   // The environment's stop-the-line freeze, if an operator set one (it may have passed its `until`).
   std::optional<LineStop> line_stop;
+  // The pin a rollback left: no promotion starts until an operator resumes.
+  std::optional<Pin> pin;
+  // The rollback the environment owes or runs, if any.
+  std::optional<Rollback> rollback;
 
   const Release* find(const Sha& sha) const;
   // Adds or replaces a release and keeps `active` in step.

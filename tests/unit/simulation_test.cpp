@@ -57,7 +57,8 @@ std::string describe(const Event& e) {
       return fmt::format("soak deadline {}", x.sha.abbrev());
     }
     std::string operator()(const PromotionFinished& x) const {
-      return fmt::format("promotion {} of {} finished {}", x.promotion_id, x.sha.abbrev(), to_string(x.outcome));
+      return fmt::format("promotion {} of {} finished {}{}", x.promotion_id, x.sha.abbrev(), to_string(x.outcome),
+                         x.verify_failed ? " (verify failed)" : "");
     }
     std::string operator()(const HotfixRequested& x) const {
       return fmt::format("hotfix {} by {}", x.sha.abbrev(), x.by);
@@ -71,6 +72,11 @@ std::string describe(const Event& e) {
     }
     std::string operator()(const LineStopRequested& x) const { return fmt::format("line stop by {}", x.by); }
     std::string operator()(const LineStopLifted& x) const { return fmt::format("line stop lifted by {}", x.by); }
+    std::string operator()(const RollbackRequested& x) const {
+      return fmt::format("rollback to {} by {}{} (history {})", x.to ? x.to->abbrev() : "the release before", x.by,
+                         x.accept_schema ? " accepting the schema" : "", x.history.size());
+    }
+    std::string operator()(const ResumeRequested& x) const { return fmt::format("resume by {}", x.by); }
     std::string operator()(const FreezeBoundaryReached&) const { return "freeze boundary"; }
   };
   return std::visit(V{}, e);
@@ -128,9 +134,18 @@ bool same_facts(const Release& a, const Release& b) {
          (!a.rejection || verdict_equal(*a.rejection, *b.rejection));
 }
 
+// Everything a rollback records, field by field (Rollback has no operator==).
+bool same_rollback(const std::optional<Rollback>& a, const std::optional<Rollback>& b) {
+  if (!a || !b) return a.has_value() == b.has_value();
+  return a->target == b->target && a->by == b->by && a->reason == b->reason && a->trigger == b->trigger &&
+         a->requested_at == b->requested_at && a->after == b->after && a->promotion_id == b->promotion_id &&
+         a->migrations_since == b->migrations_since && a->schema_state == b->schema_state;
+}
+
 // What the store would hold after writing these facts: the decision's facts alone, never its releases.
 void replay(std::map<std::string, Release>& recorded, std::optional<Sha>& production,
-            std::optional<LineStop>& line_stop, const Decision& d) {
+            std::optional<LineStop>& line_stop, std::optional<Pin>& pin, std::optional<Rollback>& rollback,
+            const Decision& d) {
   for (const auto& fact : d.facts)
     std::visit(
         [&](const auto& f) {
@@ -169,6 +184,15 @@ void replay(std::map<std::string, Release>& recorded, std::optional<Sha>& produc
             production = f.sha;
           } else if constexpr (std::is_same_v<F, LineStopChanged>) {
             line_stop = f.stop;
+          } else if constexpr (std::is_same_v<F, RollbackOpened>) {
+            rollback = f.rollback;
+          } else if constexpr (std::is_same_v<F, RollbackStarted>) {
+            // The store creates the rollback's promotion here; its number comes back as the simulation's
+            // StartPromotion turns into a promotion id (Simulation::start_rollback).
+          } else if constexpr (std::is_same_v<F, RollbackEnded>) {
+            rollback.reset();
+          } else if constexpr (std::is_same_v<F, PinChanged>) {
+            pin = f.pin;
           }
         },
         fact);
@@ -181,6 +205,8 @@ World reload(const World& persisted) {
   w.promoting = persisted.promoting;
   w.next_seq = persisted.next_seq;
   w.line_stop = persisted.line_stop;
+  w.pin = persisted.pin;
+  w.rollback = persisted.rollback;  // with its promotion's id, so that its PromotionFinished still ends it
   for (const auto& [sha, r] : persisted.releases) w.put(r);
   return w;
 }
@@ -241,6 +267,21 @@ struct OracleRelease {
   bool ci_known = false;
   std::optional<std::string> ci_base;
   bool ci_green = false;
+};
+
+// A rollback the environment owes, by the oracle's reading: where it goes, whether a failed verify set it off,
+// and its own promotion once it started (it runs in place of any promotion of a release, never beside one).
+struct OracleRollback {
+  Sha target;
+  bool automatic = false;
+  std::optional<PromotionId> promotion{};
+};
+
+// What the oracle makes of an operator's rollback request.
+struct RollbackVerdict {
+  std::optional<ErrorCode> refused;  // the code it must be refused with, if any
+  std::optional<Sha> target;         // where it goes (also when only the schema refuses it)
+  bool schema = false;               // refused because migrations ran since the target was production
 };
 
 class Oracle {
@@ -361,6 +402,8 @@ class Oracle {
     if (r.rejected) return "it was rejected";
     if (r.finished) return "its promotion already finished";
     if (running) return fmt::format("promotion of {} is still running", running->first.abbrev());
+    if (rollback) return fmt::format("a rollback to {} is owed", rollback->target.abbrev());
+    if (pinned) return "production is pinned after a rollback";
     if (!r.healthy_since) return "not every service is serving on staging";
     if (auto why = ci_missing(r); !why.empty()) return why;
     if (frozen(now) && !(r.hotfix && r.overrides_freeze)) return "production is frozen";
@@ -381,8 +424,49 @@ class Oracle {
     return {};
   }
 
+  // Where an operator's rollback goes, read from the history it carries (newest first, a running promotion
+  // first): the newest release that was production and is not now, or the one named if it is such a release.
+  RollbackVerdict rollback_verdict(const RollbackRequested& e) const {
+    if (e.reason.find_first_not_of(' ') == std::string::npos) return {ErrorCode::invalid_argument, {}, false};
+    if (rollback) return {ErrorCode::conflict, {}, false};
+    const auto& h = e.history;
+    std::optional<Sha> target;
+    for (std::size_t i = 1; i < h.size() && !target; ++i)
+      if (h[i].sha != h[0].sha && (!e.to || h[i].sha == *e.to)) target = h[i].sha;
+    if (!target) return {ErrorCode::failed_precondition, {}, false};
+    // Migrations never run backwards: whatever ran since the target first became production is still applied,
+    // rollbacks to it in between or not.
+    std::size_t first = 0;
+    for (std::size_t i = 0; i < h.size(); ++i)
+      if (h[i].sha == *target) first = i;
+    bool migrated = false;
+    for (std::size_t i = 0; i < first; ++i) migrated = migrated || !h[i].migrations.empty();
+    if (migrated && !e.accept_schema) return {ErrorCode::failed_precondition, target, true};
+    return {std::nullopt, target, false};
+  }
+
+  // A promotion ended: a release's, or the rollback's own. A release's verify that failed once every service
+  // deployed rolls production back at once when the policy says so (and there is a production to go back to);
+  // a rollback's end pins production whatever its outcome.
+  void finished(const PromotionFinished& e) {
+    if (rollback && rollback->promotion == e.promotion_id) {
+      if (e.outcome == PromotionOutcome::succeeded) production = rollback->target;
+      rollback.reset();
+      pinned = true;
+      return;
+    }
+    releases[e.sha.str()].finished = true;
+    if (e.outcome == PromotionOutcome::succeeded) production = e.sha;
+    running.reset();
+    if (!rollback && e.outcome == PromotionOutcome::failed && e.verify_failed && policy_.rollback_on_verify_failure &&
+        production)
+      rollback = OracleRollback{*production, true};
+  }
+
   std::map<std::string, OracleRelease> releases;
-  std::optional<std::pair<Sha, PromotionId>> running;
+  std::optional<std::pair<Sha, PromotionId>> running;  // a release's promotion (a rollback's is in `rollback`)
+  std::optional<OracleRollback> rollback;
+  bool pinned = false;  // a rollback ended and no operator resumed since
   std::optional<Sha> production;
   std::vector<std::pair<Timestamp, Timestamp>> windows;                     // the policy's one-off freeze windows
   std::optional<std::pair<Timestamp, std::optional<Timestamp>>> line_stop;  // since, until
@@ -405,6 +489,9 @@ struct SimPromotion {
   int current = -1;
   bool outcome_ok = false;
   std::optional<AbortRequest> abort{};  // durable: an operator's request, on the promotion's row
+  bool rollback = false;                // the rollback's own promotion
+  Timestamp started_at{};
+  std::vector<std::string> migrations{};  // what its migrate step applies, as the step's output names them
 };
 
 struct Stats {
@@ -413,6 +500,10 @@ struct Stats {
   long reconciled_done = 0, reconciled_redo = 0, steps_failed = 0, started_by_resume = 0, self_approvals_refused = 0;
   long duplicates = 0, timers_fired = 0, hotfixes = 0, hotfixes_refused = 0, aborted = 0;
   long line_stops = 0, freeze_boundaries = 0, frozen_scenarios = 0, started_at_freeze_end = 0;
+  long seeded_production = 0, rollbacks_requested = 0, rollbacks_refused = 0, rollbacks_refused_for_schema = 0;
+  long rollbacks_waited = 0, aborts_for_rollback = 0, verify_failures = 0, automatic_rollbacks = 0;
+  long rollbacks_started = 0, rollbacks_succeeded = 0, rollbacks_failed = 0, restarts_mid_rollback = 0;
+  long pins = 0, resumes = 0, resumes_refused = 0;
 };
 
 class Simulation {
@@ -423,6 +514,25 @@ class Simulation {
     oracle_.windows = oracle_windows_;
     if (!oracle_windows_.empty()) ++stats_.frozen_scenarios;
     now_ = testing::t0();
+    if (chance(0.75)) {
+      // The environment has a past: production is the root commit, and the history (newest first) holds up to
+      // two releases before it, the oldest set before promoterd ran (no promotion). Their releases are retired
+      // from the World, as the daemon retires finished ones; some of their promotions brought a migration.
+      ++stats_.seeded_production;
+      world_.production = commit_sha(0);
+      oracle_.production = world_.production;
+      recorded_production_ = world_.production;
+      const int past = roll(3);
+      for (int age = past; age >= 0; --age) {  // oldest first, each inserted before the older ones
+        const Sha sha = age == 0 ? commit_sha(0) : *Sha::parse(fmt::format("b{:039x}", age));
+        const std::optional<PromotionId> id =
+            age == past ? std::nullopt : std::optional<PromotionId>(PromotionId{++next_promotion_id_});
+        std::vector<std::string> migrations;
+        if (id && chance(0.4)) migrations.push_back(fmt::format("{:04}_past.sql", ++migrations_));
+        history_.insert(history_.begin(),
+                        ProductionEntry{sha, id, now_ - std::chrono::days{7 * (age + 1)}, std::move(migrations)});
+      }
+    }
     commits_ = 1;
     authors_[1] = pick(operators_);
     ancestry_[1] = random_ancestry(1);
@@ -457,6 +567,11 @@ class Simulation {
         chance(0.6) ? std::vector<std::string>{"e2e"} : std::vector<std::string>{"e2e", "checkout"};
     p.run_migrations = chance(0.8);
     p.verify_after_deploy = chance(0.8);
+    p.rollback_on_verify_failure = chance(0.5);
+    if (chance(0.3)) {  // a rollback order of its own; otherwise restart order reversed
+      p.rollback_order = services;
+      std::shuffle(p.rollback_order.begin(), p.rollback_order.end(), rng_);
+    }
     if (chance(0.15)) {
       p.allow_short_soak = true;
       p.soak = chance(0.5) ? Duration{0ms} : Duration{5min};
@@ -495,14 +610,15 @@ class Simulation {
     return shas.at(static_cast<std::size_t>(k));
   }
 
-  // What staging reports a commit descends from: on main, every earlier commit; sometimes nothing (a
-  // source that does not say); sometimes a branch that left main before any of them.
+  // What staging reports a commit descends from: on main, every earlier commit down to the root (commit 0,
+  // production in some scenarios before any promotion); sometimes nothing (a source that does not say);
+  // sometimes a branch that left main before any of them.
   std::vector<Sha> random_ancestry(int k) {
     const int kind = roll(20);
     if (kind < 2) return {};
     if (kind < 4) return {*Sha::parse(std::string(40, 'f'))};
     std::vector<Sha> out;
-    for (int j = k - 1; j >= 1; --j) out.push_back(commit_sha(j));
+    for (int j = k - 1; j >= 0; --j) out.push_back(commit_sha(j));
     return out;
   }
 
@@ -615,7 +731,11 @@ class Simulation {
       // a promotion result nobody asked for, or with a stale id
       PromotionFinished f{some_sha(), PromotionId{1 + roll(next_promotion_id_ + 1)},
                           chance(0.5) ? PromotionOutcome::succeeded : PromotionOutcome::failed, "bogus"};
-      if (!(oracle_.running && oracle_.running->first == f.sha && oracle_.running->second == f.promotion_id))
+      // Not the rollback's id either: core ends the rollback on its promotion id alone (only the executor, which
+      // knows the target, reports it).
+      const bool rollbacks = oracle_.rollback && oracle_.rollback->promotion == f.promotion_id;
+      if (!(oracle_.running && oracle_.running->first == f.sha && oracle_.running->second == f.promotion_id) &&
+          !rollbacks)
         deliver(f);
     } else if (r < 79 && world_.policy.evidence.require_ci) {
       deliver(random_evidence());
@@ -629,9 +749,38 @@ class Simulation {
       } else {
         deliver(LineStopLifted{pick(operators_), chance(0.9) ? "all clear" : ""});
       }
+    } else if (r < 84) {
+      if (chance(0.75)) deliver(random_rollback());
+    } else if (r < 87) {
+      deliver(ResumeRequested{pick(operators_), chance(0.9) ? "fixed forward" : " "});
     } else {
       executor_step();
     }
+  }
+
+  // An operator's rollback, with the history the store reads for it: a running promotion of a release first (it
+  // may have changed production in part; with the migrations its migrate step began), then every promotion and
+  // rollback that made a release production here, newest first.
+  RollbackRequested random_rollback() {
+    RollbackRequested e{pick(operators_), chance(0.95) ? "checkout broke" : " ", std::nullopt, chance(0.5), {}, ""};
+    if (promotion_ && !promotion_->rollback) {
+      const SimPromotion& p = *promotion_;
+      ProductionEntry running{p.sha, p.id, p.started_at, {}};
+      for (std::size_t i = 0; i < p.plan.steps.size(); ++i)
+        if (p.plan.steps[i].kind == StepKind::migrate && p.journal[i] != StepState::planned)
+          running.migrations = p.migrations;
+      e.history.push_back(std::move(running));
+    }
+    e.history.insert(e.history.end(), history_.begin(), history_.end());
+    const int to = roll(10);
+    if (to < 3 && !e.history.empty())
+      e.to = pick(e.history).sha;  // perhaps production itself, or the running release: not a valid target
+    else if (to < 4)
+      e.to = commit_sha(1 + roll(commits_));  // perhaps never production
+    for (const auto& entry : e.history)
+      if (!entry.migrations.empty() && e.schema_state.empty())
+        e.schema_state = fmt::format("db:migrate: {} applied", entry.migrations.back());
+    return e;
   }
 
   // Moves the clock forward, firing every armed timer at its exact deadline on the way.
@@ -701,6 +850,19 @@ class Simulation {
       if (!oracle_.line_stopped(now_)) return Codes{ErrorCode::failed_precondition};
       return std::nullopt;
     }
+    if (auto* rollback = std::get_if<RollbackRequested>(&e)) {
+      if (auto code = oracle_.rollback_verdict(*rollback).refused) return Codes{*code};
+      return std::nullopt;
+    }
+    if (auto* resume = std::get_if<ResumeRequested>(&e)) {
+      if (resume->reason.find_first_not_of(' ') == std::string::npos) return Codes{ErrorCode::invalid_argument};
+      if (!oracle_.pinned || oracle_.rollback) return Codes{ErrorCode::failed_precondition};
+      return std::nullopt;
+    }
+    // The rollback's own promotion ended (its target may be a release this daemon never saw on staging).
+    if (auto* f = std::get_if<PromotionFinished>(&e);
+        f && oracle_.rollback && oracle_.rollback->promotion == f->promotion_id)
+      return std::nullopt;
     const Sha& sha = *event_sha(e);
     if (!oracle_.knows(sha)) return Codes{ErrorCode::not_found};
     const OracleRelease& r = oracle_.releases.at(sha.str());
@@ -774,12 +936,23 @@ class Simulation {
       if (auto* a = std::get_if<ApprovalGiven>(&e); a && d.error().code == ErrorCode::forbidden)
         ++stats_.self_approvals_refused;
       if (std::holds_alternative<HotfixRequested>(e)) ++stats_.hotfixes_refused;
+      if (auto* rollback = std::get_if<RollbackRequested>(&e)) {
+        ++stats_.rollbacks_refused;
+        if (oracle_.rollback_verdict(*rollback).schema) ++stats_.rollbacks_refused_for_schema;
+      }
+      if (std::holds_alternative<ResumeRequested>(e)) ++stats_.resumes_refused;
       return;
     }
     ++stats_.accepted;
     if (refusal)
       return fail("refusal",
                   fmt::format("{} was accepted but had to be refused ({})", describe(e), to_string(*refusal->begin())));
+
+    // The rollback this event ends, if it is the end of the rollback's own promotion.
+    std::optional<OracleRollback> ending;
+    if (auto* f = std::get_if<PromotionFinished>(&e);
+        f && oracle_.rollback && oracle_.rollback->promotion == f->promotion_id)
+      ending = oracle_.rollback;
 
     // The oracle records the accepted event before judging the effects it caused.
     std::visit(
@@ -801,14 +974,35 @@ class Simulation {
             ++stats_.line_stops;
           }
           if constexpr (std::is_same_v<T, LineStopLifted>) oracle_.line_stop.reset();
+          if constexpr (std::is_same_v<T, RollbackRequested>) {
+            ++stats_.rollbacks_requested;
+            if (oracle_.running) ++stats_.rollbacks_waited;
+            oracle_.rollback = OracleRollback{*oracle_.rollback_verdict(x).target, false};
+          }
+          if constexpr (std::is_same_v<T, ResumeRequested>) {
+            ++stats_.resumes;
+            oracle_.pinned = false;
+          }
           if constexpr (std::is_same_v<T, PromotionFinished>) {
-            oracle_.releases[x.sha.str()].finished = true;
-            if (x.outcome == PromotionOutcome::succeeded) oracle_.production = x.sha;
-            oracle_.running.reset();
+            // The store's production history: each promotion and rollback that made a release production.
+            if (x.outcome == PromotionOutcome::succeeded)
+              history_.insert(history_.begin(), ProductionEntry{ending ? ending->target : x.sha, x.promotion_id, now_,
+                                                                promotion_ && promotion_->id == x.promotion_id
+                                                                    ? promotion_->migrations
+                                                                    : std::vector<std::string>{}});
+            if (ending) {
+              ++stats_.pins;
+              ++(x.outcome == PromotionOutcome::succeeded ? stats_.rollbacks_succeeded : stats_.rollbacks_failed);
+            } else {
+              ++(x.outcome == PromotionOutcome::succeeded ? stats_.promoted
+                 : x.outcome == PromotionOutcome::aborted ? stats_.aborted
+                                                          : stats_.promotion_failed);
+              if (x.verify_failed) ++stats_.verify_failures;
+            }
+            const bool owed = oracle_.rollback.has_value();
+            oracle_.finished(x);
+            if (!owed && oracle_.rollback) ++stats_.automatic_rollbacks;
             promotion_.reset();
-            ++(x.outcome == PromotionOutcome::succeeded ? stats_.promoted
-               : x.outcome == PromotionOutcome::aborted ? stats_.aborted
-                                                        : stats_.promotion_failed);
           }
         },
         e);
@@ -819,16 +1013,48 @@ class Simulation {
     take(*d, /*from_event=*/true, e);
     if (!failure_.empty()) return;
 
+    // A rollback asked for while a promotion runs asks it to stop; one that ended leaves production where it
+    // went (the target, if it succeeded) and the environment pinned.
+    if (std::holds_alternative<RollbackRequested>(e) && oracle_.running) {
+      const bool asked = std::ranges::any_of(d->effects, [&](const Effect& eff) {
+        auto* a = std::get_if<AbortPromotion>(&eff);
+        return a && a->promotion_id == oracle_.running->second;
+      });
+      if (!asked)
+        return fail("rollback", fmt::format("{} left the promotion of {} running without asking it to stop",
+                                            describe(e), oracle_.running->first.abbrev()));
+    }
+    if (ending) {
+      const auto* f = std::get_if<PromotionFinished>(&e);
+      if (f->outcome == PromotionOutcome::succeeded && world_.production != ending->target)
+        return fail("rollback",
+                    fmt::format("the rollback to {} succeeded but production is {}", ending->target.abbrev(),
+                                world_.production ? world_.production->abbrev() : "none"));
+      if (!world_.pin || world_.rollback)
+        return fail("pin", fmt::format("the rollback to {} {} but left {}", ending->target.abbrev(),
+                                       to_string(f->outcome), world_.pin ? "a rollback owed" : "no pin"));
+    }
+
     // (d) every event that changes something leaves an audit note about the release it changed
     auto noted = [&](const std::string& sha) {
       for (const auto& n : d->audit)
         if (n.sha && n.sha->str() == sha) return true;
       return false;
     };
+    // A rollback that moved production re-gates the releases whose evidence reads the range from production:
+    // one may move between gathering states (ready to soaking) with only the rollback's note, which names its
+    // target. Core notes no re-gating (a promotion that moves production does the same).
+    auto regated = [&](const Release& was, const Release& is) {
+      Release moved = was;
+      moved.state = is.state;
+      return ending && is_gathering(was.state) && is_gathering(is.state) && same_facts(moved, is);
+    };
     for (const auto& c : d->changed) {
       const std::string sha = c.sha.str();
       auto b = before.find(sha);
-      if ((b == before.end() || !same_facts(b->second, world_.releases.at(sha))) && !noted(sha))
+      const Release& now_held = world_.releases.at(sha);
+      if ((b == before.end() || !same_facts(b->second, now_held)) && !noted(sha) &&
+          !(b != before.end() && regated(b->second, now_held)))
         return fail("audit", fmt::format("{} changed {} without an audit note", describe(e), c.sha.abbrev()));
     }
     if (std::tuple(world_.production, world_.promoting, world_.next_seq) !=
@@ -840,11 +1066,41 @@ class Simulation {
   // Checks and applies a decision (from an event or from resume), then performs its effects.
   void take(const Decision& d, bool from_event, const std::optional<Event>& cause) {
     auto what = [&] { return cause ? describe(*cause) : std::string("resume()"); };
-    // (a) StartPromotion only for a release whose gates hold by the oracle's own record
+    // (f) a rollback opens and starts only as the oracle owes it, and never beside a running promotion
+    const RollbackStarted* rollback_start = nullptr;
+    for (const auto& fact : d.facts) {
+      if (auto* o = std::get_if<RollbackOpened>(&fact)) {
+        const OracleRollback* owed = oracle_.rollback ? &*oracle_.rollback : nullptr;
+        if (!owed || owed->promotion)
+          return fail("rollback", fmt::format("{} opened a {} the oracle does not owe", what(), describe(o->rollback)));
+        if (o->rollback.target != owed->target ||
+            (o->rollback.trigger == RollbackTrigger::verify_failure) != owed->automatic)
+          return fail("rollback", fmt::format("{} opened a {}; the oracle owes a rollback to {} ({})", what(),
+                                              describe(o->rollback), owed->target.abbrev(),
+                                              owed->automatic ? "verify failure" : "operator"));
+      }
+      if (auto* started = std::get_if<RollbackStarted>(&fact)) {
+        if (!oracle_.rollback || oracle_.rollback->promotion || oracle_.rollback->target != started->target)
+          return fail("rollback", fmt::format("{} started a rollback to {} the oracle does not owe", what(),
+                                              started->target.abbrev()));
+        if (oracle_.running || promotion_ || d.promoting)
+          return fail("one promotion", fmt::format("{} started the rollback to {} while a promotion runs", what(),
+                                                   started->target.abbrev()));
+        rollback_start = started;
+      }
+    }
+    // (a) StartPromotion only for a release whose gates hold by the oracle's own record (and the rollback's)
     int starts = 0;
     for (const auto& eff : d.effects) {
+      if (auto* a = std::get_if<AbortPromotion>(&eff)) {
+        if (!oracle_.rollback || oracle_.rollback->promotion || !oracle_.running ||
+            oracle_.running->second != a->promotion_id)
+          return fail("abort", fmt::format("{} asked promotion {} to stop, but no rollback waits for it", what(),
+                                           a->promotion_id));
+      }
       if (auto* s = std::get_if<StartPromotion>(&eff)) {
         ++starts;
+        if (rollback_start && s->sha == rollback_start->target) continue;  // the emergency path: no gates
         if (auto why = oracle_.why_not_promotable(s->sha, now_); !why.empty())
           return fail("gates", fmt::format("{} started a promotion of {} but {}", what(), s->sha.abbrev(), why));
         bool audited = false;
@@ -873,7 +1129,7 @@ class Simulation {
     apply(world_, d);
 
     // (e) the facts alone record every change: what the store writes equals what the World now holds
-    replay(recorded_, recorded_production_, recorded_line_stop_, d);
+    replay(recorded_, recorded_production_, recorded_line_stop_, recorded_pin_, recorded_rollback_, d);
     for (const auto& c : d.changed) {
       const Release& held = world_.releases.at(c.sha.str());
       auto it = recorded_.find(c.sha.str());
@@ -891,6 +1147,9 @@ class Simulation {
       return fail("facts", fmt::format("after {} the facts name another production release", what()));
     if (recorded_line_stop_ != world_.line_stop)
       return fail("facts", fmt::format("after {} the facts record another line stop", what()));
+    if (recorded_pin_ != world_.pin) return fail("facts", fmt::format("after {} the facts record another pin", what()));
+    if (!same_rollback(recorded_rollback_, world_.rollback))
+      return fail("facts", fmt::format("after {} the facts record another rollback", what()));
 
     // (b) at most one promotion at any time, and World agrees with the releases
     int promoting = 0;
@@ -922,8 +1181,96 @@ class Simulation {
         freeze_timer_ = f->at;  // one timer: a later arming replaces it
       }
       if (auto* t = std::get_if<ArmSoakTimer>(&eff)) timers_.emplace(t->deadline, t->sha);
-      if (auto* s = std::get_if<StartPromotion>(&eff)) start_promotion(s->sha);
+      if (auto* a = std::get_if<AbortPromotion>(&eff)) abort_for_rollback(*a);
+      if (auto* s = std::get_if<StartPromotion>(&eff)) {
+        if (rollback_start && s->sha == rollback_start->target)
+          start_rollback(*rollback_start);
+        else
+          start_promotion(s->sha);
+      }
     }
+    if (!failure_.empty()) return;
+
+    // (g) core and the oracle agree on production, on the rollback owed and on the pin; a rollback owed while no
+    // promotion runs has started
+    if (world_.production != oracle_.production)
+      return fail("production", fmt::format("after {} core says production is {}, the oracle {}", what(),
+                                            world_.production ? world_.production->abbrev() : "none",
+                                            oracle_.production ? oracle_.production->abbrev() : "none"));
+    if (world_.rollback.has_value() != oracle_.rollback.has_value() ||
+        (world_.rollback && world_.rollback->promotion_id != oracle_.rollback->promotion))
+      return fail(
+          "rollback",
+          fmt::format("after {} core owes {}, the oracle {}", what(),
+                      world_.rollback ? describe(*world_.rollback) : "no rollback",
+                      oracle_.rollback ? fmt::format("a rollback to {}", oracle_.rollback->target.abbrev()) : "none"));
+    if (oracle_.rollback && !oracle_.rollback->promotion && !oracle_.running)
+      return fail("rollback", fmt::format("after {} a rollback to {} is owed, no promotion runs, and it did not start",
+                                          what(), oracle_.rollback->target.abbrev()));
+    if (world_.pin.has_value() != oracle_.pinned)
+      return fail("pin", fmt::format("after {} core {} pinned, the oracle says {}", what(),
+                                     world_.pin ? "is" : "is not", oracle_.pinned ? "pinned" : "not pinned"));
+    // A ready release says what holds it back while a rollback is owed or production is pinned (unless a freeze
+    // says it for it): the newest, which would start otherwise.
+    if ((oracle_.rollback || oracle_.pinned) && !oracle_.frozen(now_)) {
+      const Release* newest = nullptr;
+      for (const auto& sha : world_.active) {
+        const Release& r = world_.releases.at(sha);
+        if (r.state == ReleaseState::ready && (!newest || r.seq > newest->seq)) newest = &r;
+      }
+      if (newest && newest->state_reason.find("rollback") == std::string::npos &&
+          newest->state_reason.find("pinned") == std::string::npos)
+        return fail("held reason", fmt::format("after {} ready {} says '{}' while {}", what(), newest->sha.abbrev(),
+                                               newest->state_reason,
+                                               oracle_.rollback ? "a rollback is owed" : "production is pinned"));
+    }
+  }
+
+  // The rollback's own promotion: the store numbers it like any other (the daemon's number_opened_rollback puts
+  // the number on World::rollback), and the executor walks the plan RollbackStarted carries.
+  void start_rollback(const RollbackStarted& started) {
+    if (promotion_) return fail("one promotion", "a rollback started while an executor still runs");
+    if (!world_.rollback || !recorded_rollback_) return fail("rollback", "RollbackStarted without a rollback owed");
+    ++stats_.rollbacks_started;
+    const PromotionId id{++next_promotion_id_};
+    world_.rollback->promotion_id = id;
+    recorded_rollback_->promotion_id = id;  // as the store does for a RollbackStarted fact
+    oracle_.rollback->promotion = id;
+    // Its plan: preflight, each service in the rollback order (the policy's, or restart order reversed), verify
+    // when the policy verifies, record. No migration: it would run forwards.
+    std::vector<std::string> order = world_.policy.rollback_order;
+    if (order.empty()) order.assign(world_.policy.services.rbegin(), world_.policy.services.rend());
+    std::vector<std::string> expected = {"preflight"};
+    for (const auto& s : order) expected.push_back("deploy:" + s);
+    if (world_.policy.verify_after_deploy) expected.push_back("verify");
+    expected.push_back("record");
+    std::vector<std::string> got;
+    for (const auto& s : started.plan.steps) got.push_back(s.name());
+    if (got != expected)
+      return fail("plan", fmt::format("rollback plan {} for policy {}", fmt::join(got, ","), fmt::join(expected, ",")));
+    SimPromotion p{started.target, id, started.plan, {}, {}};
+    p.journal.assign(p.plan.steps.size(), StepState::planned);
+    p.rollback = true;
+    p.started_at = now_;
+    promotion_ = std::move(p);
+  }
+
+  // Whether the store takes an abort for this promotion: only while a step that changes production is not done.
+  static bool abort_open(const SimPromotion& p) {
+    for (std::size_t i = 0; i < p.plan.steps.size(); ++i)
+      if (abort_stops_before(p.plan.steps[i].kind) && p.journal[i] != StepState::succeeded) return true;
+    return false;
+  }
+
+  // A rollback waits for the running promotion: the abort goes on its row as an operator's would. Too late for
+  // one (every production-changing step done), the promotion runs to its end, and the rollback after it.
+  void abort_for_rollback(const AbortPromotion& a) {
+    if (!promotion_ || promotion_->id != a.promotion_id)
+      return fail("abort",
+                  fmt::format("AbortPromotion for promotion {}, which the executor is not running", a.promotion_id));
+    if (promotion_->abort || !abort_open(*promotion_)) return;  // asked before (a restart asks again), or too late
+    ++stats_.aborts_for_rollback;
+    promotion_->abort = AbortRequest{a.by, now_, a.reason};
   }
 
   void start_promotion(const Sha& sha) {
@@ -936,6 +1283,9 @@ class Simulation {
     recorded_.at(sha.str()).promotion_id = id;              // as the store does for a PromotionOpened fact
     SimPromotion p{sha, id, make_plan(world_.policy), {}, {}};
     p.journal.assign(p.plan.steps.size(), StepState::planned);
+    p.started_at = now_;
+    // Some promotions bring a migration: a rollback to a release before it needs the operator's accept_schema.
+    if (world_.policy.run_migrations && chance(0.35)) p.migrations = {fmt::format("{:04}_sim.sql", ++migrations_)};
     // The plan itself: preflight first, migrate (if any) before every deploy, each service once in order.
     std::vector<std::string> expected = {"preflight"};
     if (world_.policy.run_migrations) expected.push_back("migrate");
@@ -973,7 +1323,13 @@ class Simulation {
     check_performed(p, to_string(end.outcome));
     if (!failure_.empty()) return;
     const PromotionId id = p.id;
-    deliver(PromotionFinished{p.sha, id, end.outcome, end.detail});  // may start the next promotion
+    // As the daemon's executor says it: failed at verify, so every service was deployed.
+    bool verify_failed = false;
+    for (std::size_t i = 0; i < p.journal.size(); ++i)
+      if (p.journal[i] == StepState::failed) verify_failed = p.plan.steps[i].kind == StepKind::verify;
+    // may start the next promotion, or the rollback
+    deliver(PromotionFinished{p.sha, id, end.outcome, end.detail,
+                              end.outcome == PromotionOutcome::failed && verify_failed});
     if (failure_.empty() && promotion_ && promotion_->id == id)
       fail("plan walk", fmt::format("PromotionFinished ({}) of the running promotion refused", to_string(end.outcome)));
   }
@@ -989,12 +1345,7 @@ class Simulation {
       return;
     }
     // An operator asks to abort; the store accepts it only while a step that changes production is not done.
-    if (!p.abort && chance(0.01)) {
-      bool open = false;
-      for (std::size_t i = 0; i < p.plan.steps.size(); ++i)
-        open = open || (abort_stops_before(p.plan.steps[i].kind) && p.journal[i] != StepState::succeeded);
-      if (open) p.abort = AbortRequest{"sim", now_, "aborted"};
-    }
+    if (!p.abort && chance(0.01) && abort_open(p)) p.abort = AbortRequest{"sim", now_, "aborted"};
     auto key = [&](int i) { return idempotency_key(p.id, p.plan.steps[static_cast<std::size_t>(i)]); };
     auto start = [&](int i) {
       journal(p, i, StepState::started);
@@ -1040,7 +1391,10 @@ class Simulation {
           for (std::size_t j = 0; j < p.plan.steps.size(); ++j)
             if (p.plan.steps[j].kind == StepKind::migrate && p.journal[j] != StepState::succeeded)
               return fail("plan walk", key(i) + " deploys before the migration succeeded");
-        const double failure = step.kind == StepKind::migrate ? 0.08 : step.kind == StepKind::deploy ? 0.03 : 0.02;
+        const double failure = step.kind == StepKind::migrate  ? 0.08
+                               : step.kind == StepKind::deploy ? 0.03
+                               : step.kind == StepKind::verify ? 0.2  // the automatic rollback's trigger
+                                                               : 0.02;
         p.outcome_ok = !chance(failure);
         if (p.outcome_ok) ++p.performed[key(i)];
         p.phase = SimPromotion::Phase::outcome_due;
@@ -1076,6 +1430,7 @@ class Simulation {
   // The daemon restarts: a fresh World from what was persisted, armed timers lost, then resume().
   void restart() {
     ++stats_.restarts;
+    if (oracle_.rollback) ++stats_.restarts_mid_rollback;
     timers_.clear();  // armed timers live in the dead process
     freeze_timer_.reset();
     if (chance(0.5)) now_ += Duration{std::uniform_int_distribution<int>(0, 40 * 60'000)(rng_)};  // down a while
@@ -1085,6 +1440,11 @@ class Simulation {
     const Decision d = resume(world_, now_);
     for (const auto& eff : d.effects)
       if (std::holds_alternative<StartPromotion>(eff)) ++stats_.started_by_resume;
+    // A rollback that waits for a running promotion asks again: the abort may not have been made before the crash.
+    if (oracle_.rollback && !oracle_.rollback->promotion && oracle_.running &&
+        !std::ranges::any_of(d.effects, [](const Effect& eff) { return std::holds_alternative<AbortPromotion>(eff); }))
+      return fail("rollback", fmt::format("resume() did not ask the promotion of {} to stop for the rollback to {}",
+                                          oracle_.running->first.abbrev(), oracle_.rollback->target.abbrev()));
     take(d, /*from_event=*/false, std::nullopt);
   }
 
@@ -1096,10 +1456,13 @@ class Simulation {
       advance(world_.policy.soak + 1min);
       int guard = 0;
       while (promotion_ && failure_.empty() && guard++ < 10'000) executor_step();
+      // The operator resumes after a rollback, so that the check below sees every release the policy would promote.
+      if (oracle_.pinned && !oracle_.rollback) deliver(ResumeRequested{"sim", "end of the scenario"});
       if (!promotion_ && timers_.empty() && !freeze_timer_) break;
     }
     if (!failure_.empty()) return;
     if (promotion_) return fail("liveness", "a promotion never finished");
+    if (oracle_.rollback) return fail("liveness", "a rollback never finished");
     for (const auto& sha : world_.active) {
       const Release& r = world_.releases.at(sha);
       if (oracle_.why_not_promotable(r.sha, now_).empty())
@@ -1115,6 +1478,10 @@ class Simulation {
   std::map<std::string, Release> recorded_;  // the releases as the decisions' facts alone record them
   std::optional<Sha> recorded_production_;
   std::optional<LineStop> recorded_line_stop_;
+  std::optional<Pin> recorded_pin_;
+  std::optional<Rollback> recorded_rollback_;
+  std::vector<ProductionEntry> history_;   // the store's production history, newest first (without a running one)
+  int migrations_ = 0;                     // the last migration's number
   std::optional<Timestamp> freeze_timer_;  // the daemon's one freeze timer
   Oracle oracle_;
   Timestamp now_;
@@ -1165,6 +1532,15 @@ TEST_CASE("simulation: random event orders, crashes and restarts never break the
       stats.reconciled_redo, stats.steps_failed, stats.duplicates, stats.timers_fired, stats.hotfixes,
       stats.hotfixes_refused, stats.aborted, stats.frozen_scenarios, stats.line_stops, stats.freeze_boundaries,
       stats.started_at_freeze_end));
+  MESSAGE(fmt::format(
+      "{} scenarios with production seeded; {} rollbacks requested, {} refused ({} for the schema), {} waited for "
+      "a running promotion ({} aborts taken); {} promotions failed at verify, {} automatic rollbacks; {} rollbacks "
+      "started, {} succeeded, {} failed or aborted; {} restarts while a rollback was owed; {} pins, {} resumes, {} "
+      "refused",
+      stats.seeded_production, stats.rollbacks_requested, stats.rollbacks_refused, stats.rollbacks_refused_for_schema,
+      stats.rollbacks_waited, stats.aborts_for_rollback, stats.verify_failures, stats.automatic_rollbacks,
+      stats.rollbacks_started, stats.rollbacks_succeeded, stats.rollbacks_failed, stats.restarts_mid_rollback,
+      stats.pins, stats.resumes, stats.resumes_refused));
   if (!only) {
     // The simulation must reach the paths it claims to check, or it checks nothing.
     CHECK(stats.promotions_started > scenarios / 5);
@@ -1187,6 +1563,18 @@ TEST_CASE("simulation: random event orders, crashes and restarts never break the
     CHECK(stats.line_stops > 0);
     CHECK(stats.freeze_boundaries > 0);
     CHECK(stats.started_at_freeze_end > 0);
+    CHECK(stats.rollbacks_requested > 0);
+    CHECK(stats.rollbacks_refused_for_schema > 0);
+    CHECK(stats.rollbacks_waited > 0);
+    CHECK(stats.aborts_for_rollback > 0);
+    CHECK(stats.automatic_rollbacks > 0);
+    CHECK(stats.rollbacks_started > 0);
+    CHECK(stats.rollbacks_succeeded > 0);
+    CHECK(stats.rollbacks_failed > 0);
+    CHECK(stats.restarts_mid_rollback > 0);
+    CHECK(stats.pins > 0);
+    CHECK(stats.resumes > 0);
+    CHECK(stats.resumes_refused > 0);
   }
 }
 
