@@ -287,6 +287,8 @@ core::Result<core::World> PgStore::load(const core::Policy& policy, const std::s
     auto prod = t.exec_params("SELECT sha FROM production_releases WHERE environment = $1", environment);
     if (!prod.empty()) world.production = *core::Sha::parse(prod[0][0].c_str());
     world.line_stop = read_line_stop(t, environment);
+    world.pin = read_pin(t, environment);
+    world.rollback = read_open_rollback(t, environment);
     return world;
   });
 }
@@ -424,6 +426,13 @@ class FactWriter {
         environment_, f.stop.has_value(), f.by, ts(f.at), f.reason, f.stop ? opt_ts(f.stop->until, until) : nullptr);
   }
 
+  void operator()(const core::RollbackOpened& f) { write_rollback_opened(w_, environment_, f.rollback); }
+  void operator()(const core::RollbackStarted& f) {
+    opened[f.target.str()] = write_rollback_started(w_, environment_, now_, f);
+  }
+  void operator()(const core::RollbackEnded&) { write_rollback_ended(w_, environment_, now_); }
+  void operator()(const core::PinChanged& f) { write_pin(w_, environment_, f); }
+
   void operator()(const core::EvidenceRecorded& f) {
     w_.exec_params(
         "INSERT INTO release_evidence (sha, base, observed_at, evidence) VALUES ($1, $2, $3::timestamptz, $4::jsonb) "
@@ -455,13 +464,7 @@ class FactWriter {
                           f.sha.str(), environment_, ts(now_), running_state())[0]
                         .as<long long>();
     const core::PromotionId promotion{id};
-    for (const auto& step : plan_.steps)
-      w_.exec_params(
-          "INSERT INTO promotion_steps (promotion_id, idx, kind, service, name, state, idempotency_key) VALUES "
-          "($1, $2, $3, $4, $5, 'planned', $6)",
-          id, step.index, std::string(core::to_string(step.kind)),
-          step.service.empty() ? std::nullopt : std::optional<std::string>(step.service), step.name(),
-          core::idempotency_key(promotion, step));
+    insert_promotion_steps(w_, promotion, plan_);
     w_.exec_params("UPDATE releases SET promotion_id = $2 WHERE sha = $1", f.sha.str(), id);
     opened[f.sha.str()] = promotion;
   }
@@ -561,12 +564,13 @@ ports::PromotionRecord promotion_from_row(const pqxx::row& row) {
   p.finished_at = opt_ms(row[6]);
   if (!row[7].is_null()) p.error = row[7].c_str();
   if (!row[8].is_null()) p.abort = ports::AbortRequest{row[8].c_str(), ms_to_ts(row[9]), row[10].c_str()};
+  read_rollback_columns(row[11], row[12], p);
   return p;
 }
 
 std::string promotion_columns() {
-  return fmt::format("id, sha, environment, state, hotfix, {}, {}, error, abort_requested_by, {}, abort_reason",
-                     ms("created_at"), ms("finished_at"), ms("abort_requested_at"));
+  return fmt::format("id, sha, environment, state, hotfix, {}, {}, error, abort_requested_by, {}, abort_reason, {}",
+                     ms("created_at"), ms("finished_at"), ms("abort_requested_at"), rollback_columns());
 }
 
 std::vector<ports::StepRecord> promotion_steps(pqxx::transaction_base& t, ports::PromotionId id) {

@@ -48,6 +48,8 @@ class PgStore final : public ports::Store {
   core::Result<std::vector<ports::PromotionId>> running_promotions(const std::string& environment) override;
   core::Result<std::optional<ports::ProductionRecord>> production(const std::string& environment) override;
   core::Result<std::optional<core::LineStop>> line_stop(const std::string& environment) override;
+  core::Result<std::optional<core::Pin>> pin(const std::string& environment) override;
+  core::Result<ports::ProductionHistory> production_history(const std::string& environment) override;
   core::Result<void> journal_step(ports::PromotionId, int index, core::StepState to, const std::string& detail,
                                   core::Timestamp at) override;
   core::Result<void> journal_progress(ports::PromotionId, int index, const std::string& progress) override;

@@ -10,6 +10,9 @@
 
 #include "adapters/pg_store.hpp"
 #include "core/error.hpp"
+#include "core/fact.hpp"
+#include "core/promotion_plan.hpp"
+#include "ports/promotion_journal.hpp"
 #include "core/time.hpp"
 
 // libpqxx 6.4 has no std::optional parameters: pass them as text or NULL.
@@ -75,6 +78,31 @@ inline void insert_audit(pqxx::transaction_base& w, std::optional<std::int64_t> 
       ts(at), actor, action, sha, detail,
       epoch ? std::optional<std::string>(std::to_string(*epoch)) : std::optional<std::string>());
 }
+
+// A promotion's (or a rollback's) journal: one planned row per step of its plan.
+inline void insert_promotion_steps(pqxx::transaction_base& w, core::PromotionId promotion,
+                                   const core::PromotionPlan& plan) {
+  for (const auto& step : plan.steps)
+    w.exec_params(
+        "INSERT INTO promotion_steps (promotion_id, idx, kind, service, name, state, idempotency_key) VALUES "
+        "($1, $2, $3, $4, $5, 'planned', $6)",
+        promotion.value(), step.index, std::string(core::to_string(step.kind)),
+        step.service.empty() ? std::nullopt : std::optional<std::string>(step.service), step.name(),
+        core::idempotency_key(promotion, step));
+}
+
+// Rollbacks and pins (adapters/pg_rollbacks.cpp).
+void write_rollback_opened(pqxx::transaction_base&, const std::string& environment, const core::Rollback&);
+core::PromotionId write_rollback_started(pqxx::transaction_base&, const std::string& environment, Timestamp now,
+                                         const core::RollbackStarted&);
+void write_rollback_ended(pqxx::transaction_base&, const std::string& environment, Timestamp now);
+void write_pin(pqxx::transaction_base&, const std::string& environment, const core::PinChanged&);
+std::optional<core::Pin> read_pin(pqxx::transaction_base&, const std::string& environment);
+std::optional<core::Rollback> read_open_rollback(pqxx::transaction_base&, const std::string& environment);
+// Two columns for promotion listings: the rollback that followed the promotion, and (for a rollback row) what it
+// carries, as JSON; read_rollback_columns puts them on the record.
+std::string rollback_columns();
+void read_rollback_columns(const pqxx::field& rolled_back_by, const pqxx::field& info, ports::PromotionRecord&);
 
 }  // namespace promoter::adapters::pg
 

@@ -1,5 +1,6 @@
 #include "daemon/app.hpp"
 
+#include <algorithm>
 #include <fstream>
 
 #include <boost/asio/co_spawn.hpp>
@@ -241,8 +242,11 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
 
   ExecutorHooks hooks;
   hooks.preflight = [this](const core::Sha& sha, PromotionId id) -> asio::awaitable<core::Result<std::string>> {
-    // The env and flag gates are re-checked on production as it is now, not as the last pass saw it.
-    if (config_watch_) {
+    // The env and flag gates are re-checked on production as it is now, not as the last pass saw it. A
+    // rollback has no gates: it only checks that it is still the environment's rollback.
+    auto rollback = [id](const core::World& w) { return w.rollback && w.rollback->promotion_id == id; };
+    const bool is_rollback = co_await releases_.read(std::move(rollback));
+    if (config_watch_ && !is_rollback) {
       auto observed = co_await config_watch_->observe();
       if (!observed)
         co_return core::fail(observed.error().code,
@@ -252,9 +256,8 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
     auto check = [sha, id, now](const core::World& w) { return core::preflight_verdict(w, sha, id, now); };
     co_return co_await releases_.read(std::move(check));
   };
-  hooks.finish = [this](const core::Sha& sha, PromotionId id, core::PromotionOutcome outcome,
-                        std::string detail) -> asio::awaitable<core::Result<void>> {
-    core::Event finished = core::PromotionFinished{sha, id, outcome, std::move(detail)};
+  hooks.finish = [this](core::PromotionFinished end) -> asio::awaitable<core::Result<void>> {
+    core::Event finished = std::move(end);
     auto r = co_await releases_.submit(std::move(finished));
     if (!r && r.error().code != core::ErrorCode::failed_precondition) co_return std::unexpected(r.error());
     co_return core::Result<void>{};
@@ -262,6 +265,22 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
   executor_ = std::make_unique<PromotionExecutor>(pool_.get_executor(), store_, clock_, std::move(performers),
                                                   std::move(hooks), config_.environment, &metrics_);
   releases_.on_promotion_start([this](PromotionId id, const core::Sha& sha) { start_promotion(id, sha.str()); });
+  // A rollback asks the running promotion to stop first: the operator's abort, in their name.
+  releases_.on_abort([this](const core::AbortPromotion& abort) {
+    asio::co_spawn(
+        io_,
+        [this, abort]() -> asio::awaitable<void> {
+          auto request = [this, abort] {
+            return store_.request_abort(abort.promotion_id, abort.by, abort.reason, clock_.now());
+          };
+          auto r = co_await run_blocking(pool_.get_executor(), std::move(request));
+          // failed_precondition: it has ended, or only verify and record remain; the rollback runs after it.
+          if (!r)
+            log(LogLevel::warn, "the running promotion was not aborted for the rollback; the rollback runs after it",
+                {{"promotion_id", abort.promotion_id.value()}, {"error", r.error().message}});
+        },
+        asio::detached);
+  });
 
   obligations_.on_counts([this](int open, int overdue) { metrics_.set_hotfix_obligations(open, overdue); });
   obligations_.on_overdue([this](const core::Obligation& o) {
@@ -564,7 +583,15 @@ asio::awaitable<core::Result<void>> App::lead(const LeaderInfo& info) {
 }
 
 void App::start_promotion(PromotionId id, std::string sha) {
-  if (stopping_ || !running_.insert(id).second) return;  // already running in this process
+  if (stopping_ || running_.contains(id)) return;  // already running in this process
+  // One executor at a time holds the environment: a run created while another of this process is ending (the
+  // rollback its end started) waits for it here.
+  if (!running_.empty()) {
+    if (std::ranges::find(queued_, id, &std::pair<PromotionId, std::string>::first) == queued_.end())
+      queued_.emplace_back(id, std::move(sha));
+    return;
+  }
+  running_.insert(id);
   metrics_.set_promotion_running(true);
   asio::co_spawn(io_, run_promotion(id, std::move(sha)), asio::detached);
 }
@@ -590,6 +617,11 @@ asio::awaitable<void> App::run_promotion(PromotionId id, std::string sha) {
   }
   running_.erase(id);
   if (running_.empty()) metrics_.set_promotion_running(false);
+  if (running_.empty() && !queued_.empty()) {
+    auto [next, next_sha] = std::move(queued_.front());
+    queued_.pop_front();
+    start_promotion(next, std::move(next_sha));
+  }
 }
 
 void App::stop() {

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <deque>
 #include <set>
 
 #include "adapters/fly_client.hpp"
@@ -156,7 +157,10 @@ class App {
   Router router_;
   std::unique_ptr<HttpServer> server_;
   std::set<PromotionId> running_;  // io thread only
-  RefusalTally refusals_;          // io thread only
+  // Runs that wait for this process's current run to let go of the environment (a rollback right after the
+  // promotion it followed ended): started in order as runs end, instead of retrying the lease.
+  std::deque<std::pair<PromotionId, std::string>> queued_;  // io thread only
+  RefusalTally refusals_;                                   // io thread only
   boost::asio::steady_timer refusals_timer_{io_};
   bool refusals_writing_ = false;  // io thread only: a batch is being written on the pool
   bool stopping_ = false;

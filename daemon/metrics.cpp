@@ -57,6 +57,19 @@ Metrics::Metrics(std::string_view version, bool short_soak)
                               .Help("1 while a freeze window or a line stop holds promotions to production back")
                               .Register(*registry_)
                               .Add({})),
+      environment_pinned_(prometheus::BuildGauge()
+                              .Name("promoter_environment_pinned")
+                              .Help("1 while a rollback's pin holds automatic promotions back (promotectl resume)")
+                              .Register(*registry_)
+                              .Add({})),
+      rollbacks_(prometheus::BuildCounter()
+                     .Name("promoter_rollbacks_total")
+                     .Help("Rollbacks started, by trigger (operator, verify_failure)")
+                     .Register(*registry_)),
+      rollbacks_finished_(prometheus::BuildCounter()
+                              .Name("promoter_rollbacks_finished_total")
+                              .Help("Rollbacks ended, by result (succeeded, failed, aborted)")
+                              .Register(*registry_)),
       promotion_running_(prometheus::BuildGauge()
                              .Name("promoter_promotion_running")
                              .Help("1 while a promotion to production runs")
@@ -233,6 +246,8 @@ Metrics::Metrics(std::string_view version, bool short_soak)
                      core::ReleaseState::superseded, core::ReleaseState::staging_failed})
     releases_.Add({{"state", std::string(core::to_string(state))}}).Set(0);
   for (auto result : {"started", "succeeded", "failed", "aborted"}) promotions_.Add({{"result", result}});
+  for (auto trigger : {"operator", "verify_failure"}) rollbacks_.Add({{"trigger", trigger}});
+  for (auto result : {"succeeded", "failed", "aborted"}) rollbacks_finished_.Add({{"result", result}});
   // Present from the first scrape, so rate() and increase() see the first failure.
   for (auto result : {"succeeded", "failed"}) {
     migrations_.Add({{"result", result}});
@@ -280,6 +295,16 @@ void Metrics::set_release_states(const std::map<std::string, int>& counts) {
 void Metrics::set_soak_remaining(std::optional<double> seconds) { soak_remaining_.Set(seconds.value_or(0)); }
 
 void Metrics::set_environment_frozen(bool frozen) { environment_frozen_.Set(frozen ? 1 : 0); }
+
+void Metrics::set_environment_pinned(bool pinned) { environment_pinned_.Set(pinned ? 1 : 0); }
+
+void Metrics::rollback_finished(std::string_view result) {
+  rollbacks_finished_.Add({{"result", std::string(result)}}).Increment();
+}
+
+void Metrics::rollback_started(std::string_view trigger) {
+  rollbacks_.Add({{"trigger", std::string(trigger)}}).Increment();
+}
 
 void Metrics::set_promotion_running(bool running) { promotion_running_.Set(running ? 1 : 0); }
 

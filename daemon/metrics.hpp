@@ -36,6 +36,12 @@ class Metrics {
   void set_soak_remaining(std::optional<double> seconds);
   // 1 while a freeze window or a line stop holds promotions back (the leader's view).
   void set_environment_frozen(bool frozen);
+  // 1 while a rollback's pin holds automatic promotions back (until promotectl resume).
+  void set_environment_pinned(bool pinned);
+  // A rollback started, by trigger ("operator", "verify_failure").
+  void rollback_started(std::string_view trigger);
+  // A rollback's plan ended, by result ("succeeded", "failed", "aborted").
+  void rollback_finished(std::string_view result);
   // Owned by whoever runs executors (App): 1 while any promotion runs in this process.
   void set_promotion_running(bool running);
   void set_database_up(bool up);
@@ -99,6 +105,9 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& releases_;
   prometheus::Gauge& soak_remaining_;
   prometheus::Gauge& environment_frozen_;
+  prometheus::Gauge& environment_pinned_;
+  prometheus::Family<prometheus::Counter>& rollbacks_;
+  prometheus::Family<prometheus::Counter>& rollbacks_finished_;
   prometheus::Gauge& promotion_running_;
   prometheus::Gauge& last_success_;
   prometheus::Gauge& database_up_;

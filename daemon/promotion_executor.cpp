@@ -25,8 +25,14 @@ PromotionExecutor::PromotionExecutor(boost::asio::any_io_executor blocking, Prom
       environment_(std::move(environment)),
       metrics_(metrics) {}
 
-void PromotionExecutor::finished(PromotionState outcome, core::Timestamp created_at) {
+void PromotionExecutor::finished(const PromotionRecord& promotion, PromotionState outcome) {
   if (!metrics_) return;
+  // A rollback has figures of its own: the promotion figures (and the alerts on them) stay promotions'.
+  if (promotion.rollback) {
+    metrics_->rollback_finished(to_string(outcome));
+    return;
+  }
+  const core::Timestamp created_at = promotion.created_at;
   const auto now = clock_.now();
   metrics_->promotion_finished(to_string(outcome), std::chrono::duration<double>(now - created_at).count(), now);
 }
@@ -68,9 +74,16 @@ boost::asio::awaitable<core::Result<void>> PromotionExecutor::finish(const Promo
          {"sha", promotion.sha},
          {"stopped", end.stopped},
          {"aborted_by", promotion.abort->by}});
-  auto r = co_await hooks_.finish(sha, promotion.id, end.outcome, end.detail);
+  // The promotion failed at verify, so every service was deployed: what on_verify_failure = "rollback" acts on.
+  bool verify_failed = false;
+  for (const auto& s : promotion.steps)
+    if (s.state == core::StepState::failed) verify_failed = s.step.kind == StepKind::verify;
+  // Named, not built inside the co_await: g++ 12 destroys such a temporary twice (STYLE.md).
+  core::PromotionFinished finished_event{sha, promotion.id, end.outcome, end.detail,
+                                         end.outcome == core::PromotionOutcome::failed && verify_failed};
+  auto r = co_await hooks_.finish(std::move(finished_event));
   if (!r) co_return std::unexpected(r.error());
-  finished(state_of(end.outcome), promotion.created_at);
+  finished(promotion, state_of(end.outcome));
   co_return core::Result<void>{};
 }
 
@@ -101,7 +114,7 @@ boost::asio::awaitable<core::Result<void>> PromotionExecutor::settle(const Promo
     co_return std::unexpected(suspend->error);
   }
   if (std::holds_alternative<core::PromotionRecorded>(settlement)) {
-    finished(PromotionState::succeeded, promotion.created_at);
+    finished(promotion, PromotionState::succeeded);
     co_return core::Result<void>{};
   }
   const auto* j = std::get_if<core::JournalStep>(&settlement);
@@ -163,7 +176,8 @@ boost::asio::awaitable<core::Result<std::string>> PromotionExecutor::perform(con
       co_return co_await hooks_.preflight(ctx.sha, ctx.promotion_id);
     case StepKind::record: {
       // Ends the promotion; the store marks this step succeeded in the same transaction.
-      auto r = co_await hooks_.finish(ctx.sha, ctx.promotion_id, core::PromotionOutcome::succeeded, "");
+      core::PromotionFinished recorded{ctx.sha, ctx.promotion_id, core::PromotionOutcome::succeeded, "", false};
+      auto r = co_await hooks_.finish(std::move(recorded));
       if (!r) co_return std::unexpected(r.error());
       co_return std::string("production release recorded");
     }

@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "core/event.hpp"
 #include "core/promotion_outcome.hpp"
 #include "core/promotion_rules.hpp"
 #include "ports/clock.hpp"
@@ -31,9 +32,7 @@ struct ExecutorHooks {
   // Re-checks that the release may still go to production; a detail line, or why not.
   std::function<boost::asio::awaitable<core::Result<std::string>>(const core::Sha&, PromotionId)> preflight;
   // Records the end of the promotion (release promoted, failed or aborted; production pointer) durably.
-  std::function<boost::asio::awaitable<core::Result<void>>(const core::Sha&, PromotionId, core::PromotionOutcome,
-                                                           std::string detail)>
-      finish;
+  std::function<boost::asio::awaitable<core::Result<void>>(core::PromotionFinished)> finish;
 };
 
 class PromotionExecutor {
@@ -52,7 +51,7 @@ class PromotionExecutor {
   boost::asio::awaitable<core::Result<std::optional<std::string>>> find_done(const StepContext&);
   StepPerformer* performer_for(const core::PlanStep&) const;
   // Counts the promotion's end in the metrics, with its duration since creation.
-  void finished(PromotionState outcome, core::Timestamp created_at);
+  void finished(const PromotionRecord&, PromotionState outcome);
   // Ends the promotion as core decided, logging an operator's abort.
   boost::asio::awaitable<core::Result<void>> finish(const PromotionRecord&, const core::Sha&,
                                                     const core::FinishPromotion&);

@@ -108,6 +108,9 @@ void ReleaseService::decide_batch(std::vector<std::shared_ptr<Pending>>& batch) 
   const auto saved_production = world_.production;
   const auto saved_promoting = world_.promoting;
   const auto saved_next_seq = world_.next_seq;
+  const auto saved_line_stop = world_.line_stop;
+  const auto saved_pin = world_.pin;
+  const auto saved_rollback = world_.rollback;
   std::vector<std::pair<core::Sha, std::optional<core::Release>>> undo;
   core::Decision combined;
   struct Accepted {
@@ -153,6 +156,9 @@ void ReleaseService::decide_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     world_.production = saved_production;
     world_.promoting = saved_promoting;
     world_.next_seq = saved_next_seq;
+    world_.line_stop = saved_line_stop;
+    world_.pin = saved_pin;
+    world_.rollback = saved_rollback;
     state_counts_ = saved_counts;
     const auto code = opened.error().code;
     if (code == core::ErrorCode::unavailable || code == core::ErrorCode::not_leader ||
@@ -166,10 +172,15 @@ void ReleaseService::decide_batch(std::vector<std::shared_ptr<Pending>>& batch) 
     return;
   }
   // The store numbered the new promotions: the World, the decisions and the answers learn the numbers.
+  // A rollback's id is the rollback's, not its target release's (number_opened_rollback gives it).
   for (const auto& [sha, id] : *opened)
-    if (auto w = world_.releases.find(sha); w != world_.releases.end()) w->second.promotion_id = id;
+    if (auto w = world_.releases.find(sha);
+        w != world_.releases.end() && !(world_.rollback && world_.rollback->target.str() == sha))
+      w->second.promotion_id = id;
+  number_opened_rollback(world_.rollback, *opened);
   for (auto& a : accepted) {
     number_opened_promotions(a.decision.changed, *opened);
+    number_opened_rollback(a.decision.rollback, *opened);
     if (a.release)
       if (auto it = opened->find(a.release->sha.str()); it != opened->end()) a.release->promotion_id = it->second;
     a.pending->result = Applied{std::move(a.decision), *opened, std::move(a.release)};
@@ -205,6 +216,7 @@ core::Result<ReleaseService::Applied> ReleaseService::commit_on_strand(const cor
     out.opened = std::move(*opened);
     // The store numbered the new promotions; the World learns the numbers before it applies.
     number_opened_promotions(out.decision.changed, out.opened);
+    number_opened_rollback(out.decision.rollback, out.opened);
     count_states(out.decision);
     core::apply(world_, out.decision);
     update_gauges();
@@ -238,6 +250,7 @@ void ReleaseService::update_gauges() {
   // Which gates hold back the releases still gathering them (soak counts time: as of now).
   const auto now = clock_.now();
   metrics_.set_environment_frozen(core::active_freeze(world_.policy.freezes, world_.line_stop, now).has_value());
+  metrics_.set_environment_pinned(world_.pin.has_value());
   std::map<std::string_view, int> blocked{{"soak", 0}, {"smoke", 0},        {"approval", 0}, {"review", 0},
                                           {"ci", 0},   {"ddl_rollback", 0}, {"env", 0},      {"flag", 0}};
   for (const auto& sha : world_.active) {
@@ -263,11 +276,21 @@ void ReleaseService::perform(const Applied& applied) {
     } else if (const auto* start = std::get_if<core::StartPromotion>(&effect)) {
       const auto opened = applied.opened.find(start->sha.str());
       const PromotionId id = opened == applied.opened.end() ? PromotionId{} : opened->second;  // 0: none opened
-      log(LogLevel::info, "promotion created", {{"sha", start->sha.str()}, {"promotion_id", id.value()}});
-      metrics_.promotion_started();
+      // The decision's rollback is the one this effect starts when it targets this SHA.
+      const auto& rollback = applied.decision.rollback;
+      if (rollback && rollback->target == start->sha) {
+        log(LogLevel::warn, "rollback created",
+            {{"sha", start->sha.str()}, {"promotion_id", id.value()}, {"trigger", core::to_string(rollback->trigger)}});
+        metrics_.rollback_started(core::to_string(rollback->trigger));
+      } else {
+        log(LogLevel::info, "promotion created", {{"sha", start->sha.str()}, {"promotion_id", id.value()}});
+        metrics_.promotion_started();
+      }
       if (starter_ && id != PromotionId{}) starter_(id, start->sha);
     } else if (const auto* smoke = std::get_if<core::RunSmokeChecks>(&effect)) {
       if (smoke_checks_) smoke_checks_(smoke->sha);
+    } else if (const auto* abort = std::get_if<core::AbortPromotion>(&effect)) {
+      if (abort_) abort_(*abort);
     } else if (const auto* freeze = std::get_if<core::ArmFreezeTimer>(&effect)) {
       arm_freeze(freeze->at);
     } else if (const auto* note = std::get_if<core::Notify>(&effect)) {

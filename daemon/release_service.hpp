@@ -42,6 +42,8 @@ class ReleaseService {
   void on_promotion_start(PromotionStarter starter) { starter_ = std::move(starter); }
   // Called when every service of a release went live on staging (on the io thread): smoke probes run now.
   void on_smoke_checks(std::function<void(const core::Sha&)> f) { smoke_checks_ = std::move(f); }
+  // Called when a decision asks a running promotion to stop (a rollback waits for it), on the io thread.
+  void on_abort(std::function<void(const core::AbortPromotion&)> f) { abort_ = std::move(f); }
   // Called for every Notify effect, after it is logged (on the io thread). Must return at once.
   void on_notify(std::function<void(const core::Notify&)> f) { notify_ = std::move(f); }
 
@@ -116,6 +118,7 @@ class ReleaseService {
   PromotionStarter starter_;
   std::function<void(const core::Sha&)> smoke_checks_;
   std::function<void(const core::Notify&)> notify_;
+  std::function<void(const core::AbortPromotion&)> abort_;
   std::atomic<bool> loaded_{false};
   std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> timers_;  // io thread only
   std::unique_ptr<boost::asio::steady_timer> freeze_timer_;                   // io thread only

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/freeze.hpp"
+#include "core/rollback.hpp"
 #include "core/obligation.hpp"
 #include "core/release.hpp"
 #include "ports/promotion_journal.hpp"
@@ -30,6 +31,13 @@ struct ProductionRecord {
   core::Timestamp promoted_at{};
 };
 
+// What a rollback request is decided on: the environment's production history, newest first (a running
+// promotion first, with what it has run so far), and the schema as the last migrate step left it.
+struct ProductionHistory {
+  std::vector<core::ProductionEntry> entries;
+  std::string schema_state;
+};
+
 class HistoryQueries {
  public:
   virtual ~HistoryQueries() = default;
@@ -48,6 +56,8 @@ class HistoryQueries {
   virtual Result<std::optional<ProductionRecord>> production(const std::string& environment) = 0;
   // The environment's line stop as last set (it may have passed its `until`); nullopt when none or lifted.
   virtual Result<std::optional<core::LineStop>> line_stop(const std::string& environment) = 0;
+  virtual Result<std::optional<core::Pin>> pin(const std::string& environment) = 0;
+  virtual Result<ProductionHistory> production_history(const std::string& environment) = 0;
   // Hotfix obligations, oldest due first; only the open ones when `open_only`.
   virtual Result<std::vector<core::Obligation>> obligations(bool open_only) = 0;
 };

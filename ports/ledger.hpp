@@ -23,6 +23,12 @@ inline void number_opened_promotions(std::vector<core::Release>& releases, const
     if (auto it = opened.find(r.sha.str()); it != opened.end()) r.promotion_id = it->second;
 }
 
+// Gives a rollback a commit started its promotion id (the store returns it under the target's SHA).
+inline void number_opened_rollback(std::optional<core::Rollback>& rollback, const OpenedPromotions& opened) {
+  if (!rollback || rollback->promotion_id) return;
+  if (auto it = opened.find(rollback->target.str()); it != opened.end()) rollback->promotion_id = it->second;
+}
+
 class Ledger {
  public:
   virtual ~Ledger() = default;

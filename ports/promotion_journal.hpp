@@ -49,6 +49,17 @@ inline std::optional<PromotionState> parse_promotion_state(std::string_view text
 // An operator asked a running promotion to stop before its next step that could change production.
 using AbortRequest = core::AbortRequest;
 
+// What a rollback row carries beyond a promotion's: who asked, why, and what it cannot undo.
+struct RollbackInfo {
+  std::string requested_by;
+  core::Timestamp requested_at{};
+  std::string reason;
+  std::string trigger;                        // "operator", "verify_failure"
+  std::optional<PromotionId> after;           // the promotion it aborted or whose verify failed
+  std::vector<std::string> migrations_since;  // they stay applied
+  std::string schema_state;
+};
+
 struct PromotionRecord {
   PromotionId id;
   std::string sha;
@@ -59,7 +70,9 @@ struct PromotionRecord {
   std::optional<core::Timestamp> finished_at;
   std::optional<std::string> error;
   std::optional<AbortRequest> abort;
-  std::vector<StepRecord> steps;  // empty in listings
+  std::vector<StepRecord> steps;              // empty in listings
+  std::optional<RollbackInfo> rollback;       // set when this row is a rollback (to `sha`)
+  std::optional<PromotionId> rolled_back_by;  // the rollback that followed this promotion, once it started
 };
 
 // Held while one executor runs the promotions of an environment; released on destruction.

@@ -233,7 +233,9 @@ void print_release(std::ostream& out, const json& release) {
 }
 
 std::string active_promotion_text(const json& active) {
-  std::string line = fmt::format("{} for {}: {}", text(active, "id"), text(active, "sha"), text(active, "state"));
+  const bool rollback = member(active, "kind") == "rollback";
+  std::string line = fmt::format("{}{} {}: {}", text(active, "id"), rollback ? " rollback to" : " for",
+                                 text(active, "sha"), text(active, "state"));
   if (const json& abort = member(active, "abort"); abort.is_object())
     line +=
         fmt::format("; abort requested by {} at {}: {}", text(abort, "by"), when(abort, "at"), text(abort, "reason"));
@@ -255,6 +257,17 @@ void print_promotion(std::ostream& out, const json& promotion) {
   if (abort.is_object())
     fields.emplace_back(
         "abort", fmt::format("requested by {} at {}: {}", text(abort, "by"), when(abort, "at"), text(abort, "reason")));
+  // The links both ways: a rollback names the promotion it followed, a promotion the rollback that undid it.
+  if (const json& rb = member(promotion, "rollback"); rb.is_object()) {
+    fields.emplace_back("rollback", fmt::format("by {} ({}) at {}: {}", text(rb, "requested_by"), text(rb, "trigger"),
+                                                when(rb, "requested_at"), text(rb, "reason")));
+    if (!member(rb, "after_promotion").is_null()) fields.emplace_back("after promotion", text(rb, "after_promotion"));
+    const auto migrations = strings(member(rb, "migrations_since"));
+    fields.emplace_back("schema", migrations.empty() ? "no migration since the target"
+                                                     : fmt::format("stays migrated: {}", join(migrations, ", ")));
+  }
+  if (!member(promotion, "rolled_back_by").is_null())
+    fields.emplace_back("rolled back by", fmt::format("rollback {}", text(promotion, "rolled_back_by")));
   print_fields(out, fields);
 
   Table steps({"#", "STEP", "STATE", "DURATION", "DETAIL"});
@@ -498,6 +511,14 @@ int run_status(Invocation& inv) {
   if (const json& freeze = member(*status, "freeze"); freeze.is_object())
     fields.emplace_back("freeze", member(freeze, "frozen") == true ? text(member(freeze, "active"), "text")
                                                                    : "none: promotions may start");
+  // A daemon older than rollbacks sends no pin: the line is left out.
+  if (const json& pin = member(*status, "pin"); pin.is_object())
+    fields.emplace_back("pin", member(pin, "pinned") == true ? text(pin, "text") : "none");
+  if (const json& rollback = member(*status, "rollback"); rollback.is_object())
+    fields.emplace_back("rollback", fmt::format("{} ({})", text(rollback, "text"),
+                                                member(rollback, "promotion_id").is_null()
+                                                    ? "waiting for the running promotion to stop"
+                                                    : "running as promotion " + text(rollback, "promotion_id")));
   print_fields(inv.out(), fields);
   if (const json& recent = member(violations, "recent"); recent.is_array() && !recent.empty())
     print_section(inv.out(), "Recent config violations (newest first)", violations_table(recent), "none");
@@ -700,6 +721,47 @@ int run_unfreeze(Invocation& inv) {
   if (inv.print_json_instead(*answer)) return cli_exit_ok;
   inv.out() << "Line stop lifted.\n\n";
   print_freeze_state(inv.out(), *answer);
+  return cli_exit_ok;
+}
+
+int run_rollback(Invocation& inv) {
+  auto reason = inv.option("--reason");
+  if (!reason || reason->empty()) return inv.usage_error("rollback needs --reason TEXT: what broke in production");
+  json body = {{"reason", *reason}};
+  if (auto to = inv.option("--to")) {
+    auto sha = inv.sha_argument(*to);
+    if (!sha) return sha.error();
+    body["to"] = *sha;
+  }
+  if (inv.has("--accept-schema")) body["accept_schema"] = true;
+  auto answer = inv.post("/v1/rollbacks", body);
+  if (!answer) return answer.error();
+  if (inv.print_json_instead(*answer)) return cli_exit_ok;
+  const bool waiting = member(*answer, "promotion_id").is_null();
+  inv.out() << fmt::format(
+      "Rollback to {} {}. Production stays pinned afterwards: promotectl resume --reason TEXT "
+      "lets releases start again.\n\n",
+      text(*answer, "target"),
+      waiting ? "requested: it runs once the running promotion has stopped"
+              : "started as promotion " + text(*answer, "promotion_id"));
+  const auto migrations = strings(member(*answer, "migrations_since"));
+  const std::vector<Field> fields{
+      {"reason", text(*answer, "reason")},
+      {"after promotion", member(*answer, "after_promotion").is_null() ? "none" : text(*answer, "after_promotion")},
+      {"schema", migrations.empty() ? "no migration since the target"
+                                    : fmt::format("stays migrated: {}", join(migrations, ", "))}};
+  print_fields(inv.out(), fields);
+  return cli_exit_ok;
+}
+
+int run_resume(Invocation& inv) {
+  auto reason = inv.option("--reason");
+  if (!reason || reason->empty())
+    return inv.usage_error("resume needs --reason TEXT: why releases may go to production again");
+  auto answer = inv.post("/v1/resume", {{"reason", *reason}});
+  if (!answer) return answer.error();
+  if (inv.print_json_instead(*answer)) return cli_exit_ok;
+  inv.out() << "Pin lifted: a release whose gates hold may start again.\n";
   return cli_exit_ok;
 }
 
@@ -921,6 +983,8 @@ constexpr std::array audit_options{OptionSpec{"--limit", true}, OptionSpec{"--sh
 constexpr std::array hotfix_options{OptionSpec{"--reason", true}, OptionSpec{"--incident", true},
                                     OptionSpec{"--override-freeze", false}};
 constexpr std::array freeze_options{OptionSpec{"--reason", true}, OptionSpec{"--until", true}};
+constexpr std::array rollback_options{OptionSpec{"--to", true}, OptionSpec{"--reason", true},
+                                      OptionSpec{"--accept-schema", false}};
 constexpr std::array check_option{OptionSpec{"--check", false}};
 constexpr std::array all_option{OptionSpec{"--all", false}};
 constexpr std::array link_option{OptionSpec{"--link", true}};
@@ -956,6 +1020,12 @@ constexpr std::array commands{
     Command{"freezes", "freezes [--check]",
             "freeze windows, the line stop and when promotions may start; --check exits 1 when windows overlap", 0,
             check_option, run_freezes},
+    Command{"rollback", "rollback [--to SHA] --reason TEXT [--accept-schema]",
+            "back to the release before (or SHA, once production here): aborts a running promotion first, runs no "
+            "migration, then pins production until resume (role operator)",
+            0, rollback_options, run_rollback},
+    Command{"resume", "resume --reason TEXT", "lift the pin a rollback left (role operator)", 0, reason_option,
+            run_resume},
     Command{"obligations", "obligations [--all]", "hotfix obligations, soonest due first (open ones unless --all)", 0,
             all_option, run_obligations},
     Command{"close-obligation", "close-obligation ID --link URL",

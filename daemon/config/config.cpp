@@ -25,6 +25,7 @@ Config read_config(const TomlReader& r, const toml::table& root) {
   const toml::table& policy = read_policy_section(r, root, c);
   const std::set<std::string> names = read_services_section(r, root, c);
   if (const toml::node* rules = policy.get("approval_rules")) read_approval_rules(r, *rules, names, c.policy);
+  read_rollback_order(r, policy, names, c.policy);
   if (const auto* hotfix = r.table(root, "hotfix", "[hotfix]")) read_hotfix_table(r, *hotfix, c.policy.hotfix);
   if (const toml::node* freeze = policy.get("freeze")) read_freeze_windows(r, *freeze, c.policy);
   read_railway_section(r, root, c);

@@ -18,6 +18,8 @@ void read_server_section(const TomlReader& r, const toml::table& root, Config& c
 void read_database_section(const TomlReader& r, const toml::table& root, Config& c);
 const toml::table& read_policy_section(const TomlReader& r, const toml::table& root, Config& c);
 std::set<std::string> read_services_section(const TomlReader& r, const toml::table& root, Config& c);
+void read_rollback_order(const TomlReader& r, const toml::table& policy, const std::set<std::string>& services,
+                         core::Policy& p);
 void read_approval_rules(const TomlReader& r, const toml::node& node, const std::set<std::string>& services,
                          core::Policy& p);
 // [[policy.freeze]]: one-off and weekly freeze windows, with their IANA time zones.

@@ -51,7 +51,15 @@ const toml::table& read_policy_section(const TomlReader& r, const toml::table& r
   r.only(*policy, "policy",
          {"soak", "allow_short_soak", "require_smoke", "required_smoke_suites", "approvals_required", "approval_rules",
           "require_review", "require_ci", "require_ddl_rollback", "required_checks", "test_check", "min_test_pass_rate",
-          "migration_globs", "rollback_heading", "freeze"});
+          "migration_globs", "rollback_heading", "freeze", "on_verify_failure", "rollback_order"});
+  if (auto v = r.string(*policy, "on_verify_failure", "policy.on_verify_failure")) {
+    if (*v != "stop" && *v != "rollback")
+      r.error(policy->get("on_verify_failure"),
+              fmt::format("policy.on_verify_failure = \"{}\": use \"stop\" (the promotion fails; production stays) "
+                          "or \"rollback\" (back to the release before, then pin)",
+                          *v));
+    c.policy.rollback_on_verify_failure = *v == "rollback";
+  }
   if (auto v = r.duration(*policy, "soak", "policy.soak")) c.policy.soak = *v;
   if (auto v = r.boolean(*policy, "allow_short_soak", "policy.allow_short_soak")) c.policy.allow_short_soak = *v;
   if (auto v = r.boolean(*policy, "require_smoke", "policy.require_smoke")) c.policy.require_smoke = *v;
@@ -94,6 +102,23 @@ void read_approval_rules(const TomlReader& r, const toml::node& node, const std:
     rule.approvals_required = static_cast<int>(*required);
     p.approval_rules.push_back(std::move(rule));
   }
+}
+
+// policy.rollback_order: every service once, in the order a rollback deploys them (default: restart order reversed).
+void read_rollback_order(const TomlReader& r, const toml::table& policy, const std::set<std::string>& services,
+                         core::Policy& p) {
+  auto order = r.strings(policy, "rollback_order", "policy.rollback_order");
+  if (!order) return;
+  const toml::node* at = policy.get("rollback_order");
+  std::set<std::string> seen;
+  for (const auto& name : *order) {
+    if (!services.contains(name))
+      r.error(at, fmt::format("policy.rollback_order names '{}', which is not a configured service", name));
+    if (!seen.insert(name).second) r.error(at, fmt::format("policy.rollback_order names '{}' twice", name));
+  }
+  if (seen.size() != services.size())
+    r.error(at, "policy.rollback_order must name every service once: a rollback deploys them all");
+  p.rollback_order = *order;
 }
 
 // [hotfix]: the emergency path's smoke requirement and obligation due times.

@@ -130,6 +130,8 @@ class Api {
     router.add(http::verb::get, "/v1/freezes", {true, readers}, bind(&Api::freezes));
     router.add(http::verb::post, "/v1/freeze", {true, operators}, bind(&Api::stop_line));
     router.add(http::verb::post, "/v1/unfreeze", {true, operators}, bind(&Api::lift_line_stop));
+    router.add(http::verb::post, "/v1/rollbacks", {true, operators}, bind(&Api::rollback));
+    router.add(http::verb::post, "/v1/resume", {true, operators}, bind(&Api::resume));
   }
 
  private:
@@ -192,9 +194,21 @@ class Api {
             active = {{"id", r->promotion_id ? json(core::to_string(*r->promotion_id)) : json(nullptr)},
                       {"sha", r->sha.str()},
                       {"state", to_string(PromotionState::running)},
+                      {"kind", "promotion"},
                       {"abort", nullptr}};
           }
-        return json{{"release_counts", nonzero(ctx_.releases.state_counts())}, {"active_promotion", active}};
+        // A running rollback is the environment's active promotion; one still waiting for an abort is shown too.
+        if (!w.promoting && w.rollback && w.rollback->promotion_id) {
+          active_id = w.rollback->promotion_id;
+          active = {{"id", core::to_string(*w.rollback->promotion_id)},
+                    {"sha", w.rollback->target.str()},
+                    {"state", to_string(PromotionState::running)},
+                    {"kind", "rollback"},
+                    {"abort", nullptr}};
+        }
+        return json{{"release_counts", nonzero(ctx_.releases.state_counts())},
+                    {"active_promotion", active},
+                    {"rollback", w.rollback ? rollback_json(*w.rollback) : json(nullptr)}};
       });
       body = co_await std::move(read);
     } else {
@@ -212,10 +226,12 @@ class Api {
           active = {{"id", core::to_string(id)},
                     {"sha", (*p)->sha},
                     {"state", to_string(PromotionState::running)},
+                    {"kind", (*p)->rollback ? "rollback" : "promotion"},
                     {"abort", nullptr}};
         }
       }
-      body = json{{"release_counts", nonzero(*counts)}, {"active_promotion", active}};
+      // A standby does not know of a rollback still waiting for an abort: the leader's status does.
+      body = json{{"release_counts", nonzero(*counts)}, {"active_promotion", active}, {"rollback", nullptr}};
     }
     auto production = co_await blocking([this] { return ctx_.store.production(ctx_.config.environment); });
     if (!production) co_return error_response(production.error());
@@ -263,6 +279,10 @@ class Api {
     body["freeze"] = freeze_state_json(policy.freezes, *stop, now);
     if (body["freeze"]["frozen"].get<bool>())
       warnings.push_back(fmt::format("no promotion starts: {}", body["freeze"]["active"]["text"].get<std::string>()));
+    auto pin = co_await blocking([this] { return ctx_.store.pin(ctx_.config.environment); });
+    if (!pin) co_return error_response(pin.error());
+    body["pin"] = pin_json(*pin);
+    if (*pin) warnings.push_back(core::pin_reason(**pin));
     body["version"] = ctx_.version;
     const auto& leader = ctx_.leadership.leader();
     body["leadership"] = {{"role", to_string(ctx_.leadership.role())},
@@ -559,6 +579,40 @@ class Api {
       co_return error_response(r.error());
     }
     co_return co_await freeze_answer();
+  }
+
+  // POST /v1/rollbacks: back to the release before (or a named one that was production here). A running
+  // promotion is aborted first; the rollback runs when it has stopped. 202: the rollback as recorded.
+  asio::awaitable<HttpResponse> rollback(HttpRequest& req) {
+    auto body = parse_rollback_request(req.body);
+    if (!body) co_return error_response(body.error());
+    auto history = co_await blocking([this] { return ctx_.store.production_history(ctx_.config.environment); });
+    if (!history) co_return error_response(history.error());
+    core::Event event = core::RollbackRequested{req.principal->identity, body->reason,     body->to,
+                                                body->accept_schema,     history->entries, history->schema_state};
+    auto r = co_await ctx_.releases.submit(std::move(event));
+    if (!r) {
+      co_await audit_refusal(req, "rollback.refused", body->to ? &*body->to : nullptr, r.error());
+      co_return error_response(r.error());
+    }
+    auto owed = co_await ctx_.releases.read([](const core::World& w) { return w.rollback; });
+    log(LogLevel::warn, "rollback requested",
+        {{"by", req.principal->identity}, {"to", owed ? owed->target.str() : ""}});
+    co_return HttpResponse::json(202, owed ? rollback_json(*owed) : json(nullptr));
+  }
+
+  // POST /v1/resume: lift the pin a rollback left, so releases whose gates hold may start again.
+  asio::awaitable<HttpResponse> resume(HttpRequest& req) {
+    auto body = parse_line_stop_lift_request(req.body);
+    if (!body) co_return error_response(body.error());
+    core::Event event = core::ResumeRequested{req.principal->identity, body->reason};
+    auto r = co_await ctx_.releases.submit(std::move(event));
+    if (!r) {
+      co_await audit_refusal(req, "environment.resume_refused", nullptr, r.error());
+      co_return error_response(r.error());
+    }
+    auto pin = co_await ctx_.releases.read([](const core::World& w) { return w.pin; });
+    co_return HttpResponse::json(200, pin_json(pin));
   }
 
   asio::awaitable<HttpResponse> obligations(HttpRequest& req) {

@@ -137,14 +137,23 @@ core::Result<std::string> url_field(const json& j, std::string_view name) {
   return v;
 }
 
+namespace {
+
+// An optional boolean field: false when absent or null.
+core::Result<bool> flag_field(const nlohmann::json& object, std::string_view name) {
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return false;
+  if (!it->is_boolean()) return bad(fmt::format("field '{}' must be true or false", name));
+  return it->get<bool>();
+}
+
+}  // namespace
+
 core::Result<HotfixRequest> parse_hotfix_request(std::string_view body) {
   auto j = parse_object(body, {"sha", "reason", "incident_url", "override_freeze"});
   if (!j) return std::unexpected(j.error());
-  bool override_freeze = false;
-  if (auto it = j->find("override_freeze"); it != j->end() && !it->is_null()) {
-    if (!it->is_boolean()) return bad("field 'override_freeze' must be true or false");
-    override_freeze = it->get<bool>();
-  }
+  auto override_freeze = flag_field(*j, "override_freeze");
+  if (!override_freeze) return std::unexpected(override_freeze.error());
   auto sha_text = text_field(*j, "sha", true, 100);
   if (!sha_text) return std::unexpected(sha_text.error());
   auto sha = core::Sha::parse(*sha_text);
@@ -153,7 +162,24 @@ core::Result<HotfixRequest> parse_hotfix_request(std::string_view body) {
   if (!reason) return std::unexpected(reason.error());
   auto incident = url_field(*j, "incident_url");
   if (!incident) return std::unexpected(incident.error());
-  return HotfixRequest{std::move(*sha), std::move(*reason), std::move(*incident), override_freeze};
+  return HotfixRequest{std::move(*sha), std::move(*reason), std::move(*incident), *override_freeze};
+}
+
+core::Result<RollbackRequest> parse_rollback_request(std::string_view body) {
+  auto j = parse_object(body, {"to", "reason", "accept_schema"});
+  if (!j) return std::unexpected(j.error());
+  auto accept = flag_field(*j, "accept_schema");
+  if (!accept) return std::unexpected(accept.error());
+  auto reason = text_field(*j, "reason", true, 2000, core::TextKind::multi_line);
+  if (!reason) return std::unexpected(reason.error());
+  auto to_text = text_field(*j, "to", false, 100);
+  if (!to_text) return std::unexpected(to_text.error());
+  RollbackRequest out{std::nullopt, std::move(*reason), *accept};
+  if (to_text->empty()) return out;
+  auto sha = core::Sha::parse(*to_text);
+  if (!sha) return bad(fmt::format("field 'to': {}", sha.error().message));
+  out.to = std::move(*sha);
+  return out;
 }
 
 core::Result<LineStopRequest> parse_line_stop_request(std::string_view body) {

@@ -91,6 +91,15 @@ struct LineStopLiftRequest {
 };
 core::Result<LineStopLiftRequest> parse_line_stop_lift_request(std::string_view body);
 
+// POST /v1/rollbacks: a reason; the target (a full SHA; default: the release production had before), and
+// whether the operator accepts that migrations since the target stay applied.
+struct RollbackRequest {
+  std::optional<core::Sha> to;
+  std::string reason;
+  bool accept_schema = false;
+};
+core::Result<RollbackRequest> parse_rollback_request(std::string_view body);
+
 // POST /v1/obligations/{id}/close
 struct CloseObligationRequest {
   std::string link;

@@ -105,19 +105,55 @@ nlohmann::json promotion_json(const PromotionRecord& p) {
                      {"duration_seconds", duration},
                      {"detail", s.detail}});
   }
-  return {{"id", core::to_string(p.id)},
-          {"sha", p.sha},
-          {"environment", p.environment},
-          {"state", to_string(p.state)},
-          {"hotfix", p.hotfix},
-          {"created_at", core::format_timestamp(p.created_at)},
-          {"finished_at", ts_or_null(p.finished_at)},
-          {"error", p.error ? nlohmann::json(*p.error) : nlohmann::json(nullptr)},
-          {"abort", p.abort ? nlohmann::json{{"by", p.abort->by},
-                                             {"at", core::format_timestamp(p.abort->at)},
-                                             {"reason", p.abort->reason}}
-                            : nlohmann::json(nullptr)},
-          {"steps", steps}};
+  return {
+      {"id", core::to_string(p.id)},
+      {"sha", p.sha},
+      {"environment", p.environment},
+      {"state", to_string(p.state)},
+      {"hotfix", p.hotfix},
+      {"created_at", core::format_timestamp(p.created_at)},
+      {"finished_at", ts_or_null(p.finished_at)},
+      {"error", p.error ? nlohmann::json(*p.error) : nlohmann::json(nullptr)},
+      {"abort", p.abort ? nlohmann::json{{"by", p.abort->by},
+                                         {"at", core::format_timestamp(p.abort->at)},
+                                         {"reason", p.abort->reason}}
+                        : nlohmann::json(nullptr)},
+      {"steps", steps},
+      {"kind", p.rollback ? "rollback" : "promotion"},
+      {"rollback", p.rollback ? nlohmann::json{{"requested_by", p.rollback->requested_by},
+                                               {"requested_at", core::format_timestamp(p.rollback->requested_at)},
+                                               {"reason", p.rollback->reason},
+                                               {"trigger", p.rollback->trigger},
+                                               {"after_promotion",
+                                                p.rollback->after ? nlohmann::json(core::to_string(*p.rollback->after))
+                                                                  : nlohmann::json(nullptr)},
+                                               {"migrations_since", p.rollback->migrations_since},
+                                               {"schema_state", p.rollback->schema_state}}
+                              : nlohmann::json(nullptr)},
+      {"rolled_back_by",
+       p.rolled_back_by ? nlohmann::json(core::to_string(*p.rolled_back_by)) : nlohmann::json(nullptr)}};
+}
+
+nlohmann::json rollback_json(const core::Rollback& r) {
+  return {{"target", r.target.str()},
+          {"requested_by", r.by},
+          {"requested_at", core::format_timestamp(r.requested_at)},
+          {"reason", r.reason},
+          {"trigger", core::to_string(r.trigger)},
+          {"after_promotion", r.after ? nlohmann::json(core::to_string(*r.after)) : nlohmann::json(nullptr)},
+          {"promotion_id", r.promotion_id ? nlohmann::json(core::to_string(*r.promotion_id)) : nlohmann::json(nullptr)},
+          {"migrations_since", r.migrations_since},
+          {"schema_state", r.schema_state},
+          {"text", core::describe(r)}};
+}
+
+nlohmann::json pin_json(const std::optional<core::Pin>& pin) {
+  if (!pin) return {{"pinned", false}};
+  return {{"pinned", true},
+          {"by", pin->by},
+          {"at", core::format_timestamp(pin->at)},
+          {"reason", pin->reason},
+          {"text", core::pin_reason(*pin)}};
 }
 
 nlohmann::json obligation_json(const core::Obligation& o, core::Timestamp now) {

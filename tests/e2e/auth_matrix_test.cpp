@@ -102,6 +102,10 @@ TEST_CASE("every route answers each caller with the exact status; refusals are a
       // The operator stops the line, then lifts it: the lift finds the stop to lift.
       {"POST", "/v1/freeze", "/v1/freeze", json{{"reason", "matrix"}}, {401, 401, 403, 403, 200}},
       {"POST", "/v1/unfreeze", "/v1/unfreeze", json{{"reason", "matrix done"}}, {401, 401, 403, 403, 200}},
+      // Nothing is production and nothing is pinned: the operator passes the role check and is refused by the
+      // rules.
+      {"POST", "/v1/rollbacks", "/v1/rollbacks", json{{"reason", "matrix"}}, {401, 401, 403, 403, 409}},
+      {"POST", "/v1/resume", "/v1/resume", json{{"reason", "matrix"}}, {401, 401, 403, 403, 409}},
   };
   // The matrix covers exactly the routes this daemon serves (the Railway webhook, authenticated by the
   // secret in its path, is not served without [railway]; tests/e2e/railway_test covers it).

@@ -110,6 +110,16 @@ void check(const LineStopLiftRequest& r) {
   FUZZ_CHECK(!blank(r.reason) && r.reason.size() <= 2000 && multi_line(r.reason));
 }
 
+json to_json(const RollbackRequest& r) {
+  json j = {{"reason", r.reason}, {"accept_schema", r.accept_schema}};
+  if (r.to) j["to"] = r.to->str();
+  return j;
+}
+void check(const RollbackRequest& r) {
+  FUZZ_CHECK(!blank(r.reason) && r.reason.size() <= 2000 && multi_line(r.reason));
+  FUZZ_CHECK(!r.to || lowercase_hex_sha(r.to->str()));
+}
+
 json to_json(const CloseObligationRequest& r) { return {{"link", r.link}}; }
 void check(const CloseObligationRequest& r) { FUZZ_CHECK(http_url(r.link)); }
 
@@ -144,6 +154,7 @@ constexpr Parser kParsers[] = {
     {"obligations-close", round_trip<CloseObligationRequest, parse_close_obligation_request>},
     {"freeze", round_trip<LineStopRequest, parse_line_stop_request>},
     {"unfreeze", round_trip<LineStopLiftRequest, parse_line_stop_lift_request>},
+    {"rollbacks", round_trip<RollbackRequest, parse_rollback_request>},
 };
 
 }  // namespace

@@ -143,14 +143,13 @@ struct Harness {
       if (!gates.all_ok()) co_return core::fail(core::ErrorCode::failed_precondition, "gates do not hold");
       co_return std::string("gates hold");
     };
-    h.finish = [this](const core::Sha& s, ports::PromotionId id, core::PromotionOutcome outcome,
-                      std::string detail) -> asio::awaitable<core::Result<void>> {
+    h.finish = [this](core::PromotionFinished end) -> asio::awaitable<core::Result<void>> {
       ++finish_calls;
       if (fail_next_finish) {
         fail_next_finish = false;
         co_return core::fail(core::ErrorCode::unavailable, "simulated crash before the end was recorded");
       }
-      submit(core::PromotionFinished{s, id, outcome, std::move(detail)});
+      submit(std::move(end));
       co_return core::Result<void>{};
     };
     return h;
