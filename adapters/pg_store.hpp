@@ -6,11 +6,12 @@
 #include <string>
 
 #include "adapters/pg_pool.hpp"
+#include "ports/console_sessions.hpp"
 #include "ports/store.hpp"
 
 namespace promoter::adapters {
 
-class PgStore final : public ports::Store {
+class PgStore final : public ports::Store, public ports::ConsoleSessions {
  public:
   explicit PgStore(std::string database_url, std::size_t max_connections = 8);
   ~PgStore() override;
@@ -59,6 +60,16 @@ class PgStore final : public ports::Store {
   core::Result<std::vector<core::Obligation>> obligations(bool open_only) override;
   core::Result<core::Obligation> close_obligation(std::int64_t id, const std::string& by, const std::string& link,
                                                   core::Timestamp now) override;
+
+  // ConsoleSessions (adapters/pg_console_sessions.cpp)
+  core::Result<void> create_session(const std::string& id_digest, const ports::ConsoleSession&,
+                                    ports::SessionLifetime) override;
+  core::Result<std::optional<ports::ConsoleSession>> use_session(const std::string& id_digest, core::Timestamp now,
+                                                                 ports::SessionLifetime) override;
+  core::Result<void> revoke_session(const std::string& id_digest, core::Timestamp now,
+                                    const std::string& reason) override;
+  core::Result<std::size_t> revoke_sessions_without(const std::vector<std::string>& token_digests, core::Timestamp now,
+                                                    const std::string& reason) override;
 
   // ConfigHistory (adapters/pg_config_history.cpp)
   core::Result<ports::ConfigState> config_state() override;

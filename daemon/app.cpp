@@ -302,6 +302,10 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
                                      PROMOTER_VERSION, leadership_});
   add_config_routes(router_, ApiContext{releases_, store_, pool_.get_executor(), metrics_, obligations_, config_,
                                         PROMOTER_VERSION, leadership_});
+  if (config_.console.enabled) {
+    add_console_session_routes(router_, console_sessions());
+    add_console_pages(router_, config_.console);
+  }
   if (railway_staging_) railway_staging_->add_routes(router_);
   if (github_evidence_) github_evidence_->add_routes(router_);
   // A write that finds this instance's epoch stale deposes it (the store has stopped writing already).
@@ -328,8 +332,9 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
   server_hooks.on_request = [this](std::string_view method, std::string_view route, unsigned status, double s) {
     metrics_.http_request(method, route, status, s);
   };
-  server_hooks.before_write = [this](HttpRequest& req) { return (*forwarder_)(req); };
-  server_hooks.response_headers = {{"X-Promoter-Served-By", instance_}};
+  server_hooks.before_write = [this](HttpRequest& req) { return forward_write(req); };
+  if (config_.console.enabled) server_hooks.authenticate_cookie = console_cookie_authenticator(console_sessions());
+  server_hooks.response_headers = {{"X-Promoter-Served-By", instance_}, {"X-Content-Type-Options", "nosniff"}};
   server_hooks.on_auth_failure = [this](const HttpRequest& req, unsigned status, AuthRefusal kind,
                                         std::string_view reason) {
     metrics_.auth_refused(to_string(kind));
@@ -358,6 +363,41 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
   limits.max_connections_per_peer = config_.max_connections_per_peer;
   limits.header_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.header_timeout);
   server_ = std::make_unique<HttpServer>(io_, router_, tokens_, limits, std::move(server_hooks));
+}
+
+asio::awaitable<void> App::end_sessions_of_removed_tokens() {
+  std::vector<std::string> digests;
+  for (const auto& token : tokens_.entries()) digests.push_back(TokenRegistry::hex(token.sha256));
+  const auto now = clock_.now();
+  auto ended = co_await ports::run_blocking(pool_.get_executor(), [&] {
+    return store_.revoke_sessions_without(digests, now, "its API token was removed from the config");
+  });
+  if (!ended)
+    log(LogLevel::warn, "could not end the console sessions of removed tokens; each ends when next used",
+        {{"error", ended.error().message}});
+  else if (*ended > 0)
+    log(LogLevel::info, "console sessions of removed tokens ended", {{"sessions", *ended}});
+}
+
+ConsoleSessionContext App::console_sessions() {
+  return ConsoleSessionContext{config_,
+                               tokens_,
+                               store_,
+                               clock_,
+                               pool_.get_executor(),
+                               adapters::secure_random_bytes,
+                               [this](const HttpRequest& request, std::string_view reason) {
+                                 metrics_.auth_refused(to_string(AuthRefusal::invalid_token));
+                                 if (leadership_.role() == NodeRole::leader)
+                                   refusals_.add(request.remote, "POST /v1/session", reason);
+                               }};
+}
+
+asio::awaitable<std::optional<HttpResponse>> App::forward_write(HttpRequest& request) {
+  // Sessions live in the database, which every instance shares: signing in or out needs no leader, and its
+  // answer's cookie is set by the instance the browser talks to.
+  if (request.route == "/v1/session") co_return std::nullopt;
+  co_return co_await (*forwarder_)(request);
 }
 
 adapters::HttpObserver App::adapter_observer(std::string adapter) {
@@ -722,6 +762,7 @@ void App::apply_reload(const EnvLookup& env) {
   }
   const std::size_t token_count = tokens->size();
   tokens_.replace(std::move(*tokens));
+  if (config_.console.enabled) asio::co_spawn(io_, end_sessions_of_removed_tokens(), asio::detached);
   config_.tokens = fresh->tokens;
   config_.section_texts["auth"] = fresh->section_texts["auth"];
 

@@ -17,9 +17,12 @@
 #include "adapters/pg_store.hpp"
 #include "adapters/github_client.hpp"
 #include "adapters/railway_client.hpp"
+#include "adapters/secure_random.hpp"
 #include "adapters/simulated_production.hpp"
 #include "adapters/slack_notifier.hpp"
 #include "adapters/token_budget.hpp"
+#include "daemon/console/console_pages.hpp"
+#include "daemon/console/console_sessions_api.hpp"
 #include "daemon/http/api.hpp"
 #include "daemon/http/config_api.hpp"
 #include "daemon/auditor.hpp"
@@ -109,6 +112,12 @@ class App {
   StepPerformers make_performers(const Secrets&);
   // Reports every outbound request attempt of one adapter (railway, fly, probe) to the metrics.
   adapters::HttpObserver adapter_observer(std::string adapter);
+  // The web console's sessions, on this instance's tokens, store and clock.
+  ConsoleSessionContext console_sessions();
+  // ServerHooks::before_write: a write goes to the leader, except signing in and out of the console.
+  boost::asio::awaitable<std::optional<HttpResponse>> forward_write(HttpRequest&);
+  // After a reload: the sessions of tokens no longer configured end in the database too.
+  boost::asio::awaitable<void> end_sessions_of_removed_tokens();
   // The budget of a provider token (made on first use), reported to the metrics under `section`, the config
   // section that names the token.
   std::shared_ptr<adapters::TokenBudget> token_budget(const std::string& provider, const std::string& section,

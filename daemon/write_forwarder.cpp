@@ -60,6 +60,15 @@ boost::asio::awaitable<std::optional<HttpResponse>> WriteForwarder::operator()(H
   spec.url = leader->advertise_url + request.target;
   if (!request.authorization.empty()) spec.headers.emplace_back("Authorization", request.authorization);
   if (!request.content_type.empty()) spec.headers.emplace_back("Content-Type", request.content_type);
+  // A console write is checked where it is applied: session cookie, CSRF token, and where the browser sent it.
+  if (request.authorization.empty()) {
+    for (const auto& [name, value] : {std::pair<const char*, const std::string&>{"Cookie", request.cookie},
+                                      {"X-CSRF-Token", request.csrf_token},
+                                      {"Origin", request.origin},
+                                      {"Referer", request.referer},
+                                      {"X-Forwarded-Host", request.host}})
+      if (!value.empty()) spec.headers.emplace_back(name, value);
+  }
   // A webhook is verified where it is applied: the leader needs the provider's signature and delivery id.
   for (const auto& [name, value] : request.webhook_headers) spec.headers.emplace_back(name, value);
   spec.headers.emplace_back("X-Promoter-Forwarded", leadership_.instance());
@@ -78,7 +87,7 @@ boost::asio::awaitable<std::optional<HttpResponse>> WriteForwarder::operator()(H
   response.status = static_cast<unsigned>(answer->status);
   response.body = std::move(answer->body);
   if (auto it = answer->headers.find("content-type"); it != answer->headers.end()) response.content_type = it->second;
-  for (const char* name : {"x-promoter-served-by", "retry-after", "www-authenticate", "allow"})
+  for (const char* name : {"x-promoter-served-by", "retry-after", "www-authenticate", "allow", "set-cookie"})
     if (auto it = answer->headers.find(name); it != answer->headers.end())
       response.headers.emplace_back(name, it->second);
   co_return response;

@@ -18,9 +18,10 @@ Config read_config(const TomlReader& r, const toml::table& root) {
   c.path = r.path();
   r.only(root, "",
          {"environment", "server", "database", "policy", "services", "migrations", "simulation", "auth", "railway",
-          "fly", "github", "env", "flags", "smoke", "hotfix", "notifications"});
+          "fly", "github", "env", "flags", "smoke", "hotfix", "notifications", "console"});
   if (auto v = r.string(root, "environment", "environment")) c.environment = *v;
   read_server_section(r, root, c);
+  read_console_section(r, root, c);
   read_database_section(r, root, c);
   const toml::table& policy = read_policy_section(r, root, c);
   const std::set<std::string> names = read_services_section(r, root, c);

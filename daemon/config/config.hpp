@@ -175,6 +175,15 @@ struct FlagsConfig {
   core::Duration timeout = std::chrono::seconds{5};  // per read
 };
 
+// [console]: the web console promoterd serves (daemon/console).
+struct ConsoleConfig {
+  bool enabled = true;
+  std::string path = "/ui/";  // where the page is served; starts and ends with '/'
+  // A session ends when unused for `session_idle`, and `session_absolute` after sign-in in any case.
+  core::Duration session_idle = std::chrono::hours{8};
+  core::Duration session_absolute = std::chrono::hours{24};
+};
+
 struct Config {
   std::string path;
   std::string environment = "production";
@@ -185,6 +194,10 @@ struct Config {
   // standby are refused with 503 instead of forwarded.
   std::string advertise_url;
   std::string instance_name;  // as /v1/status and the leadership row show it; empty: hostname:pid
+  // How people reach promoterd (http[s]://host[:port], no path): links in chat notices, the origin the console's
+  // writes must come from, and whether its cookie is Secure. Empty: the Host each request names.
+  std::string public_url;
+  ConsoleConfig console;
   // [server] connection limits (see ServerLimits in daemon/http/http_server.hpp).
   std::size_t max_connections = 256;          // served at once; a small reserve still answers health checks
   std::size_t max_connections_per_peer = 64;  // from one address

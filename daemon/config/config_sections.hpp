@@ -15,6 +15,7 @@ namespace promoter::daemon {
 class TomlReader;
 
 void read_server_section(const TomlReader& r, const toml::table& root, Config& c);
+void read_console_section(const TomlReader& r, const toml::table& root, Config& c);
 void read_database_section(const TomlReader& r, const toml::table& root, Config& c);
 const toml::table& read_policy_section(const TomlReader& r, const toml::table& root, Config& c);
 std::set<std::string> read_services_section(const TomlReader& r, const toml::table& root, Config& c);

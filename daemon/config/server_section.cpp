@@ -14,9 +14,9 @@ namespace promoter::daemon {
 // [server]: where to listen, how this instance is reached and named, connection limits.
 void read_server_section(const TomlReader& r, const toml::table& root, Config& c) {
   if (const auto* server = r.table(root, "server", "[server]")) {
-    r.only(
-        *server, "server",
-        {"listen", "advertise_url", "instance_name", "max_connections", "max_connections_per_peer", "header_timeout"});
+    r.only(*server, "server",
+           {"listen", "advertise_url", "public_url", "instance_name", "max_connections", "max_connections_per_peer",
+            "header_timeout"});
     if (auto v = r.integer(*server, "max_connections", "server.max_connections", 1, 100000))
       c.max_connections = static_cast<std::size_t>(*v);
     if (auto v = r.integer(*server, "max_connections_per_peer", "server.max_connections_per_peer", 1, 100000))
@@ -36,19 +36,23 @@ void read_server_section(const TomlReader& r, const toml::table& root, Config& c
                             core::format_duration(*v)));
       c.header_timeout = *v;
     }
-    if (auto url = r.string(*server, "advertise_url", "server.advertise_url")) {
+    // http[s]://HOST[:PORT] with no path, trailing slashes dropped.
+    auto origin = [&](std::string_view key, std::string_view what) -> std::optional<std::string> {
+      const std::string where = fmt::format("server.{}", key);
+      auto url = r.string(*server, key, where);
+      if (!url) return std::nullopt;
       std::string trimmed = *url;
       while (trimmed.ends_with('/')) trimmed.pop_back();
       const auto scheme_end = trimmed.find("://");
       const bool http = trimmed.starts_with("http://") || trimmed.starts_with("https://");
       if (!http || trimmed.size() <= scheme_end + 3 ||
           trimmed.find_first_of("/?#", scheme_end + 3) != std::string::npos)
-        r.error(server->get("advertise_url"),
-                fmt::format("server.advertise_url = \"{}\" must be http[s]://HOST[:PORT] with no path: where other "
-                            "instances reach this one",
-                            *url));
-      c.advertise_url = trimmed;
-    }
+        r.error(server->get(key),
+                fmt::format("{} = \"{}\" must be http[s]://HOST[:PORT] with no path: {}", where, *url, what));
+      return trimmed;
+    };
+    if (auto url = origin("advertise_url", "where other instances reach this one")) c.advertise_url = *url;
+    if (auto url = origin("public_url", "where people reach promoterd (links, the console)")) c.public_url = *url;
     if (auto name = r.string(*server, "instance_name", "server.instance_name")) {
       const bool printable = std::all_of(name->begin(), name->end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
       if (name->empty() || name->size() > 63 || !printable)

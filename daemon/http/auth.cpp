@@ -36,10 +36,23 @@ std::vector<StoredToken> TokenRegistry::hash_all(std::vector<TokenEntry> entries
 
 TokenRegistry::TokenRegistry(std::vector<TokenEntry> entries) : entries_(hash_all(std::move(entries))) {}
 
+std::string TokenRegistry::hex(const TokenDigest& digest) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(digest.size() * 2);
+  for (unsigned char byte : digest) {
+    out.push_back(digits[byte >> 4]);
+    out.push_back(digits[byte & 0xf]);
+  }
+  return out;
+}
+
 std::optional<Principal> TokenRegistry::authenticate(std::string_view token) const {
   if (token.empty()) return std::nullopt;
-  const TokenDigest presented = digest(token);
+  return authenticate_digest(digest(token));
+}
 
+std::optional<Principal> TokenRegistry::authenticate_digest(const TokenDigest& presented) const {
   std::shared_lock lock(mutex_);
   // Compare against every entry without stopping at the first match, so the time taken does not
   // tell an attacker how far into the list (or into a digest) a guess got.

@@ -42,6 +42,9 @@ class TokenRegistry {
 
   // nullopt for an empty or unknown token.
   std::optional<Principal> authenticate(std::string_view token) const;
+  // Who a token stands for by its digest (a console session keeps the digest of the token it signed in with);
+  // nullopt once the token is no longer configured.
+  std::optional<Principal> authenticate_digest(const TokenDigest& digest) const;
 
   // Swaps in a new set of tokens atomically (for a config reload): a request sees either set, never a mix.
   void replace(std::vector<TokenEntry> entries);
@@ -52,6 +55,7 @@ class TokenRegistry {
   std::vector<StoredToken> entries() const;
 
   static TokenDigest digest(std::string_view token);
+  static std::string hex(const TokenDigest& digest);  // lower-case
 
  private:
   static std::vector<StoredToken> hash_all(std::vector<TokenEntry> entries);

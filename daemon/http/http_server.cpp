@@ -446,13 +446,21 @@ struct HttpServer::Impl {
     request.authorization = std::string(to_std(message[http::field::authorization]));
     request.content_type = std::string(to_std(message[http::field::content_type]));
     request.forwarded = message.find("X-Promoter-Forwarded") != message.end();
+    request.cookie = std::string(to_std(message[http::field::cookie]));
+    request.csrf_token = std::string(to_std(message["X-CSRF-Token"]));
+    request.origin = std::string(to_std(message[http::field::origin]));
+    request.referer = std::string(to_std(message[http::field::referer]));
+    request.host = std::string(to_std(message[request.forwarded ? "X-Forwarded-Host" : "Host"]));
+    request.accept_encoding = std::string(to_std(message[http::field::accept_encoding]));
+    request.if_none_match = std::string(to_std(message[http::field::if_none_match]));
     for (const char* name : {"x-github-event", "x-github-delivery", "x-hub-signature-256"})
       if (auto it = message.find(name); it != message.end())
         request.webhook_headers[name] = std::string(to_std(it->value()));
     route_label = match->pattern;
 
     if (match->access->authenticated) {
-      if (auto refusal = authorize(message, *match->access, request)) co_return std::move(*refusal);
+      auto refusal = co_await authorize(message, *match->access, request);
+      if (refusal) co_return std::move(*refusal);
     }
     request.body = std::move(message.body());
 
@@ -483,8 +491,8 @@ struct HttpServer::Impl {
   }
 
   // Sets request.principal on success; otherwise returns the 401/403 to send.
-  std::optional<HttpResponse> authorize(const http::request<http::string_body>& message, const RouteAccess& access,
-                                        HttpRequest& request) const {
+  asio::awaitable<std::optional<HttpResponse>> authorize(const http::request<http::string_body>& message,
+                                                         const RouteAccess& access, HttpRequest& request) const {
     auto refuse_unauthenticated = [&](AuthRefusal kind, std::string_view reason) {
       call_hook(hooks.on_auth_failure, "on_auth_failure", std::as_const(request), 401u, kind, reason);
       auto response = HttpResponse::error(401, "unauthorized", reason);
@@ -492,10 +500,24 @@ struct HttpServer::Impl {
       return response;
     };
 
-    const auto token = bearer_token(to_std(message[http::field::authorization]));
-    if (!token) return refuse_unauthenticated(AuthRefusal::missing_token, "missing bearer token");
-    auto principal = tokens.authenticate(*token);
-    if (!principal) return refuse_unauthenticated(AuthRefusal::invalid_token, "invalid bearer token");
+    std::optional<Principal> principal;
+    if (request.authorization.empty() && !request.cookie.empty() && hooks.authenticate_cookie) {
+      auto pending = hooks.authenticate_cookie(request);
+      auto signed_in = co_await std::move(pending);
+      if (!signed_in) {
+        auto refusal = std::move(signed_in.error());
+        const auto kind = refusal.status == 401 ? AuthRefusal::invalid_token : AuthRefusal::forbidden;
+        call_hook(hooks.on_auth_failure, "on_auth_failure", std::as_const(request), refusal.status, kind,
+                  std::string_view("console session refused"));
+        co_return refusal;
+      }
+      principal = std::move(*signed_in);
+    } else {
+      const auto token = bearer_token(to_std(message[http::field::authorization]));
+      if (!token) co_return refuse_unauthenticated(AuthRefusal::missing_token, "missing bearer token");
+      principal = tokens.authenticate(*token);
+      if (!principal) co_return refuse_unauthenticated(AuthRefusal::invalid_token, "invalid bearer token");
+    }
 
     const Role role = principal->role;
     request.principal = std::move(principal);
@@ -505,9 +527,9 @@ struct HttpServer::Impl {
                                  join_roles(access.roles);
       call_hook(hooks.on_auth_failure, "on_auth_failure", std::as_const(request), 403u, AuthRefusal::forbidden,
                 std::string_view(reason));
-      return HttpResponse::error(403, core::ErrorCode::forbidden, reason);
+      co_return HttpResponse::error(403, core::ErrorCode::forbidden, reason);
     }
-    return std::nullopt;
+    co_return std::nullopt;
   }
 
   // false when the write failed (the connection is then unusable and already closed).
@@ -532,7 +554,7 @@ struct HttpServer::Impl {
       response.content_type = "application/octet-stream";
     }
     message.set(http::field::content_type, response.content_type);
-    message.set(http::field::cache_control, "no-store");
+    if (message.find(http::field::cache_control) == message.end()) message.set(http::field::cache_control, "no-store");
     message.keep_alive(keep_alive);
     message.body() = std::move(response.body);
     message.prepare_payload();  // Content-Length, replacing any a handler set

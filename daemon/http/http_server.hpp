@@ -68,13 +68,17 @@ struct ServerHooks {
   // Before the handler of every request that is not a GET or HEAD, once it is authorised: an answer
   // returned here is sent instead of calling the handler (a standby answers with the leader's).
   std::function<boost::asio::awaitable<std::optional<HttpResponse>>(HttpRequest&)> before_write;
+  // Authenticates a request that carries no Authorization header but a Cookie (the web console's session):
+  // the principal, or the 401/403 to send. Unset: such a request is refused like one without a token.
+  std::function<boost::asio::awaitable<std::expected<Principal, HttpResponse>>(HttpRequest&)> authenticate_cookie;
   // Added to every response (e.g. which instance served it).
   std::vector<std::pair<std::string, std::string>> response_headers;
 };
 
 // Runs on one io_context thread (the ARCHITECTURE's I/O thread). The io_context must outlive this
 // object, and the Router and TokenRegistry must outlive the io_context's run.
-// Responses always carry Content-Type, Content-Length (except 204) and Cache-Control: no-store.
+// Responses always carry Content-Type, Content-Length (except 204 and 304) and Cache-Control (no-store unless
+// the handler chose otherwise).
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& ioc, const Router& router, const TokenRegistry& tokens, ServerLimits limits,

@@ -61,6 +61,15 @@ struct HttpRequest {
   std::string authorization;  // the Authorization header as sent
   std::string content_type;   // the Content-Type header as sent
   bool forwarded = false;     // another promoterd forwarded it here (X-Promoter-Forwarded)
+  // For the web console (daemon/console): its session cookie and CSRF token (never logged), where a write came
+  // from, and what the client can take from a cache or compressed.
+  std::string cookie;           // the Cookie header as sent
+  std::string csrf_token;       // X-CSRF-Token
+  std::string origin;           // Origin
+  std::string referer;          // Referer
+  std::string host;             // Host; a forwarded request's X-Forwarded-Host
+  std::string accept_encoding;  // Accept-Encoding
+  std::string if_none_match;    // If-None-Match
   // The headers a provider's webhook is verified and told apart by (x-github-event, x-github-delivery,
   // x-hub-signature-256), lower-case names; no other header reaches a handler.
   std::map<std::string, std::string> webhook_headers;
@@ -70,7 +79,8 @@ struct HttpResponse {
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
-  // Extra headers. Content-Type, Content-Length, Cache-Control and Connection are set by the server.
+  // Extra headers. Content-Type, Content-Length and Connection are set by the server; so is
+  // Cache-Control: no-store, unless a handler set a Cache-Control of its own (the console's files).
   std::vector<std::pair<std::string, std::string>> headers;
 
   static HttpResponse json(unsigned status, const nlohmann::json& value) {

@@ -106,6 +106,13 @@ TEST_CASE("every route answers each caller with the exact status; refusals are a
       // rules.
       {"POST", "/v1/rollbacks", "/v1/rollbacks", json{{"reason", "matrix"}}, {401, 401, 403, 403, 409}},
       {"POST", "/v1/resume", "/v1/resume", json{{"reason", "matrix"}}, {401, 401, 403, 403, 409}},
+      // The console: its page is public; signing in takes the token from the body, so the header does not count.
+      {"GET", "/ui", "/ui", nothing, {308, 308, 308, 308, 308}},
+      {"GET", "/ui/", "/ui/", nothing, {200, 200, 200, 200, 200}},
+      {"GET", "/ui/{file}", "/ui/missing.js", nothing, {404, 404, 404, 404, 404}},
+      {"POST", "/v1/session", "/v1/session", json{{"token", bad_token}}, {401, 401, 401, 401, 401}},
+      {"GET", "/v1/session", "/v1/session", nothing, {401, 401, 200, 200, 200}},
+      {"DELETE", "/v1/session", "/v1/session", nothing, {401, 401, 204, 204, 204}},
   };
   // The matrix covers exactly the routes this daemon serves (the Railway webhook, authenticated by the
   // secret in its path, is not served without [railway]; tests/e2e/railway_test covers it).

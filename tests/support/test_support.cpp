@@ -76,14 +76,21 @@ nlohmann::json HttpReply::json() const {
 
 HttpReply http(unsigned short port, const std::string& method, const std::string& target, const std::string& body,
                const std::string& token) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+  return http(port, method, target, body, headers);
+}
+
+HttpReply http(unsigned short port, const std::string& method, const std::string& target, const std::string& body,
+               const std::vector<std::pair<std::string, std::string>>& headers) {
   asio::io_context io;
   beast::tcp_stream stream(io);
   stream.expires_after(std::chrono::seconds(30));
   stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   http_ns::request<http_ns::string_body> req{http_ns::string_to_verb(method), target, 11};
   req.set(http_ns::field::host, "127.0.0.1");
-  if (!token.empty()) req.set(http_ns::field::authorization, "Bearer " + token);
   if (!body.empty()) req.set(http_ns::field::content_type, "application/json");
+  for (const auto& [name, value] : headers) req.set(name, value);
   req.body() = body;
   req.prepare_payload();
   http_ns::write(stream, req);

@@ -44,6 +44,11 @@ struct HttpReply {
 HttpReply http(unsigned short port, const std::string& method, const std::string& target, const std::string& body = "",
                const std::string& token = "");
 
+// The same with headers of the caller's choosing (Cookie, Origin, Accept-Encoding...); a "Host" among them
+// replaces the default 127.0.0.1.
+HttpReply http(unsigned short port, const std::string& method, const std::string& target, const std::string& body,
+               const std::vector<std::pair<std::string, std::string>>& headers);
+
 // Polls `done` until it holds or `timeout` passes: waits on an observable condition, not a guessed delay.
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
