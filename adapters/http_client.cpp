@@ -18,6 +18,8 @@
 #include <openssl/x509_vfy.h>
 
 #include <algorithm>
+#include <array>
+#include <limits>
 #include <cctype>
 #include <charconv>
 #include <random>
@@ -240,7 +242,9 @@ struct HttpClient::Impl {
 
   template <class Stream>
   asio::awaitable<AttemptResult> exchange(Stream& stream, beast::tcp_stream& lowest,
-                                          const http::request<http::string_body>& request, Clock::time_point deadline) {
+                                          const http::request<http::string_body>& request, Clock::time_point deadline,
+                                          const std::function<bool(std::string_view)>& on_body,
+                                          std::chrono::milliseconds idle) {
     lowest.expires_at(deadline);
     boost::system::error_code ec;
     co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
@@ -253,6 +257,7 @@ struct HttpClient::Impl {
                                            "sending the request failed: " + ec.message()));
     }
     beast::flat_buffer buffer;
+    if (on_body) co_return co_await stream_body(stream, lowest, buffer, on_body, idle);
     http::response_parser<http::string_body> parser;
     parser.body_limit(options.max_response_bytes);
     if (request.method() == http::verb::head) parser.skip(true);
@@ -303,14 +308,58 @@ struct HttpClient::Impl {
     co_return result;
   }
 
+  // HttpRequestSpec::on_body: the header as usual, then each piece of the body as it arrives, each read
+  // bounded by `idle`. The result carries the status and headers, and no body.
+  template <class Stream>
+  asio::awaitable<AttemptResult> stream_body(Stream& stream, beast::tcp_stream& lowest, beast::flat_buffer& buffer,
+                                             const std::function<bool(std::string_view)>& on_body,
+                                             std::chrono::milliseconds idle) {
+    boost::system::error_code ec;
+    http::response_parser<http::buffer_body> parser;
+    // Not boost::none: Beast 1.74 compares a Content-Length against the optional, and any length exceeds none.
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == beast::error::timeout)
+      co_return std::unexpected(
+          make_error(AdapterError::Kind::timeout, Phase::exchange, true, "request timed out waiting for the response"));
+    if (ec)
+      co_return std::unexpected(make_error(AdapterError::Kind::transport, Phase::exchange, true,
+                                           "reading the response failed: " + ec.message()));
+    HttpResult result;
+    result.status = static_cast<int>(parser.get().result_int());
+    for (const auto& field : parser.get().base()) {
+      const auto raw_name = field.name_string();
+      auto name = lower(std::string_view(raw_name.data(), raw_name.size()));
+      auto [it, inserted] = result.headers.try_emplace(name, std::string(field.value()));
+      if (!inserted) it->second += ", " + std::string(field.value());
+    }
+    std::array<char, 8192> piece;
+    while (!parser.is_done()) {
+      parser.get().body().data = piece.data();
+      parser.get().body().size = piece.size();
+      lowest.expires_after(idle);
+      co_await http::async_read_some(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      const std::size_t n = piece.size() - parser.get().body().size;
+      if (n > 0 && !on_body(std::string_view(piece.data(), n))) break;
+      if (ec == beast::error::timeout)
+        co_return std::unexpected(
+            make_error(AdapterError::Kind::timeout, Phase::exchange, false, "the stream was silent for too long"));
+      if (ec) break;  // the server closed the stream: its end
+    }
+    co_return result;
+  }
+
   asio::awaitable<AttemptResult> attempt(const ParsedUrl& url, const http::request<http::string_body>& request,
-                                         std::chrono::milliseconds request_timeout) {
+                                         std::chrono::milliseconds request_timeout,
+                                         const std::function<bool(std::string_view)>& on_body) {
     const auto connect_deadline = Clock::now() + options.connect_timeout;
     if (!url.tls) {
       beast::tcp_stream stream(executor);
       auto connected = co_await connect(stream, url, connect_deadline);
       if (!connected) co_return std::unexpected(std::move(connected.error()));
-      auto result = co_await exchange(stream, stream, request, Clock::now() + request_timeout);
+      auto result =
+          co_await exchange(stream, stream, request, Clock::now() + request_timeout, on_body, request_timeout);
       boost::system::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
       co_return result;
@@ -350,7 +399,8 @@ struct HttpClient::Impl {
       co_return std::unexpected(
           make_error(AdapterError::Kind::transport, Phase::connect, true, "TLS handshake failed: " + ec.message()));
     }
-    auto result = co_await exchange(stream, stream.next_layer(), request, Clock::now() + request_timeout);
+    auto result = co_await exchange(stream, stream.next_layer(), request, Clock::now() + request_timeout, on_body,
+                                    request_timeout);
     // No TLS close_notify exchange: the response is complete (length-framed or read to a
     // verified end), and a peer that never answers the shutdown would only cost time.
     boost::system::error_code ignored;
@@ -429,7 +479,7 @@ asio::awaitable<std::expected<HttpResult, AdapterError>> HttpClient::request(Htt
   for (int attempt = 1;; ++attempt) {
     if (spec.budget) co_await spec.budget->acquire();
     const auto started = Clock::now();
-    auto outcome = co_await impl_->attempt(*url, request, timeout);
+    auto outcome = co_await impl_->attempt(*url, request, timeout, spec.on_body);
     if (options_.observer) {
       const HttpAttempt report{spec.operation.empty() ? std::string_view("other") : std::string_view(spec.operation),
                                outcome ? outcome->status : 0,

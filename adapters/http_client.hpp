@@ -83,6 +83,10 @@ struct HttpRequestSpec {
   // for a caller with a rate-limit protocol of its own (GitHub: secondary limits also come as 403s, and
   // without Retry-After ask for a minute, not a short exponential backoff).
   bool retry_429 = true;
+  // When set, the body is not collected: each piece goes to it as it arrives (a stream such as Server-Sent
+  // Events) until the server closes, the callback returns false, or nothing arrives for the timeout, which
+  // then bounds the silence between pieces rather than the whole exchange. max_response_bytes does not apply.
+  std::function<bool(std::string_view)> on_body{};
 };
 
 struct HttpResult {

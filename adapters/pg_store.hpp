@@ -7,11 +7,12 @@
 
 #include "adapters/pg_pool.hpp"
 #include "ports/console_sessions.hpp"
+#include "ports/event_log.hpp"
 #include "ports/store.hpp"
 
 namespace promoter::adapters {
 
-class PgStore final : public ports::Store, public ports::ConsoleSessions {
+class PgStore final : public ports::Store, public ports::ConsoleSessions, public ports::EventLog {
  public:
   explicit PgStore(std::string database_url, std::size_t max_connections = 8);
   ~PgStore() override;
@@ -70,6 +71,12 @@ class PgStore final : public ports::Store, public ports::ConsoleSessions {
                                     const std::string& reason) override;
   core::Result<std::size_t> revoke_sessions_without(const std::vector<std::string>& token_digests, core::Timestamp now,
                                                     const std::string& reason) override;
+
+  // EventLog (adapters/pg_event_log.cpp)
+  core::Result<std::vector<ports::ChangeEvent>> events_after(std::int64_t after, std::optional<std::int64_t> up_to,
+                                                             int limit) override;
+  core::Result<std::pair<std::int64_t, std::int64_t>> event_id_range() override;
+  core::Result<std::size_t> prune_events(core::Timestamp before) override;
 
   // ConfigHistory (adapters/pg_config_history.cpp)
   core::Result<ports::ConfigState> config_state() override;

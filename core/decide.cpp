@@ -4,6 +4,7 @@
 #include <array>
 #include <fmt/format.h>
 
+#include "core/approver_standing.hpp"
 #include "core/capped_list.hpp"
 #include "core/freeze.hpp"
 #include "core/gates.hpp"
@@ -447,10 +448,7 @@ class Decider {
                               "checked; approve once staging reports the commit author",
                               rel.sha.abbrev()));
     // "Bob", " bob" and "BOB" are one person: compared normalised, and confusable spellings count as the same.
-    const bool is_author = same_identity(rel.author, e.by) ||
-                           std::any_of(e.by_git_authors.begin(), e.by_git_authors.end(),
-                                       [&](const std::string& login) { return same_identity(rel.author, login); });
-    if (is_author)
+    if (is_commit_author(rel, e.by, e.by_git_authors))
       return fail(ErrorCode::forbidden,
                   fmt::format("{} is the author of {} ({}) and may not approve it: separation of duties needs "
                               "another operator",

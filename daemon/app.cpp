@@ -299,9 +299,18 @@ App::App(Config config, Secrets secrets, const Clock& clock, ProcessTotals carri
                                    o.id, core::to_string(o.kind), core::format_timestamp(o.due_at), o.id)});
   });
   add_api_routes(router_, ApiContext{releases_, store_, pool_.get_executor(), metrics_, obligations_, config_,
-                                     PROMOTER_VERSION, leadership_});
+                                     PROMOTER_VERSION, leadership_, tokens_});
   add_config_routes(router_, ApiContext{releases_, store_, pool_.get_executor(), metrics_, obligations_, config_,
-                                        PROMOTER_VERSION, leadership_});
+                                        PROMOTER_VERSION, leadership_, tokens_});
+  {
+    EventFeedOptions options;
+    options.heartbeat = std::chrono::duration_cast<std::chrono::milliseconds>(config_.event_heartbeat);
+    options.max_subscribers = config_.max_event_streams;
+    options.max_subscribers_per_peer = config_.max_event_streams_per_peer;
+    events_ = std::make_unique<EventFeed>(io_.get_executor(), pool_.get_executor(), store_, clock_, options);
+    router_.add(boost::beast::http::verb::get, "/v1/events", {true, reader_roles()},
+                [this](HttpRequest& request) { return events_->handle(request); });
+  }
   if (config_.console.enabled) {
     add_console_session_routes(router_, console_sessions());
     add_console_pages(router_, config_.console);
@@ -412,6 +421,8 @@ void App::make_notifier(const Secrets& secrets) {
   adapters::SlackNotifierOptions options;
   options.webhook_url = *secrets.slack_webhook_url;
   options.environment = config_.environment;
+  if (config_.console.enabled && !config_.public_url.empty())
+    options.console_url = config_.public_url + config_.console.path;
   options.ca_file = n.ca_file;
   options.max_attempts = n.max_attempts;
   options.backoff = std::chrono::duration_cast<std::chrono::milliseconds>(n.backoff);
@@ -676,6 +687,7 @@ void App::stop() {
     log(LogLevel::info, "promoterd stopping: no new requests; running steps resume on restart");
     service_.stopping();
     if (notifier_) notifier_->stop();
+    events_->close();
     server_->stop();
     refusals_timer_.cancel();
     // Written on the pool, which ~App joins: the store is still fenced by this instance's epoch then.

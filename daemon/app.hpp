@@ -36,6 +36,7 @@
 #include "daemon/obligation_watch.hpp"
 #include "daemon/promotion_executor.hpp"
 #include "daemon/config_watch.hpp"
+#include "daemon/event_feed.hpp"
 #include "daemon/github_evidence.hpp"
 #include "daemon/railway_staging.hpp"
 #include "daemon/http/refusal_tally.hpp"
@@ -163,6 +164,7 @@ class App {
   std::unique_ptr<adapters::SlackNotifier> notifier_;  // io thread only
   std::vector<std::unique_ptr<StepPerformer>> performers_;
   std::unique_ptr<PromotionExecutor> executor_;
+  std::unique_ptr<EventFeed> events_;  // GET /v1/events
   Router router_;
   std::unique_ptr<HttpServer> server_;
   std::set<PromotionId> running_;  // io thread only

@@ -56,8 +56,16 @@ core::Result<ApiResponse> ApiClient::post_json(std::string_view target, std::str
   return request(Method::post, target, json_body);
 }
 
+core::Result<ApiResponse> ApiClient::stream(std::string_view target,
+                                            const std::vector<std::pair<std::string, std::string>>& headers,
+                                            const std::function<bool(std::string_view)>& on_data) const {
+  return request(Method::get, target, std::nullopt, headers, on_data);
+}
+
 core::Result<ApiResponse> ApiClient::request(Method method, std::string_view target,
-                                             std::optional<std::string_view> json_body) const {
+                                             std::optional<std::string_view> json_body,
+                                             const std::vector<std::pair<std::string, std::string>>& headers,
+                                             const std::function<bool(std::string_view)>& on_data) const {
   asio::io_context ioc;
   adapters::HttpClient client(ioc.get_executor(), adapters::HttpClientOptions{
                                                       .ca_file = options_.ca_file,
@@ -75,6 +83,8 @@ core::Result<ApiResponse> ApiClient::request(Method method, std::string_view tar
   spec.url = base_url_ + std::string(target);
   spec.headers.emplace_back("Accept", "application/json");
   if (!token_.empty()) spec.headers.emplace_back("Authorization", "Bearer " + token_);
+  for (const auto& header : headers) spec.headers.push_back(header);
+  spec.on_body = on_data;
   if (json_body) {
     spec.headers.emplace_back("Content-Type", "application/json");
     spec.body = std::string(*json_body);

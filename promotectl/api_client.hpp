@@ -2,6 +2,9 @@
 // promotectl's synchronous client for promoterd's API: one blocking call per request, on top of the
 // adapters' HTTP(S) client (certificate and host-name verification on, deadlines, size limit).
 #include <chrono>
+#include <functional>
+#include <utility>
+#include <vector>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -43,12 +46,20 @@ class ApiClient {
   core::Result<ApiResponse> get(std::string_view target) const;
   core::Result<ApiResponse> post_json(std::string_view target, std::string_view json_body) const;
 
+  // GET `target` as a stream: each piece of the body (an error answer's too) goes to `on_data` as it arrives,
+  // until promoterd closes the stream or `on_data` returns false. `headers` are sent besides Authorization
+  // (e.g. Last-Event-ID). The status comes back; a silence longer than the timeout is an error.
+  core::Result<ApiResponse> stream(std::string_view target,
+                                   const std::vector<std::pair<std::string, std::string>>& headers,
+                                   const std::function<bool(std::string_view)>& on_data) const;
+
   const std::string& base_url() const { return base_url_; }
 
  private:
   enum class Method { get, post };
-  core::Result<ApiResponse> request(Method method, std::string_view target,
-                                    std::optional<std::string_view> json_body) const;
+  core::Result<ApiResponse> request(Method method, std::string_view target, std::optional<std::string_view> json_body,
+                                    const std::vector<std::pair<std::string, std::string>>& headers = {},
+                                    const std::function<bool(std::string_view)>& on_data = {}) const;
 
   std::string base_url_;
   std::string token_;

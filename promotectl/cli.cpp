@@ -12,7 +12,9 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <functional>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include <fmt/chrono.h>
@@ -360,6 +362,21 @@ class Invocation {
     return fmt::format("{}limit={}", separator, limit);
   }
 
+  // GET `target` as a stream (see ApiClient::stream): the HTTP status, or the exit code after a failure to
+  // reach promoterd (already reported).
+  std::expected<int, int> stream(std::string_view target,
+                                 const std::vector<std::pair<std::string, std::string>>& headers,
+                                 const std::function<bool(std::string_view)>& on_data) {
+    auto api = client();
+    if (!api) return std::unexpected(api.error());
+    auto response = (*api)->stream(target, headers, on_data);
+    if (!response) {
+      err_ << "error: " << printable(response.error().message) << '\n';
+      return std::unexpected(cli_exit_failure);
+    }
+    return response->status;
+  }
+
   Answer get(std::string_view target) { return call(target, std::nullopt); }
   Answer post(std::string_view target, const json& body) { return call(target, body.dump()); }
 
@@ -428,6 +445,8 @@ class Invocation {
     return std::unexpected(cli_exit_failure);
   }
 
+  // An error answer, as every command reports it (public for watch, whose answer is not one JSON body).
+ public:
   void report_error_answer(int status, const json& answer, std::string_view raw) {
     const json& error = member(answer, "error");
     if (error.is_object())
@@ -438,6 +457,7 @@ class Invocation {
     if (status == 401) err_ << "Check the token in PROMOTER_TOKEN or --token-file.\n";
   }
 
+ private:
   const Command& command_;
   const CliEnv& env_;
   std::ostream& out_;
@@ -523,6 +543,92 @@ int run_status(Invocation& inv) {
   if (const json& recent = member(violations, "recent"); recent.is_array() && !recent.empty())
     print_section(inv.out(), "Recent config violations (newest first)", violations_table(recent), "none");
   return cli_exit_ok;
+}
+
+// promotectl watch: each change as promoterd streams it (GET /v1/events), one line each (NDJSON with
+// --output json), until --limit events or Ctrl-C. A dropped stream (promoterd restarted, a failover) is
+// resumed after the last event seen, so nothing is missed and nothing printed twice.
+int run_watch(Invocation& inv) {
+  std::optional<unsigned long> remaining;
+  if (auto value = inv.option("--limit")) {
+    unsigned long limit = 0;
+    auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), limit);
+    if (ec != std::errc{} || end != value->data() + value->size() || limit == 0)
+      return inv.usage_error(fmt::format("--limit must be a positive whole number, not '{}'", *value));
+    remaining = limit;
+  }
+  std::string last_id;
+  if (auto since = inv.option("--since")) {
+    unsigned long id = 0;
+    auto [end, ec] = std::from_chars(since->data(), since->data() + since->size(), id);
+    if (ec != std::errc{} || end != since->data() + since->size())
+      return inv.usage_error(fmt::format("--since must be an event id (a whole number), not '{}'", *since));
+    last_id = std::to_string(id);
+  }
+  bool connected_once = false;
+  for (;;) {
+    std::string buffer;
+    bool done = false;
+    bool streaming = false;  // the answer is an event stream (not an error body)
+    auto on_data = [&](std::string_view piece) {
+      buffer += piece;
+      std::size_t end;
+      while ((end = buffer.find("\n\n")) != std::string::npos) {
+        const std::string block = buffer.substr(0, end);
+        buffer.erase(0, end + 2);
+        std::string id, kind, data;
+        std::istringstream lines(block);
+        for (std::string line; std::getline(lines, line);) {
+          if (line.starts_with(":") || line.starts_with("retry:")) {
+            streaming = true;
+            continue;
+          }
+          const auto colon = line.find(':');
+          std::string value = colon == std::string::npos ? "" : line.substr(colon + 1);
+          if (value.starts_with(' ')) value.erase(0, 1);
+          const std::string field = line.substr(0, colon);
+          if (field == "id") id = value;
+          if (field == "event") kind = value;
+          if (field == "data") data = value;
+        }
+        if (kind.empty() || data.empty()) continue;
+        streaming = true;
+        last_id = id;
+        const json event = json::parse(data, nullptr, false);
+        if (inv.output == Output::json) {
+          inv.out() << data << '\n';
+        } else if (kind == "reset") {
+          inv.out() << fmt::format(
+              "{}  reset      more happened than the stream kept: read the state afresh (promotectl "
+              "status)\n",
+              when(event, "at"));
+        } else {
+          const std::string sha = member(event, "sha").is_string() ? short_sha(event, "sha") : "-";
+          const std::string promotion =
+              member(event, "promotion_id").is_string() ? "promotion " + text(event, "promotion_id") : "";
+          inv.out() << fmt::format("{}  {:<10} {:<12}  {}\n", when(event, "at"), printable(kind), sha, promotion);
+        }
+        inv.out().flush();
+        if (remaining && --*remaining == 0) {
+          done = true;
+          return false;
+        }
+      }
+      return true;
+    };
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!last_id.empty()) headers.emplace_back("Last-Event-ID", last_id);
+    auto status = inv.stream("/v1/events", headers, on_data);
+    if (!status && !connected_once) return status.error();
+    if (status && *status != 200) {
+      inv.report_error_answer(*status, json::parse(buffer, nullptr, false), buffer);
+      return cli_exit_failure;
+    }
+    if (done) return cli_exit_ok;
+    connected_once = connected_once || (status && streaming);
+    inv.err() << "promotectl watch: the stream ended; reconnecting in 3s (Ctrl-C stops)\n";
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+  }
 }
 
 // The listing commands: one table row per item of the answer's `key` array.
@@ -976,6 +1082,7 @@ int run_flags(Invocation& inv) {
 
 constexpr std::array<OptionSpec, 0> no_options{};
 constexpr std::array limit_option{OptionSpec{"--limit", true}};
+constexpr std::array watch_options{OptionSpec{"--since", true}, OptionSpec{"--limit", true}};
 constexpr std::array reason_option{OptionSpec{"--reason", true}};
 constexpr std::array smoke_options{OptionSpec{"--suite", true}, OptionSpec{"--passed", false},
                                    OptionSpec{"--failed", false}, OptionSpec{"--details", true}};
@@ -1037,6 +1144,11 @@ constexpr std::array commands{
             0, service_option, run_env},
     Command{"flags", "flags", "feature flags on staging and production, recent changes and violations", 0, no_options,
             run_flags},
+    Command{"watch", "watch [--since ID] [--limit N]",
+            "each change as it happens (releases, promotion steps, audit, obligations, freezes, pins), resuming after "
+            "a dropped connection; --since ID first replays what came after event ID (0: all kept), --limit N stops "
+            "after N events",
+            0, watch_options, run_watch},
 };
 
 const OptionSpec* find_option(std::span<const OptionSpec> specs, std::string_view name) {

@@ -202,6 +202,10 @@ struct Config {
   std::size_t max_connections = 256;          // served at once; a small reserve still answers health checks
   std::size_t max_connections_per_peer = 64;  // from one address
   core::Duration header_timeout = std::chrono::seconds{5};  // accept (or last response) to complete header
+  // GET /v1/events: streams served at once, and from one address; a comment line after this long without news.
+  std::size_t max_event_streams = 1000;
+  std::size_t max_event_streams_per_peer = 8;
+  core::Duration event_heartbeat = std::chrono::seconds{15};
   std::string database_url_env = "PROMOTER_DATABASE_URL";
   std::size_t database_max_connections = 8;
   core::Policy policy;

@@ -16,7 +16,19 @@ void read_server_section(const TomlReader& r, const toml::table& root, Config& c
   if (const auto* server = r.table(root, "server", "[server]")) {
     r.only(*server, "server",
            {"listen", "advertise_url", "public_url", "instance_name", "max_connections", "max_connections_per_peer",
-            "header_timeout"});
+            "header_timeout", "max_event_streams", "max_event_streams_per_peer", "event_heartbeat"});
+    if (auto v = r.integer(*server, "max_event_streams", "server.max_event_streams", 1, 100000))
+      c.max_event_streams = static_cast<std::size_t>(*v);
+    if (auto v = r.integer(*server, "max_event_streams_per_peer", "server.max_event_streams_per_peer", 1, 100000))
+      c.max_event_streams_per_peer = static_cast<std::size_t>(*v);
+    if (auto v = r.duration(*server, "event_heartbeat", "server.event_heartbeat")) {
+      if (*v < std::chrono::milliseconds(100) || *v > std::chrono::minutes(5))
+        r.error(server->get("event_heartbeat"),
+                fmt::format("server.event_heartbeat = \"{}\" must be between 100ms and 5m: how often an idle event "
+                            "stream hears a comment line (proxies close silent connections)",
+                            core::format_duration(*v)));
+      c.event_heartbeat = *v;
+    }
     if (auto v = r.integer(*server, "max_connections", "server.max_connections", 1, 100000))
       c.max_connections = static_cast<std::size_t>(*v);
     if (auto v = r.integer(*server, "max_connections_per_peer", "server.max_connections_per_peer", 1, 100000))

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <fmt/format.h>
 
+#include "core/approver_standing.hpp"
 #include "daemon/http/api_requests.hpp"
 #include "daemon/http/config_api.hpp"
 #include "daemon/http/freeze_json.hpp"
@@ -140,12 +141,27 @@ class Api {
     co_return co_await run_blocking(ctx_.blocking, std::move(f));
   }
 
+  // A release as the API shows it: its gates, and the operators who may still approve it (or why not).
+  json release_view(const core::Release& r, core::Timestamp now, const std::optional<core::Sha>& production) const {
+    json view = release_json(r, ctx_.config.policy, now, production);
+    std::vector<core::Approver> operators;
+    for (const auto& token : ctx_.tokens.entries())
+      if (token.role == Role::operator_) operators.push_back(core::Approver{token.identity, token.git_authors});
+    json approvers = json::array();
+    for (const auto& s : core::approver_standings(r, operators))
+      approvers.push_back({{"identity", s.identity},
+                           {"may_approve", s.may_approve},
+                           {"reason", s.may_approve ? json(nullptr) : json(s.reason)}});
+    view["approvers"] = std::move(approvers);
+    return view;
+  }
+
   // A release answer, or the error. Events are decided on the leader, whose World knows production.
   asio::awaitable<HttpResponse> answer(const core::Result<std::optional<core::Release>>& r) {
     if (!r) co_return error_response(r.error());
     if (!*r) co_return HttpResponse::error(500, core::ErrorCode::internal, "the release vanished after the event");
     auto production = co_await ctx_.releases.read([](const core::World& w) { return w.production; });
-    co_return HttpResponse::json(200, release_json(**r, ctx_.config.policy, ctx_.releases.clock().now(), production));
+    co_return HttpResponse::json(200, release_view(**r, ctx_.releases.clock().now(), production));
   }
 
   // Production as the database has it (leader and standby alike): where the evidence gates' range starts.
@@ -336,7 +352,7 @@ class Api {
     const auto now = ctx_.releases.clock().now();
     const auto current = co_await production();
     json list = json::array();
-    for (const auto& r : *page) list.push_back(release_json(r, ctx_.config.policy, now, current));
+    for (const auto& r : *page) list.push_back(release_view(r, now, current));
     json next = static_cast<int>(page->size()) == n ? json(std::to_string(page->back().seq)) : json(nullptr);
     co_return HttpResponse::json(200, {{"releases", list}, {"next_before", next}});
   }
@@ -358,7 +374,7 @@ class Api {
     const auto now = ctx_.releases.clock().now();
     const auto current = co_await production();
     json list = json::array();
-    for (const auto& r : *found) list.push_back(release_json(r, ctx_.config.policy, now, current));
+    for (const auto& r : *found) list.push_back(release_view(r, now, current));
     co_return HttpResponse::json(200, {{"releases", list}, {"next_before", nullptr}});
   }
 
@@ -371,7 +387,7 @@ class Api {
     if (!found) co_return error_response(found.error());
     const auto now = ctx_.releases.clock().now();
     const auto current = co_await production();
-    const json body = *found ? release_json(**found, ctx_.config.policy, now, current) : json(nullptr);
+    const json body = *found ? release_view(**found, now, current) : json(nullptr);
     if (body.is_null())
       co_return HttpResponse::error(404, core::ErrorCode::not_found, fmt::format("no release {} is known", sha->str()));
     co_return HttpResponse::json(200, body);

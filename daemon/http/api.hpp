@@ -12,6 +12,7 @@
 #include "daemon/metrics.hpp"
 #include "daemon/obligation_watch.hpp"
 #include "daemon/release_service.hpp"
+#include "daemon/http/auth.hpp"
 #include "daemon/http/router.hpp"
 #include "ports/store.hpp"
 #include "daemon/uses_ports.hpp"
@@ -27,6 +28,7 @@ struct ApiContext {
   const Config& config;
   std::string version;
   const Leadership& leadership;
+  const TokenRegistry& tokens;  // the operators a release lists as approvers (never their tokens)
 };
 
 void add_api_routes(Router&, ApiContext);

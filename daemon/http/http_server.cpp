@@ -15,6 +15,8 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -151,7 +153,7 @@ std::string_view to_string(AuthRefusal refusal) {
 
 struct HttpServer::Impl {
   // What stop() may do to a connection: close it at once, or let it finish its response first.
-  enum class Phase { waiting, reading, busy, closing };
+  enum class Phase { waiting, reading, busy, streaming, closing };
 
   struct Connection {
     explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
@@ -270,6 +272,7 @@ struct HttpServer::Impl {
     backoff.cancel();
     for (auto* connection : open) {
       // Closing completes the pending read with operation_aborted; the coroutine then unwinds.
+      // A streaming response's next write fails, and its producer returns.
       if (connection->phase != Phase::busy) connection->stream.close();
     }
   }
@@ -418,6 +421,10 @@ struct HttpServer::Impl {
       HttpResponse response = co_await self->respond(message, remote, route);
       call_hook(self->hooks.on_request, "on_request", method_text(method), route, response.status,
                 std::chrono::duration<double>(Clock::now() - started).count());
+      if (response.stream) {
+        co_await self->write_stream(connection, std::move(response), version);
+        break;
+      }
       // A reserve connection answers one request, then frees its slot.
       const bool keep_alive = message.keep_alive() && !self->stopping && !reserve_only;
       const bool written = co_await self->write_response(connection, std::move(response), version, keep_alive);
@@ -453,6 +460,7 @@ struct HttpServer::Impl {
     request.host = std::string(to_std(message[request.forwarded ? "X-Forwarded-Host" : "Host"]));
     request.accept_encoding = std::string(to_std(message[http::field::accept_encoding]));
     request.if_none_match = std::string(to_std(message[http::field::if_none_match]));
+    request.last_event_id = std::string(to_std(message["Last-Event-ID"]));
     for (const char* name : {"x-github-event", "x-github-delivery", "x-hub-signature-256"})
       if (auto it = message.find(name); it != message.end())
         request.webhook_headers[name] = std::string(to_std(it->value()));
@@ -507,8 +515,13 @@ struct HttpServer::Impl {
       if (!signed_in) {
         auto refusal = std::move(signed_in.error());
         const auto kind = refusal.status == 401 ? AuthRefusal::invalid_token : AuthRefusal::forbidden;
+        // The refusal's own sentence (expired, csrf_failed, cross_origin...) is what the audit should say.
+        const auto body = nlohmann::json::parse(refusal.body, nullptr, false);
+        const std::string why = body.is_object() && body.contains("error")
+                                    ? "console session refused: " + body["error"].value("message", std::string())
+                                    : std::string("console session refused");
         call_hook(hooks.on_auth_failure, "on_auth_failure", std::as_const(request), refusal.status, kind,
-                  std::string_view("console session refused"));
+                  std::string_view(why));
         co_return refusal;
       }
       principal = std::move(*signed_in);
@@ -567,6 +580,55 @@ struct HttpServer::Impl {
       co_return false;
     }
     co_return true;
+  }
+
+  // A response whose body a producer writes (HttpResponse::stream): the header, then what the producer writes
+  // until it returns, each write bounded by read_timeout so a client that stops reading is dropped.
+  class SocketStream final : public ResponseStream {
+   public:
+    SocketStream(Connection& connection, std::chrono::milliseconds timeout)
+        : connection_(connection), timeout_(timeout) {}
+    asio::awaitable<bool> write(std::string_view data) override {
+      if (failed_ || connection_.phase != Phase::streaming) co_return false;
+      beast::error_code ec;
+      connection_.stream.expires_after(timeout_);
+      co_await asio::async_write(connection_.stream, asio::buffer(data.data(), data.size()),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) failed_ = true;
+      co_return !failed_;
+    }
+
+   private:
+    Connection& connection_;
+    std::chrono::milliseconds timeout_;
+    bool failed_ = false;
+  };
+
+  asio::awaitable<void> write_stream(Connection& connection, HttpResponse response, unsigned version) const {
+    http::response<http::empty_body> message;
+    message.version(version);
+    message.result(response.status);
+    for (const auto& [name, value] : hooks.response_headers) message.insert(name, value);
+    for (const auto& [name, value] : response.headers)
+      if (is_header_name(name) && is_header_value(value)) message.insert(name, value);
+    message.set(http::field::content_type, response.content_type);
+    if (message.find(http::field::cache_control) == message.end()) message.set(http::field::cache_control, "no-store");
+    message.keep_alive(false);  // the body ends when the connection does
+    http::response_serializer<http::empty_body> serializer(message);
+    beast::error_code ec;
+    connection.stream.expires_after(limits.read_timeout);
+    co_await http::async_write_header(connection.stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || stopping) co_return;
+    connection.phase = Phase::streaming;
+    SocketStream stream(connection, limits.read_timeout);
+    std::exception_ptr failure;
+    try {
+      co_await response.stream(stream);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) log_error("a streaming response failed: " + describe(failure));
+    connection.phase = Phase::busy;
   }
 
   // Half-close, then read and discard what the client still sends until it closes (or read_timeout),

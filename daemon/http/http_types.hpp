@@ -70,15 +70,28 @@ struct HttpRequest {
   std::string host;             // Host; a forwarded request's X-Forwarded-Host
   std::string accept_encoding;  // Accept-Encoding
   std::string if_none_match;    // If-None-Match
+  std::string last_event_id;    // Last-Event-ID: where a Server-Sent Events client resumes
   // The headers a provider's webhook is verified and told apart by (x-github-event, x-github-delivery,
   // x-hub-signature-256), lower-case names; no other header reaches a handler.
   std::map<std::string, std::string> webhook_headers;
+};
+
+// A response body written piece by piece after its header (Server-Sent Events): the server closes the
+// connection when the producer returns.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  // false once the client is gone, too slow to take the data, or the server is stopping: return then.
+  virtual boost::asio::awaitable<bool> write(std::string_view data) = 0;
 };
 
 struct HttpResponse {
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // When set, the body is this producer's (status and headers as above, `body` unused): no Content-Length,
+  // Connection: close, the connection ends when it returns.
+  std::function<boost::asio::awaitable<void>(ResponseStream&)> stream;
   // Extra headers. Content-Type, Content-Length and Connection are set by the server; so is
   // Cache-Control: no-store, unless a handler set a Cache-Control of its own (the console's files).
   std::vector<std::pair<std::string, std::string>> headers;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "tests/support/config_builder.hpp"
+#include "tests/support/sse_client.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace promoter;
@@ -113,6 +114,8 @@ TEST_CASE("every route answers each caller with the exact status; refusals are a
       {"POST", "/v1/session", "/v1/session", json{{"token", bad_token}}, {401, 401, 401, 401, 401}},
       {"GET", "/v1/session", "/v1/session", nothing, {401, 401, 200, 200, 200}},
       {"DELETE", "/v1/session", "/v1/session", nothing, {401, 401, 204, 204, 204}},
+      // A stream: its status is read from the response header (the body lasts until it is closed).
+      {"GET", "/v1/events", "/v1/events", nothing, {401, 401, 200, 200, 200}},
   };
   // The matrix covers exactly the routes this daemon serves (the Railway webhook, authenticated by the
   // secret in its path, is not served without [railway]; tests/e2e/railway_test covers it).
@@ -134,6 +137,13 @@ TEST_CASE("every route answers each caller with the exact status; refusals are a
       CAPTURE(c.method);
       CAPTURE(c.target);
       CAPTURE(caller_names[i]);
+      if (c.pattern == "/v1/events") {
+        std::vector<std::pair<std::string, std::string>> headers;
+        if (!callers[i].empty()) headers.emplace_back("Authorization", "Bearer " + callers[i]);
+        SseClient stream(daemon.port(), c.target, headers);
+        CHECK(stream.status() == c.expect[i]);
+        continue;
+      }
       auto reply = http(daemon.port(), c.method, c.target, c.body.is_null() ? "" : c.body.dump(), callers[i]);
       CHECK(reply.status == c.expect[i]);
       if (reply.status == 401) {

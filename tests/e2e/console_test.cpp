@@ -97,6 +97,19 @@ TEST_CASE("a console session: cookie attributes, CSRF and Origin on writes, role
   CHECK(whoami.json()["csrf_token"] == bob.csrf);
   CHECK(daemon.get("/v1/session", tokens::ci).json()["csrf_token"].is_null());
 
+  // Each release lists the operators who may still approve it, and why the others may not.
+  auto standing = [&](const std::string& who) {
+    const json release = daemon.get("/v1/releases/" + sha1, tokens::viewer).json();
+    for (const auto& a : release["approvers"])
+      if (a["identity"] == who) return a;
+    return json(nullptr);
+  };
+  CHECK(standing("alice")["may_approve"] == false);
+  CHECK(standing("alice")["reason"] == "wrote this commit");
+  CHECK(standing("bob")["may_approve"] == true);
+  CHECK(standing("dashboard").is_null());  // a viewer: not an operator
+  CHECK(standing("ci-bot").is_null());
+
   // Writes: without the CSRF token, with a wrong one, from another origin, or from no stated origin: refused,
   // and nothing is recorded.
   const std::string approve = "/v1/releases/" + sha1 + "/approve";
@@ -118,6 +131,7 @@ TEST_CASE("a console session: cookie attributes, CSRF and Origin on writes, role
       with_session(daemon, "POST", approve, bob, {{"Origin", home}, {"X-CSRF-Token", bob.csrf}}, reason);
   REQUIRE_MESSAGE(approved.status == 200, approved.body);
   CHECK(daemon.get("/v1/releases/" + sha1, tokens::viewer).json()["approvals"][0]["by"] == "bob");
+  CHECK(standing("bob")["reason"] == "approved already");
   const auto audit = daemon.get("/v1/audit?sha=" + sha1, tokens::viewer).json()["entries"];
   CHECK(std::any_of(audit.begin(), audit.end(), [](const json& e) { return e["actor"] == "bob"; }));
 
