@@ -13,6 +13,7 @@ PROMOTER_PACKAGES=(
   prometheus
   clang-16 libclang-rt-16-dev  # scripts/fuzz: libFuzzer harnesses
   clang-format  # (14) the format test: .clang-format, checked on every test run
+  chromium  # the console_browser test drives the web console in it (puppeteer-core, tests/browser)
 )
 
 install_packages() {

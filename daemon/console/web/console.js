@@ -56,6 +56,12 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// Replaces a node's children, leaving out null/false ones (replaceChildren would write them as text).
+function fill(node, ...children) {
+  node.replaceChildren();
+  return append(node, children);
+}
+
 function append(node, children) {
   for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
@@ -139,7 +145,7 @@ function badge(state, text = label(state)) {
 
 // A horizontally scrollable table: focusable so that keyboard users can scroll it at 375 px.
 function table(caption, headers, rows) {
-  return el('div', { class: 'table-wrap', role: 'region', 'aria-label': caption, tabindex: '0' },
+  return el('div', { class: 'table-wrap', role: 'region', 'aria-label': `Table: ${caption}`, tabindex: '0' },
     el('table', {},
       el('caption', { class: 'visually-hidden' }, caption),
       el('thead', {}, el('tr', {}, headers.map((h) => el('th', { scope: 'col' }, h)))),
@@ -275,7 +281,7 @@ function openAction({ title, summary, fields = [], confirm = null, confirmLabel 
   const dialog = $('action-dialog');
   const opener = document.activeElement;
   $('action-title').textContent = title;
-  $('action-summary').replaceChildren(...[summary].flat().filter(Boolean).map((s) => (s instanceof Node ? s : document.createTextNode(s))));
+  fill($('action-summary'), summary);
   $('action-error').textContent = '';
   const inputs = {};
   const rows = [];
@@ -511,8 +517,10 @@ function resume(status) {
 // ---------------------------------------------------------------------------------------------------------------
 // Pieces shared by the views
 
-function gateLine(kind, ...content) {
-  return el('li', { class: `check ${kind}` }, mark(kind), el('span', { class: 'check-text' }, content));
+// A gate's reason without the "name: " the API puts before it (the checklist names the gate in bold).
+function gateReason(name, gate) {
+  const reason = gate.reason || '';
+  return reason.startsWith(`${name}: `) ? reason.slice(name.length + 2) : reason;
 }
 
 // The soak as a live countdown: the deadline comes from the API, the seconds tick here (see tick()).
@@ -537,23 +545,26 @@ function checklist(release, status) {
     if (name === 'soak') {
       const soak = release.soak || {};
       const running = !gate.ok && soak.deadline && new Date(soak.deadline).getTime() > Date.now() - 1000;
+      const total = running && soak.started_at
+        ? (new Date(soak.deadline).getTime() - new Date(soak.started_at).getTime()) / 1000 : null;
       lines.push(el('li', { class: `check ${kind}`, 'data-gate': 'soak' }, mark(kind), el('span', { class: 'check-text' },
         el('strong', {}, 'Soak: '),
-        running ? [countdown(soak.deadline), el('span', { class: 'muted' }, ` (${gate.reason})`)] : gate.reason,
+        running ? [countdown(soak.deadline), total ? el('span', { class: 'muted' }, ` of ${duration(total)}`) : null]
+          : gateReason(name, gate),
         soak.resets ? el('span', { class: 'muted' }, ` — reset ${soak.resets} time${soak.resets === 1 ? '' : 's'}`) : null)));
     } else if (name === 'smoke') {
       const results = release.smoke_results || [];
       lines.push(el('li', { class: `check ${kind}`, 'data-gate': 'smoke' }, mark(kind), el('span', { class: 'check-text' },
-        el('strong', {}, 'Smoke: '), gate.reason,
+        el('strong', {}, 'Smoke: '), gateReason(name, gate),
         results.length ? el('ul', { class: 'sub' }, results.map((r) => el('li', {},
           el('span', { class: r.passed ? 'ok' : 'bad' }, `${r.suite} ${r.passed ? 'passed' : 'failed'}`),
           ` — ${r.reported_by}, `, timeEl(r.at)))) : null)));
     } else if (name === 'approval') {
       lines.push(el('li', { class: `check ${kind}`, 'data-gate': 'approval' }, mark(kind), el('span', { class: 'check-text' },
-        el('strong', {}, 'Approval: '), gate.reason, approvalDetails(release))));
+        el('strong', {}, 'Approval: '), gateReason(name, gate), approvalDetails(release))));
     } else {
       lines.push(el('li', { class: `check ${kind}`, 'data-gate': name }, mark(kind),
-        el('span', { class: 'check-text' }, el('strong', {}, `${label(name)}: `), gate.reason)));
+        el('span', { class: 'check-text' }, el('strong', {}, `${label(name)}: `), gateReason(name, gate))));
     }
   }
   if (status) {
@@ -648,7 +659,7 @@ function promotionFacts(p) {
   ]);
 }
 
-function pager(base, nextBefore, before, limit) {
+function pager(base, nextBefore, before, limit, things) {
   const params = (extra) => {
     const q = new URLSearchParams(base);
     if (limit) q.set('limit', limit);
@@ -656,8 +667,8 @@ function pager(base, nextBefore, before, limit) {
     return `?${q}`;
   };
   return el('nav', { class: 'pager', 'aria-label': 'Pages' },
-    before ? routeLink(params({}), 'Newest') : null,
-    nextBefore ? routeLink(params({ before: nextBefore }), 'Older') : el('span', { class: 'muted' }, 'No older entries'));
+    before ? routeLink(params({}), `Newest ${things}`) : null,
+    nextBefore ? routeLink(params({ before: nextBefore }), `Older ${things}`) : el('span', { class: 'muted' }, `No older ${things}`));
 }
 
 function pageSize(current, choices, onChange) {
@@ -695,20 +706,18 @@ const views = {
     update(parts, data) {
       const { status } = data;
       const candidates = data.releases.filter((r) => CANDIDATE_STATES.includes(r.state));
-      parts.data.replaceChildren(
+      fill(parts.data, 
         (status.warnings || []).length
           ? el('section', { class: 'card warn', 'aria-label': 'Warnings' },
             el('ul', { class: 'plain' }, status.warnings.map((w) => el('li', {}, w))))
           : null,
-        productionCard(data),
-        inFlightCard(data),
+        el('div', { class: 'row' }, productionCard(data), inFlightCard(data)),
         el('section', { class: 'stack', 'aria-labelledby': 'next-title' },
           el('h2', { id: 'next-title' }, 'Next candidates'),
           candidates.length
             ? el('div', { class: 'grid' }, candidates.map((r) => candidateCard(r, status)))
             : el('p', { class: 'card muted' }, 'No release is waiting for production.')),
-        environmentCard(data),
-        obligationsCard(data.obligations));
+        el('div', { class: 'row' }, environmentCard(data), obligationsCard(data.obligations)));
     },
   },
 
@@ -730,11 +739,11 @@ const views = {
     update(parts, data, route) {
       const { release, status, promotion } = data;
       if (!release) {
-        parts.data.replaceChildren(el('p', { class: 'card' }, `No release ${route.sha} is known to promoterd.`));
+        fill(parts.data, el('p', { class: 'card' }, `No release ${route.sha} is known to promoterd.`));
         return;
       }
       const production = status.production && status.production.sha === release.sha;
-      parts.data.replaceChildren(
+      fill(parts.data, 
         el('section', { class: 'card', 'aria-labelledby': 'summary-title', 'data-sha': release.sha },
           el('h2', { id: 'summary-title' }, 'Summary'),
           definitions([
@@ -807,10 +816,10 @@ const views = {
     },
     update(parts, { promotion }, route) {
       if (!promotion) {
-        parts.data.replaceChildren(el('p', { class: 'card' }, `No promotion ${route.id} is known to promoterd.`));
+        fill(parts.data, el('p', { class: 'card' }, `No promotion ${route.id} is known to promoterd.`));
         return;
       }
-      parts.data.replaceChildren(el('section', { class: 'card', 'aria-labelledby': 'journal-title' },
+      fill(parts.data, el('section', { class: 'card', 'aria-labelledby': 'journal-title' },
         el('h2', { id: 'journal-title' }, promotion.kind === 'rollback' ? 'Rollback' : 'Promotion'),
         promotionFacts(promotion),
         promotion.state === 'running' ? actionBar([abortButton(promotion)]) : null,
@@ -846,10 +855,10 @@ const views = {
           p.rolled_back_by ? ['rolled back by ', routeLink(promotionHref(p.rolled_back_by), p.rolled_back_by), '. '] : '',
           p.error || '',
         ])));
-      parts.data.replaceChildren(
+      fill(parts.data, 
         rows.length ? table('Promotions', ['ID', 'Kind', 'Release', 'State', 'Started', 'Finished', 'Notes'], rows)
           : el('p', { class: 'card muted' }, route.before ? 'No older promotions.' : 'No promotion has run yet.'),
-        pager({ view: 'promotions' }, data.next_before, route.before, route.limit));
+        pager({ view: 'promotions' }, data.next_before, route.before, route.limit, 'promotions'));
     },
   },
 
@@ -888,7 +897,7 @@ const views = {
         el('h1', { id: 'view-title', tabindex: '-1' }, 'Audit'),
         el('p', { class: 'muted' }, 'Who did what, newest first.'),
         form,
-        el('div', { class: 'toolbar' }, pageSize(route.limit || 50, [20, 50, 100, 200], (value) =>
+        el('div', { class: 'toolbar' }, pageSize(route.limit || 50, [10, 20, 50, 100, 200], (value) =>
           navigate(`?view=audit${route.sha ? `&sha=${route.sha}` : ''}&limit=${value}`))));
       return { data: append(el('div', { class: 'stack' }), [loading()]) };
     },
@@ -902,11 +911,11 @@ const views = {
       const entries = data.entries || [];
       const base = { view: 'audit' };
       if (route.sha) base.sha = route.sha;
-      parts.data.replaceChildren(
+      fill(parts.data, 
         route.sha ? el('p', {}, 'Entries about release ', shaLink(route.sha), '.') : null,
         entries.length ? auditTable(entries, { withSha: !route.sha })
           : el('p', { class: 'card muted' }, route.before ? 'No older entries.' : 'No audit entries.'),
-        pager(base, data.next_before, route.before, route.limit));
+        pager(base, data.next_before, route.before, route.limit, 'entries'));
     },
   },
 };
@@ -974,9 +983,10 @@ function productionCard({ status, production, promotion }) {
   const prod = status.production;
   const approvals = production ? production.approvals || [] : [];
   return el('section', { class: 'card', 'aria-labelledby': 'production-title', 'data-production': prod ? prod.sha : '' },
-    el('h2', { id: 'production-title' }, `Production (${status.environment})`),
+    el('h2', { id: 'production-title' }, 'Production'),
     prod
       ? definitions([
+        ['Environment', status.environment],
         ['Runs', shaLink(prod.sha)],
         ['Since', timeEl(prod.promoted_at, { relative: true })],
         production && production.author ? ['Author', production.author] : null,
@@ -985,7 +995,7 @@ function productionCard({ status, production, promotion }) {
           : production && production.hotfix ? `hotfix by ${production.hotfix.by}: ${production.hotfix.reason}` : 'no approval recorded'],
         prod.promotion_id ? ['Promotion', routeLink(promotionHref(prod.promotion_id), prod.promotion_id)] : null,
       ])
-      : el('p', {}, 'Nothing promoted yet.'),
+      : el('p', {}, `Nothing promoted to ${status.environment} yet.`),
     status.pin && status.pin.pinned ? el('p', { class: 'notice bad' }, status.pin.text || `Pinned by ${status.pin.by}`) : null,
     actionBar([
       prod ? actionButton({ key: 'rollback', text: 'Roll back', danger: true,
@@ -1027,7 +1037,7 @@ function candidateCard(release, status) {
   el('h3', { id: `cand-${release.sha}` }, routeLink(releaseHref(release.sha), 'Release ', el('code', { class: 'sha' }, short(release.sha)))),
   el('p', { class: 'meta' }, badge(release.state), awaiting ? [' ', badge('waiting', 'awaiting approval')] : null,
     ` by ${release.author || 'an unknown author'}`),
-  el('p', { class: 'muted reason' }, release.state_reason),
+  release.ready ? el('p', { class: 'notice reason' }, release.state_reason) : null,
   checklist(release, status),
   releaseActions(release, status));
 }
@@ -1156,6 +1166,7 @@ async function refresh() {
     do {
       app.again = false;
       const mounted = app.mounted;
+      if (!mounted || !app.session) break; // signed out, or a view with nothing to read, meanwhile
       try {
         const data = await mounted.view.load(mounted.route);
         if (mounted !== app.mounted) continue; // the person navigated meanwhile
@@ -1391,6 +1402,10 @@ $('sign-in-form').addEventListener('submit', async (event) => {
 });
 
 $('sign-out').addEventListener('click', async () => {
+  // Stop reading first: a re-read racing the sign-out would meet a 401.
+  stopStream();
+  app.mounted = null;
+  if (app.refreshing) await app.refreshing;
   try {
     await api('DELETE', '/v1/session');
   } catch { /* signed out either way: the cookie is cleared or already invalid */ }
@@ -1399,6 +1414,12 @@ $('sign-out').addEventListener('click', async () => {
 
 // Plain clicks on the console's own links stay in the page; modified clicks (new tab, new window) do not.
 document.addEventListener('click', (event) => {
+  // The skip link moves focus without changing the URL (a #main fragment would be one more history entry).
+  if (event.target.closest && event.target.closest('a.skip')) {
+    event.preventDefault();
+    $('main').focus();
+    return;
+  }
   const link = event.target.closest && event.target.closest('a[data-route]');
   if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey ||
       event.altKey || link.target) return;
