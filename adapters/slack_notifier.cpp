@@ -46,7 +46,7 @@ asio::awaitable<void> deliver(std::shared_ptr<SlackNotifier::State> s, ports::No
   spec.method = HttpMethod::post;
   spec.url = s->options.webhook_url;
   spec.headers.emplace_back("Content-Type", "application/json");
-  spec.body = slack_message(n, s->options.environment);
+  spec.body = slack_message(n, s->options.environment, s->options.console_url);
   // A repeated post can at worst show a message twice; a lost one may hide a failed promotion.
   spec.idempotent = true;
   std::shared_ptr<HttpClient> client = s->client;
@@ -124,9 +124,12 @@ std::size_t SlackNotifier::queued() const { return state_->queue.size(); }
 
 const std::string& SlackNotifier::host() const { return state_->host; }
 
-std::string slack_message(const ports::Notification& n, std::string_view environment) {
-  const std::string text = n.sha ? fmt::format("[{}] {} {}: {}", environment, n.kind, n.sha->abbrev(), n.text)
-                                 : fmt::format("[{}] {}: {}", environment, n.kind, n.text);
+std::string slack_message(const ports::Notification& n, std::string_view environment, std::string_view console_url) {
+  std::string text = n.sha ? fmt::format("[{}] {} {}: {}", environment, n.kind, n.sha->abbrev(), n.text)
+                           : fmt::format("[{}] {}: {}", environment, n.kind, n.text);
+  // Slack's link syntax; the SHA is hex, so the URL needs no escaping.
+  if (n.sha && !console_url.empty())
+    text += fmt::format(" <{}?release={}|open in the console>", console_url, n.sha->str());
   const nlohmann::json body = {{"text", text}};
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -29,8 +29,11 @@ struct DeliveryReport {
 struct SlackNotifierOptions {
   std::string webhook_url;  // a secret (the path is the credential): never logged; logs name the host only
   std::string environment;  // shown in every message, e.g. "production"
-  std::string ca_file;      // extra CA bundle to trust (tests); empty: the system's
-  int max_attempts = 5;     // per message, including the first
+  // The web console's page ("https://promoter.example.com/ui/", from [server] public_url): a message about a
+  // release links that release's page there. Empty: no link.
+  std::string console_url;
+  std::string ca_file;                                // extra CA bundle to trust (tests); empty: the system's
+  int max_attempts = 5;                               // per message, including the first
   std::chrono::milliseconds backoff{1000};            // before the first retry; doubles per retry
   std::chrono::milliseconds max_backoff{60000};       // a Retry-After longer than this is still honoured, up to 5 min
   std::chrono::milliseconds timeout{10000};           // per request
@@ -62,7 +65,7 @@ class SlackNotifier final : public ports::Notifier {
 };
 
 // The webhook's JSON body: {"text": "[production] promotion.started 1111111 ...: text"}.
-std::string slack_message(const ports::Notification&, std::string_view environment);
+std::string slack_message(const ports::Notification&, std::string_view environment, std::string_view console_url = {});
 
 // "hooks.slack.com" of "https://hooks.slack.com/services/T/B/secret": what logs may say about the URL.
 std::string webhook_host(std::string_view url);

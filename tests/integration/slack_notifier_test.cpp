@@ -176,3 +176,18 @@ TEST_CASE("an unreachable webhook is reported without its secret path") {
   CHECK(adapters::webhook_host("https://hooks.slack.com/services/T0/B0/s3cr3t") == "hooks.slack.com");
   CHECK(adapters::webhook_host("http://user:pw@127.0.0.1:8080/x") == "127.0.0.1:8080");
 }
+
+TEST_CASE("with the console's URL, a message about a release links its page; one about no release does not") {
+  const ports::Notification about{"release.ready_for_approval", core::Sha::parse(std::string(40, 'a')).value(),
+                                  "waiting for an approval"};
+  const auto linked = nlohmann::json::parse(adapters::slack_message(about, "production", "https://p.example/ui/"));
+  CHECK(linked.at("text") ==
+        "[production] release.ready_for_approval aaaaaaaaaaaa: waiting for an approval "
+        "<https://p.example/ui/?release=" +
+            std::string(40, 'a') + "|open in the console>");
+  CHECK(nlohmann::json::parse(adapters::slack_message(about, "production")).at("text") ==
+        "[production] release.ready_for_approval aaaaaaaaaaaa: waiting for an approval");
+  const ports::Notification general{"config.violation", std::nullopt, "flag x enabled in production first"};
+  CHECK(nlohmann::json::parse(adapters::slack_message(general, "production", "https://p.example/ui/")).at("text") ==
+        "[production] config.violation: flag x enabled in production first");
+}
