@@ -6,6 +6,7 @@
 #include <csignal>
 #include <doctest/doctest.h>
 #include <fstream>
+#include <pqxx/pqxx>
 #include <regex>
 
 #include "tests/support/config_builder.hpp"
@@ -160,6 +161,46 @@ TEST_CASE("a console session: cookie attributes, CSRF and Origin on writes, role
   CHECK(http(daemon.port(), "GET", "/v1/status", "",
              Headers{{"Cookie", bob.cookie}, {"Authorization", "Bearer " + tokens::viewer}})
             .status == 200);
+}
+
+TEST_CASE("a session unused past its idle limit, or older than its absolute limit, is refused and stays ended") {
+  const auto dir = temp_dir("console_expiry");
+  auto env = daemon_env("expiry");
+  const std::string conninfo = env.at("PROMOTER_DATABASE_URL");
+  Daemon daemon(dir, config(dir).toml(), env);
+  daemon.start();
+  const Session idle = sign_in(daemon, tokens::viewer);
+  const Session old = sign_in(daemon, tokens::bob);
+  const Session fresh = sign_in(daemon, tokens::alice);
+  for (const auto* s : {&idle, &old, &fresh}) CHECK(with_session(daemon, "GET", "/v1/status", *s).status == 200);
+
+  // Time passes in the database, where the sessions are: idle 8h (the default limit) for one, signed in 24h
+  // ago (used a minute ago) for another.
+  {
+    pqxx::connection c(conninfo);
+    pqxx::work w(c);
+    w.exec(
+        "UPDATE console_sessions SET last_seen_at = last_seen_at - interval '8 hours 1 minute', "
+        "created_at = created_at - interval '8 hours 1 minute' WHERE identity = 'dashboard'");
+    w.exec("UPDATE console_sessions SET created_at = created_at - interval '24 hours 1 minute' WHERE identity = 'bob'");
+    w.commit();
+  }
+  for (const auto* s : {&idle, &old}) {
+    const auto refused = with_session(daemon, "GET", "/v1/status", *s);
+    CHECK(refused.status == 401);
+    CHECK(refused.json()["error"]["message"] == "console session expired or ended; sign in again");
+    CHECK(refused.headers.at("set-cookie").find("Max-Age=0") != std::string::npos);
+  }
+  CHECK(with_session(daemon, "GET", "/v1/status", fresh).status == 200);
+  // Expired is ended: putting the clock back (here, the rows) does not revive them.
+  {
+    pqxx::connection c(conninfo);
+    pqxx::work w(c);
+    w.exec("UPDATE console_sessions SET last_seen_at = now(), created_at = now()");
+    w.commit();
+  }
+  CHECK(with_session(daemon, "GET", "/v1/status", idle).status == 401);
+  CHECK(with_session(daemon, "GET", "/v1/status", old).status == 401);
 }
 
 TEST_CASE("a reload that removes a session's token ends the session for good") {
