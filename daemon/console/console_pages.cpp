@@ -1,5 +1,7 @@
 #include "daemon/console/console_pages.hpp"
 
+#include "daemon/http/header_text.hpp"
+
 #include <algorithm>
 #include <memory>
 
@@ -10,26 +12,10 @@ namespace http = boost::beast::http;
 
 namespace {
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-           return lower(x) == lower(y);
-         });
-}
-
 // Whether an If-None-Match list names `etag` (quoted), or is "*". A weak validator matches too (RFC 9110's weak
 // comparison is what If-None-Match uses).
 bool none_match(std::string_view header, std::string_view etag) {
-  while (!header.empty()) {
-    const auto comma = header.find(',');
-    auto item = trim(header.substr(0, comma));
-    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+  for (auto item : header_list(header, ',')) {
     if (item == "*") return true;
     if (item.starts_with("W/")) item.remove_prefix(2);
     if (item == etag) return true;
@@ -42,15 +28,12 @@ asio::awaitable<HttpResponse> ready(HttpResponse response) { co_return response;
 }  // namespace
 
 bool accepts_gzip(std::string_view header) {
-  while (!header.empty()) {
-    const auto comma = header.find(',');
-    const auto item = trim(header.substr(0, comma));
-    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+  for (const auto item : header_list(header, ',')) {
     const auto semicolon = item.find(';');
-    const auto coding = trim(item.substr(0, semicolon));
+    const auto coding = trim_ows(item.substr(0, semicolon));
     if (!iequals(coding, "gzip") && coding != "*") continue;
     if (semicolon == std::string_view::npos) return true;
-    auto parameter = trim(item.substr(semicolon + 1));
+    auto parameter = trim_ows(item.substr(semicolon + 1));
     if (!parameter.starts_with("q=") && !parameter.starts_with("Q=")) return true;
     parameter.remove_prefix(2);
     // q=0, q=0.0, q=0.000: refused; any other weight: accepted.

@@ -1,5 +1,7 @@
 #include "daemon/console/session_cookie.hpp"
 
+#include "daemon/http/header_text.hpp"
+
 #include <algorithm>
 #include <fmt/format.h>
 
@@ -7,29 +9,16 @@ namespace promoter::daemon {
 
 namespace {
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; });
-  return out;
-}
-
 // scheme://authority of a URL, lower-cased; "" when it is not an absolute http(s) URL.
 std::string origin_of(std::string_view url) {
   const auto scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) return "";
-  const std::string scheme = lower(url.substr(0, scheme_end));
+  const std::string scheme = ascii_lower(url.substr(0, scheme_end));
   if (scheme != "http" && scheme != "https") return "";
   const auto rest = url.substr(scheme_end + 3);
   const auto authority = rest.substr(0, rest.find_first_of("/?#"));
   if (authority.empty() || authority.find('@') != std::string_view::npos) return "";
-  std::string out = scheme + "://" + lower(authority);
+  std::string out = scheme + "://" + ascii_lower(authority);
   // The default port is the same origin as no port.
   if (scheme == "http" && out.ends_with(":80")) out.resize(out.size() - 3);
   if (scheme == "https" && out.ends_with(":443")) out.resize(out.size() - 4);
@@ -39,13 +28,10 @@ std::string origin_of(std::string_view url) {
 }  // namespace
 
 std::optional<std::string> cookie_value(std::string_view header, std::string_view name) {
-  while (!header.empty()) {
-    const auto semicolon = header.find(';');
-    const auto pair = trim(header.substr(0, semicolon));
-    header = semicolon == std::string_view::npos ? std::string_view{} : header.substr(semicolon + 1);
+  for (const auto pair : header_list(header, ';')) {
     const auto equals = pair.find('=');
-    if (equals == std::string_view::npos || trim(pair.substr(0, equals)) != name) continue;
-    auto value = trim(pair.substr(equals + 1));
+    if (equals == std::string_view::npos || trim_ows(pair.substr(0, equals)) != name) continue;
+    auto value = trim_ows(pair.substr(equals + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
     if (value.empty()) return std::nullopt;
     return std::string(value);

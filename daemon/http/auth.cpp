@@ -1,5 +1,7 @@
 #include "daemon/http/auth.hpp"
 
+#include "daemon/http/header_text.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -83,15 +85,6 @@ std::vector<StoredToken> TokenRegistry::entries() const {
 }
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 

@@ -1,5 +1,7 @@
 #include "daemon/http/http_server.hpp"
 
+#include "daemon/http/header_text.hpp"
+
 #include <utility>  // before asio, see http_server.hpp
 
 #include <boost/asio/co_spawn.hpp>
@@ -73,13 +75,6 @@ void call_hook(const Hook& hook, std::string_view name, Args&&... args) {
   } catch (...) {
     log_error("server hook " + std::string(name) + " threw: " + describe(std::current_exception()));
   }
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-           return lower(x) == lower(y);
-         });
 }
 
 // RFC 9110 token characters; anything else in a handler-supplied header name would corrupt the response.
