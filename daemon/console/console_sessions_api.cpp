@@ -117,22 +117,11 @@ class SessionsApi {
     co_return response;
   }
 
-  // GET /v1/session: who the caller is; for a console session, its CSRF token too.
+  // GET /v1/session: who the caller is; for a console session, its CSRF token too (read by authenticate()).
   asio::awaitable<HttpResponse> whoami(HttpRequest& request) {
     json body = principal_json(*request.principal);
-    body["csrf_token"] = nullptr;
-    if (request.authorization.empty()) {
-      if (auto cookie = cookie_value(request.cookie, session_cookie_name)) {
-        const std::string digest = id_digest(*cookie);
-        const auto now = ctx_.clock.now();
-        const auto lifetime = lifetime_of(ctx_.config);
-        auto found = co_await blocking([&] { return ctx_.sessions.use_session(digest, now, lifetime); });
-        if (!found) co_return error_response(found.error());
-        if (!*found) co_return signed_out(ctx_.config, "console session expired or ended; sign in again");
-        body["csrf_token"] = (*found)->csrf_token;
-        body["expires_at"] = core::format_timestamp((*found)->created_at + lifetime.absolute);
-      }
-    }
+    body["csrf_token"] = request.session_csrf_token.empty() ? json(nullptr) : json(request.session_csrf_token);
+    if (request.session_expires_at) body["expires_at"] = core::format_timestamp(*request.session_expires_at);
     co_return HttpResponse::json(200, body);
   }
 
@@ -186,6 +175,8 @@ class SessionsApi {
             403, "cross_origin",
             "a write with the console's cookie must come from the console's own origin (Origin or Referer)"));
     }
+    request.session_csrf_token = session.csrf_token;
+    request.session_expires_at = session.created_at + lifetime.absolute;
     co_return std::move(*principal);
   }
 

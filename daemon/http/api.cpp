@@ -141,12 +141,18 @@ class Api {
     co_return co_await run_blocking(ctx_.blocking, std::move(f));
   }
 
-  // A release as the API shows it: its gates, and the operators who may still approve it (or why not).
-  json release_view(const core::Release& r, core::Timestamp now, const std::optional<core::Sha>& production) const {
-    json view = release_json(r, ctx_.config.policy, now, production);
-    std::vector<core::Approver> operators;
+  // The configured operators, read once per answer however many releases it shows.
+  std::vector<core::Approver> configured_operators() const {
+    std::vector<core::Approver> out;
     for (const auto& token : ctx_.tokens.entries())
-      if (token.role == Role::operator_) operators.push_back(core::Approver{token.identity, token.git_authors});
+      if (token.role == Role::operator_) out.push_back(core::Approver{token.identity, token.git_authors});
+    return out;
+  }
+
+  // A release as the API shows it: its gates, and the operators who may still approve it (or why not).
+  json release_view(const core::Release& r, core::Timestamp now, const std::optional<core::Sha>& production,
+                    const std::vector<core::Approver>& operators) const {
+    json view = release_json(r, ctx_.config.policy, now, production);
     json approvers = json::array();
     for (const auto& s : core::approver_standings(r, operators))
       approvers.push_back({{"identity", s.identity},
@@ -161,7 +167,8 @@ class Api {
     if (!r) co_return error_response(r.error());
     if (!*r) co_return HttpResponse::error(500, core::ErrorCode::internal, "the release vanished after the event");
     auto production = co_await ctx_.releases.read([](const core::World& w) { return w.production; });
-    co_return HttpResponse::json(200, release_view(**r, ctx_.releases.clock().now(), production));
+    co_return HttpResponse::json(200,
+                                 release_view(**r, ctx_.releases.clock().now(), production, configured_operators()));
   }
 
   // Production as the database has it (leader and standby alike): where the evidence gates' range starts.
@@ -352,7 +359,8 @@ class Api {
     const auto now = ctx_.releases.clock().now();
     const auto current = co_await production();
     json list = json::array();
-    for (const auto& r : *page) list.push_back(release_view(r, now, current));
+    const auto approvers = configured_operators();
+    for (const auto& r : *page) list.push_back(release_view(r, now, current, approvers));
     json next = static_cast<int>(page->size()) == n ? json(std::to_string(page->back().seq)) : json(nullptr);
     co_return HttpResponse::json(200, {{"releases", list}, {"next_before", next}});
   }
@@ -374,7 +382,8 @@ class Api {
     const auto now = ctx_.releases.clock().now();
     const auto current = co_await production();
     json list = json::array();
-    for (const auto& r : *found) list.push_back(release_view(r, now, current));
+    const auto approvers = configured_operators();
+    for (const auto& r : *found) list.push_back(release_view(r, now, current, approvers));
     co_return HttpResponse::json(200, {{"releases", list}, {"next_before", nullptr}});
   }
 
@@ -387,7 +396,7 @@ class Api {
     if (!found) co_return error_response(found.error());
     const auto now = ctx_.releases.clock().now();
     const auto current = co_await production();
-    const json body = *found ? release_view(**found, now, current) : json(nullptr);
+    const json body = *found ? release_view(**found, now, current, configured_operators()) : json(nullptr);
     if (body.is_null())
       co_return HttpResponse::error(404, core::ErrorCode::not_found, fmt::format("no release {} is known", sha->str()));
     co_return HttpResponse::json(200, body);

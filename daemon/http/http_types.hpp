@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/time.hpp"
 
 namespace promoter::daemon {
 
@@ -71,6 +72,10 @@ struct HttpRequest {
   std::string accept_encoding;  // Accept-Encoding
   std::string if_none_match;    // If-None-Match
   std::string last_event_id;    // Last-Event-ID: where a Server-Sent Events client resumes
+  // Set by the console's cookie authentication (ServerHooks::authenticate_cookie), which has just read the
+  // session: its CSRF token and when it ends, so GET /v1/session need not read it again. Empty for a token.
+  std::string session_csrf_token;
+  std::optional<core::Timestamp> session_expires_at;
   // The headers a provider's webhook is verified and told apart by (x-github-event, x-github-delivery,
   // x-hub-signature-256), lower-case names; no other header reaches a handler.
   std::map<std::string, std::string> webhook_headers;
