@@ -49,26 +49,13 @@ HttpReply with_session(const Daemon& d, const std::string& method, const std::st
   return http(d.port(), method, target, body, extra);
 }
 
-void stage(const Daemon& d) {
-  for (const char* s : {"worker", "api", "www"}) {
-    auto r = d.post("/v1/staging-deployments",
-                    {{"service", s},
-                     {"sha", sha1},
-                     {"deployment_id", std::string("dep-") + s},
-                     {"status", "SUCCESS"},
-                     {"author", "alice-gh"}},
-                    tokens::ci);
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-  }
-}
-
 }  // namespace
 
 TEST_CASE("a console session: cookie attributes, CSRF and Origin on writes, role checks, audit, restart, sign-out") {
   const auto dir = temp_dir("console_session");
   Daemon daemon(dir, config(dir).toml(), daemon_env("session"));
   daemon.start();
-  stage(daemon);
+  stage_release(daemon, sha1);
 
   // Sign-in: an unknown token, and one sent from another site's page, are refused.
   CHECK(http(daemon.port(), "POST", "/v1/session", json{{"token", "nope"}}.dump(), Headers{}).status == 401);

@@ -39,19 +39,6 @@ std::map<std::string, std::string> daemon_env(const std::string& name) {
 
 Headers bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
 
-void stage(const Daemon& d, const std::string& sha) {
-  for (const char* s : {"worker", "api", "www"}) {
-    auto r = d.post("/v1/staging-deployments",
-                    {{"service", s},
-                     {"sha", sha},
-                     {"deployment_id", std::string("dep-") + s},
-                     {"status", "SUCCESS"},
-                     {"author", "alice-gh"}},
-                    tokens::ci);
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-  }
-}
-
 auto about(const std::string& kind, const std::string& sha = sha1) {
   return [kind, sha](const SseEvent& e) { return e.event == kind && json::parse(e.data)["sha"] == sha; };
 }
@@ -69,7 +56,7 @@ TEST_CASE("changes stream live in id order; a resume replays what was missed; a 
   CHECK(live.headers().at("content-type") == "text/event-stream; charset=utf-8");
   CHECK(live.headers().at("cache-control") == "no-cache");
 
-  stage(daemon, sha1);
+  stage_release(daemon, sha1);
   const auto staged = live.next_matching(about("release"), wait);
   REQUIRE(staged);
   const json first = json::parse(staged->data);
@@ -166,7 +153,7 @@ TEST_CASE("a console session streams events with its cookie") {
   const std::string cookie = signed_in.headers.at("set-cookie").substr(0, signed_in.headers.at("set-cookie").find(';'));
   SseClient stream(daemon.port(), "/v1/events", {{"Cookie", cookie}});
   REQUIRE(stream.status() == 200);
-  stage(daemon, sha1);
+  stage_release(daemon, sha1);
   CHECK(stream.next_matching(about("release"), wait));
   // Stopping promoterd ends the stream rather than waiting for its client.
   CHECK(daemon.terminate() == 0);
@@ -178,7 +165,7 @@ TEST_CASE("promotectl watch prints the stream, replays from --since, and stops a
   const auto dir = temp_dir("events_watch");
   Daemon daemon(dir, config(dir).toml(), daemon_env("watch"));
   daemon.start();
-  stage(daemon, sha1);
+  stage_release(daemon, sha1);
   const std::map<std::string, std::string> env{{"PROMOTER_URL", "http://127.0.0.1:" + std::to_string(daemon.port())},
                                                {"PROMOTER_TOKEN", tokens::viewer}};
 

@@ -108,6 +108,21 @@ HttpReply http(unsigned short port, const std::string& method, const std::string
   return reply;
 }
 
+void stage_release(const Daemon& daemon, const std::string& sha, const std::vector<std::string>& services,
+                   const std::string& author) {
+  for (const auto& service : services) {
+    const nlohmann::json body{{"service", service},
+                              {"sha", sha},
+                              {"deployment_id", "dep-" + service},
+                              {"status", "SUCCESS"},
+                              {"author", author}};
+    const auto reply = daemon.post("/v1/staging-deployments", body, tokens::ci);
+    if (reply.status != 200)
+      throw std::runtime_error(
+          fmt::format("staging deployment of {} answered {}: {}", service, reply.status, reply.body));
+  }
+}
+
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -91,6 +91,12 @@ class Daemon {
   std::size_t log_offset_ = 0;  // where the current run's output starts
 };
 
+// Reports `sha` live on staging for each service (SUCCESS, as the ci token), authored by `author`: a release
+// that starts soaking. Throws std::runtime_error (failing the test) with the answer when one is not 200.
+void stage_release(const Daemon&, const std::string& sha,
+                   const std::vector<std::string>& services = {"worker", "api", "www"},
+                   const std::string& author = "alice-gh");
+
 // Starts argv[0] (looked up in PATH) with this process's environment plus `env`, stdout and stderr into out_fd.
 pid_t spawn_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, int out_fd);
 
